@@ -1,0 +1,11 @@
+//! The actors: one per tenant (serializing its state changes) and the registry supervising
+//! them. Only this module names ractor types; callers use the typed handles.
+
+pub mod registry;
+pub mod tenant;
+
+pub use registry::TenantRegistry;
+pub use tenant::Tenant;
+
+/// Time a caller waits for an actor's reply before answering 503.
+const CALL_TIMEOUT_MS: u64 = 15_000;

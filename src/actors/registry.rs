@@ -1,0 +1,209 @@
+//! `TenantRegistry`: a typed local map from slug to running tenant, filled through one
+//! supervisor actor (`GetOrSpawn`) that starts tenant actors on first use and forgets them
+//! when they fail or stop, so the next request starts a fresh one.
+//!
+//! Not ractor's global name registry: it is untyped and its names collide between servers
+//! started in one process (the tests).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use dashmap::DashMap;
+use ractor::{
+    Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent, call_t,
+};
+
+use super::CALL_TIMEOUT_MS;
+use super::tenant::{Tenant, TenantActor, TenantShared};
+use crate::config::Algorithm;
+use crate::error::ServiceError;
+use crate::service::domain::TenantSlug;
+use crate::service::secrets::Secrets;
+use crate::service::tokens::{KeySet, generate_key};
+use crate::store::{self, Db, migrate};
+
+/// Handle to the registry (cheap to clone).
+#[derive(Clone)]
+pub struct TenantRegistry {
+    tenants: Arc<DashMap<TenantSlug, Tenant>>,
+    supervisor: ActorRef<RegistryMsg>,
+}
+
+/// The supervisor's messages.
+pub enum RegistryMsg {
+    /// Return the running tenant, starting it if needed.
+    GetOrSpawn(TenantSlug, RpcReplyPort<Result<Tenant, ServiceError>>),
+}
+
+struct Supervisor;
+
+/// What the supervisor needs to start tenants.
+pub struct RegistryArgs {
+    /// Root connection (any database); each tenant gets a clone bound to its own.
+    pub root: Db,
+    /// The platform database session.
+    pub platform: Db,
+    /// Derived secrets (key sealing).
+    pub secrets: Arc<Secrets>,
+    /// Clock for key creation times.
+    pub clock: crate::clock::Clock,
+}
+
+struct SupervisorState {
+    args: RegistryArgs,
+    tenants: Arc<DashMap<TenantSlug, Tenant>>,
+    by_actor: HashMap<ActorId, TenantSlug>,
+}
+
+impl Actor for Supervisor {
+    type Msg = RegistryMsg;
+    type State = SupervisorState;
+    type Arguments = (RegistryArgs, Arc<DashMap<TenantSlug, Tenant>>);
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<RegistryMsg>,
+        (args, tenants): Self::Arguments,
+    ) -> Result<SupervisorState, ActorProcessingErr> {
+        Ok(SupervisorState {
+            args,
+            tenants,
+            by_actor: HashMap::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        me: ActorRef<RegistryMsg>,
+        msg: RegistryMsg,
+        st: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RegistryMsg::GetOrSpawn(slug, reply) => {
+                // Another caller may have started it while this message waited.
+                let existing = st.tenants.get(&slug).map(|t| t.clone());
+                let res = match existing {
+                    Some(t) => Ok(t),
+                    None => spawn_tenant(&me, st, slug).await,
+                };
+                let _ = reply.send(res);
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _me: ActorRef<RegistryMsg>,
+        evt: SupervisionEvent,
+        st: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match evt {
+            SupervisionEvent::ActorFailed(cell, err) => {
+                if let Some(slug) = st.by_actor.remove(&cell.get_id()) {
+                    tracing::error!(tenant = %slug, error = %err, "tenant actor failed; it restarts on next use");
+                    st.tenants.remove(&slug);
+                }
+            }
+            SupervisionEvent::ActorTerminated(cell, _, _) => {
+                if let Some(slug) = st.by_actor.remove(&cell.get_id()) {
+                    st.tenants.remove(&slug);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+async fn spawn_tenant(
+    me: &ActorRef<RegistryMsg>,
+    st: &mut SupervisorState,
+    slug: TenantSlug,
+) -> Result<Tenant, ServiceError> {
+    let shared = Arc::new(open_tenant(&st.args, &slug).await?);
+    let (actor, _join) = Actor::spawn_linked(None, TenantActor, shared.clone(), me.get_cell())
+        .await
+        .map_err(|e| ServiceError::Internal(format!("spawn tenant actor: {e}")))?;
+    st.by_actor.insert(actor.get_id(), slug.clone());
+    let tenant = Tenant::new(shared, actor);
+    st.tenants.insert(slug, tenant.clone());
+    Ok(tenant)
+}
+
+/// Loads a tenant's record, binds its database, applies its migrations and loads (or first
+/// generates) its signing keys.
+async fn open_tenant(args: &RegistryArgs, slug: &TenantSlug) -> Result<TenantShared, ServiceError> {
+    let row = store::tenants::get(&args.platform, slug.as_str())
+        .await?
+        .ok_or(ServiceError::TenantNotFound)?;
+    let db = store::tenant_session(&args.root, slug.as_str()).await?;
+    migrate::apply(&db, migrate::TENANT).await?;
+    let alg = Algorithm::parse(&row.algorithm).unwrap_or(Algorithm::EdDSA);
+    let mut rows = store::keys::list(&db).await?;
+    let keys = match KeySet::load(alg, slug.as_str(), &rows, &args.secrets)? {
+        Some(k) => k,
+        None => {
+            let key = generate_key(alg, slug.as_str(), &args.secrets, args.clock.now());
+            store::keys::insert(&db, key.clone()).await?;
+            rows.insert(0, key);
+            KeySet::load(alg, slug.as_str(), &rows, &args.secrets)?
+                .ok_or_else(|| ServiceError::Internal("generated key does not load".into()))?
+        }
+    };
+    Ok(TenantShared {
+        slug: slug.clone(),
+        row,
+        db,
+        keys: RwLock::new(Arc::new(keys)),
+    })
+}
+
+impl TenantRegistry {
+    /// Starts the supervisor.
+    pub async fn start(args: RegistryArgs) -> Result<Self, ServiceError> {
+        let tenants = Arc::new(DashMap::new());
+        let (supervisor, _join) = Actor::spawn(None, Supervisor, (args, tenants.clone()))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("spawn registry: {e}")))?;
+        Ok(Self {
+            tenants,
+            supervisor,
+        })
+    }
+
+    /// The running tenant for `slug`, started on first use; `TenantNotFound` if it does not exist.
+    pub async fn get(&self, slug: &TenantSlug) -> Result<Tenant, ServiceError> {
+        // Fast path: clone out of the map and drop the guard before any await.
+        if let Some(t) = self.tenants.get(slug).map(|t| t.clone()) {
+            return Ok(t);
+        }
+        call_t!(
+            self.supervisor,
+            RegistryMsg::GetOrSpawn,
+            CALL_TIMEOUT_MS,
+            slug.clone()
+        )
+        .map_err(|e| ServiceError::Unavailable(format!("tenant registry: {e}")))?
+    }
+
+    /// Number of running tenant actors.
+    pub fn running(&self) -> usize {
+        self.tenants.len()
+    }
+
+    /// Stops every tenant actor and the supervisor, waiting until their database sessions are
+    /// released (so an embedded database can be reopened by another server).
+    pub async fn shutdown(&self) {
+        let actors: Vec<_> = self
+            .tenants
+            .iter()
+            .map(|t| t.value().actor().clone())
+            .collect();
+        self.tenants.clear();
+        for a in actors {
+            let _ = a.stop_and_wait(None, None).await;
+        }
+        let _ = self.supervisor.stop_and_wait(None, None).await;
+    }
+}

@@ -1,0 +1,305 @@
+//! `TenantActor`: owns a tenant's database session and serializes its state changes (user
+//! creation, sessions, rotation, revocation, password changes), so two requests of one tenant
+//! never race inside a node. Reads go straight to the database through [`Tenant`].
+//! Across processes correctness still rests on the database: unique indexes and conditional
+//! updates inside transactions.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, call_t};
+
+use super::CALL_TIMEOUT_MS;
+use crate::service::domain::TenantSlug;
+use crate::service::tokens::KeySet;
+use crate::store::sessions::{self, NewSession, RefreshRow};
+use crate::store::tenants::TenantRow;
+use crate::store::users::{self, NewUser, UserRow};
+use crate::store::{Db, StoreError, StoreResult};
+
+/// What every request of a tenant needs, shared by the handle and the actor.
+pub struct TenantShared {
+    /// The tenant's slug.
+    pub slug: TenantSlug,
+    /// Its platform record.
+    pub row: TenantRow,
+    /// A session bound to the tenant's database.
+    pub db: Db,
+    /// Decrypted signing keys; replaced whole on rotation.
+    pub keys: RwLock<Arc<KeySet>>,
+}
+
+/// A cheap, cloneable handle to a running tenant.
+#[derive(Clone)]
+pub struct Tenant {
+    shared: Arc<TenantShared>,
+    actor: ActorRef<TenantMsg>,
+}
+
+/// An owned [`NewSession`] for the mailbox.
+pub struct SessionSpec {
+    /// Session id.
+    pub id: String,
+    /// Owner.
+    pub user: String,
+    /// Hash of the first refresh token.
+    pub refresh_hash: String,
+    /// Refresh token expiry.
+    pub refresh_expires_at: DateTime<Utc>,
+    /// Absolute expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Client address.
+    pub client_ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// The tenant actor's messages.
+pub enum TenantMsg {
+    /// Insert a user.
+    CreateUser(String, Box<NewUser>, RpcReplyPort<StoreResult<UserRow>>),
+    /// Start a session with its first refresh token; records the login time.
+    CreateSession(Box<SessionSpec>, RpcReplyPort<StoreResult<()>>),
+    /// Rotate a refresh token.
+    Rotate(
+        Box<RefreshRow>,
+        String,
+        DateTime<Utc>,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<()>>,
+    ),
+    /// Revoke one session.
+    RevokeSession(
+        String,
+        &'static str,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<bool>>,
+    ),
+    /// Revoke a user's sessions except one.
+    RevokeAll(
+        String,
+        Option<String>,
+        &'static str,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<usize>>,
+    ),
+    /// Set a password hash and revoke the user's other sessions.
+    SetPassword(
+        String,
+        String,
+        Option<String>,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<usize>>,
+    ),
+}
+
+/// The actor itself (stateless; its state is the shared tenant).
+pub struct TenantActor;
+
+impl Actor for TenantActor {
+    type Msg = TenantMsg;
+    type State = Arc<TenantShared>;
+    type Arguments = Arc<TenantShared>;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<TenantMsg>,
+        shared: Arc<TenantShared>,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(shared)
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<TenantMsg>,
+        msg: TenantMsg,
+        t: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let db = &t.db;
+        // A closed reply port means the caller timed out; the write happened regardless.
+        match msg {
+            TenantMsg::CreateUser(id, user, reply) => {
+                let _ = reply.send(users::create(db, &id, *user).await);
+            }
+            TenantMsg::CreateSession(s, reply) => {
+                let res = sessions::create(
+                    db,
+                    NewSession {
+                        id: &s.id,
+                        user: &s.user,
+                        refresh_hash: s.refresh_hash,
+                        refresh_expires_at: s.refresh_expires_at,
+                        expires_at: s.expires_at,
+                        client_ip: s.client_ip,
+                        user_agent: s.user_agent,
+                        now: s.now,
+                    },
+                )
+                .await;
+                let res = match res {
+                    Ok(()) => users::touch_login(db, &s.user, s.now).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(res);
+            }
+            TenantMsg::Rotate(old, new_hash, exp, now, reply) => {
+                let _ = reply.send(sessions::rotate(db, &old, new_hash, exp, now).await);
+            }
+            TenantMsg::RevokeSession(sid, reason, now, reply) => {
+                let _ = reply.send(sessions::revoke(db, &sid, reason, now).await);
+            }
+            TenantMsg::RevokeAll(user, keep, reason, now, reply) => {
+                let _ =
+                    reply.send(sessions::revoke_all(db, &user, keep.as_deref(), reason, now).await);
+            }
+            TenantMsg::SetPassword(user, hash, keep, now, reply) => {
+                let res = match users::set_password(db, &user, hash, now).await {
+                    Ok(()) => {
+                        sessions::revoke_all(db, &user, keep.as_deref(), "password_changed", now)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(res);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn actor_err<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Unavailable(format!("tenant actor: {e}"))
+}
+
+impl Tenant {
+    pub(super) fn new(shared: Arc<TenantShared>, actor: ActorRef<TenantMsg>) -> Self {
+        Self { shared, actor }
+    }
+
+    pub(super) fn actor(&self) -> &ActorRef<TenantMsg> {
+        &self.actor
+    }
+
+    /// The slug.
+    pub fn slug(&self) -> &TenantSlug {
+        &self.shared.slug
+    }
+
+    /// The platform record.
+    pub fn row(&self) -> &TenantRow {
+        &self.shared.row
+    }
+
+    /// The tenant's database, for reads.
+    pub fn db(&self) -> &Db {
+        &self.shared.db
+    }
+
+    /// The current key set.
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.shared.keys.read().expect("key lock").clone()
+    }
+
+    /// Inserts a user.
+    pub async fn create_user(&self, id: String, user: NewUser) -> StoreResult<UserRow> {
+        call_t!(
+            self.actor,
+            TenantMsg::CreateUser,
+            CALL_TIMEOUT_MS,
+            id,
+            Box::new(user)
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Starts a session.
+    pub async fn create_session(&self, spec: SessionSpec) -> StoreResult<()> {
+        call_t!(
+            self.actor,
+            TenantMsg::CreateSession,
+            CALL_TIMEOUT_MS,
+            Box::new(spec)
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Rotates a refresh token (see [`sessions::rotate`]).
+    pub async fn rotate(
+        &self,
+        old: RefreshRow,
+        new_hash: String,
+        exp: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        call_t!(
+            self.actor,
+            TenantMsg::Rotate,
+            CALL_TIMEOUT_MS,
+            Box::new(old),
+            new_hash,
+            exp,
+            now
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Revokes one session.
+    pub async fn revoke_session(
+        &self,
+        sid: String,
+        reason: &'static str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        call_t!(
+            self.actor,
+            TenantMsg::RevokeSession,
+            CALL_TIMEOUT_MS,
+            sid,
+            reason,
+            now
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Revokes a user's sessions except `keep`.
+    pub async fn revoke_all(
+        &self,
+        user: String,
+        keep: Option<String>,
+        reason: &'static str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        call_t!(
+            self.actor,
+            TenantMsg::RevokeAll,
+            CALL_TIMEOUT_MS,
+            user,
+            keep,
+            reason,
+            now
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Sets a password hash and revokes the user's sessions except `keep`.
+    pub async fn set_password(
+        &self,
+        user: String,
+        hash: String,
+        keep: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        call_t!(
+            self.actor,
+            TenantMsg::SetPassword,
+            CALL_TIMEOUT_MS,
+            user,
+            hash,
+            keep,
+            now
+        )
+        .map_err(actor_err)?
+    }
+}

@@ -1,0 +1,330 @@
+//! The one typed configuration, read once at start-up from the environment and `./.env`.
+//!
+//! Nothing else in the crate calls `std::env`. Every variable is parsed here, and a bad value
+//! becomes a [`ConfigError`] naming the variable, so start-up fails with one clear line.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::clock::Clock;
+use crate::service::domain::TenantSlug;
+
+/// JWT signing algorithm for tenants' access tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// Ed25519 (default): small keys, fast, no nonce pitfalls.
+    EdDSA,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// HMAC-SHA256 with a per-tenant secret; cannot be published in the JWKS.
+    HS256,
+}
+
+impl Algorithm {
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::EdDSA => "EdDSA",
+            Algorithm::ES256 => "ES256",
+            Algorithm::HS256 => "HS256",
+        }
+    }
+
+    /// Parses a JOSE `alg` name (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "EDDSA" => Some(Algorithm::EdDSA),
+            "ES256" => Some(Algorithm::ES256),
+            "HS256" => Some(Algorithm::HS256),
+            _ => None,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration variable with a value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: {message}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub var: &'static str,
+    /// What is wrong and what is accepted.
+    pub message: String,
+}
+
+/// Everything latchkey reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `DATABASE_URL`: `mem://`, `surrealkv://PATH` or `ws://HOST:PORT`.
+    pub database_url: String,
+    /// `DATABASE_USER` / `DATABASE_PASSWORD`: root credentials for a `ws://` server.
+    pub database_credentials: Option<(String, SecretString)>,
+    /// `SECRET_KEY`: the master secret signing keys and token hashes are derived from.
+    pub secret_key: SecretString,
+    /// True when `SECRET_KEY` was not set and a development key was generated or reused.
+    pub secret_key_is_dev: bool,
+    /// `ALGORITHM`: signing algorithm for newly generated tenant keys.
+    pub algorithm: Algorithm,
+    /// `ACCESS_TOKEN_EXPIRE_MINUTES`.
+    pub access_token_ttl: Duration,
+    /// `REFRESH_TOKEN_EXPIRE_DAYS`: sliding lifetime of a refresh token.
+    pub refresh_token_ttl: Duration,
+    /// `SESSION_MAX_LIFETIME_DAYS`: absolute lifetime of a session, however often refreshed.
+    pub session_max_lifetime: Duration,
+    /// `PUBLIC_URL`: the externally visible base URL, without trailing slash.
+    pub public_url: String,
+    /// `BIND_ADDR`.
+    pub bind_addr: SocketAddr,
+    /// `DEFAULT_TENANT`: the tenant behind `/graphql` and `/api/auth/*`.
+    pub default_tenant: TenantSlug,
+    /// `ADMIN_API_KEY`: enables the platform API when set.
+    pub admin_api_key: Option<SecretString>,
+    /// `CORS_ORIGINS`: comma-separated allowed origins (`*` for any); empty: no CORS.
+    pub cors_origins: Vec<String>,
+    /// `LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `GRAPHQL_INTROSPECTION`: whether `__schema` queries are answered.
+    pub graphql_introspection: bool,
+    /// `HASH_CONCURRENCY`: argon2 hashes run at once (default: the number of cores).
+    pub hash_concurrency: usize,
+    /// `HASH_QUEUE`: hash requests allowed to wait before new ones are refused.
+    pub hash_queue: usize,
+    /// The clock; not an environment variable (tests move it forward).
+    pub clock: Clock,
+}
+
+/// Most request bodies are a few hundred bytes; 1 MiB leaves room for large GraphQL documents.
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+/// Clock skew tolerated on `exp`/`nbf`/`iat` (ASVS asks for a small, bounded leeway).
+pub const JWT_LEEWAY_SECONDS: i64 = 30;
+
+const DEFAULT_DATABASE_URL: &str = "surrealkv://./data/latchkey.db";
+const DEV_SECRET_FILE: &str = "./data/dev-secret-key";
+
+impl Config {
+    /// Reads the process environment, with `./.env` filling in variables the environment lacks.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        if let Ok(iter) = dotenvy::from_path_iter(Path::new(".env")) {
+            for (k, v) in iter.flatten() {
+                vars.insert(k, v);
+            }
+        }
+        // Real environment wins over .env, as with every dotenv implementation.
+        vars.extend(std::env::vars());
+        Self::from_vars(vars)
+    }
+
+    /// Parses configuration from explicit name/value pairs; unnamed variables take defaults.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect();
+        let get = |name: &str| vars.get(name).map(|v| v.trim().to_string());
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !["mem://", "surrealkv://", "ws://", "wss://"]
+            .iter()
+            .any(|p| database_url.starts_with(p))
+        {
+            return Err(err(
+                "DATABASE_URL",
+                "expected mem://, surrealkv://PATH or ws://HOST:PORT",
+            ));
+        }
+        let database_credentials = match (get("DATABASE_USER"), get("DATABASE_PASSWORD")) {
+            (Some(u), Some(p)) => Some((u, SecretString::from(p))),
+            (None, None) => None,
+            (Some(_), None) => return Err(err("DATABASE_PASSWORD", "required with DATABASE_USER")),
+            (None, Some(_)) => return Err(err("DATABASE_USER", "required with DATABASE_PASSWORD")),
+        };
+
+        let (secret_key, secret_key_is_dev) = match get("SECRET_KEY") {
+            Some(k) if k.chars().count() >= 32 => (SecretString::from(k), false),
+            Some(_) => {
+                return Err(err(
+                    "SECRET_KEY",
+                    "must be at least 32 characters (e.g. `openssl rand -hex 32`)",
+                ));
+            }
+            None => (dev_secret_key()?, true),
+        };
+
+        let algorithm = match get("ALGORITHM") {
+            None => Algorithm::EdDSA,
+            Some(a) => Algorithm::parse(&a)
+                .ok_or_else(|| err("ALGORITHM", "expected EdDSA, ES256 or HS256"))?,
+        };
+        let access_minutes = ranged(&get, "ACCESS_TOKEN_EXPIRE_MINUTES", 15, 1, 1440)?;
+        let refresh_days = ranged(&get, "REFRESH_TOKEN_EXPIRE_DAYS", 30, 1, 365)?;
+        let session_days = ranged(&get, "SESSION_MAX_LIFETIME_DAYS", 90, 1, 3650)?;
+        if session_days < refresh_days {
+            return Err(err(
+                "SESSION_MAX_LIFETIME_DAYS",
+                "must be at least REFRESH_TOKEN_EXPIRE_DAYS",
+            ));
+        }
+
+        let public_url = get("PUBLIC_URL").unwrap_or_else(|| "http://localhost:8000".into());
+        let parsed = url::Url::parse(&public_url)
+            .map_err(|e| err("PUBLIC_URL", &format!("not a URL ({e})")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(err("PUBLIC_URL", "expected an http:// or https:// URL"));
+        }
+        let public_url = public_url.trim_end_matches('/').to_string();
+
+        let bind_addr = get("BIND_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8000".into())
+            .parse()
+            .map_err(|_| err("BIND_ADDR", "expected HOST:PORT, e.g. 0.0.0.0:8000"))?;
+
+        let default_tenant = TenantSlug::parse(&get("DEFAULT_TENANT").unwrap_or("default".into()))
+            .map_err(|_| {
+                err(
+                    "DEFAULT_TENANT",
+                    "expected a slug matching ^[a-z0-9][a-z0-9-]{1,62}$",
+                )
+            })?;
+
+        let admin_api_key = match get("ADMIN_API_KEY") {
+            None => None,
+            Some(k) if k.len() >= 16 => Some(SecretString::from(k)),
+            Some(_) => return Err(err("ADMIN_API_KEY", "must be at least 16 characters")),
+        };
+
+        let cors_origins = get("CORS_ORIGINS")
+            .map(|s| {
+                s.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for o in &cors_origins {
+            if o != "*" && url::Url::parse(o).is_err() {
+                return Err(err("CORS_ORIGINS", &format!("`{o}` is not an origin URL")));
+            }
+        }
+
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(err("LOG_FORMAT", "expected pretty or json")),
+        };
+        let graphql_introspection = boolean(&get, "GRAPHQL_INTROSPECTION", true)?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hash_concurrency = ranged(&get, "HASH_CONCURRENCY", cores as u64, 1, 256)? as usize;
+        let hash_queue = ranged(&get, "HASH_QUEUE", 1024, 1, 1_000_000)? as usize;
+
+        Ok(Config {
+            database_url,
+            database_credentials,
+            secret_key,
+            secret_key_is_dev,
+            algorithm,
+            access_token_ttl: Duration::from_secs(access_minutes * 60),
+            refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
+            session_max_lifetime: Duration::from_secs(session_days * 86_400),
+            public_url,
+            bind_addr,
+            default_tenant,
+            admin_api_key,
+            cors_origins,
+            log_format,
+            graphql_introspection,
+            hash_concurrency,
+            hash_queue,
+            clock: Clock::system(),
+        })
+    }
+}
+
+fn err(var: &'static str, message: &str) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.to_string(),
+    }
+}
+
+fn ranged(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(err(
+                var,
+                &format!("`{v}` is not a whole number between {min} and {max}"),
+            )),
+        },
+    }
+}
+
+fn boolean(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(var).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(err(var, &format!("`{v}` is not true or false"))),
+    }
+}
+
+/// Development convenience: without `SECRET_KEY`, keep a random one under `./data` so tokens
+/// and encrypted signing keys survive restarts. `main` logs a loud warning when this is used.
+fn dev_secret_key() -> Result<SecretString, ConfigError> {
+    let path = PathBuf::from(DEV_SECRET_FILE);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_string();
+        if existing.len() >= 32 {
+            return Ok(SecretString::from(existing));
+        }
+    }
+    let key = crate::service::secrets::random_token_hex(32);
+    let write = || -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, &key)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        err(
+            "SECRET_KEY",
+            &format!("unset, and {DEV_SECRET_FILE} cannot be written: {e}"),
+        )
+    })?;
+    Ok(SecretString::from(key))
+}

@@ -1,0 +1,141 @@
+//! The service error enum and its one mapping to GraphQL codes and HTTP statuses.
+//!
+//! Services return [`ServiceError`]; only this file knows that `InvalidCredentials` is
+//! `INVALID_CREDENTIALS` on GraphQL and 401 on REST.
+
+use axum::http::StatusCode;
+
+use crate::store::StoreError;
+
+/// Why a service call failed, in terms a client may see.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Input failed validation; `field` names the input field.
+    #[error("{field} {message}")]
+    BadInput {
+        /// The input field's name, as in the GraphQL schema.
+        field: &'static str,
+        /// What is wrong, in words a person can act on.
+        message: String,
+    },
+    /// Missing, malformed, expired or revoked access token.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// Authenticated but lacking the role.
+    #[error("not allowed")]
+    Forbidden,
+    /// Unknown user or wrong password: one message for both.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Register conflict on email.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Register conflict on username.
+    #[error("this username is taken")]
+    UsernameTaken,
+    /// Refresh, reset or verification token unknown, used, expired or revoked.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// Correct password, disabled account.
+    #[error("this account is disabled")]
+    AccountDisabled,
+    /// Throttled.
+    #[error("too many attempts; retry in {retry_after} seconds")]
+    RateLimited {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
+    /// Unknown tenant.
+    #[error("tenant not found")]
+    TenantNotFound,
+    /// A dependency (database, hashing pool) is down or saturated.
+    #[error("service unavailable, retry later")]
+    Unavailable(String),
+    /// A bug; the detail goes to the log, never to the client.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// A validation failure on `field`.
+    pub fn bad_input(field: &'static str, message: &str) -> Self {
+        ServiceError::BadInput {
+            field,
+            message: message.to_string(),
+        }
+    }
+
+    /// The `extensions.code` of API.md.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::BadInput { .. } => "BAD_USER_INPUT",
+            ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ServiceError::Forbidden => "FORBIDDEN",
+            ServiceError::InvalidCredentials => "INVALID_CREDENTIALS",
+            ServiceError::EmailTaken => "EMAIL_TAKEN",
+            ServiceError::UsernameTaken => "USERNAME_TAKEN",
+            ServiceError::InvalidToken => "INVALID_TOKEN",
+            ServiceError::AccountDisabled => "ACCOUNT_DISABLED",
+            ServiceError::RateLimited { .. } => "RATE_LIMITED",
+            ServiceError::TenantNotFound => "TENANT_NOT_FOUND",
+            ServiceError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            ServiceError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The REST status of API.md.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServiceError::BadInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Unauthenticated(_)
+            | ServiceError::InvalidCredentials
+            | ServiceError::InvalidToken => StatusCode::UNAUTHORIZED,
+            ServiceError::Forbidden | ServiceError::AccountDisabled => StatusCode::FORBIDDEN,
+            ServiceError::EmailTaken | ServiceError::UsernameTaken => StatusCode::CONFLICT,
+            ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::TenantNotFound => StatusCode::NOT_FOUND,
+            ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Converts to a GraphQL error with `extensions.code` (and `field`, `retryAfter`,
+    /// `requestId` where they apply). Internal details are logged here, not returned.
+    pub fn into_graphql(self, request_id: Option<&str>) -> async_graphql::Error {
+        match &self {
+            ServiceError::Internal(detail) | ServiceError::Unavailable(detail) => {
+                tracing::error!(request_id = request_id.unwrap_or("-"), code = self.code(), %detail, "request failed");
+            }
+            _ => {}
+        }
+        let code = self.code();
+        let mut err = async_graphql::Error::new(self.to_string());
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", code);
+        match &self {
+            ServiceError::BadInput { field, .. } => ext.set("field", *field),
+            ServiceError::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
+            ServiceError::Internal(_) | ServiceError::Unavailable(_) => {
+                if let Some(id) = request_id {
+                    ext.set("requestId", id);
+                }
+            }
+            _ => {}
+        }
+        err.extensions = Some(ext);
+        err
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(d) => ServiceError::Unavailable(d),
+            StoreError::Conflict(index) if index.contains("email") => ServiceError::EmailTaken,
+            StoreError::Conflict(index) if index.contains("username") => {
+                ServiceError::UsernameTaken
+            }
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}

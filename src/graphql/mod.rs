@@ -1,0 +1,76 @@
+//! The tenant GraphQL schema: thin resolvers over the service layer.
+
+pub mod auth;
+pub mod me;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+
+use crate::actors::Tenant;
+use crate::error::ServiceError;
+use crate::service::{ClientInfo, Services};
+
+/// Root query.
+#[derive(MergedObject, Default)]
+pub struct Query(me::MeQuery);
+
+/// Root mutation.
+#[derive(MergedObject, Default)]
+pub struct Mutation(auth::AuthMutation);
+
+/// The tenant schema type.
+pub type TenantSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Query nesting allowed (OWASP GraphQL cheat sheet: bound depth and cost).
+pub const MAX_DEPTH: usize = 15;
+/// Cost bound: each field costs 1 by default.
+pub const MAX_COMPLEXITY: usize = 500;
+
+/// Builds the tenant schema with its abuse limits.
+pub fn tenant_schema(services: Option<Arc<Services>>, introspection: bool) -> TenantSchema {
+    let mut b = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(10)
+        .disable_suggestions();
+    if !introspection {
+        b = b.disable_introspection();
+    }
+    if let Some(s) = services {
+        b = b.data(s);
+    }
+    b.finish()
+}
+
+/// The SDL of the tenant schema, as checked into `schema/tenant.graphql`.
+pub fn tenant_sdl() -> String {
+    tenant_schema(None, true).sdl()
+}
+
+/// Per-request data the HTTP layer attaches to every GraphQL request.
+pub struct RequestCtx {
+    /// The resolved tenant.
+    pub tenant: Tenant,
+    /// Raw Bearer token, if any.
+    pub bearer: Option<String>,
+    /// Client address and agent.
+    pub client: ClientInfo,
+    /// Request id (logs and INTERNAL errors).
+    pub request_id: String,
+}
+
+/// Resolver helpers: the services, the request, and error mapping.
+pub(crate) fn parts<'a>(ctx: &'a Context<'_>) -> (&'a Arc<Services>, &'a RequestCtx) {
+    (
+        ctx.data_unchecked::<Arc<Services>>(),
+        ctx.data_unchecked::<Arc<RequestCtx>>(),
+    )
+}
+
+/// Maps a service error to a GraphQL error carrying the request id.
+pub(crate) fn gql_err(req: &RequestCtx) -> impl FnOnce(ServiceError) -> async_graphql::Error + '_ {
+    move |e| e.into_graphql(Some(&req.request_id))
+}

@@ -1,0 +1,33 @@
+//! Liveness and readiness.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+
+/// Liveness: the process answers.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers and the platform migrations are recorded.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let check = async {
+        let mut res = state
+            .services
+            .platform
+            .query("SELECT VALUE version FROM migration")
+            .await?
+            .check()?;
+        let versions: Vec<i64> = res.take(0)?;
+        Ok::<bool, surrealdb::Error>(!versions.is_empty())
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), check).await {
+        Ok(Ok(true)) => (StatusCode::OK, "ready").into_response(),
+        Ok(Ok(false)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "migrations not applied").into_response()
+        }
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
+}

@@ -1,0 +1,118 @@
+//! The HTTP front door: routes and the middleware every request passes through.
+
+pub mod graphql;
+pub mod health;
+pub mod wellknown;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::{BODY_LIMIT_BYTES, Config};
+use crate::graphql::TenantSchema;
+use crate::service::Services;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The services.
+    pub services: Arc<Services>,
+    /// The tenant schema (shared by all tenants; the tenant travels in request data).
+    pub schema: TenantSchema,
+}
+
+/// Header carrying the request id, generated when the client sends none.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the router with all routes and middleware.
+pub fn router(state: AppState) -> Router {
+    let config = state.services.config.clone();
+    let routes = Router::new()
+        .route(
+            "/graphql",
+            get(graphql::get_default).post(graphql::post_default),
+        )
+        .route(
+            "/t/{tenant}/graphql",
+            get(graphql::get_tenant).post(graphql::post_tenant),
+        )
+        .route("/t/{tenant}/.well-known/jwks.json", get(wellknown::jwks))
+        .route(
+            "/t/{tenant}/.well-known/openid-configuration",
+            get(wellknown::openid_configuration),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .with_state(state);
+
+    // Outermost first. The body limit wraps everything so its 413 needs no inner cooperation.
+    let middleware = ServiceBuilder::new()
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(security_headers_nosniff())
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(cors(&config))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
+    routes.layer(middleware)
+}
+
+fn security_headers_nosniff() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    )
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
+        .max_age(Duration::from_secs(600));
+    if config.cors_origins.iter().any(|o| o == "*") {
+        // Bearer tokens, not cookies: a wildcard origin cannot ride on ambient credentials.
+        base.allow_origin(AllowOrigin::any())
+    } else {
+        let origins: Vec<HeaderValue> = config
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        base.allow_origin(AllowOrigin::list(origins))
+    }
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    let body = serde_json::json!({"errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]});
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"detail": "Not Found"})),
+    )
+        .into_response()
+}

@@ -1,0 +1,155 @@
+//! latchkey: a small, fast, GraphQL-first multi-tenant identity server.
+//!
+//! [`spawn`] builds the whole application from a [`Config`] and serves it; `main` and the
+//! integration tests both start it this way.
+
+pub mod actors;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod service;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use clock::Clock;
+pub use config::Config;
+
+use actors::TenantRegistry;
+use actors::registry::RegistryArgs;
+use service::Services;
+use service::secrets::Secrets;
+use store::tenants::TenantRow;
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    services: Arc<Services>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Connects the database, applies migrations, makes sure the default tenant exists and
+/// starts the actors: everything but the listener.
+pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
+    let config = Arc::new(config);
+    let root = store::connect(&config)
+        .await
+        .context("connecting to the database")?;
+    let platform = root.clone();
+    platform
+        .use_ns(store::NAMESPACE)
+        .use_db(store::PLATFORM_DB)
+        .await
+        .context("selecting the platform database")?;
+    store::migrate::apply(&platform, store::migrate::PLATFORM)
+        .await
+        .context("applying platform migrations")?;
+    ensure_default_tenant(&platform, &config).await?;
+
+    let secrets = Arc::new(Secrets::derive(&config.secret_key));
+    let registry = TenantRegistry::start(RegistryArgs {
+        root,
+        platform: platform.clone(),
+        secrets: secrets.clone(),
+        clock: config.clock.clone(),
+    })
+    .await?;
+    let hasher = service::passwords::Hasher::new(config.hash_concurrency, config.hash_queue);
+    Ok(Arc::new(Services {
+        clock: config.clock.clone(),
+        config,
+        registry,
+        hasher,
+        secrets,
+        platform,
+    }))
+}
+
+/// The default tenant always exists; its signing algorithm follows `ALGORITHM`.
+async fn ensure_default_tenant(platform: &store::Db, config: &Config) -> anyhow::Result<()> {
+    let slug = config.default_tenant.as_str();
+    let alg = config.algorithm.as_str();
+    match store::tenants::get(platform, slug).await? {
+        None => {
+            store::tenants::create(
+                platform,
+                TenantRow {
+                    slug: slug.into(),
+                    display_name: "Default".into(),
+                    algorithm: alg.into(),
+                    created_at: config.clock.now(),
+                },
+            )
+            .await?;
+        }
+        Some(row) if row.algorithm != alg => {
+            tracing::warn!(tenant = slug, from = %row.algorithm, to = alg, "ALGORITHM changed: new key generated; earlier access tokens stop verifying");
+            store::tenants::set_algorithm(platform, slug, alg).await?;
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Builds the application and serves it on `config.bind_addr` (port 0 picks a free port).
+pub async fn spawn(config: Config) -> anyhow::Result<Server> {
+    let bind = config.bind_addr;
+    let introspection = config.graphql_introspection;
+    let services = build_services(config).await?;
+    let schema = graphql::tenant_schema(Some(services.clone()), introspection);
+    let app = http::router(http::AppState {
+        services: services.clone(),
+        schema,
+    });
+    let listener = TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    Ok(Server {
+        addr,
+        services,
+        stop,
+        task,
+    })
+}
+
+impl Server {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Number of tenant actors running now.
+    pub fn running_tenants(&self) -> usize {
+        self.services.registry.running()
+    }
+
+    /// Stops accepting connections, finishes in-flight requests, stops the actors and
+    /// releases the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await??;
+        self.services.registry.shutdown().await;
+        Ok(())
+    }
+}

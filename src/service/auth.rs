@@ -1,0 +1,382 @@
+//! The end-user flows: register, login, refresh, logout, me, change password.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::domain::{Email, NewPassword, PASSWORD_MIN, Username, candidate_password};
+use super::tokens::{AccessClaims, new_refresh_token};
+use super::{ClientInfo, Services};
+use crate::actors::Tenant;
+use crate::actors::tenant::SessionSpec;
+use crate::error::ServiceError;
+use crate::store::users::{NewUser, UserRow};
+use crate::store::{StoreError, sessions, users};
+
+/// Tokens handed to a client after register, login or refresh.
+pub struct AuthTokens {
+    /// The JWT.
+    pub access_token: String,
+    /// The opaque refresh token.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The user.
+    pub user: UserRow,
+}
+
+/// An authenticated caller, from a verified access token whose session is live.
+pub struct Principal {
+    /// The verified claims.
+    pub claims: AccessClaims,
+    /// The user as stored now.
+    pub user: UserRow,
+}
+
+/// Longest refresh token we look up; real ones are 43 characters.
+const MAX_OPAQUE_TOKEN_LEN: usize = 512;
+/// Longest login identifier: an email address.
+const MAX_IDENTIFIER_LEN: usize = 254;
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl Services {
+    /// Creates an account and signs it in.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
+    pub async fn register(
+        &self,
+        tenant: &Tenant,
+        email: &str,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<AuthTokens, ServiceError> {
+        let email = Email::parse("email", email)?;
+        let username = Username::parse("username", username)?;
+        let password = NewPassword::parse("password", password, PASSWORD_MIN)?;
+        // Fail fast before spending a hash; the unique indexes remain the real guard.
+        if users::find_by_login(tenant.db(), true, email.normalized())
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::EmailTaken);
+        }
+        if users::find_by_login(tenant.db(), false, &username.normalized())
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::UsernameTaken);
+        }
+        let hash = self.hasher.hash(password.secret().clone()).await?;
+        let now = self.clock.now();
+        let user = tenant
+            .create_user(
+                uuid::Uuid::now_v7().to_string(),
+                NewUser {
+                    email: email.as_str().to_string(),
+                    email_norm: email.normalized().to_string(),
+                    username: username.as_str().to_string(),
+                    username_norm: username.normalized(),
+                    password_hash: hash,
+                    roles: vec![],
+                    email_verified: false,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?;
+        tracing::info!(user = %user.id, "registered");
+        self.start_session(tenant, user, client).await
+    }
+
+    /// Signs in with email or username and password. Unknown users and wrong passwords get the
+    /// same error after the same work; a disabled account is only revealed after a correct
+    /// password.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
+    pub async fn login(
+        &self,
+        tenant: &Tenant,
+        identifier: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<AuthTokens, ServiceError> {
+        let identifier = identifier.trim();
+        if identifier.is_empty() {
+            return Err(ServiceError::bad_input("identifier", "is required"));
+        }
+        if password.is_empty() {
+            return Err(ServiceError::bad_input("password", "is required"));
+        }
+        let user =
+            if identifier.len() > MAX_IDENTIFIER_LEN || identifier.chars().any(char::is_control) {
+                None
+            } else if identifier.contains('@') {
+                users::find_by_login(tenant.db(), true, &identifier.to_lowercase()).await?
+            } else {
+                users::find_by_login(tenant.db(), false, &identifier.to_ascii_lowercase()).await?
+            };
+        let ok = self
+            .hasher
+            .verify(
+                candidate_password(password),
+                user.as_ref().map(|u| u.password_hash.clone()),
+            )
+            .await?;
+        let user = match user {
+            Some(u) if ok => u,
+            _ => {
+                tracing::info!(outcome = "failure", "login");
+                return Err(ServiceError::InvalidCredentials);
+            }
+        };
+        if user.disabled {
+            return Err(ServiceError::AccountDisabled);
+        }
+        tracing::info!(user = %user.id, outcome = "success", "login");
+        self.start_session(tenant, user, client).await
+    }
+
+    /// Exchanges a refresh token for a new pair. The presented token is spent; presenting a
+    /// spent token again is treated as theft and revokes the whole session.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
+    pub async fn refresh(
+        &self,
+        tenant: &Tenant,
+        refresh_token: &str,
+    ) -> Result<AuthTokens, ServiceError> {
+        let token = refresh_token.trim();
+        if token.is_empty() || token.len() > MAX_OPAQUE_TOKEN_LEN {
+            return Err(ServiceError::InvalidToken);
+        }
+        let now = self.clock.now();
+        let hash = self.secrets.hash_token(token);
+        let row = sessions::find_refresh(tenant.db(), &hash)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        if row.used_at.is_some() {
+            self.revoke_for_reuse(tenant, &row.session, now).await?;
+            return Err(ServiceError::InvalidToken);
+        }
+        if row.expires_at <= now {
+            return Err(ServiceError::InvalidToken);
+        }
+        let session = sessions::get(tenant.db(), &row.session)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        if session.revoked_at.is_some() || session.expires_at <= now {
+            return Err(ServiceError::InvalidToken);
+        }
+        let user = users::get(tenant.db(), &row.user)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        if user.disabled {
+            return Err(ServiceError::InvalidToken);
+        }
+        let new_token = new_refresh_token();
+        // The sliding lifetime never carries a session past its absolute end.
+        let new_exp = (now + chrono(self.config.refresh_token_ttl)).min(session.expires_at);
+        let sid = row.session.clone();
+        match tenant
+            .rotate(row, self.secrets.hash_token(&new_token), new_exp, now)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Precondition(_)) => {
+                // Lost a race with another use of the same token: that is reuse too.
+                self.revoke_for_reuse(tenant, &sid, now).await?;
+                return Err(ServiceError::InvalidToken);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let (access_token, expires_in) = self.issue_access(tenant, &user, &sid, now)?;
+        Ok(AuthTokens {
+            access_token,
+            refresh_token: new_token,
+            expires_in,
+            user,
+        })
+    }
+
+    async fn revoke_for_reuse(
+        &self,
+        tenant: &Tenant,
+        sid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
+        tenant
+            .revoke_session(sid.to_string(), "refresh_token_reuse", now)
+            .await?;
+        Ok(())
+    }
+
+    /// Verifies a Bearer access token and loads its user, rejecting revoked or expired
+    /// sessions and disabled or deleted users.
+    pub async fn authenticate(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+    ) -> Result<Principal, ServiceError> {
+        let token = bearer.ok_or(ServiceError::Unauthenticated("authentication required"))?;
+        let issuer = self.issuer(tenant.slug());
+        let now = self.clock.now();
+        let claims =
+            tenant
+                .keys()
+                .verify(token, &issuer, tenant.slug().as_str(), now.timestamp())?;
+        let session = sessions::get(tenant.db(), &claims.sid).await?;
+        match session {
+            Some(s) if s.revoked_at.is_none() && s.expires_at > now && s.user == claims.sub => {}
+            _ => return Err(ServiceError::Unauthenticated("session revoked or expired")),
+        }
+        let user = users::get(tenant.db(), &claims.sub).await?;
+        match user {
+            Some(user) if !user.disabled => Ok(Principal { claims, user }),
+            _ => Err(ServiceError::Unauthenticated("session revoked or expired")),
+        }
+    }
+
+    /// Ends the caller's session, all the user's sessions, or the session of a refresh token.
+    pub async fn logout(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        refresh_token: Option<&str>,
+        all_sessions: bool,
+    ) -> Result<bool, ServiceError> {
+        let now = self.clock.now();
+        let principal = match bearer {
+            Some(b) => Some(self.authenticate(tenant, Some(b)).await?),
+            None => None,
+        };
+        let refresh = match refresh_token.map(str::trim) {
+            Some(t) if !t.is_empty() && t.len() <= MAX_OPAQUE_TOKEN_LEN => {
+                let row = sessions::find_refresh(tenant.db(), &self.secrets.hash_token(t))
+                    .await?
+                    .ok_or(ServiceError::InvalidToken)?;
+                if let Some(p) = &principal
+                    && p.user.id != row.user
+                {
+                    return Err(ServiceError::InvalidToken);
+                }
+                Some(row)
+            }
+            Some(_) => return Err(ServiceError::InvalidToken),
+            None => None,
+        };
+        let user = match (&principal, &refresh) {
+            (Some(p), _) => p.user.id.clone(),
+            (None, Some(r)) => r.user.clone(),
+            (None, None) => return Err(ServiceError::Unauthenticated("authentication required")),
+        };
+        if all_sessions {
+            tenant.revoke_all(user, None, "logout_all", now).await?;
+            return Ok(true);
+        }
+        if let Some(r) = refresh {
+            tenant.revoke_session(r.session, "logout", now).await?;
+        }
+        if let Some(p) = principal {
+            tenant.revoke_session(p.claims.sid, "logout", now).await?;
+        }
+        Ok(true)
+    }
+
+    /// Changes the caller's password after checking the current one; the user's other sessions
+    /// are revoked (a stolen session must not outlive the change), the caller's is kept.
+    pub async fn change_password(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        current: &str,
+        new: &str,
+    ) -> Result<bool, ServiceError> {
+        let p = self.authenticate(tenant, bearer).await?;
+        let new = NewPassword::parse("newPassword", new, PASSWORD_MIN)?;
+        if current.is_empty() {
+            return Err(ServiceError::bad_input("currentPassword", "is required"));
+        }
+        if !self
+            .hasher
+            .verify(
+                candidate_password(current),
+                Some(p.user.password_hash.clone()),
+            )
+            .await?
+        {
+            return Err(ServiceError::InvalidCredentials);
+        }
+        let hash = self.hasher.hash(new.secret().clone()).await?;
+        let revoked = tenant
+            .set_password(
+                p.user.id.clone(),
+                hash,
+                Some(p.claims.sid.clone()),
+                self.clock.now(),
+            )
+            .await?;
+        tracing::info!(user = %p.user.id, revoked, "password changed");
+        Ok(true)
+    }
+
+    async fn start_session(
+        &self,
+        tenant: &Tenant,
+        user: UserRow,
+        client: &ClientInfo,
+    ) -> Result<AuthTokens, ServiceError> {
+        let now = self.clock.now();
+        let sid = uuid::Uuid::now_v7().to_string();
+        let refresh_token = new_refresh_token();
+        let expires_at = now + chrono(self.config.session_max_lifetime);
+        tenant
+            .create_session(SessionSpec {
+                id: sid.clone(),
+                user: user.id.clone(),
+                refresh_hash: self.secrets.hash_token(&refresh_token),
+                refresh_expires_at: (now + chrono(self.config.refresh_token_ttl)).min(expires_at),
+                expires_at,
+                client_ip: client.ip.clone(),
+                user_agent: client.user_agent.clone(),
+                now,
+            })
+            .await?;
+        let (access_token, expires_in) = self.issue_access(tenant, &user, &sid, now)?;
+        let user = UserRow {
+            last_login_at: Some(now),
+            ..user
+        };
+        Ok(AuthTokens {
+            access_token,
+            refresh_token,
+            expires_in,
+            user,
+        })
+    }
+
+    fn issue_access(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        sid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, i64), ServiceError> {
+        let ttl = self.config.access_token_ttl.as_secs() as i64;
+        let issuer = self.issuer(tenant.slug());
+        let claims = AccessClaims {
+            aud: issuer.clone(),
+            iss: issuer,
+            sub: user.id.clone(),
+            exp: now.timestamp() + ttl,
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            sid: sid.to_string(),
+            tenant: tenant.slug().to_string(),
+            roles: user.roles.clone(),
+        };
+        Ok((tenant.keys().sign(&claims)?, ttl))
+    }
+}

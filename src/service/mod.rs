@@ -1,0 +1,57 @@
+//! The service layer: the only place with business rules. Resolvers and REST handlers call
+//! these functions and map their [`ServiceError`](crate::error::ServiceError)s at the edge.
+
+pub mod auth;
+pub mod domain;
+pub mod passwords;
+pub mod secrets;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use crate::actors::{Tenant, TenantRegistry};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::ServiceError;
+use crate::store::Db;
+use domain::TenantSlug;
+use passwords::Hasher;
+use secrets::Secrets;
+
+/// Everything a request handler needs, built once at start-up.
+pub struct Services {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The clock (from the configuration).
+    pub clock: Clock,
+    /// Running tenants.
+    pub registry: TenantRegistry,
+    /// argon2 pool.
+    pub hasher: Hasher,
+    /// Derived secrets.
+    pub secrets: Arc<Secrets>,
+    /// The platform database session.
+    pub platform: Db,
+}
+
+/// Who is calling, as far as the network tells.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    /// Client address.
+    pub ip: Option<String>,
+    /// User agent, truncated.
+    pub user_agent: Option<String>,
+}
+
+impl Services {
+    /// Resolves a tenant by slug text; malformed and unknown slugs are both `TenantNotFound`.
+    pub async fn tenant(&self, slug: &str) -> Result<Tenant, ServiceError> {
+        let slug = TenantSlug::parse(slug).map_err(|_| ServiceError::TenantNotFound)?;
+        self.registry.get(&slug).await
+    }
+
+    /// The tenant's issuer URL (`iss` and `aud` of its tokens).
+    pub fn issuer(&self, tenant: &TenantSlug) -> String {
+        format!("{}/t/{}", self.config.public_url, tenant)
+    }
+}

@@ -1,0 +1,124 @@
+//! argon2id hashing on a bounded blocking pool, outside every actor.
+//!
+//! A hash costs tens of milliseconds and ~19 MiB; running it inside a tenant's mailbox would
+//! limit that tenant to one login at a time. Hashes run in `spawn_blocking` behind a semaphore
+//! sized to the cores; beyond `hash_queue` waiting requests new ones are refused (503) instead
+//! of queueing without bound.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+
+use crate::error::ServiceError;
+use crate::service::secrets::random_bytes;
+
+/// OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1.
+const M_COST_KIB: u32 = 19_456;
+const T_COST: u32 = 2;
+const P_COST: u32 = 1;
+
+/// The bounded argon2id pool.
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    /// Verified against for unknown users so a miss costs the same time as a wrong password.
+    dummy_hash: String,
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).expect("static argon2 params");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_blocking(password: &SecretString) -> Result<String, ServiceError> {
+    let salt = SaltString::encode_b64(&random_bytes(16))
+        .map_err(|e| ServiceError::Internal(format!("salt: {e}")))?;
+    argon2()
+        .hash_password(password.expose_secret().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ServiceError::Internal(format!("argon2 hash: {e}")))
+}
+
+fn verify_blocking(password: &SecretString, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => argon2()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+impl Hasher {
+    /// Creates the pool; computes the dummy hash once (one hash of start-up time).
+    pub fn new(concurrency: usize, max_waiting: usize) -> Self {
+        let dummy = SecretString::from(crate::service::secrets::random_token(24));
+        let dummy_hash = hash_blocking(&dummy).expect("argon2 works at start-up");
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+            dummy_hash,
+        }
+    }
+
+    /// Hashes a new password.
+    pub async fn hash(&self, password: SecretString) -> Result<String, ServiceError> {
+        self.run(move || hash_blocking(&password)).await?
+    }
+
+    /// Verifies `password` against `phc`, or against the dummy hash when there is no user
+    /// (the answer is then always false, after the same work).
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        phc: Option<String>,
+    ) -> Result<bool, ServiceError> {
+        let (target, real) = match phc {
+            Some(p) => (p, true),
+            None => (self.dummy_hash.clone(), false),
+        };
+        let ok = self
+            .run(move || verify_blocking(&password, &target))
+            .await?;
+        Ok(ok && real)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _guard = WaitGuard(&self.waiting);
+        if queued >= self.max_waiting {
+            return Err(ServiceError::Unavailable(
+                "password hashing queue is full".into(),
+            ));
+        }
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ServiceError::Unavailable("hashing pool closed".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let out = job();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("hashing task failed: {e}")))
+    }
+}
+
+struct WaitGuard<'a>(&'a AtomicUsize);
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}

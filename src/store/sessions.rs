@@ -1,0 +1,184 @@
+//! The `session` and `refresh_token` tables: sessions, rotation and revocation.
+
+use chrono::{DateTime, Utc};
+use surrealdb::types::{RecordId, SurrealValue};
+
+use super::{Db, StoreError, StoreResult};
+
+/// A session as stored.
+#[derive(Clone, Debug, SurrealValue)]
+pub struct SessionRow {
+    /// Record key (UUIDv7); the `sid` claim.
+    pub id: String,
+    /// Owner's user id.
+    pub user: String,
+    /// Absolute expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Set once revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A refresh token row, looked up by hash.
+#[derive(Clone, Debug, SurrealValue)]
+pub struct RefreshRow {
+    /// Record key.
+    pub id: String,
+    /// The session (rotation family).
+    pub session: String,
+    /// Owner's user id.
+    pub user: String,
+    /// Sliding expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Set once rotated; presenting it again is reuse.
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// What a new session starts with.
+pub struct NewSession<'a> {
+    /// Session id.
+    pub id: &'a str,
+    /// Owner.
+    pub user: &'a str,
+    /// Hash of the first refresh token.
+    pub refresh_hash: String,
+    /// Refresh token expiry.
+    pub refresh_expires_at: DateTime<Utc>,
+    /// Absolute session expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Client address.
+    pub client_ip: Option<String>,
+    /// Client user agent (truncated).
+    pub user_agent: Option<String>,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// Creates a session and its first refresh token in one transaction.
+pub async fn create(db: &Db, s: NewSession<'_>) -> StoreResult<()> {
+    db.query(
+        "BEGIN TRANSACTION;
+         CREATE $sid SET user = $user, created_at = $now, last_seen_at = $now, expires_at = $exp,
+             client_ip = $ip, user_agent = $ua;
+         CREATE $rtid SET hash = $hash, session = $sid_key, user = $user, created_at = $now,
+             expires_at = $rexp;
+         COMMIT TRANSACTION;",
+    )
+    .bind(("sid", RecordId::new("session", s.id)))
+    .bind(("sid_key", s.id.to_string()))
+    .bind((
+        "rtid",
+        RecordId::new("refresh_token", uuid::Uuid::now_v7().to_string()),
+    ))
+    .bind(("user", s.user.to_string()))
+    .bind(("now", s.now))
+    .bind(("exp", s.expires_at))
+    .bind(("ip", s.client_ip))
+    .bind(("ua", s.user_agent))
+    .bind(("hash", s.refresh_hash))
+    .bind(("rexp", s.refresh_expires_at))
+    .await?
+    .check()?;
+    Ok(())
+}
+
+/// Looks up a refresh token by its hash.
+pub async fn find_refresh(db: &Db, hash: &str) -> StoreResult<Option<RefreshRow>> {
+    let mut res = db
+        .query(
+            "SELECT record::id(id) AS id, session, user, expires_at, used_at
+             FROM refresh_token WHERE hash = $hash LIMIT 1",
+        )
+        .bind(("hash", hash.to_string()))
+        .await?
+        .check()?;
+    Ok(res.take::<Option<RefreshRow>>(0)?)
+}
+
+/// Loads a session.
+pub async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRow>> {
+    let mut res = db
+        .query("SELECT record::id(id) AS id, user, expires_at, revoked_at FROM $sid")
+        .bind(("sid", RecordId::new("session", id)))
+        .await?
+        .check()?;
+    Ok(res.take::<Option<SessionRow>>(0)?)
+}
+
+/// Marks `old` used and issues `new_hash` in the same session, atomically: if `old` was used
+/// meanwhile (a concurrent rotation, possibly by another process) nothing is written and
+/// [`StoreError::Precondition`] is returned.
+pub async fn rotate(
+    db: &Db,
+    old: &RefreshRow,
+    new_hash: String,
+    new_expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let res = db
+        .query(
+            "BEGIN TRANSACTION;
+             LET $marked = (UPDATE $old SET used_at = $now WHERE used_at IS NONE RETURN AFTER);
+             IF array::len($marked) = 0 { THROW 'refresh token already used' };
+             CREATE $new SET hash = $hash, session = $session_key, user = $user, created_at = $now,
+                 expires_at = $exp;
+             UPDATE $sid SET last_seen_at = $now;
+             COMMIT TRANSACTION;",
+        )
+        .bind(("old", RecordId::new("refresh_token", old.id.as_str())))
+        .bind((
+            "new",
+            RecordId::new("refresh_token", uuid::Uuid::now_v7().to_string()),
+        ))
+        .bind(("sid", RecordId::new("session", old.session.as_str())))
+        .bind(("session_key", old.session.clone()))
+        .bind(("user", old.user.clone()))
+        .bind(("hash", new_hash))
+        .bind(("exp", new_expires_at))
+        .bind(("now", now))
+        .await?
+        .check();
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) => match StoreError::from(e) {
+            StoreError::Other(m) if m.contains("already used") => Err(StoreError::Precondition(m)),
+            other => Err(other),
+        },
+    }
+}
+
+/// Revokes one session (no-op if already revoked); returns whether it was active.
+pub async fn revoke(db: &Db, id: &str, reason: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    let mut res = db
+        .query("UPDATE $sid SET revoked_at = $now, revoked_reason = $reason WHERE revoked_at IS NONE RETURN record::id(id) AS id")
+        .bind(("sid", RecordId::new("session", id)))
+        .bind(("reason", reason.to_string()))
+        .bind(("now", now))
+        .await?
+        .check()?;
+    let ids: Vec<String> = res.take((0, "id"))?;
+    Ok(!ids.is_empty())
+}
+
+/// Revokes all active sessions of a user except `keep`; returns how many were revoked.
+pub async fn revoke_all(
+    db: &Db,
+    user: &str,
+    keep: Option<&str>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<usize> {
+    let mut res = db
+        .query(
+            "UPDATE session SET revoked_at = $now, revoked_reason = $reason
+             WHERE user = $user AND revoked_at IS NONE AND record::id(id) != $keep
+             RETURN record::id(id) AS id",
+        )
+        .bind(("user", user.to_string()))
+        .bind(("keep", keep.unwrap_or("").to_string()))
+        .bind(("reason", reason.to_string()))
+        .bind(("now", now))
+        .await?
+        .check()?;
+    let ids: Vec<String> = res.take((0, "id"))?;
+    Ok(ids.len())
+}

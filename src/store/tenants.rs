@@ -1,0 +1,56 @@
+//! The `tenant` table of the platform database.
+
+use chrono::{DateTime, Utc};
+use surrealdb::types::{RecordId, SurrealValue};
+
+use super::{Db, StoreError, StoreResult};
+
+/// A tenant as stored.
+#[derive(Clone, Debug, SurrealValue)]
+pub struct TenantRow {
+    /// URL slug.
+    pub slug: String,
+    /// Human name (mail, discovery).
+    pub display_name: String,
+    /// Signing algorithm of its keys.
+    pub algorithm: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Loads a tenant by slug.
+pub async fn get(platform: &Db, slug: &str) -> StoreResult<Option<TenantRow>> {
+    let mut res = platform
+        .query("SELECT slug, display_name, algorithm, created_at FROM tenant WHERE slug = $slug LIMIT 1")
+        .bind(("slug", slug.to_string()))
+        .await?
+        .check()?;
+    Ok(res.take::<Option<TenantRow>>(0)?)
+}
+
+/// Creates a tenant; `Ok(false)` when the slug exists already.
+pub async fn create(platform: &Db, row: TenantRow) -> StoreResult<bool> {
+    let res = platform
+        .query("CREATE $rid CONTENT $row")
+        .bind(("rid", RecordId::new("tenant", row.slug.clone())))
+        .bind(("row", row))
+        .await?
+        .check();
+    match res.map_err(StoreError::from) {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(StoreError::Other(m)) if m.contains("already exists") => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Changes the algorithm of a tenant's future keys.
+pub async fn set_algorithm(platform: &Db, slug: &str, alg: &str) -> StoreResult<()> {
+    platform
+        .query("UPDATE tenant SET algorithm = $alg WHERE slug = $slug")
+        .bind(("slug", slug.to_string()))
+        .bind(("alg", alg.to_string()))
+        .await?
+        .check()?;
+    Ok(())
+}

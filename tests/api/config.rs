@@ -1,0 +1,108 @@
+//! Configuration: bad values stop start-up with one line naming the variable.
+
+use std::process::Command;
+
+use latchkey::Config;
+
+use crate::helpers::test_vars;
+
+fn with(overrides: &[(&str, &str)]) -> Result<Config, latchkey::config::ConfigError> {
+    let mut vars = test_vars();
+    for (k, v) in overrides {
+        vars.retain(|(n, _)| n != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    Config::from_vars(vars)
+}
+
+#[test]
+fn every_invalid_value_names_its_variable() {
+    let cases = [
+        ("DATABASE_URL", "postgres://x"),
+        ("SECRET_KEY", "short"),
+        ("ALGORITHM", "RS512"),
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "abc"),
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "-5"),
+        ("REFRESH_TOKEN_EXPIRE_DAYS", "99999"),
+        ("PUBLIC_URL", "not a url"),
+        ("PUBLIC_URL", "ftp://example.com"),
+        ("BIND_ADDR", "localhost"),
+        ("DEFAULT_TENANT", "Has Spaces"),
+        ("LOG_FORMAT", "xml"),
+        ("CORS_ORIGINS", "not an origin"),
+        ("GRAPHQL_INTROSPECTION", "maybe"),
+    ];
+    for (var, value) in cases {
+        let err = with(&[(var, value)]).expect_err(&format!("{var}={value} must be refused"));
+        assert_eq!(err.var, var);
+        assert!(err.to_string().contains(var), "{err}");
+    }
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let c = Config::from_vars(vec![("SECRET_KEY", crate::helpers::SECRET)]).unwrap();
+    assert_eq!(c.database_url, "surrealkv://./data/latchkey.db");
+    assert_eq!(c.algorithm, latchkey::config::Algorithm::EdDSA);
+    assert_eq!(c.access_token_ttl.as_secs(), 15 * 60);
+    assert_eq!(c.refresh_token_ttl.as_secs(), 30 * 86_400);
+    assert_eq!(c.default_tenant.as_str(), "default");
+    assert!(c.graphql_introspection);
+    let c = with(&[
+        ("ALGORITHM", "es256"),
+        ("CORS_ORIGINS", "https://a.example, https://b.example/"),
+    ])
+    .unwrap();
+    assert_eq!(c.algorithm, latchkey::config::Algorithm::ES256);
+    assert_eq!(
+        c.cors_origins,
+        vec!["https://a.example", "https://b.example"]
+    );
+}
+
+#[test]
+fn the_binary_refuses_a_bad_value_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("ACCESS_TOKEN_EXPIRE_MINUTES", "soon")
+        .env("SECRET_KEY", crate::helpers::SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("ACCESS_TOKEN_EXPIRE_MINUTES"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn dotenv_file_is_read_and_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "LOG_FORMAT=xml\nACCESS_TOKEN_EXPIRE_MINUTES=5\n",
+    )
+    .unwrap();
+    // From .env alone, the bad LOG_FORMAT is reported.
+    let out = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("SECRET_KEY", crate::helpers::SECRET)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LOG_FORMAT"));
+    // The environment overrides .env: now ACCESS_TOKEN_EXPIRE_MINUTES from the environment is bad.
+    let out = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("SECRET_KEY", crate::helpers::SECRET)
+        .env("LOG_FORMAT", "json")
+        .env("ACCESS_TOKEN_EXPIRE_MINUTES", "never")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ACCESS_TOKEN_EXPIRE_MINUTES"), "{stderr}");
+}

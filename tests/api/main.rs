@@ -1,0 +1,14 @@
+//! The integration tests: ONE binary (each tests/*.rs file would link SurrealDB again).
+//! Every test starts the real server on 127.0.0.1:0 with its own fresh database and talks
+//! to it over HTTP.
+
+mod helpers;
+
+mod config;
+mod graphql_http;
+mod hostile_input;
+mod persistence;
+mod register_login;
+mod schema;
+mod sessions;
+mod tokens;

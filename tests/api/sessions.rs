@@ -1,0 +1,222 @@
+//! refresh (rotation, reuse detection), logout, changePassword.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+const LOGOUT: &str =
+    "mutation($t: String, $all: Boolean) { logout(refreshToken: $t, allSessions: $all) }";
+const CHANGE: &str =
+    "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+
+fn tokens(payload: &serde_json::Value) -> (String, String) {
+    (
+        payload["accessToken"].as_str().unwrap().to_string(),
+        payload["refreshToken"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn refresh_rotates_the_pair() {
+    let app = TestApp::spawn().await;
+    let (_, rt1) = tokens(&app.register("r@example.com", "rotor", PASSWORD).await);
+    let body = app.refresh(&rt1).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let (at2, rt2) = tokens(&body["data"]["refresh"]);
+    assert_ne!(rt1, rt2, "a new refresh token every time");
+    assert_eq!(body["data"]["refresh"]["tokenType"], "Bearer");
+    assert!(app.me(&at2).await["errors"].is_null());
+    // The new one rotates again.
+    let body = app.refresh(&rt2).await;
+    assert!(body["errors"].is_null(), "{body}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
+    let app = TestApp::spawn().await;
+    let (at1, rt1) = tokens(&app.register("thief@example.com", "victim", PASSWORD).await);
+    let (at2, rt2) = tokens(&app.refresh(&rt1).await["data"]["refresh"]);
+    // The attacker replays the first token.
+    let replay = app.refresh(&rt1).await;
+    assert_eq!(code(&replay).as_deref(), Some("INVALID_TOKEN"));
+    // The whole family is dead: the legitimate newer refresh token and the access tokens.
+    assert_eq!(
+        code(&app.refresh(&rt2).await).as_deref(),
+        Some("INVALID_TOKEN")
+    );
+    assert_eq!(
+        code(&app.me(&at2).await).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        code(&app.me(&at1).await).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    // Other sessions of the user are untouched.
+    let other = app.login("victim", PASSWORD).await;
+    assert!(other["errors"].is_null());
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_empty_and_oversized_refresh_tokens_are_invalid() {
+    let app = TestApp::spawn().await;
+    for t in ["", "nope", &"x".repeat(100_000)] {
+        assert_eq!(
+            code(&app.refresh(t).await).as_deref(),
+            Some("INVALID_TOKEN")
+        );
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn refresh_token_expires_and_session_has_an_absolute_lifetime() {
+    let app = TestApp::spawn_with(&[
+        ("REFRESH_TOKEN_EXPIRE_DAYS", "1"),
+        ("SESSION_MAX_LIFETIME_DAYS", "2"),
+    ])
+    .await;
+    let (_, rt) = tokens(&app.register("slide@example.com", "slider", PASSWORD).await);
+    app.clock
+        .advance(std::time::Duration::from_secs(86_400 + 1));
+    assert_eq!(
+        code(&app.refresh(&rt).await).as_deref(),
+        Some("INVALID_TOKEN"),
+        "sliding lifetime over"
+    );
+
+    let (_, mut rt) = tokens(&app.login("slider", PASSWORD).await["data"]["login"]);
+    // Refreshing every 20 hours keeps the refresh token fresh, but not past 2 days.
+    for _ in 0..2 {
+        app.clock.advance(std::time::Duration::from_secs(20 * 3600));
+        let body = app.refresh(&rt).await;
+        assert!(body["errors"].is_null(), "{body}");
+        rt = body["data"]["refresh"]["refreshToken"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    app.clock.advance(std::time::Duration::from_secs(9 * 3600));
+    assert_eq!(
+        code(&app.refresh(&rt).await).as_deref(),
+        Some("INVALID_TOKEN"),
+        "absolute lifetime over"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn logout_ends_this_session_only() {
+    let app = TestApp::spawn().await;
+    let (at1, rt1) = tokens(&app.register("bye@example.com", "byebye", PASSWORD).await);
+    let (at2, _) = tokens(&app.login("byebye", PASSWORD).await["data"]["login"]);
+    let body = app.gql_as(&at1, LOGOUT, json!({})).await;
+    assert_eq!(body["data"]["logout"], true, "{body}");
+    assert_eq!(
+        code(&app.me(&at1).await).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        code(&app.refresh(&rt1).await).as_deref(),
+        Some("INVALID_TOKEN")
+    );
+    assert!(
+        app.me(&at2).await["errors"].is_null(),
+        "the other session lives"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn logout_with_a_refresh_token_and_no_bearer() {
+    let app = TestApp::spawn().await;
+    let (at, rt) = tokens(&app.register("rt@example.com", "rtonly", PASSWORD).await);
+    let body = app.gql(LOGOUT, json!({"t": rt})).await;
+    assert_eq!(body["data"]["logout"], true, "{body}");
+    assert_eq!(code(&app.me(&at).await).as_deref(), Some("UNAUTHENTICATED"));
+    // Without any credential logout is refused.
+    assert_eq!(
+        code(&app.gql(LOGOUT, json!({})).await).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn logout_all_sessions() {
+    let app = TestApp::spawn().await;
+    let (at1, _) = tokens(&app.register("all@example.com", "everyone", PASSWORD).await);
+    let (at2, rt2) = tokens(&app.login("everyone", PASSWORD).await["data"]["login"]);
+    let (at3, _) = tokens(&app.login("all@example.com", PASSWORD).await["data"]["login"]);
+    let body = app.gql_as(&at1, LOGOUT, json!({"all": true})).await;
+    assert_eq!(body["data"]["logout"], true, "{body}");
+    for at in [&at1, &at2, &at3] {
+        assert_eq!(code(&app.me(at).await).as_deref(), Some("UNAUTHENTICATED"));
+    }
+    assert_eq!(
+        code(&app.refresh(&rt2).await).as_deref(),
+        Some("INVALID_TOKEN")
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn change_password_revokes_the_other_sessions_and_keeps_this_one() {
+    let app = TestApp::spawn().await;
+    let (at1, _) = tokens(&app.register("pw@example.com", "changer", PASSWORD).await);
+    let (at2, rt2) = tokens(&app.login("changer", PASSWORD).await["data"]["login"]);
+    let body = app
+        .gql_as(
+            &at1,
+            CHANGE,
+            json!({"c": PASSWORD, "n": "a brand new passphrase"}),
+        )
+        .await;
+    assert_eq!(body["data"]["changePassword"], true, "{body}");
+    assert!(
+        app.me(&at1).await["errors"].is_null(),
+        "the caller's session stays"
+    );
+    assert_eq!(
+        code(&app.me(&at2).await).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        code(&app.refresh(&rt2).await).as_deref(),
+        Some("INVALID_TOKEN")
+    );
+    assert_eq!(
+        code(&app.login("changer", PASSWORD).await).as_deref(),
+        Some("INVALID_CREDENTIALS")
+    );
+    assert!(app.login("changer", "a brand new passphrase").await["errors"].is_null());
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn change_password_checks_the_current_password_and_the_policy() {
+    let app = TestApp::spawn().await;
+    let (at, _) = tokens(&app.register("pw2@example.com", "careful", PASSWORD).await);
+    let wrong = app
+        .gql_as(
+            &at,
+            CHANGE,
+            json!({"c": "not it at all", "n": "another passphrase"}),
+        )
+        .await;
+    assert_eq!(code(&wrong).as_deref(), Some("INVALID_CREDENTIALS"));
+    let short = app
+        .gql_as(&at, CHANGE, json!({"c": PASSWORD, "n": "short"}))
+        .await;
+    assert_eq!(code(&short).as_deref(), Some("BAD_USER_INPUT"));
+    assert_eq!(field(&short).as_deref(), Some("newPassword"));
+    let anon = app
+        .gql(CHANGE, json!({"c": PASSWORD, "n": "another passphrase"}))
+        .await;
+    assert_eq!(code(&anon).as_deref(), Some("UNAUTHENTICATED"));
+    // Nothing changed.
+    assert!(app.login("careful", PASSWORD).await["errors"].is_null());
+    app.shutdown().await;
+}
