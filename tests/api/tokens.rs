@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::Ed25519KeyPair;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
@@ -326,7 +326,6 @@ async fn token_signed_by_a_foreign_key_with_the_real_kid_is_unauthenticated() {
     // With the attacker's public key embedded in the header: it must never be consulted.
     let mut forged_header: Value = split_jwt(&forged).0;
     let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref()).expect("own pkcs8");
-    use aws_lc_rs::signature::KeyPair;
     forged_header["jwk"] =
         json!({"kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref())});
     let signing_input = format!(
