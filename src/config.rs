@@ -101,9 +101,39 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// `HASH_QUEUE`: hash requests allowed to wait before new ones are refused.
     pub hash_queue: usize,
+    /// `SERVE_EXAMPLES`: serve `examples/login.html` at `/examples/login.html`.
+    pub serve_examples: bool,
     /// The clock; not an environment variable (tests move it forward).
     pub clock: Clock,
 }
+
+/// Every environment variable latchkey reads. The parser may read no other (checked in debug
+/// builds), and docker/compose.yml may set no other (tests/api/docker.rs).
+pub const VARIABLES: &[&str] = &[
+    "DATABASE_URL",
+    "DATABASE_USER",
+    "DATABASE_PASSWORD",
+    "SECRET_KEY",
+    "ALGORITHM",
+    "ACCESS_TOKEN_EXPIRE_MINUTES",
+    "REFRESH_TOKEN_EXPIRE_DAYS",
+    "SESSION_MAX_LIFETIME_DAYS",
+    "PUBLIC_URL",
+    "BIND_ADDR",
+    "DEFAULT_TENANT",
+    "ADMIN_API_KEY",
+    "CORS_ORIGINS",
+    "LOG_FORMAT",
+    "GRAPHQL_INTROSPECTION",
+    "HASH_CONCURRENCY",
+    "HASH_QUEUE",
+    "SERVE_EXAMPLES",
+    // The mail settings (API.md).
+    "SMTP_URL",
+    "MAIL_FROM",
+    // Read by tracing's EnvFilter in main, not by this parser.
+    "RUST_LOG",
+];
 
 /// Most request bodies are a few hundred bytes; 1 MiB leaves room for large GraphQL documents.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -139,7 +169,15 @@ impl Config {
             .map(|(k, v)| (k.into(), v.into()))
             .filter(|(_, v)| !v.trim().is_empty())
             .collect();
-        let get = |name: &str| vars.get(name).map(|v| v.trim().to_string());
+        let get = |name: &str| {
+            // Every name read here is listed in VARIABLES, which deployment files are
+            // checked against (tests/api/docker.rs).
+            debug_assert!(
+                VARIABLES.contains(&name),
+                "{name} is missing from VARIABLES"
+            );
+            vars.get(name).map(|v| v.trim().to_string())
+        };
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         if !["mem://", "surrealkv://", "ws://", "wss://"]
@@ -234,6 +272,7 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hash_concurrency = ranged(&get, "HASH_CONCURRENCY", cores as u64, 1, 256)? as usize;
         let hash_queue = ranged(&get, "HASH_QUEUE", 1024, 1, 1_000_000)? as usize;
+        let serve_examples = boolean(&get, "SERVE_EXAMPLES", false)?;
 
         Ok(Config {
             database_url,
@@ -253,6 +292,7 @@ impl Config {
             graphql_introspection,
             hash_concurrency,
             hash_queue,
+            serve_examples,
             clock: Clock::system(),
         })
     }

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::{AppState, REQUEST_ID};
 use crate::error::ServiceError;
@@ -130,11 +130,7 @@ async fn get(
         if let Err(e) = st.services.tenant(&slug).await {
             return service_error_response(e, &headers);
         }
-        let html = async_graphql::http::GraphiQLSource::build()
-            .endpoint(uri.path())
-            .title("latchkey GraphiQL")
-            .finish();
-        return Html(html).into_response();
+        return super::playground::page_for(uri.path());
     }
     let request = match async_graphql::http::parse_query_string(uri.query().unwrap_or("")) {
         Ok(r) => r,
@@ -179,13 +175,7 @@ async fn execute(
     let ctx = RequestCtx {
         tenant,
         bearer: bearer(&headers),
-        client: ClientInfo {
-            ip: Some(peer.ip().to_string()),
-            user_agent: headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
-        },
+        client: client_info(peer, &headers),
         request_id: request_id(&headers),
     };
     let batch = batch.data(std::sync::Arc::new(ctx));
@@ -210,9 +200,20 @@ fn ensure_codes(resp: &mut async_graphql::Response) {
     }
 }
 
+/// Client address and user agent (truncated) of a request; shared with the REST handlers.
+pub(crate) fn client_info(peer: SocketAddr, headers: &HeaderMap) -> ClientInfo {
+    ClientInfo {
+        ip: Some(peer.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+    }
+}
+
 /// The Bearer token. A present but non-Bearer `Authorization` yields an empty token, so
 /// protected operations answer `UNAUTHENTICATED` rather than acting anonymous.
-fn bearer(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?;
     let value = value.to_str().unwrap_or("");
     match value.split_once(' ') {
@@ -223,7 +224,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     }
 }
 
-fn request_id(headers: &HeaderMap) -> String {
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
     headers
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())

@@ -1,7 +1,12 @@
 //! The HTTP front door: routes and the middleware every request passes through.
 
+pub mod assets;
+pub mod docs;
 pub mod graphql;
 pub mod health;
+pub mod openapi;
+pub mod playground;
+pub mod rest;
 pub mod wellknown;
 
 use std::sync::Arc;
@@ -53,6 +58,12 @@ pub fn router(state: AppState) -> Router {
             "/t/{tenant}/.well-known/openid-configuration",
             get(wellknown::openid_configuration),
         )
+        .merge(rest::routes())
+        .merge(docs::routes(
+            openapi::document_json(config.default_tenant.as_str()),
+            config.serve_examples,
+        ))
+        .route("/assets/{*path}", get(assets::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)

@@ -44,7 +44,6 @@ fn chrono(d: Duration) -> chrono::Duration {
 
 impl Services {
     /// Creates an account and signs it in.
-    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
     pub async fn register(
         &self,
         tenant: &Tenant,
@@ -53,6 +52,22 @@ impl Services {
         password: &str,
         client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
+        let user = self
+            .create_account(tenant, email, username, password)
+            .await?;
+        self.start_session(tenant, user, client).await
+    }
+
+    /// Creates an account without signing it in: the seed's REST `register` answers with the
+    /// user only, and a session nobody holds a token for would just be clutter.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
+    pub async fn create_account(
+        &self,
+        tenant: &Tenant,
+        email: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<UserRow, ServiceError> {
         let email = Email::parse("email", email)?;
         let username = Username::parse("username", username)?;
         let password = NewPassword::parse("password", password, PASSWORD_MIN)?;
@@ -88,7 +103,7 @@ impl Services {
             )
             .await?;
         tracing::info!(user = %user.id, "registered");
-        self.start_session(tenant, user, client).await
+        Ok(user)
     }
 
     /// Signs in with email or username and password. Unknown users and wrong passwords get the

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# End-to-end checks against a real latchkey process on a free port with an in-memory
+# database:
+#   1. the seed's Python example (examples/seed_example.py, with `requests`),
+#   2. the served /openapi.json validated by openapi-spec-validator (OpenAPI 3.1),
+#   3. the browser test (tests/browser: Debian's chromium driven by playwright-core).
+# Needs what .ci/run installs: chromium, `npm ci` in tests/browser, and the Python packages
+# `requests` and `openapi-spec-validator`. Server log, OpenAPI document and screenshots
+# land in test-output/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out="$root/test-output"
+mkdir -p "$out"
+
+cargo build --locked --bin latchkey
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/latchkey"
+
+# A fresh working directory: no ./.env or ./data of the developer's leaks into the run.
+work=$(mktemp -d)
+log="$out/e2e-server.log"
+(
+  cd "$work"
+  exec env DATABASE_URL=mem:// \
+    SECRET_KEY="e2e-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
+    BIND_ADDR=127.0.0.1:0 LOG_FORMAT=json SERVE_EXAMPLES=true "$bin"
+) >"$log" 2>&1 &
+server=$!
+cleanup() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Port 0 lets the kernel pick a free port; the server logs the address it got.
+addr=""
+for _ in $(seq 1 300); do
+  addr=$(grep -o '"addr":"[0-9.:]*"' "$log" | head -n1 | cut -d'"' -f4 || true)
+  [ -n "$addr" ] && break
+  kill -0 "$server" 2>/dev/null || { cat "$log"; echo "e2e: the server exited" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$addr" ] || { cat "$log"; echo "e2e: the server did not report its address in 30 s" >&2; exit 1; }
+export LATCHKEY_URL="http://$addr"
+echo "e2e: latchkey at $LATCHKEY_URL"
+
+passed=0
+failed=0
+step() {
+  local name=$1
+  shift
+  echo "--- e2e: $name"
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "--- e2e: $name: ok"
+  else
+    failed=$((failed + 1))
+    echo "--- e2e: $name: FAILED"
+  fi
+}
+
+openapi() {
+  python3 - "$LATCHKEY_URL/openapi.json" "$out/openapi.json" <<'PY'
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1]) as r:
+    open(sys.argv[2], "wb").write(r.read())
+PY
+  openapi-spec-validator "$out/openapi.json"
+}
+
+step "seed example (python requests)" python3 examples/seed_example.py
+step "openapi.json validates" openapi
+step "browser (chromium)" bash -c 'cd tests/browser && node --test --test-concurrency=1 browser.test.mjs'
+
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,85 @@
+//! `/openapi.json` and its two viewers: Swagger UI at `/docs`, ReDoc at `/redoc`, both from
+//! embedded assets. Also the client example at `/examples/login.html` when `SERVE_EXAMPLES`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::AppState;
+use super::assets::page;
+
+/// The plain `fetch` login example (examples/login.html).
+const LOGIN_EXAMPLE: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/login.html"));
+
+const SWAGGER_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>latchkey REST API · Swagger UI</title>
+<link rel="stylesheet" href="/assets/docs/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/assets/docs/swagger-ui-bundle.js"></script>
+<script src="/assets/pages/swagger-init.js"></script>
+</body>
+</html>
+"#;
+
+const REDOC_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>latchkey REST API · ReDoc</title>
+<style>body { margin: 0; padding: 0; }</style>
+</head>
+<body>
+<redoc spec-url="/openapi.json"></redoc>
+<script src="/assets/docs/redoc.standalone.js"></script>
+</body>
+</html>
+"#;
+
+/// The documentation routes; `openapi` is the generated document, built once at start-up.
+pub fn routes(openapi: String, serve_examples: bool) -> Router<AppState> {
+    let openapi: Arc<str> = openapi.into();
+    let r = Router::new()
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { json(doc) }
+            }),
+        )
+        .route("/docs", get(|| async { page(SWAGGER_PAGE.into()) }))
+        .route("/redoc", get(|| async { page(REDOC_PAGE.into()) }));
+    if serve_examples {
+        // Served without the strict page CSP: the example is a single file with an inline
+        // script on purpose, so it can be copied anywhere and read in one go.
+        r.route(
+            "/examples/login.html",
+            get(|| async { axum::response::Html(LOGIN_EXAMPLE) }),
+        )
+    } else {
+        r
+    }
+}
+
+fn json(doc: Arc<str>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        doc.to_string(),
+    )
+        .into_response()
+}

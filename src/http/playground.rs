@@ -1,0 +1,65 @@
+//! The GraphiQL page for `GET /graphql` and `GET /t/{tenant}/graphql` from a browser, loading
+//! only the embedded GraphiQL bundle (no CDN). Its starting query walks through
+//! register, login and me.
+
+use axum::response::Response;
+
+use super::assets::{escape, page};
+
+/// The query a first visit opens with. GraphiQL asks which operation to run.
+pub const DEFAULT_QUERY: &str = r#"# Welcome to latchkey. Everything on this page is served by latchkey itself.
+#
+# 1. Press the run button (▶) and choose "Register" (or "Login" if the account exists).
+# 2. Copy accessToken from the result into the Headers pane below, like this:
+#      {"Authorization": "Bearer eyJ..."}
+# 3. Press run again and choose "Me".
+
+mutation Register {
+  register(input: {email: "ada@example.com", username: "ada", password: "correct horse battery"}) {
+    accessToken
+    refreshToken
+    expiresIn
+    user { id email username }
+  }
+}
+
+mutation Login {
+  login(input: {identifier: "ada", password: "correct horse battery"}) {
+    accessToken
+    refreshToken
+    expiresIn
+  }
+}
+
+query Me {
+  me { id email username emailVerified roles createdAt lastLoginAt }
+}
+"#;
+
+/// The page for the GraphQL endpoint at `endpoint` (a path on this origin).
+pub fn page_for(endpoint: &str) -> Response {
+    // The query goes into a non-executed text block; only `</script` could end it early,
+    // and the constant has none.
+    debug_assert!(!DEFAULT_QUERY.contains("</"));
+    page(format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>latchkey GraphiQL</title>
+<link rel="stylesheet" href="/assets/graphiql/graphiql.css">
+<style>body {{ margin: 0; }} #graphiql {{ height: 100vh; }}</style>
+</head>
+<body>
+<div id="graphiql" data-endpoint="{endpoint}">Loading GraphiQL…</div>
+<script type="text/plain" id="graphiql-default-query">{query}</script>
+<script src="/assets/graphiql/graphiql.js"></script>
+</body>
+</html>
+"#,
+        endpoint = escape(endpoint),
+        query = DEFAULT_QUERY,
+    ))
+}

@@ -1,0 +1,259 @@
+//! The seed's REST API (FastAPI-compatible), on the default tenant at `/api/auth/*` and per
+//! tenant at `/t/{tenant}/api/auth/*`. Thin handlers: parse, call one service function, map
+//! the result; every rule lives in the service layer, shared with GraphQL.
+
+pub mod body;
+pub mod error;
+pub mod types;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, RawPathParams, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::AppState;
+use super::graphql::{bearer, client_info};
+use crate::actors::Tenant;
+use crate::error::ServiceError;
+use body::Fields;
+use error::{RestError, issue};
+use types::{HttpError, HttpValidationError, LoginForm, LogoutIn, RegisterIn, TokenOut, UserOut};
+
+/// The REST routes under both prefixes.
+pub fn routes() -> Router<AppState> {
+    let auth = Router::new()
+        .route("/register", post(register))
+        .route("/login", post(login))
+        .route("/me", get(me))
+        .route("/refresh", post(refresh))
+        .route("/logout", post(logout))
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new()
+        .nest("/api/auth", auth.clone())
+        .nest("/t/{tenant}/api/auth", auth)
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(HttpError {
+            detail: "Method Not Allowed".into(),
+        }),
+    )
+        .into_response()
+}
+
+/// The tenant of the path, or the default tenant for `/api/auth/*`.
+async fn tenant(
+    st: &AppState,
+    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+) -> Result<Tenant, RestError> {
+    let slug = match params {
+        Ok(p) => p
+            .iter()
+            .find(|(k, _)| *k == "tenant")
+            .map(|(_, v)| v.to_string()),
+        // Undecodable percent-escapes cannot name a tenant.
+        Err(_) => return Err(ServiceError::TenantNotFound.into()),
+    };
+    let slug = slug.unwrap_or_else(|| st.services.config.default_tenant.to_string());
+    Ok(st.services.tenant(&slug).await?)
+}
+
+/// Register a new account.
+///
+/// Creates the account and answers with it; sign in with `POST /api/auth/login`.
+#[utoipa::path(
+    post,
+    path = "/api/auth/register",
+    tag = "auth",
+    request_body = RegisterIn,
+    responses(
+        (status = 201, description = "Account created", body = UserOut),
+        (status = 404, description = "Unknown tenant", body = HttpError),
+        (status = 409, description = "Email or username already taken", body = HttpError),
+        (status = 413, description = "Body over 64 KiB", body = HttpError),
+        (status = 422, description = "Missing, mistyped or invalid field", body = HttpValidationError),
+        (status = 503, description = "Overloaded or database down; retry later", body = HttpError),
+    )
+)]
+pub async fn register(
+    State(st): State<AppState>,
+    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<(StatusCode, Json<UserOut>), RestError> {
+    let t = tenant(&st, params).await?;
+    let bytes = body::read(&headers, body).await?;
+    let obj = body::json_object(&headers, &bytes)?;
+    let mut f = Fields::new(&obj);
+    let (email, username, password) = (
+        f.string("email"),
+        f.string("username"),
+        f.string("password"),
+    );
+    f.finish()?;
+    let user = st
+        .services
+        .create_account(&t, &email, &username, &password)
+        .await?;
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+/// Log in with email or username.
+///
+/// OAuth 2.0 password grant as FastAPI's `OAuth2PasswordRequestForm`: a form with `username`
+/// (email address or username) and `password`.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Signed in", body = TokenOut),
+        (status = 401, description = "Wrong username or password (one message for both)", body = HttpError),
+        (status = 403, description = "Account disabled (only after a correct password)", body = HttpError),
+        (status = 404, description = "Unknown tenant", body = HttpError),
+        (status = 413, description = "Body over 64 KiB", body = HttpError),
+        (status = 422, description = "Missing field or not a form", body = HttpValidationError),
+        (status = 429, description = "Too many attempts; see Retry-After", body = HttpError),
+        (status = 503, description = "Overloaded or database down; retry later", body = HttpError),
+    )
+)]
+pub async fn login(
+    State(st): State<AppState>,
+    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Json<TokenOut>, RestError> {
+    let t = tenant(&st, params).await?;
+    let bytes = body::read(&headers, body).await?;
+    let form = body::form(&headers, &bytes)?;
+    let mut issues = Vec::new();
+    for name in ["username", "password"] {
+        if !form.contains_key(name) {
+            issues.push(issue(name, "missing", "Field required"));
+        }
+    }
+    if form.get("grant_type").is_some_and(|g| g != "password") {
+        issues.push(issue(
+            "grant_type",
+            "string_pattern_mismatch",
+            "String should match pattern '^password$'",
+        ));
+    }
+    if !issues.is_empty() {
+        return Err(RestError::Invalid(issues));
+    }
+    let tokens = st
+        .services
+        .login(
+            &t,
+            &form["username"],
+            &form["password"],
+            &client_info(peer, &headers),
+        )
+        .await
+        .map_err(|e| RestError::from(e).rename_field("identifier", "username"))?;
+    Ok(Json(tokens.into()))
+}
+
+/// The signed-in user.
+#[utoipa::path(
+    get,
+    path = "/api/auth/me",
+    tag = "auth",
+    security(("OAuth2PasswordBearer" = [])),
+    responses(
+        (status = 200, description = "The caller's account", body = UserOut),
+        (status = 401, description = "Missing, malformed, expired or revoked access token", body = HttpError),
+        (status = 404, description = "Unknown tenant", body = HttpError),
+    )
+)]
+pub async fn me(
+    State(st): State<AppState>,
+    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    headers: HeaderMap,
+) -> Result<Json<UserOut>, RestError> {
+    let t = tenant(&st, params).await?;
+    let principal = st
+        .services
+        .authenticate(&t, bearer(&headers).as_deref())
+        .await?;
+    Ok(Json(principal.user.into()))
+}
+
+/// Exchange a refresh token for a new pair.
+///
+/// Send the **refresh** token as `Authorization: Bearer <refresh_token>`. It is spent by this
+/// call; presenting it again is treated as theft and ends the whole session.
+#[utoipa::path(
+    post,
+    path = "/api/auth/refresh",
+    tag = "auth",
+    security(("RefreshToken" = [])),
+    responses(
+        (status = 200, description = "A new token pair", body = TokenOut),
+        (status = 401, description = "Refresh token missing, unknown, spent, expired or revoked", body = HttpError),
+        (status = 404, description = "Unknown tenant", body = HttpError),
+    )
+)]
+pub async fn refresh(
+    State(st): State<AppState>,
+    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    headers: HeaderMap,
+) -> Result<Json<TokenOut>, RestError> {
+    let t = tenant(&st, params).await?;
+    let token = bearer(&headers).ok_or(ServiceError::Unauthenticated("authentication required"))?;
+    Ok(Json(st.services.refresh(&t, &token).await?.into()))
+}
+
+/// Log out.
+///
+/// Ends the session of the Bearer access token and, when the body names one, the session of
+/// that refresh token (which must belong to the same user).
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    security(("OAuth2PasswordBearer" = [])),
+    request_body(content = Option<LogoutIn>, description = "Optional"),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Access token or refresh token invalid", body = HttpError),
+        (status = 404, description = "Unknown tenant", body = HttpError),
+        (status = 413, description = "Body over 64 KiB", body = HttpError),
+        (status = 422, description = "Body present but not the documented JSON", body = HttpValidationError),
+    )
+)]
+pub async fn logout(
+    State(st): State<AppState>,
+    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<StatusCode, RestError> {
+    let t = tenant(&st, params).await?;
+    let bytes = body::read(&headers, body).await?;
+    let refresh_token = if bytes.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let obj = body::json_object(&headers, &bytes)?;
+        let mut f = Fields::new(&obj);
+        let token = f.optional_string("refresh_token");
+        f.finish()?;
+        token
+    };
+    st.services
+        .logout(
+            &t,
+            bearer(&headers).as_deref(),
+            refresh_token.as_deref(),
+            false,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
