@@ -5,10 +5,13 @@
 mod helpers;
 
 mod config;
+mod docker;
+mod docs;
 mod graphql_http;
 mod hostile_input;
 mod persistence;
 mod register_login;
+mod rest;
 mod schema;
 mod sessions;
 mod tokens;
