@@ -117,7 +117,7 @@ test('GraphiQL: register, then me with the token in the headers pane', async () 
   await page.close();
 });
 
-test('Swagger UI at /docs lists the REST endpoints', async () => {
+test('Swagger UI at /docs lists the REST endpoints and calls one', async () => {
   const page = await context.newPage();
   await page.goto(`${BASE}/docs`);
   await page.locator('.opblock').first().waitFor();
@@ -127,6 +127,19 @@ test('Swagger UI at /docs lists the REST endpoints', async () => {
     assert.ok(seen.includes(p), `${p} listed in ${JSON.stringify(seen)}`);
   }
   await page.screenshot({ path: join(OUT, 'swagger-ui.png'), fullPage: true });
+
+  // "Try it out" really calls the server from the page.
+  const op = page.locator('#operations-auth-register');
+  await op.locator('.opblock-summary').click();
+  await op.getByRole('button', { name: 'Try it out' }).click();
+  await op.locator('textarea.body-param__text').fill(
+    JSON.stringify({ email: 'swagger@example.com', username: 'swagger', password: 'correct horse battery' }),
+  );
+  await op.getByRole('button', { name: 'Execute' }).click();
+  const live = op.locator('.live-responses-table .response-col_status');
+  await live.getByText('201').waitFor();
+  await op.locator('.live-responses-table').getByText('"swagger@example.com"').first().waitFor();
+  await op.screenshot({ path: join(OUT, 'swagger-ui-try-register.png') });
   await page.close();
 });
 
