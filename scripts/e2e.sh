@@ -3,9 +3,10 @@
 # database:
 #   1. the seed's Python example (examples/seed_example.py, with `requests`),
 #   2. the served /openapi.json validated by openapi-spec-validator (OpenAPI 3.1),
-#   3. the browser test (tests/browser: Debian's chromium driven by playwright-core).
+#   3. the browser test (tests/browser: Debian's chromium driven by playwright-core),
+#   4. docker/compose.yml parsed by a real YAML parser.
 # Needs what .ci/run installs: chromium, `npm ci` in tests/browser, and the Python packages
-# `requests` and `openapi-spec-validator`. Server log, OpenAPI document and screenshots
+# `requests`, `openapi-spec-validator` and `pyyaml`. Server log, OpenAPI document and screenshots
 # land in test-output/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,6 +70,24 @@ PY
   openapi-spec-validator "$out/openapi.json"
 }
 
+# tests/api/docker.rs reads compose.yml line by line; a real YAML parser (PyYAML, which
+# openapi-spec-validator depends on) makes sure Docker would read the same structure.
+compose() {
+  python3 - docker/compose.yml <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+services = doc["services"]
+assert set(services) == {"latchkey", "surrealdb", "mailpit"}, services.keys()
+for name, svc in services.items():
+    assert "test" in svc["healthcheck"], name
+env = services["latchkey"]["environment"]
+assert env["DATABASE_URL"].startswith("ws://surrealdb:"), env
+assert env["SMTP_URL"].startswith("smtp://mailpit:"), env
+print("compose.yml:", ", ".join(sorted(env)))
+PY
+}
+
+step "compose.yml parses" compose
 step "seed example (python requests)" python3 examples/seed_example.py
 step "openapi.json validates" openapi
 step "browser (chromium)" bash -c 'cd tests/browser && node --test --test-concurrency=1 browser.test.mjs'
