@@ -101,6 +101,18 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// `HASH_QUEUE`: hash requests allowed to wait before new ones are refused.
     pub hash_queue: usize,
+    /// `SMTP_URL`: `smtp://[user:pass@]host:port` (add `?tls=required` for STARTTLS) or
+    /// `smtps://...`; unset: mail is written to the log, marked as not sent.
+    pub smtp_url: Option<SecretString>,
+    /// `MAIL_FROM`: the sender mailbox, e.g. `latchkey <no-reply@example.com>`.
+    pub mail_from: String,
+    /// `PASSWORD_RESET_EXPIRE_MINUTES`: lifetime of a reset link.
+    pub reset_token_ttl: Duration,
+    /// `EMAIL_VERIFY_EXPIRE_HOURS`: lifetime of a verification link.
+    pub verify_token_ttl: Duration,
+    /// `REQUIRE_VERIFIED_EMAIL`: default for tenants that do not set it: refuse login until
+    /// the address is confirmed.
+    pub require_verified_email: bool,
     /// The clock; not an environment variable (tests move it forward).
     pub clock: Clock,
 }
@@ -235,7 +247,42 @@ impl Config {
         let hash_concurrency = ranged(&get, "HASH_CONCURRENCY", cores as u64, 1, 256)? as usize;
         let hash_queue = ranged(&get, "HASH_QUEUE", 1024, 1, 1_000_000)? as usize;
 
+        let smtp_url = match get("SMTP_URL") {
+            None => None,
+            Some(u) if u.starts_with("smtp://") || u.starts_with("smtps://") => {
+                let parsed = url::Url::parse(&u)
+                    .map_err(|e| err("SMTP_URL", &format!("not a URL ({e})")))?;
+                if parsed.host_str().is_none_or(str::is_empty) {
+                    return Err(err("SMTP_URL", "names no host"));
+                }
+                Some(SecretString::from(u))
+            }
+            Some(_) => {
+                return Err(err(
+                    "SMTP_URL",
+                    "expected smtp://HOST:PORT or smtps://HOST:PORT",
+                ));
+            }
+        };
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| "latchkey <no-reply@localhost>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err()
+            || mail_from.chars().any(char::is_control)
+        {
+            return Err(err(
+                "MAIL_FROM",
+                "expected a mailbox like `Name <address@example.com>`",
+            ));
+        }
+        let reset_minutes = ranged(&get, "PASSWORD_RESET_EXPIRE_MINUTES", 30, 5, 1440)?;
+        let verify_hours = ranged(&get, "EMAIL_VERIFY_EXPIRE_HOURS", 24, 1, 720)?;
+        let require_verified_email = boolean(&get, "REQUIRE_VERIFIED_EMAIL", false)?;
+
         Ok(Config {
+            smtp_url,
+            mail_from,
+            reset_token_ttl: Duration::from_secs(reset_minutes * 60),
+            verify_token_ttl: Duration::from_secs(verify_hours * 3600),
+            require_verified_email,
             database_url,
             database_credentials,
             secret_key,

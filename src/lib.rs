@@ -57,13 +57,25 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
 
     let secrets = Arc::new(Secrets::derive(&config.secret_key));
     let registry = TenantRegistry::start(RegistryArgs {
-        root,
+        root: root.clone(),
         platform: platform.clone(),
         secrets: secrets.clone(),
         clock: config.clock.clone(),
     })
     .await?;
+    let mailer = actors::Mailer::start(actors::email::EmailArgs {
+        registry: registry.clone(),
+        root,
+        platform: platform.clone(),
+        config: config.clone(),
+    })
+    .await?;
+    if config.smtp_url.is_none() {
+        tracing::warn!("SMTP_URL is not set: mail is written to the log and NOT sent");
+    }
     let hasher = service::passwords::Hasher::new(config.hash_concurrency, config.hash_queue);
+    // OWASP: throttle reset requests per client address, whatever the account.
+    let reset_limiter = service::throttle::WindowLimiter::new(10, 15 * 60);
     Ok(Arc::new(Services {
         clock: config.clock.clone(),
         config,
@@ -71,6 +83,8 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
         hasher,
         secrets,
         platform,
+        mailer,
+        reset_limiter,
     }))
 }
 
@@ -87,6 +101,9 @@ async fn ensure_default_tenant(platform: &store::Db, config: &Config) -> anyhow:
                     display_name: "Default".into(),
                     algorithm: alg.into(),
                     created_at: config.clock.now(),
+                    reset_url_template: None,
+                    verify_url_template: None,
+                    require_verified_email: None,
                 },
             )
             .await?;
@@ -149,6 +166,7 @@ impl Server {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
         self.task.await??;
+        self.services.mailer.shutdown().await;
         self.services.registry.shutdown().await;
         Ok(())
     }

@@ -12,6 +12,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, call_t};
 use super::CALL_TIMEOUT_MS;
 use crate::service::domain::TenantSlug;
 use crate::service::tokens::KeySet;
+use crate::store::one_time_tokens::{self, NewToken};
+use crate::store::outbox::QueuedMail;
 use crate::store::sessions::{self, NewSession, RefreshRow};
 use crate::store::tenants::TenantRow;
 use crate::store::users::{self, NewUser, UserRow};
@@ -58,8 +60,32 @@ pub struct SessionSpec {
 
 /// The tenant actor's messages.
 pub enum TenantMsg {
-    /// Insert a user.
-    CreateUser(String, Box<NewUser>, RpcReplyPort<StoreResult<UserRow>>),
+    /// Insert a user (with its verification token and mail).
+    CreateUser(
+        String,
+        Box<NewUser>,
+        Option<(NewToken, QueuedMail)>,
+        RpcReplyPort<StoreResult<UserRow>>,
+    ),
+    /// Issue a reset or verification token and queue its mail.
+    IssueToken(
+        String,
+        NewToken,
+        Box<QueuedMail>,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<()>>,
+    ),
+    /// Spend a reset token: new password, all sessions revoked, notice queued.
+    ConsumeReset(
+        String,
+        String,
+        String,
+        Box<QueuedMail>,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<()>>,
+    ),
+    /// Spend a verification token: address confirmed.
+    ConsumeVerify(String, String, DateTime<Utc>, RpcReplyPort<StoreResult<()>>),
     /// Start a session with its first refresh token; records the login time.
     CreateSession(Box<SessionSpec>, RpcReplyPort<StoreResult<()>>),
     /// Rotate a refresh token.
@@ -120,8 +146,20 @@ impl Actor for TenantActor {
         let db = &t.db;
         // A closed reply port means the caller timed out; the write happened regardless.
         match msg {
-            TenantMsg::CreateUser(id, user, reply) => {
-                let _ = reply.send(users::create(db, &id, *user).await);
+            TenantMsg::CreateUser(id, user, verification, reply) => {
+                let _ = reply.send(users::create(db, &id, *user, verification).await);
+            }
+            TenantMsg::IssueToken(user, token, mail, now, reply) => {
+                let _ = reply.send(one_time_tokens::issue(db, &user, token, *mail, now).await);
+            }
+            TenantMsg::ConsumeReset(token_id, user, hash, notice, now, reply) => {
+                let _ = reply.send(
+                    one_time_tokens::consume_reset(db, &token_id, &user, hash, *notice, now).await,
+                );
+            }
+            TenantMsg::ConsumeVerify(token_id, user, now, reply) => {
+                let _ =
+                    reply.send(one_time_tokens::consume_verify(db, &token_id, &user, now).await);
             }
             TenantMsg::CreateSession(s, reply) => {
                 let res = sessions::create(
@@ -202,14 +240,80 @@ impl Tenant {
         self.shared.keys.read().expect("key lock").clone()
     }
 
-    /// Inserts a user.
-    pub async fn create_user(&self, id: String, user: NewUser) -> StoreResult<UserRow> {
+    /// Inserts a user, with its verification token and mail when given.
+    pub async fn create_user(
+        &self,
+        id: String,
+        user: NewUser,
+        verification: Option<(NewToken, QueuedMail)>,
+    ) -> StoreResult<UserRow> {
         call_t!(
             self.actor,
             TenantMsg::CreateUser,
             CALL_TIMEOUT_MS,
             id,
-            Box::new(user)
+            Box::new(user),
+            verification
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Issues a one-time token (superseding earlier ones of its kind) and queues its mail.
+    pub async fn issue_token(
+        &self,
+        user: String,
+        token: NewToken,
+        mail: QueuedMail,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        call_t!(
+            self.actor,
+            TenantMsg::IssueToken,
+            CALL_TIMEOUT_MS,
+            user,
+            token,
+            Box::new(mail),
+            now
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Spends a reset token (see [`one_time_tokens::consume_reset`]).
+    pub async fn consume_reset(
+        &self,
+        token_id: String,
+        user: String,
+        hash: String,
+        notice: QueuedMail,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        call_t!(
+            self.actor,
+            TenantMsg::ConsumeReset,
+            CALL_TIMEOUT_MS,
+            token_id,
+            user,
+            hash,
+            Box::new(notice),
+            now
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Spends a verification token.
+    pub async fn consume_verify(
+        &self,
+        token_id: String,
+        user: String,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        call_t!(
+            self.actor,
+            TenantMsg::ConsumeVerify,
+            CALL_TIMEOUT_MS,
+            token_id,
+            user,
+            now
         )
         .map_err(actor_err)?
     }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod me;
+pub mod recovery;
 pub mod types;
 
 use std::sync::Arc;
@@ -18,7 +19,7 @@ pub struct Query(me::MeQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation);
+pub struct Mutation(auth::AuthMutation, recovery::RecoveryMutation);
 
 /// The tenant schema type.
 pub type TenantSchema = Schema<Query, Mutation, EmptySubscription>;

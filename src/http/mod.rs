@@ -2,6 +2,7 @@
 
 pub mod graphql;
 pub mod health;
+pub mod rest_password_reset;
 pub mod wellknown;
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -52,6 +53,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/t/{tenant}/.well-known/openid-configuration",
             get(wellknown::openid_configuration),
+        )
+        .route(
+            "/api/auth/password-reset/request",
+            post(rest_password_reset::request_default),
+        )
+        .route(
+            "/api/auth/password-reset/confirm",
+            post(rest_password_reset::confirm_default),
+        )
+        .route(
+            "/t/{tenant}/api/auth/password-reset/request",
+            post(rest_password_reset::request),
+        )
+        .route(
+            "/t/{tenant}/api/auth/password-reset/confirm",
+            post(rest_password_reset::confirm),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -10,6 +10,7 @@ use super::{ClientInfo, Services};
 use crate::actors::Tenant;
 use crate::actors::tenant::SessionSpec;
 use crate::error::ServiceError;
+use crate::store::one_time_tokens::Kind;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{StoreError, sessions, users};
 
@@ -71,9 +72,25 @@ impl Services {
         }
         let hash = self.hasher.hash(password.secret().clone()).await?;
         let now = self.clock.now();
+        let id = uuid::Uuid::now_v7().to_string();
+        // The verification mail is rendered for the row about to exist and queued in the
+        // same transaction, so a registration never lacks its mail.
+        let draft = UserRow {
+            id: id.clone(),
+            email: email.as_str().to_string(),
+            username: username.as_str().to_string(),
+            password_hash: String::new(),
+            email_verified: false,
+            roles: vec![],
+            disabled: false,
+            created_at: now,
+            last_login_at: None,
+        };
+        let (token, mail) = self.token_mail(tenant, &draft, Kind::Verify);
+        let mail_id = mail.id.clone();
         let user = tenant
             .create_user(
-                uuid::Uuid::now_v7().to_string(),
+                id,
                 NewUser {
                     email: email.as_str().to_string(),
                     email_norm: email.normalized().to_string(),
@@ -85,8 +102,10 @@ impl Services {
                     created_at: now,
                     updated_at: now,
                 },
+                Some((token, mail)),
             )
             .await?;
+        self.mailer.notify(tenant.slug(), &mail_id);
         tracing::info!(user = %user.id, "registered");
         self.start_session(tenant, user, client).await
     }
@@ -133,6 +152,13 @@ impl Services {
         };
         if user.disabled {
             return Err(ServiceError::AccountDisabled);
+        }
+        let require_verified = tenant
+            .row()
+            .require_verified_email
+            .unwrap_or(self.config.require_verified_email);
+        if require_verified && !user.email_verified {
+            return Err(ServiceError::AccountNotVerified);
         }
         tracing::info!(user = %user.id, outcome = "success", "login");
         self.start_session(tenant, user, client).await

@@ -3,13 +3,16 @@
 
 pub mod auth;
 pub mod domain;
+pub mod mail;
 pub mod passwords;
+pub mod recovery;
 pub mod secrets;
+pub mod throttle;
 pub mod tokens;
 
 use std::sync::Arc;
 
-use crate::actors::{Tenant, TenantRegistry};
+use crate::actors::{Mailer, Tenant, TenantRegistry};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ServiceError;
@@ -32,6 +35,10 @@ pub struct Services {
     pub secrets: Arc<Secrets>,
     /// The platform database session.
     pub platform: Db,
+    /// Wakes the email actor for queued mail.
+    pub mailer: Mailer,
+    /// Password reset requests per client address.
+    pub reset_limiter: throttle::WindowLimiter,
 }
 
 /// Who is calling, as far as the network tells.

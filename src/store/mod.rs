@@ -4,6 +4,8 @@
 pub mod connect;
 pub mod keys;
 pub mod migrate;
+pub mod one_time_tokens;
+pub mod outbox;
 pub mod sessions;
 pub mod tenants;
 pub mod users;

@@ -16,12 +16,18 @@ pub struct TenantRow {
     pub algorithm: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Reset link template (`{token}`, `{tenant}`, `{public_url}`); NONE: the default.
+    pub reset_url_template: Option<String>,
+    /// Verification link template; NONE: the default.
+    pub verify_url_template: Option<String>,
+    /// Whether login waits for a confirmed address; NONE: `REQUIRE_VERIFIED_EMAIL`.
+    pub require_verified_email: Option<bool>,
 }
 
 /// Loads a tenant by slug.
 pub async fn get(platform: &Db, slug: &str) -> StoreResult<Option<TenantRow>> {
     let mut res = platform
-        .query("SELECT slug, display_name, algorithm, created_at FROM tenant WHERE slug = $slug LIMIT 1")
+        .query("SELECT slug, display_name, algorithm, created_at, reset_url_template, verify_url_template, require_verified_email FROM tenant WHERE slug = $slug LIMIT 1")
         .bind(("slug", slug.to_string()))
         .await?
         .check()?;
@@ -53,4 +59,13 @@ pub async fn set_algorithm(platform: &Db, slug: &str, alg: &str) -> StoreResult<
         .await?
         .check()?;
     Ok(())
+}
+
+/// All tenant slugs.
+pub async fn slugs(platform: &Db) -> StoreResult<Vec<String>> {
+    let mut res = platform
+        .query("SELECT VALUE slug FROM tenant")
+        .await?
+        .check()?;
+    Ok(res.take(0)?)
 }

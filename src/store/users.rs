@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
+use super::one_time_tokens::{CREATE_TOKEN, NewToken, bind_token};
+use super::outbox::{self, QueuedMail};
 use super::{Db, StoreResult};
 
 /// A user as stored.
@@ -53,15 +55,40 @@ pub struct NewUser {
 
 const FIELDS: &str = "record::id(id) AS id, email, username, password_hash, email_verified, roles, disabled, created_at, last_login_at";
 
-/// Inserts a user; unique-index violations surface as `StoreError::Conflict`.
-pub async fn create(db: &Db, id: &str, user: NewUser) -> StoreResult<UserRow> {
-    let mut res = db
-        .query(format!("CREATE $rid CONTENT $user RETURN {FIELDS}"))
+/// Inserts a user, with its verification token and mail in the same transaction when given;
+/// unique-index violations surface as `StoreError::Conflict`.
+pub async fn create(
+    db: &Db,
+    id: &str,
+    user: NewUser,
+    verification: Option<(NewToken, QueuedMail)>,
+) -> StoreResult<UserRow> {
+    let (extra, token, mail) = match verification {
+        Some((t, m)) => (
+            format!("{CREATE_TOKEN} CREATE $oid CONTENT $mail;"),
+            Some(t),
+            Some(m),
+        ),
+        None => (String::new(), None, None),
+    };
+    let mut q = db
+        .query(format!(
+            "BEGIN TRANSACTION; CREATE $rid CONTENT $user RETURN NONE; {extra} COMMIT TRANSACTION; SELECT {FIELDS} FROM $rid;"
+        ))
         .bind(("rid", RecordId::new("user", id)))
-        .bind(("user", user))
-        .await?
-        .check()?;
-    let row: Option<UserRow> = res.take(0)?;
+        .bind(("ukey", id.to_string()))
+        .bind(("now", user.created_at))
+        .bind(("user", user));
+    if let (Some(t), Some(m)) = (token, mail) {
+        q = bind_token(q, &t)
+            .bind(("oid", outbox::rid(&m.id)))
+            .bind(("mail", m.mail));
+    }
+    let mut res = q.await?.check()?;
+    // Read back after the commit: the last statement's result, however the engine numbers
+    // the statements of a transaction.
+    let last = res.num_statements().saturating_sub(1);
+    let row: Option<UserRow> = res.take(last)?;
     row.ok_or_else(|| super::StoreError::Other("CREATE user returned nothing".into()))
 }
 

@@ -7,6 +7,7 @@ mod helpers;
 mod config;
 mod graphql_http;
 mod hostile_input;
+mod mail;
 mod persistence;
 mod register_login;
 mod schema;
