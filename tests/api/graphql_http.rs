@@ -143,9 +143,9 @@ async fn get_runs_queries() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(code(&body).as_deref(), Some("BAD_USER_INPUT"), "{body}");
 
-    // A GET without a query is an empty document: a GraphQL parse error, not a crash.
+    // A GET without a query is a malformed request (GraphQL over HTTP), not a crash.
     let (status, body) = get_json(&app, "/graphql", &[]).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["data"].is_null(), "{body}");
     assert_eq!(code(&body).as_deref(), Some("BAD_USER_INPUT"), "{body}");
 
