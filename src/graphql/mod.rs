@@ -1,6 +1,7 @@
 //! The tenant GraphQL schema: thin resolvers over the service layer.
 
 pub mod auth;
+pub mod guard;
 pub mod me;
 pub mod recovery;
 pub mod types;
@@ -36,7 +37,8 @@ pub fn tenant_schema(services: Option<Arc<Services>>, introspection: bool) -> Te
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
         .limit_directives(10)
-        .disable_suggestions();
+        .disable_suggestions()
+        .extension(guard::Guard { introspection });
     if !introspection {
         b = b.disable_introspection();
     }

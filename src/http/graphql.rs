@@ -1,22 +1,25 @@
 //! GraphQL over HTTP for `/graphql` (default tenant) and `/t/{tenant}/graphql`.
 //!
 //! The body is parsed here rather than by an extractor so every malformed request gets a
-//! GraphQL-shaped error with a code, and so mutations over GET and oversized batches are
-//! refused before execution.
+//! GraphQL-shaped error with a code, and so mutations over GET and oversized or empty batches
+//! are refused before execution.
 
 use std::net::SocketAddr;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Request, Variables};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
 
 use super::{AppState, REQUEST_ID};
 use crate::error::ServiceError;
 use crate::graphql::RequestCtx;
+use crate::graphql::guard::{MAX_NESTING, MAX_QUERY_BYTES, nesting_depth};
 use crate::service::ClientInfo;
 
 /// Operations allowed in one batched request.
@@ -29,7 +32,7 @@ pub async fn post_default(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let slug = st.services.config.default_tenant.to_string();
     post(st, slug, peer, headers, body).await
@@ -41,7 +44,7 @@ pub async fn post_tenant(
     Path(tenant): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     post(st, tenant, peer, headers, body).await
 }
@@ -73,8 +76,13 @@ async fn post(
     slug: String,
     peer: SocketAddr,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return super::too_large(),
+        Err(e) => return error_response(e.status(), &e.body_text()),
+    };
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -91,28 +99,41 @@ async fn post(
             "Content-Type must be application/json",
         );
     }
-    let batch: BatchRequest = match serde_json::from_slice(&body) {
+    let batch = match parse_body(&body) {
         Ok(b) => b,
-        Err(e) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                &format!("malformed GraphQL request body: {e}"),
-            );
-        }
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
     };
-    match &batch {
-        BatchRequest::Batch(v) if v.is_empty() => {
-            return error_response(StatusCode::BAD_REQUEST, "empty batch");
-        }
-        BatchRequest::Batch(v) if v.len() > MAX_BATCH => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                &format!("at most {MAX_BATCH} operations per batch"),
-            );
-        }
-        _ => {}
-    }
     execute(st, slug, peer, headers, batch).await
+}
+
+/// A JSON array is a batch, anything else one request. (async-graphql's own untagged
+/// parsing reads `[]` as a single empty request.)
+fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        let requests: Vec<Request> =
+            serde_json::from_slice(body).map_err(|e| format!("malformed GraphQL batch: {e}"))?;
+        if requests.is_empty() {
+            return Err("empty batch".into());
+        }
+        if requests.len() > MAX_BATCH {
+            return Err(format!("at most {MAX_BATCH} operations per batch"));
+        }
+        Ok(BatchRequest::Batch(requests))
+    } else {
+        serde_json::from_slice::<Request>(body)
+            .map(BatchRequest::Single)
+            .map_err(|e| format!("malformed GraphQL request body: {e}"))
+    }
+}
+
+/// GraphQL-over-HTTP GET parameters.
+#[derive(Deserialize)]
+struct GetParams {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
 }
 
 async fn get(
@@ -136,8 +157,8 @@ async fn get(
             .finish();
         return Html(html).into_response();
     }
-    let request = match async_graphql::http::parse_query_string(uri.query().unwrap_or("")) {
-        Ok(r) => r,
+    let params: GetParams = match serde_urlencoded::from_str(uri.query().unwrap_or("")) {
+        Ok(p) => p,
         Err(e) => {
             return error_response(
                 StatusCode::BAD_REQUEST,
@@ -145,21 +166,41 @@ async fn get(
             );
         }
     };
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        let is_mutation = match &doc.operations {
-            DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-            DocumentOperations::Multiple(ops) => match &request.operation_name {
-                Some(name) => ops
-                    .get(name.as_str())
-                    .is_some_and(|op| op.node.ty == OperationType::Mutation),
-                None => false,
-            },
-        };
-        if is_mutation {
-            return error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "mutations are only accepted over POST",
-            );
+    let Some(query) = params.query else {
+        return error_response(StatusCode::BAD_REQUEST, "missing `query` parameter");
+    };
+    // Checked before parsing here too: this handler parses to find mutations.
+    if query.len() > MAX_QUERY_BYTES || nesting_depth(&query) > MAX_NESTING {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "query too large or too deeply nested",
+        );
+    }
+    if let Ok(doc) = async_graphql::parser::parse_query(&query)
+        && doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty == OperationType::Mutation)
+    {
+        // GET must be safe: a link or an <img> must never change state.
+        return error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations are only accepted over POST",
+        );
+    }
+    let mut request = Request::new(query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = params.variables {
+        match serde_json::from_str::<serde_json::Value>(&vars) {
+            Ok(v) => request = request.variables(Variables::from_json(v)),
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("malformed `variables`: {e}"),
+                );
+            }
         }
     }
     execute(st, slug, peer, headers, BatchRequest::Single(request)).await
