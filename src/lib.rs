@@ -96,15 +96,7 @@ async fn ensure_default_tenant(platform: &store::Db, config: &Config) -> anyhow:
         None => {
             store::tenants::create(
                 platform,
-                TenantRow {
-                    slug: slug.into(),
-                    display_name: "Default".into(),
-                    algorithm: alg.into(),
-                    created_at: config.clock.now(),
-                    reset_url_template: None,
-                    verify_url_template: None,
-                    require_verified_email: None,
-                },
+                TenantRow::new(slug, "Default", alg, config.clock.now()),
             )
             .await?;
         }

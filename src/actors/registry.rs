@@ -136,6 +136,7 @@ async fn spawn_tenant(
 async fn open_tenant(args: &RegistryArgs, slug: &TenantSlug) -> Result<TenantShared, ServiceError> {
     let row = store::tenants::get(&args.platform, slug.as_str())
         .await?
+        .filter(|r| !r.disabled)
         .ok_or(ServiceError::TenantNotFound)?;
     let db = store::tenant_session(&args.root, slug.as_str()).await?;
     migrate::apply(&db, migrate::TENANT).await?;
@@ -153,7 +154,7 @@ async fn open_tenant(args: &RegistryArgs, slug: &TenantSlug) -> Result<TenantSha
     };
     Ok(TenantShared {
         slug: slug.clone(),
-        row,
+        row: RwLock::new(Arc::new(row)),
         db,
         keys: RwLock::new(Arc::new(keys)),
     })

@@ -23,8 +23,8 @@ use crate::store::{Db, StoreError, StoreResult};
 pub struct TenantShared {
     /// The tenant's slug.
     pub slug: TenantSlug,
-    /// Its platform record.
-    pub row: TenantRow,
+    /// Its platform record (settings); replaced whole when an admin changes them.
+    pub row: RwLock<Arc<TenantRow>>,
     /// A session bound to the tenant's database.
     pub db: Db,
     /// Decrypted signing keys; replaced whole on rotation.
@@ -226,8 +226,13 @@ impl Tenant {
     }
 
     /// The platform record.
-    pub fn row(&self) -> &TenantRow {
-        &self.shared.row
+    pub fn row(&self) -> Arc<TenantRow> {
+        self.shared.row.read().expect("row lock").clone()
+    }
+
+    /// Installs changed settings (already persisted) for the requests that follow.
+    pub fn replace_row(&self, row: TenantRow) {
+        *self.shared.row.write().expect("row lock") = Arc::new(row);
     }
 
     /// The tenant's database, for reads.

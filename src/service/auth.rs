@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::domain::{Email, NewPassword, PASSWORD_MIN, Username, candidate_password};
+use super::audit::AuditInfo;
+use super::domain::{Email, NewPassword, Username, candidate_password};
 use super::tokens::{AccessClaims, new_refresh_token};
 use super::{ClientInfo, Services};
 use crate::actors::Tenant;
@@ -56,7 +57,11 @@ impl Services {
     ) -> Result<AuthTokens, ServiceError> {
         let email = Email::parse("email", email)?;
         let username = Username::parse("username", username)?;
-        let password = NewPassword::parse("password", password, PASSWORD_MIN)?;
+        let password = NewPassword::parse(
+            "password",
+            password,
+            self.settings(tenant).password_min_length,
+        )?;
         // Fail fast before spending a hash; the unique indexes remain the real guard.
         if users::find_by_login(tenant.db(), true, email.normalized())
             .await?
@@ -106,7 +111,17 @@ impl Services {
             )
             .await?;
         self.mailer.notify(tenant.slug(), &mail_id);
-        tracing::info!(user = %user.id, "registered");
+        self.audit(
+            tenant,
+            "register",
+            AuditInfo {
+                actor: Some(&user.id),
+                subject: Some(&user.id),
+                client: Some(client),
+                ..Default::default()
+            },
+        )
+        .await;
         self.start_session(tenant, user, client).await
     }
 
@@ -146,21 +161,38 @@ impl Services {
         let user = match user {
             Some(u) if ok => u,
             _ => {
-                tracing::info!(outcome = "failure", "login");
+                let subject = user.as_ref().map(|u| u.id.as_str());
+                self.audit(
+                    tenant,
+                    "login_failure",
+                    AuditInfo {
+                        subject,
+                        client: Some(client),
+                        ..Default::default()
+                    },
+                )
+                .await;
                 return Err(ServiceError::InvalidCredentials);
             }
         };
         if user.disabled {
             return Err(ServiceError::AccountDisabled);
         }
-        let require_verified = tenant
-            .row()
-            .require_verified_email
-            .unwrap_or(self.config.require_verified_email);
+        let require_verified = self.settings(tenant).require_verified_email;
         if require_verified && !user.email_verified {
             return Err(ServiceError::AccountNotVerified);
         }
-        tracing::info!(user = %user.id, outcome = "success", "login");
+        self.audit(
+            tenant,
+            "login_success",
+            AuditInfo {
+                actor: Some(&user.id),
+                subject: Some(&user.id),
+                client: Some(client),
+                ..Default::default()
+            },
+        )
+        .await;
         self.start_session(tenant, user, client).await
     }
 
@@ -202,7 +234,8 @@ impl Services {
         }
         let new_token = new_refresh_token();
         // The sliding lifetime never carries a session past its absolute end.
-        let new_exp = (now + chrono(self.config.refresh_token_ttl)).min(session.expires_at);
+        let new_exp =
+            (now + chrono(self.settings(tenant).refresh_token_ttl)).min(session.expires_at);
         let sid = row.session.clone();
         match tenant
             .rotate(row, self.secrets.hash_token(&new_token), new_exp, now)
@@ -232,6 +265,15 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
+        self.audit(
+            tenant,
+            "refresh_token_reuse",
+            AuditInfo {
+                detail: Some(format!("session {sid} revoked")),
+                ..Default::default()
+            },
+        )
+        .await;
         tenant
             .revoke_session(sid.to_string(), "refresh_token_reuse", now)
             .await?;
@@ -320,7 +362,11 @@ impl Services {
         new: &str,
     ) -> Result<bool, ServiceError> {
         let p = self.authenticate(tenant, bearer).await?;
-        let new = NewPassword::parse("newPassword", new, PASSWORD_MIN)?;
+        let new = NewPassword::parse(
+            "newPassword",
+            new,
+            self.settings(tenant).password_min_length,
+        )?;
         if current.is_empty() {
             return Err(ServiceError::bad_input("currentPassword", "is required"));
         }
@@ -343,7 +389,13 @@ impl Services {
                 self.clock.now(),
             )
             .await?;
-        tracing::info!(user = %p.user.id, revoked, "password changed");
+        let info = AuditInfo {
+            actor: Some(&p.user.id),
+            subject: Some(&p.user.id),
+            detail: Some(format!("{revoked} other sessions revoked")),
+            ..Default::default()
+        };
+        self.audit(tenant, "password_changed", info).await;
         Ok(true)
     }
 
@@ -362,7 +414,8 @@ impl Services {
                 id: sid.clone(),
                 user: user.id.clone(),
                 refresh_hash: self.secrets.hash_token(&refresh_token),
-                refresh_expires_at: (now + chrono(self.config.refresh_token_ttl)).min(expires_at),
+                refresh_expires_at: (now + chrono(self.settings(tenant).refresh_token_ttl))
+                    .min(expires_at),
                 expires_at,
                 client_ip: client.ip.clone(),
                 user_agent: client.user_agent.clone(),
@@ -389,7 +442,7 @@ impl Services {
         sid: &str,
         now: DateTime<Utc>,
     ) -> Result<(String, i64), ServiceError> {
-        let ttl = self.config.access_token_ttl.as_secs() as i64;
+        let ttl = self.settings(tenant).access_token_ttl.as_secs() as i64;
         let issuer = self.issuer(tenant.slug());
         let claims = AccessClaims {
             aud: issuer.clone(),

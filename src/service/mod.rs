@@ -1,12 +1,14 @@
 //! The service layer: the only place with business rules. Resolvers and REST handlers call
 //! these functions and map their [`ServiceError`](crate::error::ServiceError)s at the edge.
 
+pub mod audit;
 pub mod auth;
 pub mod domain;
 pub mod mail;
 pub mod passwords;
 pub mod recovery;
 pub mod secrets;
+pub mod settings;
 pub mod throttle;
 pub mod tokens;
 

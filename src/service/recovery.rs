@@ -1,7 +1,8 @@
 //! Password reset and email verification by mailed single-use links.
 
+use super::audit::AuditInfo;
 use super::auth::Principal;
-use super::domain::{Email, NewPassword, PASSWORD_MIN};
+use super::domain::{Email, NewPassword};
 use super::mail::{self, MailContext, Template};
 use super::{ClientInfo, Services};
 use crate::actors::Tenant;
@@ -54,6 +55,12 @@ impl Services {
             .issue_token(user.id.clone(), token, mail, now)
             .await?;
         self.mailer.notify(tenant.slug(), &mail_id);
+        let info = AuditInfo {
+            subject: Some(&user.id),
+            client: Some(client),
+            ..Default::default()
+        };
+        self.audit(tenant, "password_reset_requested", info).await;
         Ok(true)
     }
 
@@ -67,7 +74,8 @@ impl Services {
         new_password: &str,
     ) -> Result<bool, ServiceError> {
         let row = self.live_token(tenant, token, Kind::Reset).await?;
-        let password = NewPassword::parse("newPassword", new_password, PASSWORD_MIN)?;
+        let min = self.settings(tenant).password_min_length;
+        let password = NewPassword::parse("newPassword", new_password, min)?;
         let user = users::get(tenant.db(), &row.user)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
@@ -82,7 +90,15 @@ impl Services {
             Err(StoreError::Precondition(_)) => return Err(ServiceError::InvalidToken),
             Err(e) => return Err(e.into()),
         }
-        tracing::info!(user = %user.id, "password reset");
+        self.audit(
+            tenant,
+            "password_reset",
+            AuditInfo {
+                subject: Some(&user.id),
+                ..Default::default()
+            },
+        )
+        .await;
         self.mailer.notify(tenant.slug(), &notice_id);
         Ok(true)
     }
@@ -91,10 +107,21 @@ impl Services {
     pub async fn verify_email(&self, tenant: &Tenant, token: &str) -> Result<bool, ServiceError> {
         let row = self.live_token(tenant, token, Kind::Verify).await?;
         match tenant
-            .consume_verify(row.id, row.user, self.clock.now())
+            .consume_verify(row.id, row.user.clone(), self.clock.now())
             .await
         {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.audit(
+                    tenant,
+                    "email_verified",
+                    AuditInfo {
+                        subject: Some(&row.user),
+                        ..Default::default()
+                    },
+                )
+                .await;
+                Ok(true)
+            }
             Err(StoreError::Precondition(_)) => Err(ServiceError::InvalidToken),
             Err(e) => Err(e.into()),
         }
@@ -136,28 +163,21 @@ impl Services {
         kind: Kind,
     ) -> (NewToken, QueuedMail) {
         let value = super::secrets::random_token(ONE_TIME_TOKEN_BYTES);
+        let settings = self.settings(tenant);
         let (ttl, template, url_template) = match kind {
             Kind::Reset => (
                 self.config.reset_token_ttl,
                 Template::Reset,
-                tenant
-                    .row()
-                    .reset_url_template
-                    .as_deref()
-                    .unwrap_or(mail::DEFAULT_RESET_TEMPLATE),
+                settings.reset_url_template,
             ),
             Kind::Verify => (
                 self.config.verify_token_ttl,
                 Template::Verify,
-                tenant
-                    .row()
-                    .verify_url_template
-                    .as_deref()
-                    .unwrap_or(mail::DEFAULT_VERIFY_TEMPLATE),
+                settings.verify_url_template,
             ),
         };
         let link = mail::link(
-            url_template,
+            &url_template,
             &self.config.public_url,
             tenant.slug().as_str(),
             &value,

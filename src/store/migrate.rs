@@ -27,6 +27,11 @@ pub const PLATFORM: &[Migration] = &[
         name: "platform/002_mail_settings.surql",
         sql: include_str!("../../schema/surreal/platform/002_mail_settings.surql"),
     },
+    Migration {
+        version: 3,
+        name: "platform/003_settings.surql",
+        sql: include_str!("../../schema/surreal/platform/003_settings.surql"),
+    },
 ];
 
 /// Definitions of each tenant's database.
@@ -40,6 +45,11 @@ pub const TENANT: &[Migration] = &[
         version: 2,
         name: "tenant/002_mail.surql",
         sql: include_str!("../../schema/surreal/tenant/002_mail.surql"),
+    },
+    Migration {
+        version: 3,
+        name: "tenant/003_audit.surql",
+        sql: include_str!("../../schema/surreal/tenant/003_audit.surql"),
     },
 ];
 

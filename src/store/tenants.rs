@@ -22,12 +22,48 @@ pub struct TenantRow {
     pub verify_url_template: Option<String>,
     /// Whether login waits for a confirmed address; NONE: `REQUIRE_VERIFIED_EMAIL`.
     pub require_verified_email: Option<bool>,
+    /// Access token lifetime; NONE: `ACCESS_TOKEN_EXPIRE_MINUTES`.
+    pub access_token_minutes: Option<i64>,
+    /// Refresh token lifetime; NONE: `REFRESH_TOKEN_EXPIRE_DAYS`.
+    pub refresh_token_days: Option<i64>,
+    /// Minimum password length; NONE: 8.
+    pub password_min_length: Option<i64>,
+    /// Browser origins allowed to call this tenant; NONE: `CORS_ORIGINS`.
+    pub cors_origins: Option<Vec<String>>,
+    /// A disabled tenant answers like an unknown one.
+    pub disabled: bool,
 }
+
+impl TenantRow {
+    /// A new tenant with every setting at the server default.
+    pub fn new(slug: &str, display_name: &str, algorithm: &str, created_at: DateTime<Utc>) -> Self {
+        Self {
+            slug: slug.to_string(),
+            display_name: display_name.to_string(),
+            algorithm: algorithm.to_string(),
+            created_at,
+            reset_url_template: None,
+            verify_url_template: None,
+            require_verified_email: None,
+            access_token_minutes: None,
+            refresh_token_days: None,
+            password_min_length: None,
+            cors_origins: None,
+            disabled: false,
+        }
+    }
+}
+
+/// Columns of [`TenantRow`].
+const FIELDS: &str = "slug, display_name, algorithm, created_at, reset_url_template, verify_url_template, \
+    require_verified_email, access_token_minutes, refresh_token_days, password_min_length, cors_origins, disabled";
 
 /// Loads a tenant by slug.
 pub async fn get(platform: &Db, slug: &str) -> StoreResult<Option<TenantRow>> {
     let mut res = platform
-        .query("SELECT slug, display_name, algorithm, created_at, reset_url_template, verify_url_template, require_verified_email FROM tenant WHERE slug = $slug LIMIT 1")
+        .query(format!(
+            "SELECT {FIELDS} FROM tenant WHERE slug = $slug LIMIT 1"
+        ))
         .bind(("slug", slug.to_string()))
         .await?
         .check()?;
