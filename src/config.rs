@@ -113,6 +113,8 @@ pub struct Config {
     /// `REQUIRE_VERIFIED_EMAIL`: default for tenants that do not set it: refuse login until
     /// the address is confirmed.
     pub require_verified_email: bool,
+    /// `TENANT_IDLE_SECONDS`: a tenant unused this long has its actor and caches dropped.
+    pub tenant_idle: Duration,
     /// The clock; not an environment variable (tests move it forward).
     pub clock: Clock,
 }
@@ -277,7 +279,10 @@ impl Config {
         let verify_hours = ranged(&get, "EMAIL_VERIFY_EXPIRE_HOURS", 24, 1, 720)?;
         let require_verified_email = boolean(&get, "REQUIRE_VERIFIED_EMAIL", false)?;
 
+        let tenant_idle_secs = ranged(&get, "TENANT_IDLE_SECONDS", 300, 1, 86_400)?;
+
         Ok(Config {
+            tenant_idle: Duration::from_secs(tenant_idle_secs),
             smtp_url,
             mail_from,
             reset_token_ttl: Duration::from_secs(reset_minutes * 60),

@@ -61,11 +61,12 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
         platform: platform.clone(),
         secrets: secrets.clone(),
         clock: config.clock.clone(),
+        idle_after: config.tenant_idle,
     })
     .await?;
     let mailer = actors::Mailer::start(actors::email::EmailArgs {
         registry: registry.clone(),
-        root,
+        root: root.clone(),
         platform: platform.clone(),
         config: config.clone(),
     })
@@ -85,6 +86,7 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
         platform,
         mailer,
         reset_limiter,
+        root,
     }))
 }
 
@@ -115,9 +117,11 @@ pub async fn spawn(config: Config) -> anyhow::Result<Server> {
     let introspection = config.graphql_introspection;
     let services = build_services(config).await?;
     let schema = graphql::tenant_schema(Some(services.clone()), introspection);
+    let platform_schema = graphql::platform::platform_schema(Some(services.clone()), introspection);
     let app = http::router(http::AppState {
         services: services.clone(),
         schema,
+        platform_schema,
     });
     let listener = TcpListener::bind(bind)
         .await

@@ -1,8 +1,10 @@
 //! The tenant GraphQL schema: thin resolvers over the service layer.
 
+pub mod admin;
 pub mod auth;
 pub mod guard;
 pub mod me;
+pub mod platform;
 pub mod recovery;
 pub mod types;
 
@@ -16,11 +18,15 @@ use crate::service::{ClientInfo, Services};
 
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct Query(me::MeQuery);
+pub struct Query(me::MeQuery, admin::AdminQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation, recovery::RecoveryMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    recovery::RecoveryMutation,
+    admin::AdminMutation,
+);
 
 /// The tenant schema type.
 pub type TenantSchema = Schema<Query, Mutation, EmptySubscription>;

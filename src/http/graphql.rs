@@ -20,6 +20,7 @@ use super::{AppState, REQUEST_ID};
 use crate::error::ServiceError;
 use crate::graphql::RequestCtx;
 use crate::graphql::guard::{MAX_NESTING, MAX_QUERY_BYTES, nesting_depth};
+use crate::graphql::platform::PlatformCtx;
 use crate::service::ClientInfo;
 
 /// Operations allowed in one batched request.
@@ -78,10 +79,21 @@ async fn post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    match read_post(&headers, body) {
+        Ok(batch) => execute(st, slug, peer, headers, batch).await,
+        Err(resp) => resp,
+    }
+}
+
+/// Checks and parses a GraphQL POST body.
+pub(super) fn read_post(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<BatchRequest, Response> {
     let body = match body {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return super::too_large(),
-        Err(e) => return error_response(e.status(), &e.body_text()),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(super::too_large()),
+        Err(e) => return Err(error_response(e.status(), &e.body_text())),
     };
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -94,16 +106,12 @@ async fn post(
     if !is_json {
         // Only JSON bodies: a form or text/plain POST is what a cross-site page can send
         // without a CORS preflight.
-        return error_response(
+        return Err(error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json",
-        );
+        ));
     }
-    let batch = match parse_body(&body) {
-        Ok(b) => b,
-        Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
-    };
-    execute(st, slug, peer, headers, batch).await
+    parse_body(&body).map_err(|message| error_response(StatusCode::BAD_REQUEST, &message))
 }
 
 /// A JSON array is a batch, anything else one request. (async-graphql's own untagged
@@ -143,38 +151,41 @@ async fn get(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    if wants_html {
+    if wants_html(&headers) {
         if let Err(e) = st.services.tenant(&slug).await {
             return service_error_response(e, &headers);
         }
-        let html = async_graphql::http::GraphiQLSource::build()
-            .endpoint(uri.path())
-            .title("latchkey GraphiQL")
-            .finish();
-        return Html(html).into_response();
+        return graphiql(uri.path());
     }
+    match read_get(&uri) {
+        Ok(batch) => execute(st, slug, peer, headers, batch).await,
+        Err(resp) => resp,
+    }
+}
+
+/// Parses a GraphQL GET request (queries only).
+pub(super) fn read_get(uri: &axum::http::Uri) -> Result<BatchRequest, Response> {
     let params: GetParams = match serde_urlencoded::from_str(uri.query().unwrap_or("")) {
         Ok(p) => p,
         Err(e) => {
-            return error_response(
+            return Err(error_response(
                 StatusCode::BAD_REQUEST,
                 &format!("malformed GraphQL GET request: {e}"),
-            );
+            ));
         }
     };
     let Some(query) = params.query else {
-        return error_response(StatusCode::BAD_REQUEST, "missing `query` parameter");
+        return Err(error_response(
+            StatusCode::BAD_REQUEST,
+            "missing `query` parameter",
+        ));
     };
     // Checked before parsing here too: this handler parses to find mutations.
     if query.len() > MAX_QUERY_BYTES || nesting_depth(&query) > MAX_NESTING {
-        return error_response(
+        return Err(error_response(
             StatusCode::BAD_REQUEST,
             "query too large or too deeply nested",
-        );
+        ));
     }
     if let Ok(doc) = async_graphql::parser::parse_query(&query)
         && doc
@@ -183,10 +194,10 @@ async fn get(
             .any(|(_, op)| op.node.ty == OperationType::Mutation)
     {
         // GET must be safe: a link or an <img> must never change state.
-        return error_response(
+        return Err(error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations are only accepted over POST",
-        );
+        ));
     }
     let mut request = Request::new(query);
     if let Some(name) = params.operation_name {
@@ -196,14 +207,14 @@ async fn get(
         match serde_json::from_str::<serde_json::Value>(&vars) {
             Ok(v) => request = request.variables(Variables::from_json(v)),
             Err(e) => {
-                return error_response(
+                return Err(error_response(
                     StatusCode::BAD_REQUEST,
                     &format!("malformed `variables`: {e}"),
-                );
+                ));
             }
         }
     }
-    execute(st, slug, peer, headers, BatchRequest::Single(request)).await
+    Ok(BatchRequest::Single(request))
 }
 
 async fn execute(
@@ -230,12 +241,71 @@ async fn execute(
         request_id: request_id(&headers),
     };
     let batch = batch.data(std::sync::Arc::new(ctx));
-    let mut resp = st.schema.execute_batch(batch).await;
+    finish(st.schema.execute_batch(batch).await)
+}
+
+fn finish(mut resp: BatchResponse) -> Response {
     match &mut resp {
         BatchResponse::Single(r) => ensure_codes(r),
         BatchResponse::Batch(rs) => rs.iter_mut().for_each(ensure_codes),
     }
     Json(resp).into_response()
+}
+
+/// POST on the platform API.
+pub async fn post_platform(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match read_post(&headers, body) {
+        Ok(batch) => execute_platform(st, headers, batch).await,
+        Err(resp) => resp,
+    }
+}
+
+/// GET on the platform API (queries only; GraphiQL for browsers).
+pub async fn get_platform(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    if wants_html(&headers) {
+        return graphiql(uri.path());
+    }
+    match read_get(&uri) {
+        Ok(batch) => execute_platform(st, headers, batch).await,
+        Err(resp) => resp,
+    }
+}
+
+async fn execute_platform(st: AppState, headers: HeaderMap, batch: BatchRequest) -> Response {
+    let ctx = PlatformCtx {
+        bearer: bearer(&headers),
+        request_id: request_id(&headers),
+    };
+    finish(
+        st.platform_schema
+            .execute_batch(batch.data(std::sync::Arc::new(ctx)))
+            .await,
+    )
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+fn graphiql(endpoint: &str) -> Response {
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint(endpoint)
+            .title("latchkey GraphiQL")
+            .finish(),
+    )
+    .into_response()
 }
 
 /// Errors raised by the engine itself (parse, validation, limits) carry no code; they are the

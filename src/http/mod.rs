@@ -22,6 +22,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::{BODY_LIMIT_BYTES, Config};
 use crate::graphql::TenantSchema;
+use crate::graphql::platform::PlatformSchema;
 use crate::service::Services;
 
 /// Shared state of every handler.
@@ -31,6 +32,8 @@ pub struct AppState {
     pub services: Arc<Services>,
     /// The tenant schema (shared by all tenants; the tenant travels in request data).
     pub schema: TenantSchema,
+    /// The platform schema.
+    pub platform_schema: PlatformSchema,
 }
 
 /// Header carrying the request id, generated when the client sends none.
@@ -69,6 +72,11 @@ pub fn router(state: AppState) -> Router {
             "/t/{tenant}/api/auth/password-reset/confirm",
             post(rest_password_reset::confirm),
         )
+        .route(
+            "/admin/graphql",
+            get(graphql::get_platform).post(graphql::post_platform),
+        )
+        .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)

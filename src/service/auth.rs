@@ -44,7 +44,101 @@ fn chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
+/// Validated fields of an account to create.
+pub struct NewAccount {
+    /// Address.
+    pub email: Email,
+    /// Username.
+    pub username: Username,
+    /// Password meeting the tenant's policy.
+    pub password: NewPassword,
+}
+
+impl NewAccount {
+    /// Validates the three fields in the order a form shows them; `password_field` names the
+    /// password input in errors.
+    pub fn parse(
+        s: &Services,
+        tenant: &Tenant,
+        email: &str,
+        username: &str,
+        password: &str,
+        password_field: &'static str,
+    ) -> Result<Self, ServiceError> {
+        let email = Email::parse("email", email)?;
+        let username = Username::parse("username", username)?;
+        let password = NewPassword::parse(
+            password_field,
+            password,
+            s.settings(tenant).password_min_length,
+        )?;
+        Ok(Self {
+            email,
+            username,
+            password,
+        })
+    }
+}
+
 impl Services {
+    /// Hashes the password and inserts the user; an unverified address gets its verification
+    /// mail queued in the same transaction, so an account never lacks its mail.
+    pub(crate) async fn create_account(
+        &self,
+        tenant: &Tenant,
+        a: NewAccount,
+        roles: Vec<String>,
+        email_verified: bool,
+    ) -> Result<UserRow, ServiceError> {
+        // Fail fast before spending a hash; the unique indexes remain the real guard.
+        if users::find_by_login(tenant.db(), true, a.email.normalized())
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::EmailTaken);
+        }
+        if users::find_by_login(tenant.db(), false, &a.username.normalized())
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::UsernameTaken);
+        }
+        let hash = self.hasher.hash(a.password.secret().clone()).await?;
+        let now = self.clock.now();
+        let id = uuid::Uuid::now_v7().to_string();
+        let row = NewUser {
+            email: a.email.as_str().to_string(),
+            email_norm: a.email.normalized().to_string(),
+            username: a.username.as_str().to_string(),
+            username_norm: a.username.normalized(),
+            password_hash: hash,
+            roles,
+            email_verified,
+            created_at: now,
+            updated_at: now,
+        };
+        let verification = (!email_verified).then(|| {
+            let draft = UserRow {
+                id: id.clone(),
+                email: row.email.clone(),
+                username: row.username.clone(),
+                password_hash: String::new(),
+                email_verified: false,
+                roles: Vec::new(),
+                disabled: false,
+                created_at: now,
+                last_login_at: None,
+            };
+            self.token_mail(tenant, &draft, Kind::Verify)
+        });
+        let mail_id = verification.as_ref().map(|(_, m)| m.id.clone());
+        let user = tenant.create_user(id, row, verification).await?;
+        if let Some(id) = mail_id {
+            self.mailer.notify(tenant.slug(), &id);
+        }
+        Ok(user)
+    }
+
     /// Creates an account and signs it in.
     #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
     pub async fn register(
@@ -55,62 +149,10 @@ impl Services {
         password: &str,
         client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
-        let email = Email::parse("email", email)?;
-        let username = Username::parse("username", username)?;
-        let password = NewPassword::parse(
-            "password",
-            password,
-            self.settings(tenant).password_min_length,
-        )?;
-        // Fail fast before spending a hash; the unique indexes remain the real guard.
-        if users::find_by_login(tenant.db(), true, email.normalized())
-            .await?
-            .is_some()
-        {
-            return Err(ServiceError::EmailTaken);
-        }
-        if users::find_by_login(tenant.db(), false, &username.normalized())
-            .await?
-            .is_some()
-        {
-            return Err(ServiceError::UsernameTaken);
-        }
-        let hash = self.hasher.hash(password.secret().clone()).await?;
-        let now = self.clock.now();
-        let id = uuid::Uuid::now_v7().to_string();
-        // The verification mail is rendered for the row about to exist and queued in the
-        // same transaction, so a registration never lacks its mail.
-        let draft = UserRow {
-            id: id.clone(),
-            email: email.as_str().to_string(),
-            username: username.as_str().to_string(),
-            password_hash: String::new(),
-            email_verified: false,
-            roles: vec![],
-            disabled: false,
-            created_at: now,
-            last_login_at: None,
-        };
-        let (token, mail) = self.token_mail(tenant, &draft, Kind::Verify);
-        let mail_id = mail.id.clone();
-        let user = tenant
-            .create_user(
-                id,
-                NewUser {
-                    email: email.as_str().to_string(),
-                    email_norm: email.normalized().to_string(),
-                    username: username.as_str().to_string(),
-                    username_norm: username.normalized(),
-                    password_hash: hash,
-                    roles: vec![],
-                    email_verified: false,
-                    created_at: now,
-                    updated_at: now,
-                },
-                Some((token, mail)),
-            )
+        let account = NewAccount::parse(self, tenant, email, username, password, "password")?;
+        let user = self
+            .create_account(tenant, account, Vec::new(), false)
             .await?;
-        self.mailer.notify(tenant.slug(), &mail_id);
         self.audit(
             tenant,
             "register",

@@ -1,11 +1,13 @@
 //! The service layer: the only place with business rules. Resolvers and REST handlers call
 //! these functions and map their [`ServiceError`](crate::error::ServiceError)s at the edge.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod domain;
 pub mod mail;
 pub mod passwords;
+pub mod platform;
 pub mod recovery;
 pub mod secrets;
 pub mod settings;
@@ -37,6 +39,8 @@ pub struct Services {
     pub secrets: Arc<Secrets>,
     /// The platform database session.
     pub platform: Db,
+    /// Root connection (creating and removing tenant databases).
+    pub root: Db,
     /// Wakes the email actor for queued mail.
     pub mailer: Mailer,
     /// Password reset requests per client address.

@@ -105,3 +105,65 @@ pub async fn slugs(platform: &Db) -> StoreResult<Vec<String>> {
         .check()?;
     Ok(res.take(0)?)
 }
+
+/// A page of tenants ordered by slug, after `after`.
+pub async fn list(platform: &Db, limit: usize, after: Option<&str>) -> StoreResult<Vec<TenantRow>> {
+    let filter = if after.is_some() {
+        "WHERE slug > $after"
+    } else {
+        ""
+    };
+    let mut res = platform
+        .query(format!(
+            "SELECT {FIELDS} FROM tenant {filter} ORDER BY slug LIMIT $limit"
+        ))
+        .bind(("after", after.unwrap_or("").to_string()))
+        .bind(("limit", limit as i64))
+        .await?
+        .check()?;
+    Ok(res.take(0)?)
+}
+
+/// Number of tenants.
+pub async fn count(platform: &Db) -> StoreResult<usize> {
+    let mut res = platform
+        .query("SELECT VALUE count() FROM tenant GROUP ALL")
+        .await?
+        .check()?;
+    let n: Option<i64> = res.take(0)?;
+    Ok(n.unwrap_or(0) as usize)
+}
+
+/// Writes a tenant's settings and display name.
+pub async fn update(platform: &Db, row: TenantRow) -> StoreResult<()> {
+    platform
+        .query("UPDATE $rid CONTENT $row")
+        .bind(("rid", RecordId::new("tenant", row.slug.clone())))
+        .bind(("row", row))
+        .await?
+        .check()?;
+    Ok(())
+}
+
+/// Removes a tenant's record and its whole database.
+pub async fn delete(root: &Db, slug: &str) -> StoreResult<bool> {
+    let platform = root.clone();
+    platform
+        .use_ns(super::NAMESPACE)
+        .use_db(super::PLATFORM_DB)
+        .await?;
+    let mut res = platform
+        .query("DELETE $rid RETURN BEFORE")
+        .bind(("rid", RecordId::new("tenant", slug)))
+        .await?
+        .check()?;
+    let gone: Vec<surrealdb::types::Value> = res.take(0)?;
+    platform
+        .query(format!(
+            "REMOVE DATABASE IF EXISTS `{}`",
+            super::tenant_database(slug)
+        ))
+        .await?
+        .check()?;
+    Ok(!gone.is_empty())
+}

@@ -143,3 +143,112 @@ pub async fn touch_login(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<(
         .check()?;
     Ok(())
 }
+
+/// A page of users ordered by id (creation order: ids are UUIDv7), after cursor `after`,
+/// optionally only those whose email or username starts with `search` (lower-cased).
+pub async fn list(
+    db: &Db,
+    limit: usize,
+    after: Option<&str>,
+    search: Option<&str>,
+) -> StoreResult<Vec<UserRow>> {
+    let mut cond = vec!["true"];
+    if after.is_some() {
+        cond.push("id > $after");
+    }
+    if search.is_some() {
+        cond.push("(string::starts_with(email_norm, $search) OR string::starts_with(username_norm, $search))");
+    }
+    let mut res = db
+        .query(format!(
+            "SELECT {FIELDS} FROM user WHERE {} ORDER BY id LIMIT $limit",
+            cond.join(" AND ")
+        ))
+        .bind(("after", RecordId::new("user", after.unwrap_or(""))))
+        .bind(("search", search.unwrap_or("").to_string()))
+        .bind(("limit", limit as i64))
+        .await?
+        .check()?;
+    Ok(res.take(0)?)
+}
+
+/// How many users match `search` (all when `None`).
+pub async fn count(db: &Db, search: Option<&str>) -> StoreResult<usize> {
+    let filter = if search.is_some() {
+        "WHERE string::starts_with(email_norm, $search) OR string::starts_with(username_norm, $search)"
+    } else {
+        ""
+    };
+    let mut res = db
+        .query(format!("SELECT VALUE count() FROM user {filter} GROUP ALL"))
+        .bind(("search", search.unwrap_or("").to_string()))
+        .await?
+        .check()?;
+    let n: Option<i64> = res.take(0)?;
+    Ok(n.unwrap_or(0) as usize)
+}
+
+/// Sets `disabled`; when disabling, revokes every session in the same transaction.
+pub async fn set_disabled(
+    db: &Db,
+    id: &str,
+    disabled: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<UserRow>> {
+    let mut res = db
+        .query(format!(
+            "BEGIN TRANSACTION;
+             UPDATE $rid SET disabled = $disabled, updated_at = $now;
+             IF $disabled {{ UPDATE session SET revoked_at = $now, revoked_reason = 'user_disabled' WHERE user = $ukey AND revoked_at IS NONE }};
+             COMMIT TRANSACTION;
+             SELECT {FIELDS} FROM $rid;"
+        ))
+        .bind(("rid", RecordId::new("user", id)))
+        .bind(("ukey", id.to_string()))
+        .bind(("disabled", disabled))
+        .bind(("now", now))
+        .await?
+        .check()?;
+    let last = res.num_statements().saturating_sub(1);
+    Ok(res.take::<Option<UserRow>>(last)?)
+}
+
+/// Replaces a user's roles.
+pub async fn set_roles(
+    db: &Db,
+    id: &str,
+    roles: Vec<String>,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<UserRow>> {
+    let mut res = db
+        .query(format!(
+            "UPDATE $rid SET roles = $roles, updated_at = $now; SELECT {FIELDS} FROM $rid;"
+        ))
+        .bind(("rid", RecordId::new("user", id)))
+        .bind(("roles", roles))
+        .bind(("now", now))
+        .await?
+        .check()?;
+    Ok(res.take::<Option<UserRow>>(1)?)
+}
+
+/// Deletes a user with its sessions, refresh tokens and one-time tokens; `false` if absent.
+pub async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
+    let mut res = db
+        .query(
+            "BEGIN TRANSACTION;
+             DELETE refresh_token WHERE user = $ukey;
+             DELETE session WHERE user = $ukey;
+             DELETE one_time_token WHERE user = $ukey;
+             DELETE $rid;
+             COMMIT TRANSACTION;
+             SELECT VALUE id FROM $rid;",
+        )
+        .bind(("rid", RecordId::new("user", id)))
+        .bind(("ukey", id.to_string()))
+        .await?
+        .check()?;
+    let last = res.num_statements().saturating_sub(1);
+    let left: Vec<RecordId> = res.take(last)?;
+    Ok(left.is_empty())
+}
