@@ -103,6 +103,20 @@ pub struct Config {
     pub hash_queue: usize,
     /// `SERVE_EXAMPLES`: serve `examples/login.html` at `/examples/login.html`.
     pub serve_examples: bool,
+    /// `SMTP_URL`: `smtp://[user:pass@]host:port` (add `?tls=required` for STARTTLS) or
+    /// `smtps://...`; unset: mail is written to the log, marked as not sent.
+    pub smtp_url: Option<SecretString>,
+    /// `MAIL_FROM`: the sender mailbox, e.g. `latchkey <no-reply@example.com>`.
+    pub mail_from: String,
+    /// `PASSWORD_RESET_EXPIRE_MINUTES`: lifetime of a reset link.
+    pub reset_token_ttl: Duration,
+    /// `EMAIL_VERIFY_EXPIRE_HOURS`: lifetime of a verification link.
+    pub verify_token_ttl: Duration,
+    /// `REQUIRE_VERIFIED_EMAIL`: default for tenants that do not set it: refuse login until
+    /// the address is confirmed.
+    pub require_verified_email: bool,
+    /// `TENANT_IDLE_SECONDS`: a tenant unused this long has its actor and caches dropped.
+    pub tenant_idle: Duration,
     /// The clock; not an environment variable (tests move it forward).
     pub clock: Clock,
 }
@@ -128,9 +142,12 @@ pub const VARIABLES: &[&str] = &[
     "HASH_CONCURRENCY",
     "HASH_QUEUE",
     "SERVE_EXAMPLES",
-    // The mail settings (API.md).
     "SMTP_URL",
     "MAIL_FROM",
+    "PASSWORD_RESET_EXPIRE_MINUTES",
+    "EMAIL_VERIFY_EXPIRE_HOURS",
+    "REQUIRE_VERIFIED_EMAIL",
+    "TENANT_IDLE_SECONDS",
     // Read by tracing's EnvFilter in main, not by this parser.
     "RUST_LOG",
 ];
@@ -274,7 +291,45 @@ impl Config {
         let hash_queue = ranged(&get, "HASH_QUEUE", 1024, 1, 1_000_000)? as usize;
         let serve_examples = boolean(&get, "SERVE_EXAMPLES", false)?;
 
+        let smtp_url = match get("SMTP_URL") {
+            None => None,
+            Some(u) if u.starts_with("smtp://") || u.starts_with("smtps://") => {
+                let parsed = url::Url::parse(&u)
+                    .map_err(|e| err("SMTP_URL", &format!("not a URL ({e})")))?;
+                if parsed.host_str().is_none_or(str::is_empty) {
+                    return Err(err("SMTP_URL", "names no host"));
+                }
+                Some(SecretString::from(u))
+            }
+            Some(_) => {
+                return Err(err(
+                    "SMTP_URL",
+                    "expected smtp://HOST:PORT or smtps://HOST:PORT",
+                ));
+            }
+        };
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| "latchkey <no-reply@localhost>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err()
+            || mail_from.chars().any(char::is_control)
+        {
+            return Err(err(
+                "MAIL_FROM",
+                "expected a mailbox like `Name <address@example.com>`",
+            ));
+        }
+        let reset_minutes = ranged(&get, "PASSWORD_RESET_EXPIRE_MINUTES", 30, 5, 1440)?;
+        let verify_hours = ranged(&get, "EMAIL_VERIFY_EXPIRE_HOURS", 24, 1, 720)?;
+        let require_verified_email = boolean(&get, "REQUIRE_VERIFIED_EMAIL", false)?;
+
+        let tenant_idle_secs = ranged(&get, "TENANT_IDLE_SECONDS", 300, 1, 86_400)?;
+
         Ok(Config {
+            tenant_idle: Duration::from_secs(tenant_idle_secs),
+            smtp_url,
+            mail_from,
+            reset_token_ttl: Duration::from_secs(reset_minutes * 60),
+            verify_token_ttl: Duration::from_secs(verify_hours * 3600),
+            require_verified_email,
             database_url,
             database_credentials,
             secret_key,

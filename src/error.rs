@@ -39,6 +39,9 @@ pub enum ServiceError {
     /// Correct password, disabled account.
     #[error("this account is disabled")]
     AccountDisabled,
+    /// Correct password, but the tenant requires a confirmed email address first.
+    #[error("confirm your email address before signing in")]
+    AccountNotVerified,
     /// Throttled.
     #[error("too many attempts; retry in {retry_after} seconds")]
     RateLimited {
@@ -76,6 +79,7 @@ impl ServiceError {
             ServiceError::UsernameTaken => "USERNAME_TAKEN",
             ServiceError::InvalidToken => "INVALID_TOKEN",
             ServiceError::AccountDisabled => "ACCOUNT_DISABLED",
+            ServiceError::AccountNotVerified => "ACCOUNT_NOT_VERIFIED",
             ServiceError::RateLimited { .. } => "RATE_LIMITED",
             ServiceError::TenantNotFound => "TENANT_NOT_FOUND",
             ServiceError::Unavailable(_) => "SERVICE_UNAVAILABLE",
@@ -90,7 +94,9 @@ impl ServiceError {
             ServiceError::Unauthenticated(_)
             | ServiceError::InvalidCredentials
             | ServiceError::InvalidToken => StatusCode::UNAUTHORIZED,
-            ServiceError::Forbidden | ServiceError::AccountDisabled => StatusCode::FORBIDDEN,
+            ServiceError::Forbidden
+            | ServiceError::AccountDisabled
+            | ServiceError::AccountNotVerified => StatusCode::FORBIDDEN,
             ServiceError::EmailTaken | ServiceError::UsernameTaken => StatusCode::CONFLICT,
             ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::TenantNotFound => StatusCode::NOT_FOUND,

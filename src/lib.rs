@@ -57,13 +57,26 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
 
     let secrets = Arc::new(Secrets::derive(&config.secret_key));
     let registry = TenantRegistry::start(RegistryArgs {
-        root,
+        root: root.clone(),
         platform: platform.clone(),
         secrets: secrets.clone(),
         clock: config.clock.clone(),
+        idle_after: config.tenant_idle,
     })
     .await?;
+    let mailer = actors::Mailer::start(actors::email::EmailArgs {
+        registry: registry.clone(),
+        root: root.clone(),
+        platform: platform.clone(),
+        config: config.clone(),
+    })
+    .await?;
+    if config.smtp_url.is_none() {
+        tracing::warn!("SMTP_URL is not set: mail is written to the log and NOT sent");
+    }
     let hasher = service::passwords::Hasher::new(config.hash_concurrency, config.hash_queue);
+    // OWASP: throttle reset requests per client address, whatever the account.
+    let reset_limiter = service::throttle::WindowLimiter::new(10, 15 * 60);
     Ok(Arc::new(Services {
         clock: config.clock.clone(),
         config,
@@ -71,6 +84,9 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
         hasher,
         secrets,
         platform,
+        mailer,
+        reset_limiter,
+        root,
     }))
 }
 
@@ -82,12 +98,7 @@ async fn ensure_default_tenant(platform: &store::Db, config: &Config) -> anyhow:
         None => {
             store::tenants::create(
                 platform,
-                TenantRow {
-                    slug: slug.into(),
-                    display_name: "Default".into(),
-                    algorithm: alg.into(),
-                    created_at: config.clock.now(),
-                },
+                TenantRow::new(slug, "Default", alg, config.clock.now()),
             )
             .await?;
         }
@@ -106,9 +117,11 @@ pub async fn spawn(config: Config) -> anyhow::Result<Server> {
     let introspection = config.graphql_introspection;
     let services = build_services(config).await?;
     let schema = graphql::tenant_schema(Some(services.clone()), introspection);
+    let platform_schema = graphql::platform::platform_schema(Some(services.clone()), introspection);
     let app = http::router(http::AppState {
         services: services.clone(),
         schema,
+        platform_schema,
     });
     let listener = TcpListener::bind(bind)
         .await
@@ -149,6 +162,7 @@ impl Server {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
         self.task.await??;
+        self.services.mailer.shutdown().await;
         self.services.registry.shutdown().await;
         Ok(())
     }

@@ -26,6 +26,35 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// Tenants (works without a running server, on the configured database).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant, optionally with its first admin.
+    Create {
+        /// Slug: ^[a-z0-9][a-z0-9-]{1,62}$.
+        slug: String,
+        /// Human name (default: the slug).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// First admin's email.
+        #[arg(long, requires_all = ["admin_username"])]
+        admin_email: Option<String>,
+        /// First admin's username.
+        #[arg(long, requires_all = ["admin_email"])]
+        admin_username: Option<String>,
+        /// First admin's password (read from this environment variable, never from the
+        /// command line, which other users of the machine can see).
+        #[arg(long, default_value = "LATCHKEY_ADMIN_PASSWORD")]
+        admin_password_env: String,
+    },
+    /// List tenants.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -44,18 +73,24 @@ fn main() -> ExitCode {
         Command::Schema {
             command: SchemaCommand::Export { dir },
         } => {
-            let path = dir.join("tenant.graphql");
-            match std::fs::write(&path, latchkey::graphql::tenant_sdl()) {
-                Ok(()) => {
-                    println!("wrote {}", path.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
+            let files = [
+                ("tenant.graphql", latchkey::graphql::tenant_sdl()),
+                (
+                    "platform.graphql",
+                    latchkey::graphql::platform::platform_sdl(),
+                ),
+            ];
+            for (name, sdl) in files {
+                let path = dir.join(name);
+                if let Err(e) = std::fs::write(&path, sdl) {
                     eprintln!("latchkey: cannot write {}: {e}", path.display());
-                    ExitCode::FAILURE
+                    return ExitCode::FAILURE;
                 }
+                println!("wrote {}", path.display());
             }
+            ExitCode::SUCCESS
         }
+        Command::Tenant { command } => tenant_command(command),
         Command::Serve => serve(),
     }
 }
@@ -127,4 +162,95 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+fn tenant_command(command: TenantCommand) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("latchkey: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async move {
+        let services = match latchkey::build_services(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("latchkey: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let code = match command {
+            TenantCommand::Create {
+                slug,
+                display_name,
+                admin_email,
+                admin_username,
+                admin_password_env,
+            } => {
+                let password = std::env::var(&admin_password_env).unwrap_or_default();
+                if admin_email.is_some() && password.is_empty() {
+                    eprintln!("latchkey: set {admin_password_env} to the first admin's password");
+                    return ExitCode::from(2);
+                }
+                let admin = match (&admin_email, &admin_username) {
+                    (Some(email), Some(username)) => {
+                        Some(latchkey::service::platform::FirstAdmin {
+                            email,
+                            username,
+                            password: &password,
+                        })
+                    }
+                    _ => None,
+                };
+                let name = display_name.unwrap_or_else(|| slug.clone());
+                match services.create_tenant(&slug, &name, admin).await {
+                    Ok(t) => {
+                        println!(
+                            "created tenant {} ({}): /t/{}/graphql",
+                            t.slug, t.display_name, t.slug
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("latchkey: {}: {e}", e.code());
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            TenantCommand::List => {
+                let mut after: Option<String> = None;
+                loop {
+                    match services.list_tenants(100, after.as_deref()).await {
+                        Ok(page) => {
+                            for (_, t) in &page.items {
+                                println!(
+                                    "{}\t{}\t{}{}",
+                                    t.slug,
+                                    t.display_name,
+                                    t.algorithm,
+                                    if t.disabled { "\tdisabled" } else { "" }
+                                );
+                            }
+                            if !page.has_next {
+                                break ExitCode::SUCCESS;
+                            }
+                            after = page.items.last().map(|(c, _)| c.clone());
+                        }
+                        Err(e) => {
+                            eprintln!("latchkey: {e}");
+                            break ExitCode::FAILURE;
+                        }
+                    }
+                }
+            }
+        };
+        services.registry.shutdown().await;
+        services.mailer.shutdown().await;
+        code
+    })
 }

@@ -1,9 +1,11 @@
 //! The actors: one per tenant (serializing its state changes) and the registry supervising
 //! them. Only this module names ractor types; callers use the typed handles.
 
+pub mod email;
 pub mod registry;
 pub mod tenant;
 
+pub use email::Mailer;
 pub use registry::TenantRegistry;
 pub use tenant::Tenant;
 

@@ -1,12 +1,15 @@
 //! `TenantRegistry`: a typed local map from slug to running tenant, filled through one
-//! supervisor actor (`GetOrSpawn`) that starts tenant actors on first use and forgets them
-//! when they fail or stop, so the next request starts a fresh one.
+//! supervisor actor (`GetOrSpawn`) that starts tenant actors on first use, forgets them when
+//! they fail or stop (so the next request starts a fresh one), and stops the ones left idle,
+//! so 10,000 mostly idle tenants do not hold 10,000 actors and their caches.
 //!
 //! Not ractor's global name registry: it is untyped and its names collide between servers
 //! started in one process (the tests).
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use ractor::{
@@ -27,12 +30,17 @@ use crate::store::{self, Db, migrate};
 pub struct TenantRegistry {
     tenants: Arc<DashMap<TenantSlug, Tenant>>,
     supervisor: ActorRef<RegistryMsg>,
+    clock: crate::clock::Clock,
 }
 
 /// The supervisor's messages.
 pub enum RegistryMsg {
     /// Return the running tenant, starting it if needed.
     GetOrSpawn(TenantSlug, RpcReplyPort<Result<Tenant, ServiceError>>),
+    /// Stop a tenant's actor now (its tenant was changed or deleted).
+    Evict(TenantSlug, RpcReplyPort<()>),
+    /// Stop the actors of tenants idle for longer than the configured period.
+    Sweep,
 }
 
 struct Supervisor;
@@ -45,8 +53,10 @@ pub struct RegistryArgs {
     pub platform: Db,
     /// Derived secrets (key sealing).
     pub secrets: Arc<Secrets>,
-    /// Clock for key creation times.
+    /// Clock for key creation times and idleness.
     pub clock: crate::clock::Clock,
+    /// A tenant unused this long has its actor stopped.
+    pub idle_after: Duration,
 }
 
 struct SupervisorState {
@@ -62,9 +72,13 @@ impl Actor for Supervisor {
 
     async fn pre_start(
         &self,
-        _me: ActorRef<RegistryMsg>,
+        me: ActorRef<RegistryMsg>,
         (args, tenants): Self::Arguments,
     ) -> Result<SupervisorState, ActorProcessingErr> {
+        // Sweep at a quarter of the idle period, so an idle tenant goes within 1.25 periods.
+        let every =
+            (args.idle_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+        me.send_interval(every, || RegistryMsg::Sweep);
         Ok(SupervisorState {
             args,
             tenants,
@@ -88,6 +102,33 @@ impl Actor for Supervisor {
                 };
                 let _ = reply.send(res);
             }
+            RegistryMsg::Evict(slug, reply) => {
+                if let Some((_, t)) = st.tenants.remove(&slug) {
+                    let _ = t.actor().stop_and_wait(Some("evicted".into()), None).await;
+                }
+                let _ = reply.send(());
+            }
+            RegistryMsg::Sweep => {
+                let idle_before =
+                    st.args.clock.now().timestamp_millis() - st.args.idle_after.as_millis() as i64;
+                let idle: Vec<TenantSlug> = st
+                    .tenants
+                    .iter()
+                    .filter(|t| t.value().last_used_ms() < idle_before)
+                    .map(|t| t.key().clone())
+                    .collect();
+                for slug in idle {
+                    // Checked again under the map's lock: a request that took a handle in the
+                    // meantime keeps an extra reference, and such a tenant is not idle.
+                    let removed = st
+                        .tenants
+                        .remove_if(&slug, |_, t| t.last_used_ms() < idle_before && !t.in_use());
+                    if let Some((_, t)) = removed {
+                        tracing::debug!(tenant = %slug, "stopping idle tenant actor");
+                        t.actor().stop(Some("idle".into()));
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -98,19 +139,18 @@ impl Actor for Supervisor {
         evt: SupervisionEvent,
         st: &mut SupervisorState,
     ) -> Result<(), ActorProcessingErr> {
-        match evt {
-            SupervisionEvent::ActorFailed(cell, err) => {
-                if let Some(slug) = st.by_actor.remove(&cell.get_id()) {
-                    tracing::error!(tenant = %slug, error = %err, "tenant actor failed; it restarts on next use");
-                    st.tenants.remove(&slug);
-                }
+        let (cell, failure) = match evt {
+            SupervisionEvent::ActorFailed(cell, err) => (cell, Some(err)),
+            SupervisionEvent::ActorTerminated(cell, _, _) => (cell, None),
+            _ => return Ok(()),
+        };
+        if let Some(slug) = st.by_actor.remove(&cell.get_id()) {
+            if let Some(err) = failure {
+                tracing::error!(tenant = %slug, error = %err, "tenant actor failed; it restarts on next use");
             }
-            SupervisionEvent::ActorTerminated(cell, _, _) => {
-                if let Some(slug) = st.by_actor.remove(&cell.get_id()) {
-                    st.tenants.remove(&slug);
-                }
-            }
-            _ => {}
+            // Only forget the map entry if it is still this actor (a successor may be running).
+            st.tenants
+                .remove_if(&slug, |_, t| t.actor().get_id() == cell.get_id());
         }
         Ok(())
     }
@@ -136,26 +176,31 @@ async fn spawn_tenant(
 async fn open_tenant(args: &RegistryArgs, slug: &TenantSlug) -> Result<TenantShared, ServiceError> {
     let row = store::tenants::get(&args.platform, slug.as_str())
         .await?
+        .filter(|r| !r.disabled)
         .ok_or(ServiceError::TenantNotFound)?;
     let db = store::tenant_session(&args.root, slug.as_str()).await?;
     migrate::apply(&db, migrate::TENANT).await?;
     let alg = Algorithm::parse(&row.algorithm).unwrap_or(Algorithm::EdDSA);
+    let now = args.clock.now();
     let mut rows = store::keys::list(&db).await?;
-    let keys = match KeySet::load(alg, slug.as_str(), &rows, &args.secrets)? {
+    let keys = match KeySet::load(alg, slug.as_str(), &rows, &args.secrets, now)? {
         Some(k) => k,
         None => {
-            let key = generate_key(alg, slug.as_str(), &args.secrets, args.clock.now());
+            let key = generate_key(alg, slug.as_str(), &args.secrets, now);
             store::keys::insert(&db, key.clone()).await?;
             rows.insert(0, key);
-            KeySet::load(alg, slug.as_str(), &rows, &args.secrets)?
+            KeySet::load(alg, slug.as_str(), &rows, &args.secrets, now)?
                 .ok_or_else(|| ServiceError::Internal("generated key does not load".into()))?
         }
     };
     Ok(TenantShared {
         slug: slug.clone(),
-        row,
+        row: RwLock::new(Arc::new(row)),
         db,
         keys: RwLock::new(Arc::new(keys)),
+        secrets: args.secrets.clone(),
+        clock: args.clock.clone(),
+        last_used_ms: now.timestamp_millis().into(),
     })
 }
 
@@ -163,28 +208,44 @@ impl TenantRegistry {
     /// Starts the supervisor.
     pub async fn start(args: RegistryArgs) -> Result<Self, ServiceError> {
         let tenants = Arc::new(DashMap::new());
+        let clock = args.clock.clone();
         let (supervisor, _join) = Actor::spawn(None, Supervisor, (args, tenants.clone()))
             .await
             .map_err(|e| ServiceError::Internal(format!("spawn registry: {e}")))?;
         Ok(Self {
             tenants,
             supervisor,
+            clock,
         })
     }
 
     /// The running tenant for `slug`, started on first use; `TenantNotFound` if it does not exist.
     pub async fn get(&self, slug: &TenantSlug) -> Result<Tenant, ServiceError> {
         // Fast path: clone out of the map and drop the guard before any await.
-        if let Some(t) = self.tenants.get(slug).map(|t| t.clone()) {
-            return Ok(t);
-        }
-        call_t!(
+        let running = self.tenants.get(slug).map(|t| t.clone());
+        let tenant = match running {
+            Some(t) => t,
+            None => call_t!(
+                self.supervisor,
+                RegistryMsg::GetOrSpawn,
+                CALL_TIMEOUT_MS,
+                slug.clone()
+            )
+            .map_err(|e| ServiceError::Unavailable(format!("tenant registry: {e}")))??,
+        };
+        tenant.touch(self.clock.now().timestamp_millis());
+        Ok(tenant)
+    }
+
+    /// Stops a tenant's actor at once; the next request starts a fresh one (or finds the
+    /// tenant gone).
+    pub async fn evict(&self, slug: &TenantSlug) {
+        let _ = call_t!(
             self.supervisor,
-            RegistryMsg::GetOrSpawn,
+            RegistryMsg::Evict,
             CALL_TIMEOUT_MS,
             slug.clone()
-        )
-        .map_err(|e| ServiceError::Unavailable(format!("tenant registry: {e}")))?
+        );
     }
 
     /// Number of running tenant actors.
@@ -205,5 +266,22 @@ impl TenantRegistry {
             let _ = a.stop_and_wait(None, None).await;
         }
         let _ = self.supervisor.stop_and_wait(None, None).await;
+    }
+}
+
+impl Tenant {
+    fn touch(&self, now_ms: i64) {
+        self.shared()
+            .last_used_ms
+            .fetch_max(now_ms, Ordering::Relaxed);
+    }
+
+    fn last_used_ms(&self) -> i64 {
+        self.shared().last_used_ms.load(Ordering::Relaxed)
+    }
+
+    /// Handles outside the map and the actor mean a request is using the tenant right now.
+    fn in_use(&self) -> bool {
+        Arc::strong_count(self.shared()) > 2
     }
 }

@@ -4,14 +4,21 @@
 //! Across processes correctness still rests on the database: unique indexes and conditional
 //! updates inside transactions.
 
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, call_t};
 
 use super::CALL_TIMEOUT_MS;
+use crate::clock::Clock;
+use crate::error::ServiceError;
 use crate::service::domain::TenantSlug;
+use crate::service::secrets::Secrets;
 use crate::service::tokens::KeySet;
+use crate::store::keys::{self, KeyRow};
+use crate::store::one_time_tokens::{self, NewToken};
+use crate::store::outbox::QueuedMail;
 use crate::store::sessions::{self, NewSession, RefreshRow};
 use crate::store::tenants::TenantRow;
 use crate::store::users::{self, NewUser, UserRow};
@@ -21,12 +28,18 @@ use crate::store::{Db, StoreError, StoreResult};
 pub struct TenantShared {
     /// The tenant's slug.
     pub slug: TenantSlug,
-    /// Its platform record.
-    pub row: TenantRow,
+    /// Its platform record (settings); replaced whole when an admin changes them.
+    pub row: RwLock<Arc<TenantRow>>,
     /// A session bound to the tenant's database.
     pub db: Db,
     /// Decrypted signing keys; replaced whole on rotation.
     pub keys: RwLock<Arc<KeySet>>,
+    /// Derived secrets (to open rotated keys).
+    pub secrets: Arc<Secrets>,
+    /// The server clock.
+    pub clock: Clock,
+    /// Last request time (server clock, ms), for idle eviction.
+    pub last_used_ms: AtomicI64,
 }
 
 /// A cheap, cloneable handle to a running tenant.
@@ -58,8 +71,50 @@ pub struct SessionSpec {
 
 /// The tenant actor's messages.
 pub enum TenantMsg {
-    /// Insert a user.
-    CreateUser(String, Box<NewUser>, RpcReplyPort<StoreResult<UserRow>>),
+    /// Insert a user (with its verification token and mail).
+    CreateUser(
+        String,
+        Box<NewUser>,
+        Option<(NewToken, QueuedMail)>,
+        RpcReplyPort<StoreResult<UserRow>>,
+    ),
+    /// Issue a reset or verification token and queue its mail.
+    IssueToken(
+        String,
+        NewToken,
+        Box<QueuedMail>,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<()>>,
+    ),
+    /// Spend a reset token: new password, all sessions revoked, notice queued.
+    ConsumeReset(
+        String,
+        String,
+        String,
+        Box<QueuedMail>,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<()>>,
+    ),
+    /// Disable or enable a user (disabling revokes its sessions).
+    SetDisabled(
+        String,
+        bool,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<Option<UserRow>>>,
+    ),
+    /// Replace a user's roles.
+    SetRoles(
+        String,
+        Vec<String>,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<Option<UserRow>>>,
+    ),
+    /// Delete a user and everything that belongs to it.
+    DeleteUser(String, RpcReplyPort<StoreResult<bool>>),
+    /// Install a new signing key; the previous ones keep verifying until their tokens expire.
+    RotateKey(Box<KeyRow>, RpcReplyPort<Result<String, ServiceError>>),
+    /// Spend a verification token: address confirmed.
+    ConsumeVerify(String, String, DateTime<Utc>, RpcReplyPort<StoreResult<()>>),
     /// Start a session with its first refresh token; records the login time.
     CreateSession(Box<SessionSpec>, RpcReplyPort<StoreResult<()>>),
     /// Rotate a refresh token.
@@ -120,8 +175,32 @@ impl Actor for TenantActor {
         let db = &t.db;
         // A closed reply port means the caller timed out; the write happened regardless.
         match msg {
-            TenantMsg::CreateUser(id, user, reply) => {
-                let _ = reply.send(users::create(db, &id, *user).await);
+            TenantMsg::CreateUser(id, user, verification, reply) => {
+                let _ = reply.send(users::create(db, &id, *user, verification).await);
+            }
+            TenantMsg::IssueToken(user, token, mail, now, reply) => {
+                let _ = reply.send(one_time_tokens::issue(db, &user, token, *mail, now).await);
+            }
+            TenantMsg::ConsumeReset(token_id, user, hash, notice, now, reply) => {
+                let _ = reply.send(
+                    one_time_tokens::consume_reset(db, &token_id, &user, hash, *notice, now).await,
+                );
+            }
+            TenantMsg::ConsumeVerify(token_id, user, now, reply) => {
+                let _ =
+                    reply.send(one_time_tokens::consume_verify(db, &token_id, &user, now).await);
+            }
+            TenantMsg::SetDisabled(user, disabled, now, reply) => {
+                let _ = reply.send(users::set_disabled(db, &user, disabled, now).await);
+            }
+            TenantMsg::SetRoles(user, roles, now, reply) => {
+                let _ = reply.send(users::set_roles(db, &user, roles, now).await);
+            }
+            TenantMsg::DeleteUser(user, reply) => {
+                let _ = reply.send(users::delete(db, &user).await);
+            }
+            TenantMsg::RotateKey(key, reply) => {
+                let _ = reply.send(rotate_key(t, *key).await);
             }
             TenantMsg::CreateSession(s, reply) => {
                 let res = sessions::create(
@@ -182,14 +261,75 @@ impl Tenant {
         &self.actor
     }
 
+    pub(super) fn shared(&self) -> &Arc<TenantShared> {
+        &self.shared
+    }
+
+    /// Disables or enables a user.
+    pub async fn set_disabled(
+        &self,
+        user: String,
+        disabled: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserRow>> {
+        call_t!(
+            self.actor,
+            TenantMsg::SetDisabled,
+            CALL_TIMEOUT_MS,
+            user,
+            disabled,
+            now
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Replaces a user's roles.
+    pub async fn set_roles(
+        &self,
+        user: String,
+        roles: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserRow>> {
+        call_t!(
+            self.actor,
+            TenantMsg::SetRoles,
+            CALL_TIMEOUT_MS,
+            user,
+            roles,
+            now
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Deletes a user.
+    pub async fn delete_user(&self, user: String) -> StoreResult<bool> {
+        call_t!(self.actor, TenantMsg::DeleteUser, CALL_TIMEOUT_MS, user).map_err(actor_err)?
+    }
+
+    /// Rotates the signing key to `key` (generated by the caller); returns its kid.
+    pub async fn rotate_key(&self, key: KeyRow) -> Result<String, ServiceError> {
+        call_t!(
+            self.actor,
+            TenantMsg::RotateKey,
+            CALL_TIMEOUT_MS,
+            Box::new(key)
+        )
+        .map_err(|e| ServiceError::Unavailable(format!("tenant actor: {e}")))?
+    }
+
     /// The slug.
     pub fn slug(&self) -> &TenantSlug {
         &self.shared.slug
     }
 
     /// The platform record.
-    pub fn row(&self) -> &TenantRow {
-        &self.shared.row
+    pub fn row(&self) -> Arc<TenantRow> {
+        self.shared.row.read().expect("row lock").clone()
+    }
+
+    /// Installs changed settings (already persisted) for the requests that follow.
+    pub fn replace_row(&self, row: TenantRow) {
+        *self.shared.row.write().expect("row lock") = Arc::new(row);
     }
 
     /// The tenant's database, for reads.
@@ -202,14 +342,80 @@ impl Tenant {
         self.shared.keys.read().expect("key lock").clone()
     }
 
-    /// Inserts a user.
-    pub async fn create_user(&self, id: String, user: NewUser) -> StoreResult<UserRow> {
+    /// Inserts a user, with its verification token and mail when given.
+    pub async fn create_user(
+        &self,
+        id: String,
+        user: NewUser,
+        verification: Option<(NewToken, QueuedMail)>,
+    ) -> StoreResult<UserRow> {
         call_t!(
             self.actor,
             TenantMsg::CreateUser,
             CALL_TIMEOUT_MS,
             id,
-            Box::new(user)
+            Box::new(user),
+            verification
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Issues a one-time token (superseding earlier ones of its kind) and queues its mail.
+    pub async fn issue_token(
+        &self,
+        user: String,
+        token: NewToken,
+        mail: QueuedMail,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        call_t!(
+            self.actor,
+            TenantMsg::IssueToken,
+            CALL_TIMEOUT_MS,
+            user,
+            token,
+            Box::new(mail),
+            now
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Spends a reset token (see [`one_time_tokens::consume_reset`]).
+    pub async fn consume_reset(
+        &self,
+        token_id: String,
+        user: String,
+        hash: String,
+        notice: QueuedMail,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        call_t!(
+            self.actor,
+            TenantMsg::ConsumeReset,
+            CALL_TIMEOUT_MS,
+            token_id,
+            user,
+            hash,
+            Box::new(notice),
+            now
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Spends a verification token.
+    pub async fn consume_verify(
+        &self,
+        token_id: String,
+        user: String,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        call_t!(
+            self.actor,
+            TenantMsg::ConsumeVerify,
+            CALL_TIMEOUT_MS,
+            token_id,
+            user,
+            now
         )
         .map_err(actor_err)?
     }
@@ -302,4 +508,17 @@ impl Tenant {
         )
         .map_err(actor_err)?
     }
+}
+
+/// Persists the new key (retiring the current one) and swaps in the reloaded key set.
+async fn rotate_key(t: &TenantShared, key: KeyRow) -> Result<String, ServiceError> {
+    let kid = key.kid.clone();
+    let now = t.clock.now();
+    keys::rotate(&t.db, key, now).await?;
+    let rows = keys::list(&t.db).await?;
+    let alg = t.keys.read().expect("key lock").algorithm();
+    let set = KeySet::load(alg, t.slug.as_str(), &rows, &t.secrets, now)?
+        .ok_or_else(|| ServiceError::Internal("rotated key does not load".into()))?;
+    *t.keys.write().expect("key lock") = Arc::new(set);
+    Ok(kid)
 }

@@ -1,7 +1,11 @@
 //! The tenant GraphQL schema: thin resolvers over the service layer.
 
+pub mod admin;
 pub mod auth;
+pub mod guard;
 pub mod me;
+pub mod platform;
+pub mod recovery;
 pub mod types;
 
 use std::sync::Arc;
@@ -14,11 +18,15 @@ use crate::service::{ClientInfo, Services};
 
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct Query(me::MeQuery);
+pub struct Query(me::MeQuery, admin::AdminQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    recovery::RecoveryMutation,
+    admin::AdminMutation,
+);
 
 /// The tenant schema type.
 pub type TenantSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -35,7 +43,8 @@ pub fn tenant_schema(services: Option<Arc<Services>>, introspection: bool) -> Te
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
         .limit_directives(10)
-        .disable_suggestions();
+        .disable_suggestions()
+        .extension(guard::Guard { introspection });
     if !introspection {
         b = b.disable_introspection();
     }

@@ -1,22 +1,26 @@
 //! GraphQL over HTTP for `/graphql` (default tenant) and `/t/{tenant}/graphql`.
 //!
 //! The body is parsed here rather than by an extractor so every malformed request gets a
-//! GraphQL-shaped error with a code, and so mutations over GET and oversized batches are
-//! refused before execution.
+//! GraphQL-shaped error with a code, and so mutations over GET and oversized or empty batches
+//! are refused before execution.
 
 use std::net::SocketAddr;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Request, Variables};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
 use super::{AppState, REQUEST_ID};
 use crate::error::ServiceError;
 use crate::graphql::RequestCtx;
+use crate::graphql::guard::{MAX_NESTING, MAX_QUERY_BYTES, nesting_depth};
+use crate::graphql::platform::PlatformCtx;
 use crate::service::ClientInfo;
 
 /// Operations allowed in one batched request.
@@ -29,7 +33,7 @@ pub async fn post_default(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let slug = st.services.config.default_tenant.to_string();
     post(st, slug, peer, headers, body).await
@@ -41,7 +45,7 @@ pub async fn post_tenant(
     Path(tenant): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     post(st, tenant, peer, headers, body).await
 }
@@ -73,8 +77,24 @@ async fn post(
     slug: String,
     peer: SocketAddr,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    match read_post(&headers, body) {
+        Ok(batch) => execute(st, slug, peer, headers, batch).await,
+        Err(resp) => resp,
+    }
+}
+
+/// Checks and parses a GraphQL POST body.
+pub(super) fn read_post(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<BatchRequest, Response> {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(super::too_large()),
+        Err(e) => return Err(error_response(e.status(), &e.body_text())),
+    };
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -86,33 +106,42 @@ async fn post(
     if !is_json {
         // Only JSON bodies: a form or text/plain POST is what a cross-site page can send
         // without a CORS preflight.
-        return error_response(
+        return Err(error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json",
-        );
+        ));
     }
-    let batch: BatchRequest = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                &format!("malformed GraphQL request body: {e}"),
-            );
+    parse_body(&body).map_err(|message| error_response(StatusCode::BAD_REQUEST, &message))
+}
+
+/// A JSON array is a batch, anything else one request. (async-graphql's own untagged
+/// parsing reads `[]` as a single empty request.)
+fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        let requests: Vec<Request> =
+            serde_json::from_slice(body).map_err(|e| format!("malformed GraphQL batch: {e}"))?;
+        if requests.is_empty() {
+            return Err("empty batch".into());
         }
-    };
-    match &batch {
-        BatchRequest::Batch(v) if v.is_empty() => {
-            return error_response(StatusCode::BAD_REQUEST, "empty batch");
+        if requests.len() > MAX_BATCH {
+            return Err(format!("at most {MAX_BATCH} operations per batch"));
         }
-        BatchRequest::Batch(v) if v.len() > MAX_BATCH => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                &format!("at most {MAX_BATCH} operations per batch"),
-            );
-        }
-        _ => {}
+        Ok(BatchRequest::Batch(requests))
+    } else {
+        serde_json::from_slice::<Request>(body)
+            .map(BatchRequest::Single)
+            .map_err(|e| format!("malformed GraphQL request body: {e}"))
     }
-    execute(st, slug, peer, headers, batch).await
+}
+
+/// GraphQL-over-HTTP GET parameters.
+#[derive(Deserialize)]
+struct GetParams {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
 }
 
 async fn get(
@@ -122,43 +151,70 @@ async fn get(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    if wants_html {
+    if wants_html(&headers) {
         if let Err(e) = st.services.tenant(&slug).await {
             return service_error_response(e, &headers);
         }
         return super::playground::page_for(uri.path());
     }
-    let request = match async_graphql::http::parse_query_string(uri.query().unwrap_or("")) {
-        Ok(r) => r,
+    match read_get(&uri) {
+        Ok(batch) => execute(st, slug, peer, headers, batch).await,
+        Err(resp) => resp,
+    }
+}
+
+/// Parses a GraphQL GET request (queries only).
+pub(super) fn read_get(uri: &axum::http::Uri) -> Result<BatchRequest, Response> {
+    let params: GetParams = match serde_urlencoded::from_str(uri.query().unwrap_or("")) {
+        Ok(p) => p,
         Err(e) => {
-            return error_response(
+            return Err(error_response(
                 StatusCode::BAD_REQUEST,
                 &format!("malformed GraphQL GET request: {e}"),
-            );
+            ));
         }
     };
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        let is_mutation = match &doc.operations {
-            DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-            DocumentOperations::Multiple(ops) => match &request.operation_name {
-                Some(name) => ops
-                    .get(name.as_str())
-                    .is_some_and(|op| op.node.ty == OperationType::Mutation),
-                None => false,
-            },
-        };
-        if is_mutation {
-            return error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "mutations are only accepted over POST",
-            );
+    let Some(query) = params.query else {
+        return Err(error_response(
+            StatusCode::BAD_REQUEST,
+            "missing `query` parameter",
+        ));
+    };
+    // Checked before parsing here too: this handler parses to find mutations.
+    if query.len() > MAX_QUERY_BYTES || nesting_depth(&query) > MAX_NESTING {
+        return Err(error_response(
+            StatusCode::BAD_REQUEST,
+            "query too large or too deeply nested",
+        ));
+    }
+    if let Ok(doc) = async_graphql::parser::parse_query(&query)
+        && doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty == OperationType::Mutation)
+    {
+        // GET must be safe: a link or an <img> must never change state.
+        return Err(error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations are only accepted over POST",
+        ));
+    }
+    let mut request = Request::new(query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = params.variables {
+        match serde_json::from_str::<serde_json::Value>(&vars) {
+            Ok(v) => request = request.variables(Variables::from_json(v)),
+            Err(e) => {
+                return Err(error_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("malformed `variables`: {e}"),
+                ));
+            }
         }
     }
-    execute(st, slug, peer, headers, BatchRequest::Single(request)).await
+    Ok(BatchRequest::Single(request))
 }
 
 async fn execute(
@@ -179,12 +235,61 @@ async fn execute(
         request_id: request_id(&headers),
     };
     let batch = batch.data(std::sync::Arc::new(ctx));
-    let mut resp = st.schema.execute_batch(batch).await;
+    finish(st.schema.execute_batch(batch).await)
+}
+
+fn finish(mut resp: BatchResponse) -> Response {
     match &mut resp {
         BatchResponse::Single(r) => ensure_codes(r),
         BatchResponse::Batch(rs) => rs.iter_mut().for_each(ensure_codes),
     }
     Json(resp).into_response()
+}
+
+/// POST on the platform API.
+pub async fn post_platform(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match read_post(&headers, body) {
+        Ok(batch) => execute_platform(st, headers, batch).await,
+        Err(resp) => resp,
+    }
+}
+
+/// GET on the platform API (queries only; GraphiQL for browsers).
+pub async fn get_platform(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    if wants_html(&headers) {
+        return super::playground::page_with(uri.path(), super::playground::PLATFORM_QUERY);
+    }
+    match read_get(&uri) {
+        Ok(batch) => execute_platform(st, headers, batch).await,
+        Err(resp) => resp,
+    }
+}
+
+async fn execute_platform(st: AppState, headers: HeaderMap, batch: BatchRequest) -> Response {
+    let ctx = PlatformCtx {
+        bearer: bearer(&headers),
+        request_id: request_id(&headers),
+    };
+    finish(
+        st.platform_schema
+            .execute_batch(batch.data(std::sync::Arc::new(ctx)))
+            .await,
+    )
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
 }
 
 /// Errors raised by the engine itself (parse, validation, limits) carry no code; they are the

@@ -31,3 +31,21 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
     }
 }
+
+/// Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let running = state.services.registry.running();
+    let body = format!(
+        "# HELP latchkey_tenant_actors Tenant actors running (idle tenants are stopped).\n\
+         # TYPE latchkey_tenant_actors gauge\n\
+         latchkey_tenant_actors {running}\n"
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+        .into_response()
+}

@@ -7,6 +7,7 @@ pub mod health;
 pub mod openapi;
 pub mod playground;
 pub mod rest;
+pub mod rest_password_reset;
 pub mod wellknown;
 
 use std::sync::Arc;
@@ -16,17 +17,17 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{BODY_LIMIT_BYTES, Config};
 use crate::graphql::TenantSchema;
+use crate::graphql::platform::PlatformSchema;
 use crate::service::Services;
 
 /// Shared state of every handler.
@@ -36,6 +37,8 @@ pub struct AppState {
     pub services: Arc<Services>,
     /// The tenant schema (shared by all tenants; the tenant travels in request data).
     pub schema: TenantSchema,
+    /// The platform schema.
+    pub platform_schema: PlatformSchema,
 }
 
 /// Header carrying the request id, generated when the client sends none.
@@ -64,14 +67,35 @@ pub fn router(state: AppState) -> Router {
             config.serve_examples,
         ))
         .route("/assets/{*path}", get(assets::serve))
+        .route(
+            "/api/auth/password-reset/request",
+            post(rest_password_reset::request_default),
+        )
+        .route(
+            "/api/auth/password-reset/confirm",
+            post(rest_password_reset::confirm_default),
+        )
+        .route(
+            "/t/{tenant}/api/auth/password-reset/request",
+            post(rest_password_reset::request),
+        )
+        .route(
+            "/t/{tenant}/api/auth/password-reset/confirm",
+            post(rest_password_reset::confirm),
+        )
+        .route(
+            "/admin/graphql",
+            get(graphql::get_platform).post(graphql::post_platform),
+        )
+        .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
         .with_state(state);
 
-    // Outermost first. The body limit wraps everything so its 413 needs no inner cooperation.
+    // Outermost first: request id and response headers wrap everything, so even a 413 or a
+    // caught panic carries them.
     let middleware = ServiceBuilder::new()
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -85,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(cors(&config))
+        .layer(axum::middleware::from_fn(refuse_oversized))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
     routes.layer(middleware)
 }
@@ -118,6 +143,30 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
     let body = serde_json::json!({"errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]});
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}
+
+/// Refuses a declared `Content-Length` over the limit before reading anything. Bodies without
+/// one are cut off by `DefaultBodyLimit` when a handler reads them.
+async fn refuse_oversized(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT_BYTES as u64) {
+        return too_large();
+    }
+    next.run(req).await
+}
+
+/// 413 in a shape both GraphQL and REST clients read.
+pub fn too_large() -> Response {
+    let message = format!("request body is larger than {BODY_LIMIT_BYTES} bytes");
+    let body = serde_json::json!({
+        "detail": message,
+        "errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}],
+    });
+    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
 }
 
 async fn not_found() -> Response {

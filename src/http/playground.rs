@@ -1,6 +1,6 @@
 //! The GraphiQL page for `GET /graphql` and `GET /t/{tenant}/graphql` from a browser, loading
 //! only the embedded GraphiQL bundle (no CDN). Its starting query walks through
-//! register, login and me.
+//! register, login and me; `/admin/graphql` gets the same page with a platform query.
 
 use axum::response::Response;
 
@@ -36,11 +36,29 @@ query Me {
 }
 "#;
 
-/// The page for the GraphQL endpoint at `endpoint` (a path on this origin).
+/// The starting query of the platform API's page (`/admin/graphql`).
+pub const PLATFORM_QUERY: &str = r#"# latchkey's platform API. Put the admin key into the Headers pane below:
+#      {"Authorization": "Bearer <ADMIN_API_KEY>"}
+# then run the query.
+
+query Tenants {
+  tenants(first: 20) {
+    totalCount
+    edges { node { slug displayName } }
+  }
+}
+"#;
+
+/// The page for the tenant GraphQL endpoint at `endpoint` (a path on this origin).
 pub fn page_for(endpoint: &str) -> Response {
+    page_with(endpoint, DEFAULT_QUERY)
+}
+
+/// The page for `endpoint`, opening with `query`.
+pub fn page_with(endpoint: &str, query: &'static str) -> Response {
     // The query goes into a non-executed text block; only `</script` could end it early,
-    // and the constant has none.
-    debug_assert!(!DEFAULT_QUERY.contains("</"));
+    // and the constants have none.
+    debug_assert!(!query.contains("</"));
     page(format!(
         r#"<!doctype html>
 <html lang="en">
@@ -60,6 +78,6 @@ pub fn page_for(endpoint: &str) -> Response {
 </html>
 "#,
         endpoint = escape(endpoint),
-        query = DEFAULT_QUERY,
+        query = query,
     ))
 }

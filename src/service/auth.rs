@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::domain::{Email, NewPassword, PASSWORD_MIN, Username, candidate_password};
+use super::audit::AuditInfo;
+use super::domain::{Email, NewPassword, Username, candidate_password};
 use super::tokens::{AccessClaims, new_refresh_token};
 use super::{ClientInfo, Services};
 use crate::actors::Tenant;
 use crate::actors::tenant::SessionSpec;
 use crate::error::ServiceError;
+use crate::store::one_time_tokens::Kind;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{StoreError, sessions, users};
 
@@ -42,7 +44,101 @@ fn chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
+/// Validated fields of an account to create.
+pub struct NewAccount {
+    /// Address.
+    pub email: Email,
+    /// Username.
+    pub username: Username,
+    /// Password meeting the tenant's policy.
+    pub password: NewPassword,
+}
+
+impl NewAccount {
+    /// Validates the three fields in the order a form shows them; `password_field` names the
+    /// password input in errors.
+    pub fn parse(
+        s: &Services,
+        tenant: &Tenant,
+        email: &str,
+        username: &str,
+        password: &str,
+        password_field: &'static str,
+    ) -> Result<Self, ServiceError> {
+        let email = Email::parse("email", email)?;
+        let username = Username::parse("username", username)?;
+        let password = NewPassword::parse(
+            password_field,
+            password,
+            s.settings(tenant).password_min_length,
+        )?;
+        Ok(Self {
+            email,
+            username,
+            password,
+        })
+    }
+}
+
 impl Services {
+    /// Hashes the password and inserts the user; an unverified address gets its verification
+    /// mail queued in the same transaction, so an account never lacks its mail.
+    pub(crate) async fn create_account(
+        &self,
+        tenant: &Tenant,
+        a: NewAccount,
+        roles: Vec<String>,
+        email_verified: bool,
+    ) -> Result<UserRow, ServiceError> {
+        // Fail fast before spending a hash; the unique indexes remain the real guard.
+        if users::find_by_login(tenant.db(), true, a.email.normalized())
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::EmailTaken);
+        }
+        if users::find_by_login(tenant.db(), false, &a.username.normalized())
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::UsernameTaken);
+        }
+        let hash = self.hasher.hash(a.password.secret().clone()).await?;
+        let now = self.clock.now();
+        let id = uuid::Uuid::now_v7().to_string();
+        let row = NewUser {
+            email: a.email.as_str().to_string(),
+            email_norm: a.email.normalized().to_string(),
+            username: a.username.as_str().to_string(),
+            username_norm: a.username.normalized(),
+            password_hash: hash,
+            roles,
+            email_verified,
+            created_at: now,
+            updated_at: now,
+        };
+        let verification = (!email_verified).then(|| {
+            let draft = UserRow {
+                id: id.clone(),
+                email: row.email.clone(),
+                username: row.username.clone(),
+                password_hash: String::new(),
+                email_verified: false,
+                roles: Vec::new(),
+                disabled: false,
+                created_at: now,
+                last_login_at: None,
+            };
+            self.token_mail(tenant, &draft, Kind::Verify)
+        });
+        let mail_id = verification.as_ref().map(|(_, m)| m.id.clone());
+        let user = tenant.create_user(id, row, verification).await?;
+        if let Some(id) = mail_id {
+            self.mailer.notify(tenant.slug(), &id);
+        }
+        Ok(user)
+    }
+
     /// Creates an account and signs it in.
     pub async fn register(
         &self,
@@ -53,7 +149,7 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
         let user = self
-            .create_account(tenant, email, username, password)
+            .register_account(tenant, email, username, password, client)
             .await?;
         self.start_session(tenant, user, client).await
     }
@@ -61,48 +157,29 @@ impl Services {
     /// Creates an account without signing it in: the seed's REST `register` answers with the
     /// user only, and a session nobody holds a token for would just be clutter.
     #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
-    pub async fn create_account(
+    pub async fn register_account(
         &self,
         tenant: &Tenant,
         email: &str,
         username: &str,
         password: &str,
+        client: &ClientInfo,
     ) -> Result<UserRow, ServiceError> {
-        let email = Email::parse("email", email)?;
-        let username = Username::parse("username", username)?;
-        let password = NewPassword::parse("password", password, PASSWORD_MIN)?;
-        // Fail fast before spending a hash; the unique indexes remain the real guard.
-        if users::find_by_login(tenant.db(), true, email.normalized())
-            .await?
-            .is_some()
-        {
-            return Err(ServiceError::EmailTaken);
-        }
-        if users::find_by_login(tenant.db(), false, &username.normalized())
-            .await?
-            .is_some()
-        {
-            return Err(ServiceError::UsernameTaken);
-        }
-        let hash = self.hasher.hash(password.secret().clone()).await?;
-        let now = self.clock.now();
-        let user = tenant
-            .create_user(
-                uuid::Uuid::now_v7().to_string(),
-                NewUser {
-                    email: email.as_str().to_string(),
-                    email_norm: email.normalized().to_string(),
-                    username: username.as_str().to_string(),
-                    username_norm: username.normalized(),
-                    password_hash: hash,
-                    roles: vec![],
-                    email_verified: false,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )
+        let account = NewAccount::parse(self, tenant, email, username, password, "password")?;
+        let user = self
+            .create_account(tenant, account, Vec::new(), false)
             .await?;
-        tracing::info!(user = %user.id, "registered");
+        self.audit(
+            tenant,
+            "register",
+            AuditInfo {
+                actor: Some(&user.id),
+                subject: Some(&user.id),
+                client: Some(client),
+                ..Default::default()
+            },
+        )
+        .await;
         Ok(user)
     }
 
@@ -142,14 +219,38 @@ impl Services {
         let user = match user {
             Some(u) if ok => u,
             _ => {
-                tracing::info!(outcome = "failure", "login");
+                let subject = user.as_ref().map(|u| u.id.as_str());
+                self.audit(
+                    tenant,
+                    "login_failure",
+                    AuditInfo {
+                        subject,
+                        client: Some(client),
+                        ..Default::default()
+                    },
+                )
+                .await;
                 return Err(ServiceError::InvalidCredentials);
             }
         };
         if user.disabled {
             return Err(ServiceError::AccountDisabled);
         }
-        tracing::info!(user = %user.id, outcome = "success", "login");
+        let require_verified = self.settings(tenant).require_verified_email;
+        if require_verified && !user.email_verified {
+            return Err(ServiceError::AccountNotVerified);
+        }
+        self.audit(
+            tenant,
+            "login_success",
+            AuditInfo {
+                actor: Some(&user.id),
+                subject: Some(&user.id),
+                client: Some(client),
+                ..Default::default()
+            },
+        )
+        .await;
         self.start_session(tenant, user, client).await
     }
 
@@ -191,7 +292,8 @@ impl Services {
         }
         let new_token = new_refresh_token();
         // The sliding lifetime never carries a session past its absolute end.
-        let new_exp = (now + chrono(self.config.refresh_token_ttl)).min(session.expires_at);
+        let new_exp =
+            (now + chrono(self.settings(tenant).refresh_token_ttl)).min(session.expires_at);
         let sid = row.session.clone();
         match tenant
             .rotate(row, self.secrets.hash_token(&new_token), new_exp, now)
@@ -221,6 +323,15 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
+        self.audit(
+            tenant,
+            "refresh_token_reuse",
+            AuditInfo {
+                detail: Some(format!("session {sid} revoked")),
+                ..Default::default()
+            },
+        )
+        .await;
         tenant
             .revoke_session(sid.to_string(), "refresh_token_reuse", now)
             .await?;
@@ -309,7 +420,11 @@ impl Services {
         new: &str,
     ) -> Result<bool, ServiceError> {
         let p = self.authenticate(tenant, bearer).await?;
-        let new = NewPassword::parse("newPassword", new, PASSWORD_MIN)?;
+        let new = NewPassword::parse(
+            "newPassword",
+            new,
+            self.settings(tenant).password_min_length,
+        )?;
         if current.is_empty() {
             return Err(ServiceError::bad_input("currentPassword", "is required"));
         }
@@ -332,7 +447,13 @@ impl Services {
                 self.clock.now(),
             )
             .await?;
-        tracing::info!(user = %p.user.id, revoked, "password changed");
+        let info = AuditInfo {
+            actor: Some(&p.user.id),
+            subject: Some(&p.user.id),
+            detail: Some(format!("{revoked} other sessions revoked")),
+            ..Default::default()
+        };
+        self.audit(tenant, "password_changed", info).await;
         Ok(true)
     }
 
@@ -351,7 +472,8 @@ impl Services {
                 id: sid.clone(),
                 user: user.id.clone(),
                 refresh_hash: self.secrets.hash_token(&refresh_token),
-                refresh_expires_at: (now + chrono(self.config.refresh_token_ttl)).min(expires_at),
+                refresh_expires_at: (now + chrono(self.settings(tenant).refresh_token_ttl))
+                    .min(expires_at),
                 expires_at,
                 client_ip: client.ip.clone(),
                 user_agent: client.user_agent.clone(),
@@ -378,7 +500,7 @@ impl Services {
         sid: &str,
         now: DateTime<Utc>,
     ) -> Result<(String, i64), ServiceError> {
-        let ttl = self.config.access_token_ttl.as_secs() as i64;
+        let ttl = self.settings(tenant).access_token_ttl.as_secs() as i64;
         let issuer = self.issuer(tenant.slug());
         let claims = AccessClaims {
             aud: issuer.clone(),

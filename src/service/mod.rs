@@ -1,15 +1,22 @@
 //! The service layer: the only place with business rules. Resolvers and REST handlers call
 //! these functions and map their [`ServiceError`](crate::error::ServiceError)s at the edge.
 
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod domain;
+pub mod mail;
 pub mod passwords;
+pub mod platform;
+pub mod recovery;
 pub mod secrets;
+pub mod settings;
+pub mod throttle;
 pub mod tokens;
 
 use std::sync::Arc;
 
-use crate::actors::{Tenant, TenantRegistry};
+use crate::actors::{Mailer, Tenant, TenantRegistry};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ServiceError;
@@ -32,6 +39,12 @@ pub struct Services {
     pub secrets: Arc<Secrets>,
     /// The platform database session.
     pub platform: Db,
+    /// Root connection (creating and removing tenant databases).
+    pub root: Db,
+    /// Wakes the email actor for queued mail.
+    pub mailer: Mailer,
+    /// Password reset requests per client address.
+    pub reset_limiter: throttle::WindowLimiter,
 }
 
 /// Who is calling, as far as the network tells.

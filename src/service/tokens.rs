@@ -112,11 +112,18 @@ impl KeySet {
         slug: &str,
         rows: &[KeyRow],
         secrets: &Secrets,
+        now: DateTime<Utc>,
     ) -> Result<Option<Self>, ServiceError> {
         let mut current: Option<(String, EncodingKey)> = None;
         let mut verify = HashMap::new();
         let mut jwks = Vec::new();
-        for row in rows.iter().filter(|r| r.alg == alg.as_str()) {
+        // A retired key verifies for as long as a token it signed can live (the longest access
+        // token lifetime is one day), then leaves the JWKS.
+        let keep_after =
+            now - chrono::Duration::days(1) - chrono::Duration::seconds(JWT_LEEWAY_SECONDS);
+        let usable =
+            |r: &&KeyRow| r.alg == alg.as_str() && r.retired_at.is_none_or(|at| at > keep_after);
+        for row in rows.iter().filter(usable) {
             let private = secrets
                 .open(&key_context(slug, &row.kid), &row.private_sealed)
                 .ok_or_else(|| {

@@ -40,3 +40,19 @@ pub async fn insert(db: &Db, key: KeyRow) -> StoreResult<()> {
         .check()?;
     Ok(())
 }
+
+/// Stores a new key and retires the ones signing until now, atomically.
+pub async fn rotate(db: &Db, key: KeyRow, now: DateTime<Utc>) -> StoreResult<()> {
+    db.query(
+        "BEGIN TRANSACTION;
+         UPDATE signing_key SET retired_at = $now WHERE retired_at IS NONE;
+         CREATE $rid CONTENT $key;
+         COMMIT TRANSACTION;",
+    )
+    .bind(("rid", RecordId::new("signing_key", key.kid.clone())))
+    .bind(("key", key))
+    .bind(("now", now))
+    .await?
+    .check()?;
+    Ok(())
+}

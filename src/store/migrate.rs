@@ -16,18 +16,42 @@ pub struct Migration {
 }
 
 /// Definitions of the `platform` database (tenants).
-pub const PLATFORM: &[Migration] = &[Migration {
-    version: 1,
-    name: "platform/001_init.surql",
-    sql: include_str!("../../schema/surreal/platform/001_init.surql"),
-}];
+pub const PLATFORM: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "platform/001_init.surql",
+        sql: include_str!("../../schema/surreal/platform/001_init.surql"),
+    },
+    Migration {
+        version: 2,
+        name: "platform/002_mail_settings.surql",
+        sql: include_str!("../../schema/surreal/platform/002_mail_settings.surql"),
+    },
+    Migration {
+        version: 3,
+        name: "platform/003_settings.surql",
+        sql: include_str!("../../schema/surreal/platform/003_settings.surql"),
+    },
+];
 
 /// Definitions of each tenant's database.
-pub const TENANT: &[Migration] = &[Migration {
-    version: 1,
-    name: "tenant/001_init.surql",
-    sql: include_str!("../../schema/surreal/tenant/001_init.surql"),
-}];
+pub const TENANT: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "tenant/001_init.surql",
+        sql: include_str!("../../schema/surreal/tenant/001_init.surql"),
+    },
+    Migration {
+        version: 2,
+        name: "tenant/002_mail.surql",
+        sql: include_str!("../../schema/surreal/tenant/002_mail.surql"),
+    },
+    Migration {
+        version: 3,
+        name: "tenant/003_audit.surql",
+        sql: include_str!("../../schema/surreal/tenant/003_audit.surql"),
+    },
+];
 
 /// Applies the migrations newer than the database's recorded version.
 pub async fn apply(db: &Db, migrations: &[Migration]) -> StoreResult<()> {

@@ -1,9 +1,12 @@
 //! SurrealDB access: one module per table family, each a set of plain async functions over a
 //! [`Db`] session already bound to the right namespace and database.
 
+pub mod audit;
 pub mod connect;
 pub mod keys;
 pub mod migrate;
+pub mod one_time_tokens;
+pub mod outbox;
 pub mod sessions;
 pub mod tenants;
 pub mod users;

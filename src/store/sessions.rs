@@ -182,3 +182,15 @@ pub async fn revoke_all(
     let ids: Vec<String> = res.take((0, "id"))?;
     Ok(ids.len())
 }
+
+/// Active sessions of a user.
+pub async fn count_active(db: &Db, user: &str, now: DateTime<Utc>) -> StoreResult<usize> {
+    let mut res = db
+        .query("SELECT VALUE count() FROM session WHERE user = $user AND revoked_at IS NONE AND expires_at > $now GROUP ALL")
+        .bind(("user", user.to_string()))
+        .bind(("now", now))
+        .await?
+        .check()?;
+    let n: Option<i64> = res.take(0)?;
+    Ok(n.unwrap_or(0) as usize)
+}

@@ -16,12 +16,54 @@ pub struct TenantRow {
     pub algorithm: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Reset link template (`{token}`, `{tenant}`, `{public_url}`); NONE: the default.
+    pub reset_url_template: Option<String>,
+    /// Verification link template; NONE: the default.
+    pub verify_url_template: Option<String>,
+    /// Whether login waits for a confirmed address; NONE: `REQUIRE_VERIFIED_EMAIL`.
+    pub require_verified_email: Option<bool>,
+    /// Access token lifetime; NONE: `ACCESS_TOKEN_EXPIRE_MINUTES`.
+    pub access_token_minutes: Option<i64>,
+    /// Refresh token lifetime; NONE: `REFRESH_TOKEN_EXPIRE_DAYS`.
+    pub refresh_token_days: Option<i64>,
+    /// Minimum password length; NONE: 8.
+    pub password_min_length: Option<i64>,
+    /// Browser origins allowed to call this tenant; NONE: `CORS_ORIGINS`.
+    pub cors_origins: Option<Vec<String>>,
+    /// A disabled tenant answers like an unknown one.
+    pub disabled: bool,
 }
+
+impl TenantRow {
+    /// A new tenant with every setting at the server default.
+    pub fn new(slug: &str, display_name: &str, algorithm: &str, created_at: DateTime<Utc>) -> Self {
+        Self {
+            slug: slug.to_string(),
+            display_name: display_name.to_string(),
+            algorithm: algorithm.to_string(),
+            created_at,
+            reset_url_template: None,
+            verify_url_template: None,
+            require_verified_email: None,
+            access_token_minutes: None,
+            refresh_token_days: None,
+            password_min_length: None,
+            cors_origins: None,
+            disabled: false,
+        }
+    }
+}
+
+/// Columns of [`TenantRow`].
+const FIELDS: &str = "slug, display_name, algorithm, created_at, reset_url_template, verify_url_template, \
+    require_verified_email, access_token_minutes, refresh_token_days, password_min_length, cors_origins, disabled";
 
 /// Loads a tenant by slug.
 pub async fn get(platform: &Db, slug: &str) -> StoreResult<Option<TenantRow>> {
     let mut res = platform
-        .query("SELECT slug, display_name, algorithm, created_at FROM tenant WHERE slug = $slug LIMIT 1")
+        .query(format!(
+            "SELECT {FIELDS} FROM tenant WHERE slug = $slug LIMIT 1"
+        ))
         .bind(("slug", slug.to_string()))
         .await?
         .check()?;
@@ -53,4 +95,75 @@ pub async fn set_algorithm(platform: &Db, slug: &str, alg: &str) -> StoreResult<
         .await?
         .check()?;
     Ok(())
+}
+
+/// All tenant slugs.
+pub async fn slugs(platform: &Db) -> StoreResult<Vec<String>> {
+    let mut res = platform
+        .query("SELECT VALUE slug FROM tenant")
+        .await?
+        .check()?;
+    Ok(res.take(0)?)
+}
+
+/// A page of tenants ordered by slug, after `after`.
+pub async fn list(platform: &Db, limit: usize, after: Option<&str>) -> StoreResult<Vec<TenantRow>> {
+    let filter = if after.is_some() {
+        "WHERE slug > $after"
+    } else {
+        ""
+    };
+    let mut res = platform
+        .query(format!(
+            "SELECT {FIELDS} FROM tenant {filter} ORDER BY slug LIMIT $limit"
+        ))
+        .bind(("after", after.unwrap_or("").to_string()))
+        .bind(("limit", limit as i64))
+        .await?
+        .check()?;
+    Ok(res.take(0)?)
+}
+
+/// Number of tenants.
+pub async fn count(platform: &Db) -> StoreResult<usize> {
+    let mut res = platform
+        .query("SELECT VALUE count() FROM tenant GROUP ALL")
+        .await?
+        .check()?;
+    let n: Option<i64> = res.take(0)?;
+    Ok(n.unwrap_or(0) as usize)
+}
+
+/// Writes a tenant's settings and display name.
+pub async fn update(platform: &Db, row: TenantRow) -> StoreResult<()> {
+    platform
+        .query("UPDATE $rid CONTENT $row")
+        .bind(("rid", RecordId::new("tenant", row.slug.clone())))
+        .bind(("row", row))
+        .await?
+        .check()?;
+    Ok(())
+}
+
+/// Removes a tenant's record and its whole database.
+pub async fn delete(root: &Db, slug: &str) -> StoreResult<bool> {
+    let platform = root.clone();
+    platform
+        .use_ns(super::NAMESPACE)
+        .use_db(super::PLATFORM_DB)
+        .await?;
+    let mut res = platform
+        .query("DELETE $rid RETURN BEFORE")
+        .bind(("rid", RecordId::new("tenant", slug)))
+        .await?
+        .check()?;
+    let gone: Vec<surrealdb::types::Value> = res.take(0)?;
+    platform
+        .query(format!(
+            "REMOVE DATABASE IF EXISTS `{}`",
+            super::tenant_database(slug)
+        ))
+        .await?
+        .check()?;
+    Ok(!gone.is_empty())
 }

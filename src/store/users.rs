@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
+use super::one_time_tokens::{CREATE_TOKEN, NewToken, bind_token};
+use super::outbox::{self, QueuedMail};
 use super::{Db, StoreResult};
 
 /// A user as stored.
@@ -53,15 +55,40 @@ pub struct NewUser {
 
 const FIELDS: &str = "record::id(id) AS id, email, username, password_hash, email_verified, roles, disabled, created_at, last_login_at";
 
-/// Inserts a user; unique-index violations surface as `StoreError::Conflict`.
-pub async fn create(db: &Db, id: &str, user: NewUser) -> StoreResult<UserRow> {
-    let mut res = db
-        .query(format!("CREATE $rid CONTENT $user RETURN {FIELDS}"))
+/// Inserts a user, with its verification token and mail in the same transaction when given;
+/// unique-index violations surface as `StoreError::Conflict`.
+pub async fn create(
+    db: &Db,
+    id: &str,
+    user: NewUser,
+    verification: Option<(NewToken, QueuedMail)>,
+) -> StoreResult<UserRow> {
+    let (extra, token, mail) = match verification {
+        Some((t, m)) => (
+            format!("{CREATE_TOKEN} CREATE $oid CONTENT $mail;"),
+            Some(t),
+            Some(m),
+        ),
+        None => (String::new(), None, None),
+    };
+    let mut q = db
+        .query(format!(
+            "BEGIN TRANSACTION; CREATE $rid CONTENT $user RETURN NONE; {extra} COMMIT TRANSACTION; SELECT {FIELDS} FROM $rid;"
+        ))
         .bind(("rid", RecordId::new("user", id)))
-        .bind(("user", user))
-        .await?
-        .check()?;
-    let row: Option<UserRow> = res.take(0)?;
+        .bind(("ukey", id.to_string()))
+        .bind(("now", user.created_at))
+        .bind(("user", user));
+    if let (Some(t), Some(m)) = (token, mail) {
+        q = bind_token(q, &t)
+            .bind(("oid", outbox::rid(&m.id)))
+            .bind(("mail", m.mail));
+    }
+    let mut res = q.await?.check()?;
+    // Read back after the commit: the last statement's result, however the engine numbers
+    // the statements of a transaction.
+    let last = res.num_statements().saturating_sub(1);
+    let row: Option<UserRow> = res.take(last)?;
     row.ok_or_else(|| super::StoreError::Other("CREATE user returned nothing".into()))
 }
 
@@ -115,4 +142,113 @@ pub async fn touch_login(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<(
         .await?
         .check()?;
     Ok(())
+}
+
+/// A page of users ordered by id (creation order: ids are UUIDv7), after cursor `after`,
+/// optionally only those whose email or username starts with `search` (lower-cased).
+pub async fn list(
+    db: &Db,
+    limit: usize,
+    after: Option<&str>,
+    search: Option<&str>,
+) -> StoreResult<Vec<UserRow>> {
+    let mut cond = vec!["true"];
+    if after.is_some() {
+        cond.push("id > $after");
+    }
+    if search.is_some() {
+        cond.push("(string::starts_with(email_norm, $search) OR string::starts_with(username_norm, $search))");
+    }
+    let mut res = db
+        .query(format!(
+            "SELECT {FIELDS} FROM user WHERE {} ORDER BY id LIMIT $limit",
+            cond.join(" AND ")
+        ))
+        .bind(("after", RecordId::new("user", after.unwrap_or(""))))
+        .bind(("search", search.unwrap_or("").to_string()))
+        .bind(("limit", limit as i64))
+        .await?
+        .check()?;
+    Ok(res.take(0)?)
+}
+
+/// How many users match `search` (all when `None`).
+pub async fn count(db: &Db, search: Option<&str>) -> StoreResult<usize> {
+    let filter = if search.is_some() {
+        "WHERE string::starts_with(email_norm, $search) OR string::starts_with(username_norm, $search)"
+    } else {
+        ""
+    };
+    let mut res = db
+        .query(format!("SELECT VALUE count() FROM user {filter} GROUP ALL"))
+        .bind(("search", search.unwrap_or("").to_string()))
+        .await?
+        .check()?;
+    let n: Option<i64> = res.take(0)?;
+    Ok(n.unwrap_or(0) as usize)
+}
+
+/// Sets `disabled`; when disabling, revokes every session in the same transaction.
+pub async fn set_disabled(
+    db: &Db,
+    id: &str,
+    disabled: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<UserRow>> {
+    let mut res = db
+        .query(format!(
+            "BEGIN TRANSACTION;
+             UPDATE $rid SET disabled = $disabled, updated_at = $now;
+             IF $disabled {{ UPDATE session SET revoked_at = $now, revoked_reason = 'user_disabled' WHERE user = $ukey AND revoked_at IS NONE }};
+             COMMIT TRANSACTION;
+             SELECT {FIELDS} FROM $rid;"
+        ))
+        .bind(("rid", RecordId::new("user", id)))
+        .bind(("ukey", id.to_string()))
+        .bind(("disabled", disabled))
+        .bind(("now", now))
+        .await?
+        .check()?;
+    let last = res.num_statements().saturating_sub(1);
+    Ok(res.take::<Option<UserRow>>(last)?)
+}
+
+/// Replaces a user's roles.
+pub async fn set_roles(
+    db: &Db,
+    id: &str,
+    roles: Vec<String>,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<UserRow>> {
+    let mut res = db
+        .query(format!(
+            "UPDATE $rid SET roles = $roles, updated_at = $now; SELECT {FIELDS} FROM $rid;"
+        ))
+        .bind(("rid", RecordId::new("user", id)))
+        .bind(("roles", roles))
+        .bind(("now", now))
+        .await?
+        .check()?;
+    Ok(res.take::<Option<UserRow>>(1)?)
+}
+
+/// Deletes a user with its sessions, refresh tokens and one-time tokens; `false` if absent.
+pub async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
+    let mut res = db
+        .query(
+            "BEGIN TRANSACTION;
+             DELETE refresh_token WHERE user = $ukey;
+             DELETE session WHERE user = $ukey;
+             DELETE one_time_token WHERE user = $ukey;
+             DELETE $rid;
+             COMMIT TRANSACTION;
+             SELECT VALUE id FROM $rid;",
+        )
+        .bind(("rid", RecordId::new("user", id)))
+        .bind(("ukey", id.to_string()))
+        .await?
+        .check()?;
+    let last = res.num_statements().saturating_sub(1);
+    let left: Vec<RecordId> = res.take(last)?;
+    Ok(left.is_empty())
 }

@@ -32,6 +32,13 @@ fn every_invalid_value_names_its_variable() {
         ("LOG_FORMAT", "xml"),
         ("CORS_ORIGINS", "not an origin"),
         ("GRAPHQL_INTROSPECTION", "maybe"),
+        ("SMTP_URL", "http://mail.example.com"),
+        ("SMTP_URL", "smtp://"),
+        ("MAIL_FROM", "not a mailbox"),
+        ("MAIL_FROM", "x@example.com\r\nBcc: all@evil.example"),
+        ("PASSWORD_RESET_EXPIRE_MINUTES", "0"),
+        ("EMAIL_VERIFY_EXPIRE_HOURS", "lots"),
+        ("REQUIRE_VERIFIED_EMAIL", "sometimes"),
     ];
     for (var, value) in cases {
         let err = with(&[(var, value)]).expect_err(&format!("{var}={value} must be refused"));

@@ -175,3 +175,244 @@ pub const ME: &str =
     "{ me { id email username emailVerified roles disabled createdAt lastLoginAt } }";
 /// `refresh` mutation.
 pub const REFRESH: &str = "mutation($t: String!) { refresh(refreshToken: $t) { accessToken refreshToken tokenType expiresIn user { id } } }";
+
+/// A real SMTP server (mailin-embedded) on loopback that keeps every message it receives.
+pub struct SmtpSink {
+    /// Its port.
+    pub port: u16,
+    mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[derive(Clone)]
+struct SinkHandler {
+    buf: Vec<u8>,
+    mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl mailin_embedded::Handler for SinkHandler {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> mailin_embedded::Response {
+        self.buf.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let raw = String::from_utf8_lossy(&self.buf).into_owned();
+        self.mails.lock().unwrap().push(raw);
+        mailin_embedded::response::OK
+    }
+}
+
+/// One received mail, decoded enough to read.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    /// The raw message.
+    pub raw: String,
+    /// `To:` header value.
+    pub to: String,
+    /// `Subject:` header value.
+    pub subject: String,
+    /// Decoded text/plain part.
+    pub text: String,
+    /// Decoded text/html part.
+    pub html: String,
+}
+
+impl Mail {
+    /// The value of `token=` in the first link of the text body.
+    pub fn token(&self) -> String {
+        let start = self.text.find("token=").expect("mail has a token link") + "token=".len();
+        self.text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+}
+
+impl SmtpSink {
+    /// Starts a server on a free port.
+    pub fn start() -> Self {
+        Self::serve(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    /// A free port with nothing listening on it yet (the "SMTP server is down" case).
+    pub fn reserve_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    /// Starts a server on `port`.
+    pub fn start_on(port: u16) -> Self {
+        Self::serve(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap())
+    }
+
+    fn serve(listener: std::net::TcpListener) -> Self {
+        let port = listener.local_addr().unwrap().port();
+        let mails = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut server = mailin_embedded::Server::new(SinkHandler {
+            buf: Vec::new(),
+            mails: mails.clone(),
+        });
+        server.with_name("sink.test").with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        Self { port, mails }
+    }
+
+    /// `SMTP_URL` for this server.
+    pub fn url(&self) -> String {
+        smtp_url(self.port)
+    }
+
+    /// All mails so far.
+    pub fn mails(&self) -> Vec<Mail> {
+        self.mails
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| parse_mail(r))
+            .collect()
+    }
+
+    /// Waits (polling, up to 30 s) until a mail to `to` whose subject contains `subject` has
+    /// arrived, and returns the newest such mail.
+    pub async fn wait_for(&self, to: &str, subject: &str) -> Mail {
+        self.wait_for_count(to, subject, 1).await.pop().unwrap()
+    }
+
+    /// Waits until `n` such mails have arrived; returns them oldest first.
+    pub async fn wait_for_count(&self, to: &str, subject: &str, n: usize) -> Vec<Mail> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let found: Vec<Mail> = self
+                .mails()
+                .into_iter()
+                .filter(|m| m.to.contains(to) && m.subject.contains(subject))
+                .collect();
+            if found.len() >= n {
+                return found;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no mail {subject:?} to {to} within 30 s; have: {:?}",
+                self.mails()
+                    .iter()
+                    .map(|m| (&m.to, &m.subject))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// `SMTP_URL` for a loopback port.
+pub fn smtp_url(port: u16) -> String {
+    format!("smtp://127.0.0.1:{port}")
+}
+
+fn header(head: &str, name: &str) -> String {
+    // Unfold continuation lines (RFC 5322 folding) before matching.
+    let unfolded = head
+        .replace("\r\n", "\n")
+        .replace("\n ", " ")
+        .replace("\n\t", " ");
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    unfolded
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim().to_string())
+        .unwrap_or_default()
+}
+
+fn split_head(raw: &str) -> (&str, &str) {
+    raw.split_once("\r\n\r\n")
+        .or_else(|| raw.split_once("\n\n"))
+        .unwrap_or((raw, ""))
+}
+
+fn decode_qp(body: &str) -> String {
+    let joined = body.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'=', Some(h), Some(l)) => {
+                out.push(h * 16 + l);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn decode_part(part: &str) -> (String, String) {
+    let (head, body) = split_head(part);
+    let ctype = header(head, "Content-Type").to_ascii_lowercase();
+    let cte = header(head, "Content-Transfer-Encoding").to_ascii_lowercase();
+    let body = match cte.as_str() {
+        "quoted-printable" => decode_qp(body),
+        "base64" => {
+            use base64::Engine;
+            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            String::from_utf8_lossy(
+                &base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .unwrap_or_default(),
+            )
+            .into_owned()
+        }
+        _ => body.to_string(),
+    };
+    (ctype, body)
+}
+
+fn parse_mail(raw: &str) -> Mail {
+    let (head, _) = split_head(raw);
+    let mut text = String::new();
+    let mut html = String::new();
+    let ctype = header(head, "Content-Type");
+    if let Some(b) = ctype.split("boundary=").nth(1) {
+        let boundary = format!("--{}", b.trim_matches('"'));
+        for part in raw.split(&boundary).skip(1) {
+            let (ct, body) = decode_part(part.trim_start_matches(['\r', '\n']));
+            if ct.starts_with("text/plain") {
+                text = body;
+            } else if ct.starts_with("text/html") {
+                html = body;
+            }
+        }
+    } else {
+        text = decode_part(raw).1;
+    }
+    Mail {
+        raw: raw.to_string(),
+        to: header(head, "To"),
+        subject: header(head, "Subject"),
+        text,
+        html,
+    }
+}

@@ -9,6 +9,7 @@ mod docker;
 mod docs;
 mod graphql_http;
 mod hostile_input;
+mod mail;
 mod persistence;
 mod register_login;
 mod rest;

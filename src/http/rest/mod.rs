@@ -83,6 +83,7 @@ async fn tenant(
 pub async fn register(
     State(st): State<AppState>,
     params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<(StatusCode, Json<UserOut>), RestError> {
@@ -98,7 +99,13 @@ pub async fn register(
     f.finish()?;
     let user = st
         .services
-        .create_account(&t, &email, &username, &password)
+        .register_account(
+            &t,
+            &email,
+            &username,
+            &password,
+            &client_info(peer, &headers),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }

@@ -1,0 +1,504 @@
+//! Tenant administration: users, roles, sessions, settings, signing keys, audit log.
+//! Every operation requires a live session of a user holding the `admin` role *now* (the
+//! stored roles, not the token's copy, so a demoted admin loses power at once).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+use super::audit::AuditInfo;
+use super::auth::{NewAccount, Principal};
+use super::settings::Settings;
+use super::tokens::generate_key;
+use super::{ClientInfo, Services};
+use crate::actors::Tenant;
+use crate::error::ServiceError;
+use crate::store::audit::{self, AuditRow};
+use crate::store::tenants::{self, TenantRow};
+use crate::store::users::{self, UserRow};
+
+/// The role that may administer a tenant.
+pub const ADMIN_ROLE: &str = "admin";
+/// Largest page a client may ask for (OWASP GraphQL: bound result sizes).
+pub const MAX_PAGE: i32 = 100;
+/// Roles one user may hold.
+const MAX_ROLES: usize = 32;
+
+/// One page of a list.
+pub struct Page<T> {
+    /// Items with their cursors.
+    pub items: Vec<(String, T)>,
+    /// Whether more follow.
+    pub has_next: bool,
+    /// Items in the whole (filtered) list.
+    pub total: usize,
+}
+
+/// An admin's changes to a user account.
+pub struct CreateUser<'a> {
+    /// Address.
+    pub email: &'a str,
+    /// Username.
+    pub username: &'a str,
+    /// Initial password.
+    pub password: &'a str,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Whether the address counts as confirmed already.
+    pub email_verified: bool,
+}
+
+/// Changes to tenant settings; `None` leaves a value as it is, `Some(None)` returns it to the
+/// server default.
+#[derive(Default)]
+pub struct SettingsUpdate {
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Access token lifetime in minutes.
+    pub access_token_minutes: Option<Option<i64>>,
+    /// Refresh token lifetime in days.
+    pub refresh_token_days: Option<Option<i64>>,
+    /// Minimum password length.
+    pub password_min_length: Option<Option<i64>>,
+    /// Require a confirmed address before login.
+    pub require_verified_email: Option<Option<bool>>,
+    /// Reset link template.
+    pub reset_url_template: Option<Option<String>>,
+    /// Verification link template.
+    pub verify_url_template: Option<Option<String>>,
+    /// Allowed browser origins.
+    pub cors_origins: Option<Option<Vec<String>>>,
+}
+
+/// Encodes a list cursor (opaque to clients).
+pub fn cursor(id: &str) -> String {
+    B64.encode(id)
+}
+
+/// Decodes a list cursor; anything not produced by [`cursor`] is `BAD_USER_INPUT`.
+pub fn decode_cursor(field: &'static str, c: Option<&str>) -> Result<Option<String>, ServiceError> {
+    match c {
+        None => Ok(None),
+        Some(c) => {
+            let bad = || ServiceError::bad_input(field, "is not a cursor from this list");
+            let raw = B64.decode(c).map_err(|_| bad())?;
+            let id = String::from_utf8(raw).map_err(|_| bad())?;
+            if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+                return Err(bad());
+            }
+            Ok(Some(id))
+        }
+    }
+}
+
+/// Checks a page size.
+pub fn page_size(first: i32) -> Result<usize, ServiceError> {
+    if !(1..=MAX_PAGE).contains(&first) {
+        return Err(ServiceError::bad_input(
+            "first",
+            &format!("must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    Ok(first as usize)
+}
+
+fn check_roles(roles: &[String]) -> Result<Vec<String>, ServiceError> {
+    if roles.len() > MAX_ROLES {
+        return Err(ServiceError::bad_input(
+            "roles",
+            &format!("at most {MAX_ROLES} roles"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for r in roles {
+        let r = r.trim();
+        if !(1..=64).contains(&r.len())
+            || !r
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b))
+        {
+            return Err(ServiceError::bad_input(
+                "roles",
+                "each role is 1 to 64 of letters, digits, '_', '-', ':' and '.'",
+            ));
+        }
+        if !out.iter().any(|o| o == r) {
+            out.push(r.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn no_such_user() -> ServiceError {
+    ServiceError::bad_input("id", "no such user")
+}
+
+impl Services {
+    /// The caller, if they administer this tenant.
+    pub async fn require_admin(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+    ) -> Result<Principal, ServiceError> {
+        let p = self.authenticate(tenant, bearer).await?;
+        if !p.user.roles.iter().any(|r| r == ADMIN_ROLE) {
+            return Err(ServiceError::Forbidden);
+        }
+        Ok(p)
+    }
+
+    async fn admin_audit(
+        &self,
+        tenant: &Tenant,
+        kind: &str,
+        admin: &Principal,
+        subject: Option<&str>,
+        client: &ClientInfo,
+        detail: Option<String>,
+    ) {
+        let info = AuditInfo {
+            actor: Some(&admin.user.id),
+            subject,
+            client: Some(client),
+            detail,
+        };
+        self.audit(tenant, kind, info).await;
+    }
+
+    /// Users, oldest first, optionally by email/username prefix.
+    pub async fn list_users(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        first: i32,
+        after: Option<&str>,
+        search: Option<&str>,
+    ) -> Result<Page<UserRow>, ServiceError> {
+        self.require_admin(tenant, bearer).await?;
+        let limit = page_size(first)?;
+        let after = decode_cursor("after", after)?;
+        let search = search
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty());
+        if search.as_ref().is_some_and(|s| s.len() > 254) {
+            return Err(ServiceError::bad_input(
+                "search",
+                "is longer than 254 characters",
+            ));
+        }
+        let mut rows =
+            users::list(tenant.db(), limit + 1, after.as_deref(), search.as_deref()).await?;
+        let has_next = rows.len() > limit;
+        rows.truncate(limit);
+        let total = users::count(tenant.db(), search.as_deref()).await?;
+        Ok(Page {
+            items: rows.into_iter().map(|u| (cursor(&u.id), u)).collect(),
+            has_next,
+            total,
+        })
+    }
+
+    /// One user.
+    pub async fn get_user(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        id: &str,
+    ) -> Result<Option<UserRow>, ServiceError> {
+        self.require_admin(tenant, bearer).await?;
+        if id.len() > 64 {
+            return Ok(None);
+        }
+        Ok(users::get(tenant.db(), id).await?)
+    }
+
+    /// Creates an account (no session is started).
+    pub async fn admin_create_user(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        input: CreateUser<'_>,
+        client: &ClientInfo,
+    ) -> Result<UserRow, ServiceError> {
+        let admin = self.require_admin(tenant, bearer).await?;
+        let roles = check_roles(&input.roles)?;
+        let account = NewAccount::parse(
+            self,
+            tenant,
+            input.email,
+            input.username,
+            input.password,
+            "password",
+        )?;
+        let user = self
+            .create_account(tenant, account, roles, input.email_verified)
+            .await?;
+        self.admin_audit(tenant, "user_created", &admin, Some(&user.id), client, None)
+            .await;
+        Ok(user)
+    }
+
+    /// Disables (revoking every session) or enables a user.
+    pub async fn set_user_disabled(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        id: &str,
+        disabled: bool,
+        client: &ClientInfo,
+    ) -> Result<UserRow, ServiceError> {
+        let admin = self.require_admin(tenant, bearer).await?;
+        if disabled && admin.user.id == id {
+            return Err(ServiceError::bad_input(
+                "id",
+                "you cannot disable your own account",
+            ));
+        }
+        users::get(tenant.db(), id)
+            .await?
+            .ok_or_else(no_such_user)?;
+        let user = tenant
+            .set_disabled(id.to_string(), disabled, self.clock.now())
+            .await?
+            .ok_or_else(no_such_user)?;
+        let kind = if disabled {
+            "user_disabled"
+        } else {
+            "user_enabled"
+        };
+        self.admin_audit(tenant, kind, &admin, Some(id), client, None)
+            .await;
+        Ok(user)
+    }
+
+    /// Deletes a user with its sessions and tokens.
+    pub async fn admin_delete_user(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        id: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, ServiceError> {
+        let admin = self.require_admin(tenant, bearer).await?;
+        if admin.user.id == id {
+            return Err(ServiceError::bad_input(
+                "id",
+                "you cannot delete your own account",
+            ));
+        }
+        users::get(tenant.db(), id)
+            .await?
+            .ok_or_else(no_such_user)?;
+        let deleted = tenant.delete_user(id.to_string()).await?;
+        self.admin_audit(tenant, "user_deleted", &admin, Some(id), client, None)
+            .await;
+        Ok(deleted)
+    }
+
+    /// Replaces a user's roles.
+    pub async fn set_user_roles(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        id: &str,
+        roles: &[String],
+        client: &ClientInfo,
+    ) -> Result<UserRow, ServiceError> {
+        let admin = self.require_admin(tenant, bearer).await?;
+        let roles = check_roles(roles)?;
+        if admin.user.id == id && !roles.iter().any(|r| r == ADMIN_ROLE) {
+            return Err(ServiceError::bad_input(
+                "roles",
+                "you cannot remove your own admin role",
+            ));
+        }
+        users::get(tenant.db(), id)
+            .await?
+            .ok_or_else(no_such_user)?;
+        let detail = Some(format!("roles = [{}]", roles.join(", ")));
+        let user = tenant
+            .set_roles(id.to_string(), roles, self.clock.now())
+            .await?
+            .ok_or_else(no_such_user)?;
+        self.admin_audit(tenant, "roles_changed", &admin, Some(id), client, detail)
+            .await;
+        Ok(user)
+    }
+
+    /// Revokes every session of a user; returns how many were active.
+    pub async fn revoke_user_sessions(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        id: &str,
+        client: &ClientInfo,
+    ) -> Result<usize, ServiceError> {
+        let admin = self.require_admin(tenant, bearer).await?;
+        users::get(tenant.db(), id)
+            .await?
+            .ok_or_else(no_such_user)?;
+        let n = tenant
+            .revoke_all(id.to_string(), None, "revoked_by_admin", self.clock.now())
+            .await?;
+        self.admin_audit(
+            tenant,
+            "sessions_revoked",
+            &admin,
+            Some(id),
+            client,
+            Some(format!("{n} sessions")),
+        )
+        .await;
+        Ok(n)
+    }
+
+    /// The tenant's settings in force.
+    pub async fn tenant_settings(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+    ) -> Result<(TenantRow, Settings), ServiceError> {
+        self.require_admin(tenant, bearer).await?;
+        Ok(((*tenant.row()).clone(), self.settings(tenant)))
+    }
+
+    /// Changes the tenant's settings.
+    pub async fn update_tenant_settings(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        u: SettingsUpdate,
+        client: &ClientInfo,
+    ) -> Result<(TenantRow, Settings), ServiceError> {
+        let admin = self.require_admin(tenant, bearer).await?;
+        let mut row = (*tenant.row()).clone();
+        if let Some(name) = u.display_name {
+            let name = name.trim().to_string();
+            if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+                return Err(ServiceError::bad_input(
+                    "displayName",
+                    "must be 1 to 200 characters without control characters",
+                ));
+            }
+            row.display_name = name;
+        }
+        let ranged = |field: &'static str, v: Option<i64>, lo: i64, hi: i64| match v {
+            Some(n) if !(lo..=hi).contains(&n) => Err(ServiceError::bad_input(
+                field,
+                &format!("must be between {lo} and {hi}"),
+            )),
+            other => Ok(other),
+        };
+        if let Some(v) = u.access_token_minutes {
+            row.access_token_minutes = ranged("accessTokenMinutes", v, 1, 1440)?;
+        }
+        if let Some(v) = u.refresh_token_days {
+            row.refresh_token_days = ranged("refreshTokenDays", v, 1, 365)?;
+        }
+        if let Some(v) = u.password_min_length {
+            row.password_min_length = ranged("passwordMinLength", v, 8, 64)?;
+        }
+        if let Some(v) = u.require_verified_email {
+            row.require_verified_email = v;
+        }
+        for (field, update, slot) in [
+            (
+                "resetUrlTemplate",
+                u.reset_url_template,
+                &mut row.reset_url_template,
+            ),
+            (
+                "verifyUrlTemplate",
+                u.verify_url_template,
+                &mut row.verify_url_template,
+            ),
+        ] {
+            if let Some(v) = update {
+                if let Some(t) = &v {
+                    let example = t
+                        .replace("{public_url}", "https://x.test")
+                        .replace("{PUBLIC_URL}", "https://x.test");
+                    let ok = t.contains("{token}")
+                        && t.len() <= 500
+                        && url::Url::parse(
+                            &example.replace("{tenant}", "t").replace("{token}", "x"),
+                        )
+                        .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                    if !ok {
+                        return Err(ServiceError::bad_input(
+                            field,
+                            "must be an http(s) URL template containing {token}",
+                        ));
+                    }
+                }
+                *slot = v;
+            }
+        }
+        if let Some(v) = u.cors_origins {
+            if let Some(list) = &v {
+                if list.len() > 50 || list.iter().any(|o| o != "*" && url::Url::parse(o).is_err()) {
+                    return Err(ServiceError::bad_input(
+                        "corsOrigins",
+                        "must be at most 50 origins like https://app.example.com",
+                    ));
+                }
+            }
+            row.cors_origins = v;
+        }
+        tenants::update(&self.platform, row.clone()).await?;
+        tenant.replace_row(row.clone());
+        self.admin_audit(tenant, "settings_updated", &admin, None, client, None)
+            .await;
+        Ok((row, self.settings(tenant)))
+    }
+
+    /// Starts signing with a new key; tokens signed by the previous key stay valid until they
+    /// expire (the JWKS keeps serving it).
+    pub async fn rotate_signing_key(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<String, ServiceError> {
+        let admin = self.require_admin(tenant, bearer).await?;
+        let key = generate_key(
+            tenant.keys().algorithm(),
+            tenant.slug().as_str(),
+            &self.secrets,
+            self.clock.now(),
+        );
+        let kid = tenant.rotate_key(key).await?;
+        self.admin_audit(
+            tenant,
+            "signing_key_rotated",
+            &admin,
+            None,
+            client,
+            Some(format!("kid {kid}")),
+        )
+        .await;
+        Ok(kid)
+    }
+
+    /// The audit log, newest first.
+    pub async fn audit_events(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        first: i32,
+        after: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<Page<AuditRow>, ServiceError> {
+        self.require_admin(tenant, bearer).await?;
+        let limit = page_size(first)?;
+        let after = decode_cursor("after", after)?;
+        let mut rows = audit::list(tenant.db(), limit + 1, after.as_deref(), user).await?;
+        let has_next = rows.len() > limit;
+        rows.truncate(limit);
+        let total = audit::count(tenant.db(), user).await?;
+        Ok(Page {
+            items: rows.into_iter().map(|e| (cursor(&e.id), e)).collect(),
+            has_next,
+            total,
+        })
+    }
+}

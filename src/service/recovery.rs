@@ -1,0 +1,234 @@
+//! Password reset and email verification by mailed single-use links.
+
+use super::audit::AuditInfo;
+use super::auth::Principal;
+use super::domain::{Email, NewPassword};
+use super::mail::{self, MailContext, Template};
+use super::{ClientInfo, Services};
+use crate::actors::Tenant;
+use crate::error::ServiceError;
+use crate::store::one_time_tokens::{self, Kind, NewToken};
+use crate::store::outbox::QueuedMail;
+use crate::store::users::UserRow;
+use crate::store::{StoreError, users};
+
+/// Reset and verification tokens carry 256 random bits (API.md asks for at least 128).
+const ONE_TIME_TOKEN_BYTES: usize = 32;
+/// At most this many reset mails per account per window (mailbox flooding).
+pub const RESET_MAILS_PER_ACCOUNT: usize = 3;
+/// The per-account window, in minutes.
+pub const RESET_WINDOW_MINUTES: i64 = 15;
+
+impl Services {
+    /// Mails a reset link when the address belongs to an enabled account. Always `true`, after
+    /// the same work either way: the mail is queued, never sent inline, so neither the answer
+    /// nor its timing tells whether the account exists.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
+    pub async fn request_password_reset(
+        &self,
+        tenant: &Tenant,
+        email: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, ServiceError> {
+        let email = Email::parse("email", email)?;
+        if let Some(ip) = &client.ip {
+            self.reset_limiter
+                .hit(&format!("{}/{ip}", tenant.slug()), self.clock.now())?;
+        }
+        let Some(user) = users::find_by_login(tenant.db(), true, email.normalized()).await? else {
+            return Ok(true);
+        };
+        if user.disabled {
+            return Ok(true);
+        }
+        let now = self.clock.now();
+        let since = now - chrono::Duration::minutes(RESET_WINDOW_MINUTES);
+        if one_time_tokens::issued_since(tenant.db(), &user.id, Kind::Reset, since).await?
+            >= RESET_MAILS_PER_ACCOUNT
+        {
+            tracing::info!(user = %user.id, "reset mail suppressed: per-account limit reached");
+            return Ok(true);
+        }
+        let (token, mail) = self.token_mail(tenant, &user, Kind::Reset);
+        let mail_id = mail.id.clone();
+        tenant
+            .issue_token(user.id.clone(), token, mail, now)
+            .await?;
+        self.mailer.notify(tenant.slug(), &mail_id);
+        let info = AuditInfo {
+            subject: Some(&user.id),
+            client: Some(client),
+            ..Default::default()
+        };
+        self.audit(tenant, "password_reset_requested", info).await;
+        Ok(true)
+    }
+
+    /// Sets a new password with a reset token; revokes every session of the user and mails a
+    /// notice. Unknown, used, superseded or expired tokens are `INVALID_TOKEN`.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
+    pub async fn reset_password(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        new_password: &str,
+    ) -> Result<bool, ServiceError> {
+        let row = self.live_token(tenant, token, Kind::Reset).await?;
+        let min = self.settings(tenant).password_min_length;
+        let password = NewPassword::parse("newPassword", new_password, min)?;
+        let user = users::get(tenant.db(), &row.user)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        let hash = self.hasher.hash(password.secret().clone()).await?;
+        let notice = self.render(tenant, &user, Template::PasswordChanged, None);
+        let notice_id = notice.id.clone();
+        match tenant
+            .consume_reset(row.id, user.id.clone(), hash, notice, self.clock.now())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Precondition(_)) => return Err(ServiceError::InvalidToken),
+            Err(e) => return Err(e.into()),
+        }
+        self.audit(
+            tenant,
+            "password_reset",
+            AuditInfo {
+                subject: Some(&user.id),
+                ..Default::default()
+            },
+        )
+        .await;
+        self.mailer.notify(tenant.slug(), &notice_id);
+        Ok(true)
+    }
+
+    /// Confirms an address with a verification token.
+    pub async fn verify_email(&self, tenant: &Tenant, token: &str) -> Result<bool, ServiceError> {
+        let row = self.live_token(tenant, token, Kind::Verify).await?;
+        match tenant
+            .consume_verify(row.id, row.user.clone(), self.clock.now())
+            .await
+        {
+            Ok(()) => {
+                self.audit(
+                    tenant,
+                    "email_verified",
+                    AuditInfo {
+                        subject: Some(&row.user),
+                        ..Default::default()
+                    },
+                )
+                .await;
+                Ok(true)
+            }
+            Err(StoreError::Precondition(_)) => Err(ServiceError::InvalidToken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Mails a fresh verification link to the caller (earlier links stop working). Already
+    /// verified: nothing is sent.
+    pub async fn resend_verification(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+    ) -> Result<bool, ServiceError> {
+        let Principal { user, .. } = self.authenticate(tenant, bearer).await?;
+        if user.email_verified {
+            return Ok(true);
+        }
+        let now = self.clock.now();
+        let since = now - chrono::Duration::minutes(RESET_WINDOW_MINUTES);
+        if one_time_tokens::issued_since(tenant.db(), &user.id, Kind::Verify, since).await?
+            >= RESET_MAILS_PER_ACCOUNT
+        {
+            let retry_after = (RESET_WINDOW_MINUTES * 60) as u64;
+            return Err(ServiceError::RateLimited { retry_after });
+        }
+        let (token, mail) = self.token_mail(tenant, &user, Kind::Verify);
+        let mail_id = mail.id.clone();
+        tenant
+            .issue_token(user.id.clone(), token, mail, now)
+            .await?;
+        self.mailer.notify(tenant.slug(), &mail_id);
+        Ok(true)
+    }
+
+    /// A new token of `kind` for `user` and the mail carrying its link.
+    pub(crate) fn token_mail(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        kind: Kind,
+    ) -> (NewToken, QueuedMail) {
+        let value = super::secrets::random_token(ONE_TIME_TOKEN_BYTES);
+        let settings = self.settings(tenant);
+        let (ttl, template, url_template) = match kind {
+            Kind::Reset => (
+                self.config.reset_token_ttl,
+                Template::Reset,
+                settings.reset_url_template,
+            ),
+            Kind::Verify => (
+                self.config.verify_token_ttl,
+                Template::Verify,
+                settings.verify_url_template,
+            ),
+        };
+        let link = mail::link(
+            &url_template,
+            &self.config.public_url,
+            tenant.slug().as_str(),
+            &value,
+        );
+        let mail = self.render(tenant, user, template, Some(&link));
+        let token = NewToken {
+            kind,
+            hash: self.secrets.hash_token(&value),
+            expires_at: self.clock.now()
+                + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
+        };
+        (token, mail)
+    }
+
+    fn render(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        template: Template,
+        link: Option<&str>,
+    ) -> QueuedMail {
+        let ttl = match template {
+            Template::Reset => self.config.reset_token_ttl,
+            _ => self.config.verify_token_ttl,
+        };
+        let ctx = MailContext {
+            tenant_name: &tenant.row().display_name,
+            username: &user.username,
+            link,
+            valid_for: &mail::duration_words(ttl),
+        };
+        mail::render(template, &user.email, &ctx, self.clock.now())
+    }
+
+    async fn live_token(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        kind: Kind,
+    ) -> Result<one_time_tokens::TokenRow, ServiceError> {
+        let token = token.trim();
+        if token.is_empty() || token.len() > 512 {
+            return Err(ServiceError::InvalidToken);
+        }
+        let row = one_time_tokens::find(tenant.db(), &self.secrets.hash_token(token))
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        if row.kind != kind.as_str() || row.used_at.is_some() || row.expires_at <= self.clock.now()
+        {
+            return Err(ServiceError::InvalidToken);
+        }
+        Ok(row)
+    }
+}

@@ -1,0 +1,64 @@
+//! A tenant's effective settings: its own values where set, the server's defaults otherwise.
+
+use std::time::Duration;
+
+use super::Services;
+use super::domain::PASSWORD_MIN;
+use super::mail::{DEFAULT_RESET_TEMPLATE, DEFAULT_VERIFY_TEMPLATE};
+use crate::actors::Tenant;
+
+/// Settings in force for one tenant.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Name shown in mail and discovery.
+    pub display_name: String,
+    /// Access token lifetime.
+    pub access_token_ttl: Duration,
+    /// Sliding refresh token lifetime.
+    pub refresh_token_ttl: Duration,
+    /// Minimum password length.
+    pub password_min_length: usize,
+    /// Refuse login until the address is confirmed.
+    pub require_verified_email: bool,
+    /// Reset link template.
+    pub reset_url_template: String,
+    /// Verification link template.
+    pub verify_url_template: String,
+    /// Browser origins allowed to call this tenant.
+    pub cors_origins: Vec<String>,
+}
+
+impl Services {
+    /// The settings in force for `tenant`.
+    pub fn settings(&self, tenant: &Tenant) -> Settings {
+        let row = tenant.row();
+        let c = &self.config;
+        Settings {
+            display_name: row.display_name.clone(),
+            access_token_ttl: row.access_token_minutes.map_or(c.access_token_ttl, |m| {
+                Duration::from_secs(m.max(1) as u64 * 60)
+            }),
+            refresh_token_ttl: row.refresh_token_days.map_or(c.refresh_token_ttl, |d| {
+                Duration::from_secs(d.max(1) as u64 * 86_400)
+            }),
+            password_min_length: row
+                .password_min_length
+                .map_or(PASSWORD_MIN, |n| n.max(PASSWORD_MIN as i64) as usize),
+            require_verified_email: row
+                .require_verified_email
+                .unwrap_or(c.require_verified_email),
+            reset_url_template: row
+                .reset_url_template
+                .clone()
+                .unwrap_or_else(|| DEFAULT_RESET_TEMPLATE.into()),
+            verify_url_template: row
+                .verify_url_template
+                .clone()
+                .unwrap_or_else(|| DEFAULT_VERIFY_TEMPLATE.into()),
+            cors_origins: row
+                .cors_origins
+                .clone()
+                .unwrap_or_else(|| c.cors_origins.clone()),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The `outbox` table: mail queued by a state change, sent by the email actor.
+
+use chrono::{DateTime, Utc};
+use surrealdb::types::{RecordId, SurrealValue};
+
+use super::{Db, StoreResult};
+
+/// A mail to queue. Written inside the transaction of the change that needs it.
+#[derive(Clone, Debug, SurrealValue)]
+pub struct NewMail {
+    /// What it is (`reset`, `verify`, `password_changed`), for logs.
+    pub kind: String,
+    /// Recipient address.
+    pub recipient: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
+    /// Always `pending` when queued.
+    pub status: String,
+    /// Send attempts so far.
+    pub attempts: i64,
+    /// Queue time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A queued mail and the id it is queued under.
+#[derive(Clone, Debug)]
+pub struct QueuedMail {
+    /// Outbox record key.
+    pub id: String,
+    /// The mail.
+    pub mail: NewMail,
+}
+
+/// A queued mail as read back for sending.
+#[derive(Clone, Debug, SurrealValue)]
+pub struct OutboxRow {
+    /// Record key.
+    pub id: String,
+    /// Kind.
+    pub kind: String,
+    /// Recipient.
+    pub recipient: String,
+    /// Subject.
+    pub subject: String,
+    /// Text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
+    /// `pending`, `sent` or `logged`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+/// The record id of an outbox row.
+pub fn rid(id: &str) -> RecordId {
+    RecordId::new("outbox", id)
+}
+
+/// Loads a row.
+pub async fn get(db: &Db, id: &str) -> StoreResult<Option<OutboxRow>> {
+    let mut res = db
+        .query("SELECT record::id(id) AS id, kind, recipient, subject, text, html, status, attempts FROM $rid")
+        .bind(("rid", rid(id)))
+        .await?
+        .check()?;
+    Ok(res.take::<Option<OutboxRow>>(0)?)
+}
+
+/// Ids of rows not yet sent, oldest first.
+pub async fn pending_ids(db: &Db) -> StoreResult<Vec<String>> {
+    let mut res = db
+        .query(
+            "SELECT VALUE record::id(id) FROM outbox WHERE status = 'pending' ORDER BY created_at",
+        )
+        .await?
+        .check()?;
+    Ok(res.take(0)?)
+}
+
+/// Marks a row `sent` or `logged`.
+pub async fn mark(db: &Db, id: &str, status: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    db.query("UPDATE $rid SET status = $status, sent_at = $now, attempts += 1, last_error = NONE")
+        .bind(("rid", rid(id)))
+        .bind(("status", status.to_string()))
+        .bind(("now", now))
+        .await?
+        .check()?;
+    Ok(())
+}
+
+/// Records a failed attempt.
+pub async fn record_failure(db: &Db, id: &str, error: &str) -> StoreResult<()> {
+    let error: String = error.chars().take(500).collect();
+    db.query("UPDATE $rid SET attempts += 1, last_error = $error")
+        .bind(("rid", rid(id)))
+        .bind(("error", error))
+        .await?
+        .check()?;
+    Ok(())
+}
