@@ -8,7 +8,7 @@ use utoipa::openapi::security::{
 };
 use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
 
-use super::rest;
+use super::{rest, rest_password_reset};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,7 +18,15 @@ use super::rest;
                        `/graphql` (GraphiQL in a browser). Every path also exists per tenant \
                        under `/t/{tenant}`: pick the second server to use it.",
     ),
-    paths(rest::register, rest::login, rest::me, rest::refresh, rest::logout),
+    paths(
+        rest::register,
+        rest::login,
+        rest::me,
+        rest::refresh,
+        rest::logout,
+        rest_password_reset::request_default,
+        rest_password_reset::confirm_default,
+    ),
     tags((name = "auth", description = "Sign-up, sign-in and sessions")),
     modifiers(&SecuritySchemes)
 )]

@@ -15,15 +15,19 @@ use crate::error::ServiceError;
 use crate::service::ClientInfo;
 
 /// `{email}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ResetRequest {
+    /// The account's email address.
+    #[schema(example = "ada@example.com")]
     email: String,
 }
 
 /// `{token, new_password}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ResetConfirm {
+    /// The token from the reset mail.
     token: String,
+    /// The new password (8 to 128 characters, or the tenant's minimum).
     new_password: String,
 }
 
@@ -59,6 +63,22 @@ fn client(peer: SocketAddr, headers: &HeaderMap) -> ClientInfo {
 }
 
 /// `POST /api/auth/password-reset/request` on the default tenant.
+///
+/// Mails a reset link if the address belongs to an account; the answer is the same either
+/// way, so it cannot be used to find accounts.
+#[utoipa::path(
+    post,
+    path = "/api/auth/password-reset/request",
+    tag = "auth",
+    request_body = ResetRequest,
+    responses(
+        (status = 202, description = "Accepted, whether or not the account exists", body = super::rest::types::HttpError),
+        (status = 404, description = "Unknown tenant", body = super::rest::types::HttpError),
+        (status = 422, description = "Body is not the documented JSON", body = super::rest::types::HttpError),
+        (status = 429, description = "Too many requests; see Retry-After", body = super::rest::types::HttpError),
+        (status = 503, description = "Overloaded or database down; retry later", body = super::rest::types::HttpError),
+    )
+)]
 pub async fn request_default(
     st: State<AppState>,
     peer: ConnectInfo<SocketAddr>,
@@ -92,6 +112,21 @@ pub async fn request(
 }
 
 /// `POST /api/auth/password-reset/confirm` on the default tenant.
+///
+/// Sets a new password with the token from the reset mail; the user's sessions end.
+#[utoipa::path(
+    post,
+    path = "/api/auth/password-reset/confirm",
+    tag = "auth",
+    request_body = ResetConfirm,
+    responses(
+        (status = 204, description = "Password changed"),
+        (status = 400, description = "Token unknown, used or expired", body = super::rest::types::HttpError),
+        (status = 404, description = "Unknown tenant", body = super::rest::types::HttpError),
+        (status = 422, description = "Body is not the documented JSON, or the password is refused", body = super::rest::types::HttpError),
+        (status = 503, description = "Overloaded or database down; retry later", body = super::rest::types::HttpError),
+    )
+)]
 pub async fn confirm_default(
     st: State<AppState>,
     body: Result<Json<ResetConfirm>, JsonRejection>,

@@ -61,6 +61,8 @@ async fn the_openapi_document_describes_the_rest_api() {
         ("get", "/api/auth/me"),
         ("post", "/api/auth/refresh"),
         ("post", "/api/auth/logout"),
+        ("post", "/api/auth/password-reset/request"),
+        ("post", "/api/auth/password-reset/confirm"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))
