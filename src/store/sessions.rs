@@ -186,11 +186,11 @@ pub async fn revoke_all(
 /// Active sessions of a user.
 pub async fn count_active(db: &Db, user: &str, now: DateTime<Utc>) -> StoreResult<usize> {
     let mut res = db
-        .query("SELECT VALUE count() FROM session WHERE user = $user AND revoked_at IS NONE AND expires_at > $now GROUP ALL")
+        .query("SELECT count() AS n FROM session WHERE user = $user AND revoked_at IS NONE AND expires_at > $now GROUP ALL")
         .bind(("user", user.to_string()))
         .bind(("now", now))
         .await?
         .check()?;
-    let n: Option<i64> = res.take(0)?;
+    let n: Option<i64> = res.take((0, "n"))?;
     Ok(n.unwrap_or(0) as usize)
 }

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod admin;
 mod config;
 mod graphql_http;
 mod hostile_input;
@@ -12,4 +13,5 @@ mod persistence;
 mod register_login;
 mod schema;
 mod sessions;
+mod tenants;
 mod tokens;
