@@ -49,26 +49,6 @@ pub struct Tenant {
     actor: ActorRef<TenantMsg>,
 }
 
-/// An owned [`NewSession`] for the mailbox.
-pub struct SessionSpec {
-    /// Session id.
-    pub id: String,
-    /// Owner.
-    pub user: String,
-    /// Hash of the first refresh token.
-    pub refresh_hash: String,
-    /// Refresh token expiry.
-    pub refresh_expires_at: DateTime<Utc>,
-    /// Absolute expiry.
-    pub expires_at: DateTime<Utc>,
-    /// Client address.
-    pub client_ip: Option<String>,
-    /// Client user agent.
-    pub user_agent: Option<String>,
-    /// Now.
-    pub now: DateTime<Utc>,
-}
-
 /// The tenant actor's messages.
 pub enum TenantMsg {
     /// Insert a user (with its verification token and mail).
@@ -116,7 +96,7 @@ pub enum TenantMsg {
     /// Spend a verification token: address confirmed.
     ConsumeVerify(String, String, DateTime<Utc>, RpcReplyPort<StoreResult<()>>),
     /// Start a session with its first refresh token; records the login time.
-    CreateSession(Box<SessionSpec>, RpcReplyPort<StoreResult<()>>),
+    CreateSession(Box<NewSession>, RpcReplyPort<StoreResult<()>>),
     /// Rotate a refresh token.
     Rotate(
         Box<RefreshRow>,
@@ -203,25 +183,7 @@ impl Actor for TenantActor {
                 let _ = reply.send(rotate_key(t, *key).await);
             }
             TenantMsg::CreateSession(s, reply) => {
-                let res = sessions::create(
-                    db,
-                    NewSession {
-                        id: &s.id,
-                        user: &s.user,
-                        refresh_hash: s.refresh_hash,
-                        refresh_expires_at: s.refresh_expires_at,
-                        expires_at: s.expires_at,
-                        client_ip: s.client_ip,
-                        user_agent: s.user_agent,
-                        now: s.now,
-                    },
-                )
-                .await;
-                let res = match res {
-                    Ok(()) => users::touch_login(db, &s.user, s.now).await,
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(res);
+                let _ = reply.send(sessions::create(db, *s).await);
             }
             TenantMsg::Rotate(old, new_hash, exp, now, reply) => {
                 let _ = reply.send(sessions::rotate(db, &old, new_hash, exp, now).await);
@@ -421,7 +383,7 @@ impl Tenant {
     }
 
     /// Starts a session.
-    pub async fn create_session(&self, spec: SessionSpec) -> StoreResult<()> {
+    pub async fn create_session(&self, spec: NewSession) -> StoreResult<()> {
         call_t!(
             self.actor,
             TenantMsg::CreateSession,

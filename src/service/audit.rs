@@ -18,6 +18,18 @@ pub struct AuditInfo<'a> {
     pub detail: Option<String>,
 }
 
+impl<'a> AuditInfo<'a> {
+    /// A user acting on their own account.
+    pub fn own(user: &'a str, client: &'a ClientInfo) -> Self {
+        Self {
+            actor: Some(user),
+            subject: Some(user),
+            client: Some(client),
+            detail: None,
+        }
+    }
+}
+
 impl Services {
     /// Appends an audit event to the tenant's log and to the process log.
     pub async fn audit(&self, tenant: &Tenant, kind: &str, info: AuditInfo<'_>) {

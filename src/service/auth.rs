@@ -9,9 +9,9 @@ use super::domain::{Email, NewPassword, Username, candidate_password};
 use super::tokens::{AccessClaims, new_refresh_token};
 use super::{ClientInfo, Services};
 use crate::actors::Tenant;
-use crate::actors::tenant::SessionSpec;
 use crate::error::ServiceError;
 use crate::store::one_time_tokens::Kind;
+use crate::store::sessions::NewSession;
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{StoreError, sessions, users};
 
@@ -169,17 +169,8 @@ impl Services {
         let user = self
             .create_account(tenant, account, Vec::new(), false)
             .await?;
-        self.audit(
-            tenant,
-            "register",
-            AuditInfo {
-                actor: Some(&user.id),
-                subject: Some(&user.id),
-                client: Some(client),
-                ..Default::default()
-            },
-        )
-        .await;
+        self.audit(tenant, "register", AuditInfo::own(&user.id, client))
+            .await;
         Ok(user)
     }
 
@@ -240,17 +231,8 @@ impl Services {
         if require_verified && !user.email_verified {
             return Err(ServiceError::AccountNotVerified);
         }
-        self.audit(
-            tenant,
-            "login_success",
-            AuditInfo {
-                actor: Some(&user.id),
-                subject: Some(&user.id),
-                client: Some(client),
-                ..Default::default()
-            },
-        )
-        .await;
+        self.audit(tenant, "login_success", AuditInfo::own(&user.id, client))
+            .await;
         self.start_session(tenant, user, client).await
     }
 
@@ -468,7 +450,7 @@ impl Services {
         let refresh_token = new_refresh_token();
         let expires_at = now + chrono(self.config.session_max_lifetime);
         tenant
-            .create_session(SessionSpec {
+            .create_session(NewSession {
                 id: sid.clone(),
                 user: user.id.clone(),
                 refresh_hash: self.secrets.hash_token(&refresh_token),

@@ -76,11 +76,11 @@ pub async fn count(db: &Db, user: Option<&str>) -> StoreResult<usize> {
     };
     let mut res = db
         .query(format!(
-            "SELECT VALUE count() FROM audit_event {filter} GROUP ALL"
+            "SELECT count() AS n FROM audit_event {filter} GROUP ALL"
         ))
         .bind(("user", user.unwrap_or("").to_string()))
         .await?
         .check()?;
-    let n: Option<i64> = res.take(0)?;
+    let n: Option<i64> = res.take((0, "n"))?;
     Ok(n.unwrap_or(0) as usize)
 }

@@ -87,13 +87,13 @@ pub async fn issued_since(
     since: DateTime<Utc>,
 ) -> StoreResult<usize> {
     let mut res = db
-        .query("SELECT VALUE count() FROM one_time_token WHERE user = $user AND kind = $kind AND created_at > $since GROUP ALL")
+        .query("SELECT count() AS n FROM one_time_token WHERE user = $user AND kind = $kind AND created_at > $since GROUP ALL")
         .bind(("user", user.to_string()))
         .bind(("kind", kind.as_str()))
         .bind(("since", since))
         .await?
         .check()?;
-    let n: Option<i64> = res.take(0)?;
+    let n: Option<i64> = res.take((0, "n"))?;
     Ok(n.unwrap_or(0) as usize)
 }
 

@@ -34,11 +34,11 @@ pub struct RefreshRow {
 }
 
 /// What a new session starts with.
-pub struct NewSession<'a> {
+pub struct NewSession {
     /// Session id.
-    pub id: &'a str,
+    pub id: String,
     /// Owner.
-    pub user: &'a str,
+    pub user: String,
     /// Hash of the first refresh token.
     pub refresh_hash: String,
     /// Refresh token expiry.
@@ -53,23 +53,26 @@ pub struct NewSession<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Creates a session and its first refresh token in one transaction.
-pub async fn create(db: &Db, s: NewSession<'_>) -> StoreResult<()> {
+/// Creates a session and its first refresh token, and records the login time, in one
+/// transaction.
+pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
     db.query(
         "BEGIN TRANSACTION;
+         UPDATE $uid SET last_login_at = $now;
          CREATE $sid SET user = $user, created_at = $now, last_seen_at = $now, expires_at = $exp,
              client_ip = $ip, user_agent = $ua;
          CREATE $rtid SET hash = $hash, session = $sid_key, user = $user, created_at = $now,
              expires_at = $rexp;
          COMMIT TRANSACTION;",
     )
-    .bind(("sid", RecordId::new("session", s.id)))
-    .bind(("sid_key", s.id.to_string()))
+    .bind(("sid", RecordId::new("session", s.id.as_str())))
+    .bind(("uid", RecordId::new("user", s.user.as_str())))
+    .bind(("sid_key", s.id))
     .bind((
         "rtid",
         RecordId::new("refresh_token", uuid::Uuid::now_v7().to_string()),
     ))
-    .bind(("user", s.user.to_string()))
+    .bind(("user", s.user))
     .bind(("now", s.now))
     .bind(("exp", s.expires_at))
     .bind(("ip", s.client_ip))
@@ -186,11 +189,11 @@ pub async fn revoke_all(
 /// Active sessions of a user.
 pub async fn count_active(db: &Db, user: &str, now: DateTime<Utc>) -> StoreResult<usize> {
     let mut res = db
-        .query("SELECT VALUE count() FROM session WHERE user = $user AND revoked_at IS NONE AND expires_at > $now GROUP ALL")
+        .query("SELECT count() AS n FROM session WHERE user = $user AND revoked_at IS NONE AND expires_at > $now GROUP ALL")
         .bind(("user", user.to_string()))
         .bind(("now", now))
         .await?
         .check()?;
-    let n: Option<i64> = res.take(0)?;
+    let n: Option<i64> = res.take((0, "n"))?;
     Ok(n.unwrap_or(0) as usize)
 }

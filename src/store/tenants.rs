@@ -127,10 +127,10 @@ pub async fn list(platform: &Db, limit: usize, after: Option<&str>) -> StoreResu
 /// Number of tenants.
 pub async fn count(platform: &Db) -> StoreResult<usize> {
     let mut res = platform
-        .query("SELECT VALUE count() FROM tenant GROUP ALL")
+        .query("SELECT count() AS n FROM tenant GROUP ALL")
         .await?
         .check()?;
-    let n: Option<i64> = res.take(0)?;
+    let n: Option<i64> = res.take((0, "n"))?;
     Ok(n.unwrap_or(0) as usize)
 }
 

@@ -180,11 +180,11 @@ pub async fn count(db: &Db, search: Option<&str>) -> StoreResult<usize> {
         ""
     };
     let mut res = db
-        .query(format!("SELECT VALUE count() FROM user {filter} GROUP ALL"))
+        .query(format!("SELECT count() AS n FROM user {filter} GROUP ALL"))
         .bind(("search", search.unwrap_or("").to_string()))
         .await?
         .check()?;
-    let n: Option<i64> = res.take(0)?;
+    let n: Option<i64> = res.take((0, "n"))?;
     Ok(n.unwrap_or(0) as usize)
 }
 

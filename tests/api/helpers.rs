@@ -416,3 +416,104 @@ fn parse_mail(raw: &str) -> Mail {
         html,
     }
 }
+
+/// Platform key used by tests that need the platform API.
+pub const ADMIN_KEY: &str = "platform-admin-key-for-tests-0123456789";
+
+impl TestApp {
+    /// Starts a server with the platform API enabled (and extra variables).
+    pub async fn spawn_platform(extra: &[(&str, &str)]) -> Self {
+        let mut vars = vec![("ADMIN_API_KEY", ADMIN_KEY)];
+        vars.extend_from_slice(extra);
+        Self::spawn_with(&vars).await
+    }
+
+    /// Platform GraphQL with the platform key.
+    pub async fn platform(&self, query: &str, variables: Value) -> Value {
+        self.gql_at("/admin/graphql", Some(ADMIN_KEY), query, variables)
+            .await
+            .1
+    }
+
+    /// Creates a tenant with a first admin and returns the admin's access token.
+    pub async fn create_tenant_with_admin(&self, slug: &str) -> String {
+        let body = self
+            .platform(
+                "mutation($i: CreateTenantInput!) { createTenant(input: $i) { slug } }",
+                json!({"i": {"slug": slug, "displayName": format!("Tenant {slug}"),
+                    "admin": {"email": format!("admin@{slug}.example"), "username": "admin", "password": PASSWORD}}}),
+            )
+            .await;
+        assert_eq!(body["data"]["createTenant"]["slug"], slug, "{body}");
+        self.login_at(slug, "admin", PASSWORD).await["data"]["login"]["accessToken"]
+            .as_str()
+            .expect("admin logs in")
+            .to_string()
+    }
+
+    /// GraphQL on a named tenant.
+    pub async fn gql_tenant(
+        &self,
+        slug: &str,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        self.gql_at(&format!("/t/{slug}/graphql"), token, query, variables)
+            .await
+            .1
+    }
+
+    /// Registers on a named tenant; returns the payload.
+    pub async fn register_at(
+        &self,
+        slug: &str,
+        email: &str,
+        username: &str,
+        password: &str,
+    ) -> Value {
+        let body = self
+            .gql_tenant(
+                slug,
+                None,
+                REGISTER,
+                json!({"input": {"email": email, "username": username, "password": password}}),
+            )
+            .await;
+        assert!(
+            body["errors"].is_null(),
+            "register at {slug} failed: {body}"
+        );
+        body["data"]["register"].clone()
+    }
+
+    /// Logs in on a named tenant; returns the whole body.
+    pub async fn login_at(&self, slug: &str, identifier: &str, password: &str) -> Value {
+        self.gql_tenant(
+            slug,
+            None,
+            LOGIN,
+            json!({"input": {"identifier": identifier, "password": password}}),
+        )
+        .await
+    }
+
+    /// The value of a metric from `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|rest| rest.trim().parse().ok())
+            })
+            .unwrap_or_else(|| panic!("metric {name} missing in {text}"))
+    }
+}

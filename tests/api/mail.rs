@@ -429,3 +429,37 @@ async fn rest_password_reset_endpoints() {
     assert_eq!(r.status(), 404);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn markup_in_the_tenant_name_is_escaped_in_the_mailed_html() {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_platform(&[("SMTP_URL", &sink.url())]).await;
+    let admin = app.create_tenant_with_admin("inject").await;
+    // An admin-chosen display name is the one interpolated value that may hold markup.
+    let name = "<script>alert(1)</script> & \"Co\"";
+    let b = app
+        .gql_tenant("inject", Some(&admin), "mutation($i: TenantSettingsInput!) { updateTenantSettings(input: $i) { displayName } }", json!({"i": {"displayName": name}}))
+        .await;
+    assert_eq!(
+        b["data"]["updateTenantSettings"]["displayName"], name,
+        "{b}"
+    );
+    app.register_at("inject", "victim@inject.example", "victim", PASSWORD)
+        .await;
+    let mail = sink
+        .wait_for("victim@inject.example", "Confirm your email")
+        .await;
+    assert!(!mail.html.contains("<script>"), "{}", mail.html);
+    assert!(
+        mail.html
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Co&quot;"),
+        "{}",
+        mail.html
+    );
+    assert!(
+        mail.text.contains(name),
+        "the text body is plain text: {}",
+        mail.text
+    );
+    app.shutdown().await;
+}

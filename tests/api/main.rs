@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod admin;
 mod config;
 mod docker;
 mod docs;
@@ -15,4 +16,5 @@ mod register_login;
 mod rest;
 mod schema;
 mod sessions;
+mod tenants;
 mod tokens;

@@ -562,3 +562,23 @@ async fn wrong_methods_are_405_with_a_detail() {
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn unverified_login_is_403_only_after_a_correct_password() {
+    let app = TestApp::spawn_with(&[("REQUIRE_VERIFIED_EMAIL", "true")]).await;
+    assert_eq!(
+        app.rest_register("", ada()).await.status,
+        StatusCode::CREATED
+    );
+    let r = app
+        .rest_login("", &[("username", "ada"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body["detail"].is_string(), "{}", r.body);
+    // A wrong password still reads as a plain 401: the 403 reveals nothing before the password.
+    let r = app
+        .rest_login("", &[("username", "ada"), ("password", "wrong password")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    app.shutdown().await;
+}
