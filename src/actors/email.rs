@@ -251,7 +251,9 @@ fn build_message(from: &Mailbox, row: &outbox::OutboxRow) -> Result<Message, Str
         .recipient
         .parse()
         .map_err(|e| format!("recipient: {e}"))?;
+    // A generated Message-ID: mail without one is often scored as spam.
     Message::builder()
+        .message_id(None)
         .from(from.clone())
         .to(to)
         .subject(row.subject.clone())

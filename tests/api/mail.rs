@@ -41,6 +41,7 @@ async fn reset_mail_resets_the_password_once_and_revokes_sessions() {
         "requestPasswordReset",
     );
     let mail = sink.wait_for("reset@example.com", "Reset your").await;
+    assert!(mail.raw.contains("Message-ID: <"), "{}", mail.raw);
     assert!(
         mail.raw
             .contains("From: \"Latchkey Test\" <no-reply@latchkey.test>")
