@@ -245,6 +245,10 @@ async fn graphiql_is_served_offline_with_a_walkthrough_query() {
             assert!(html.contains(op), "default query shows {op}");
         }
     }
+    // The platform API's page is the same offline GraphiQL, opening with a platform query.
+    let html = check_page(&app, "/admin/graphql").await;
+    assert!(html.contains("data-endpoint=\"/admin/graphql\""));
+    assert!(html.contains("query Tenants") && !html.contains("mutation Register"));
     // An unknown tenant gets no page.
     let r = app
         .client
