@@ -20,12 +20,9 @@ use super::{AppState, REQUEST_ID};
 use crate::error::ServiceError;
 use crate::graphql::RequestCtx;
 use crate::graphql::guard::{MAX_NESTING, MAX_QUERY_BYTES, nesting_depth};
-use crate::service::ClientInfo;
 
 /// Operations allowed in one batched request.
 pub const MAX_BATCH: usize = 10;
-/// User agents are stored for session listings; nobody needs more than this.
-const MAX_USER_AGENT: usize = 256;
 
 /// POST on the default tenant.
 pub async fn post_default(
@@ -220,13 +217,7 @@ async fn execute(
     let ctx = RequestCtx {
         tenant,
         bearer: bearer(&headers),
-        client: ClientInfo {
-            ip: Some(peer.ip().to_string()),
-            user_agent: headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
-        },
+        client: super::client::client_info(peer, &headers, &st.services.config.trusted_proxies),
         request_id: request_id(&headers),
     };
     let batch = batch.data(std::sync::Arc::new(ctx));

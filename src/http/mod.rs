@@ -1,5 +1,6 @@
 //! The HTTP front door: routes and the middleware every request passes through.
 
+pub mod client;
 pub mod graphql;
 pub mod health;
 pub mod rest_password_reset;

@@ -3,7 +3,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bruteforce;
 pub mod domain;
+pub mod lockout;
 pub mod mail;
 pub mod passwords;
 pub mod recovery;
@@ -39,8 +41,8 @@ pub struct Services {
     pub platform: Db,
     /// Wakes the email actor for queued mail.
     pub mailer: Mailer,
-    /// Password reset requests per client address.
-    pub reset_limiter: throttle::WindowLimiter,
+    /// Per-address request and failure limits.
+    pub limits: throttle::Limiters,
 }
 
 /// Who is calling, as far as the network tells.

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod bruteforce;
 mod config;
 mod graphql_http;
 mod hostile_input;
