@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::audit::AuditInfo;
 use super::bruteforce::Account;
 use super::domain::{Email, NewPassword, Username, candidate_password};
+use super::password_policy;
 use super::throttle::address_key;
 use super::tokens::{AccessClaims, new_refresh_token};
 use super::{ClientInfo, Services};
@@ -69,6 +70,7 @@ impl Services {
             password,
             self.settings(tenant).password_min_length,
         )?;
+        password_policy::check("password", &password, username.as_str(), email.as_str())?;
         // Fail fast before spending a hash; the unique indexes remain the real guard.
         if users::find_by_login(tenant.db(), true, email.normalized())
             .await?
@@ -384,6 +386,7 @@ impl Services {
             new,
             self.settings(tenant).password_min_length,
         )?;
+        password_policy::check("newPassword", &new, &p.user.username, &p.user.email)?;
         if current.is_empty() {
             return Err(ServiceError::bad_input("currentPassword", "is required"));
         }

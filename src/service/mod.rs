@@ -7,6 +7,7 @@ pub mod bruteforce;
 pub mod domain;
 pub mod lockout;
 pub mod mail;
+pub mod password_policy;
 pub mod passwords;
 pub mod recovery;
 pub mod secrets;

@@ -4,6 +4,7 @@ use super::audit::AuditInfo;
 use super::auth::Principal;
 use super::domain::{Email, NewPassword};
 use super::mail::{self, MailContext, Template};
+use super::password_policy;
 use super::throttle::address_key;
 use super::{ClientInfo, Services};
 use crate::actors::Tenant;
@@ -81,6 +82,7 @@ impl Services {
         let user = users::get(tenant.db(), &row.user)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
+        password_policy::check("newPassword", &password, &user.username, &user.email)?;
         let hash = self.hasher.hash(password.secret().clone()).await?;
         let notice = self.render(tenant, &user, Template::PasswordChanged, None);
         let notice_id = notice.id.clone();

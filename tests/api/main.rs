@@ -9,6 +9,7 @@ mod config;
 mod graphql_http;
 mod hostile_input;
 mod mail;
+mod password_policy;
 mod persistence;
 mod register_login;
 mod schema;
