@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{AppState, REQUEST_ID};
@@ -152,7 +152,7 @@ async fn get(
             .endpoint(uri.path())
             .title("latchkey GraphiQL")
             .finish();
-        return Html(html).into_response();
+        return super::security_headers::html_page(html);
     }
     let params: GetParams = match serde_urlencoded::from_str(uri.query().unwrap_or("")) {
         Ok(p) => p,

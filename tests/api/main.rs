@@ -13,5 +13,6 @@ mod password_policy;
 mod persistence;
 mod register_login;
 mod schema;
+mod security_headers;
 mod sessions;
 mod tokens;
