@@ -5,9 +5,11 @@
 mod helpers;
 
 mod bruteforce;
+mod child_server;
 mod config;
 mod graphql_http;
 mod hostile_input;
+mod logs;
 mod mail;
 mod password_policy;
 mod persistence;
