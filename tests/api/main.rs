@@ -7,6 +7,7 @@ mod helpers;
 mod bruteforce;
 mod child_server;
 mod config;
+mod enumeration;
 mod graphql_http;
 mod hostile_input;
 mod logs;
