@@ -8,6 +8,7 @@ mod bruteforce;
 mod child_server;
 mod config;
 mod enumeration;
+mod fuzz;
 mod graphql_abuse;
 mod graphql_http;
 mod hostile_input;
