@@ -386,3 +386,37 @@ async fn x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
     assert_eq!(code(&body).as_deref(), Some("RATE_LIMITED"), "{body}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn reset_mails_are_capped_at_three_per_account_per_fifteen_minutes() {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_with(&[
+        ("SMTP_URL", &sink.url()),
+        ("RATE_LIMIT_PASSWORD_RESET", "100/60"),
+    ])
+    .await;
+    app.register("flood@example.com", "flooded", PASSWORD).await;
+    let ask = "mutation { requestPasswordReset(email: \"flood@example.com\") }";
+    for _ in 0..5 {
+        // Always true: the cap is not revealed to the caller.
+        assert_eq!(
+            app.gql(ask, json!({})).await["data"]["requestPasswordReset"],
+            true
+        );
+    }
+    // A new window lets one more through; it is the fourth mail, not the sixth.
+    app.clock.advance(Duration::from_secs(15 * 60));
+    assert_eq!(
+        app.gql(ask, json!({})).await["data"]["requestPasswordReset"],
+        true
+    );
+    let mails = sink
+        .wait_for_count("flood@example.com", "Reset your", 4)
+        .await;
+    assert_eq!(
+        mails.len(),
+        4,
+        "requests 4 and 5 of the window sent nothing"
+    );
+    app.shutdown().await;
+}

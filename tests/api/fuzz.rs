@@ -30,7 +30,7 @@ fn fuzz<S: Strategy>(
         .ok()
         .and_then(|s| s.parse().ok());
     let Some(seconds) = seconds else {
-        TestRunner::new(Config::default())
+        TestRunner::new(config(Config::default().cases))
             .run(&strategy, test)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         return;
@@ -39,12 +39,21 @@ fn fuzz<S: Strategy>(
     let (batch, mut executed) = (10_000u32, 0u64);
     while Instant::now() < deadline {
         // A fresh runner per batch: a new random seed, and failures shrink as usual.
-        TestRunner::new(Config::with_cases(batch))
+        TestRunner::new(config(batch))
             .run(&strategy, &test)
             .unwrap_or_else(|e| panic!("{name} after {executed} cases: {e}"));
         executed += u64::from(batch);
     }
     eprintln!("fuzz {name}: {executed} executions in {seconds} s");
+}
+
+/// `cases` cases; failures are reported (shrunk) in the test output, not persisted to files.
+fn config(cases: u32) -> Config {
+    Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    }
 }
 
 fn b64(s: &str) -> String {
