@@ -4,7 +4,7 @@
 //! becomes a [`ConfigError`] naming the variable, so start-up fails with one clear line.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use secrecy::SecretString;
 
 use crate::clock::Clock;
 use crate::service::domain::TenantSlug;
+use crate::service::lockout::LockoutPolicy;
 
 /// JWT signing algorithm for tenants' access tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,25 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line.
     Json,
+}
+
+/// At most `max` requests per `window` (per client address), written `MAX/SECONDS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub max: u32,
+    /// Window length.
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// `max` per `secs` seconds.
+    pub const fn per(max: u32, secs: u64) -> Self {
+        Self {
+            max,
+            window: Duration::from_secs(secs),
+        }
+    }
 }
 
 /// A configuration variable with a value that cannot be used.
@@ -117,6 +137,20 @@ pub struct Config {
     pub require_verified_email: bool,
     /// `TENANT_IDLE_SECONDS`: a tenant unused this long has its actor and caches dropped.
     pub tenant_idle: Duration,
+    /// `TRUSTED_PROXIES`: peers whose first `X-Forwarded-For` hop is taken as the client
+    /// address. Empty (default): the TCP peer is the client, whatever headers say.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// `LOGIN_LOCKOUT_THRESHOLD`, `LOGIN_LOCKOUT_BASE_SECONDS`, `LOGIN_LOCKOUT_MAX_SECONDS`:
+    /// per-account lockout after consecutive failures.
+    pub lockout: LockoutPolicy,
+    /// `LOGIN_FAILURES_PER_ADDRESS`: failed logins allowed per client address per window.
+    pub login_failures_per_address: RateLimit,
+    /// `RATE_LIMIT_LOGIN`: login requests per client address per window.
+    pub rate_limit_login: RateLimit,
+    /// `RATE_LIMIT_REGISTER`: registrations per client address per window.
+    pub rate_limit_register: RateLimit,
+    /// `RATE_LIMIT_PASSWORD_RESET`: reset requests per client address per window.
+    pub rate_limit_password_reset: RateLimit,
     /// The clock; not an environment variable (tests move it forward).
     pub clock: Clock,
 }
@@ -148,6 +182,14 @@ pub const VARIABLES: &[&str] = &[
     "EMAIL_VERIFY_EXPIRE_HOURS",
     "REQUIRE_VERIFIED_EMAIL",
     "TENANT_IDLE_SECONDS",
+    "TRUSTED_PROXIES",
+    "LOGIN_LOCKOUT_THRESHOLD",
+    "LOGIN_LOCKOUT_BASE_SECONDS",
+    "LOGIN_LOCKOUT_MAX_SECONDS",
+    "LOGIN_FAILURES_PER_ADDRESS",
+    "RATE_LIMIT_LOGIN",
+    "RATE_LIMIT_REGISTER",
+    "RATE_LIMIT_PASSWORD_RESET",
     // Read by tracing's EnvFilter in main, not by this parser.
     "RUST_LOG",
 ];
@@ -321,10 +363,77 @@ impl Config {
         let verify_hours = ranged(&get, "EMAIL_VERIFY_EXPIRE_HOURS", 24, 1, 720)?;
         let require_verified_email = boolean(&get, "REQUIRE_VERIFIED_EMAIL", false)?;
 
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            None => vec![],
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse::<IpAddr>().map_err(|_| {
+                        err(
+                            "TRUSTED_PROXIES",
+                            &format!("`{p}` is not an IP address (list proxies' addresses, comma-separated)"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let defaults = LockoutPolicy::default();
+        let lockout = LockoutPolicy {
+            threshold: ranged(
+                &get,
+                "LOGIN_LOCKOUT_THRESHOLD",
+                defaults.threshold.into(),
+                1,
+                100,
+            )? as u32,
+            base: Duration::from_secs(ranged(
+                &get,
+                "LOGIN_LOCKOUT_BASE_SECONDS",
+                defaults.base.as_secs(),
+                1,
+                3600,
+            )?),
+            max: Duration::from_secs(ranged(
+                &get,
+                "LOGIN_LOCKOUT_MAX_SECONDS",
+                defaults.max.as_secs(),
+                1,
+                86_400,
+            )?),
+        };
+        if lockout.max < lockout.base {
+            return Err(err(
+                "LOGIN_LOCKOUT_MAX_SECONDS",
+                "must be at least LOGIN_LOCKOUT_BASE_SECONDS",
+            ));
+        }
+        // Defaults: generous for people behind one NAT, tight for a script.
+        let login_failures_per_address = rate_limit(
+            &get,
+            "LOGIN_FAILURES_PER_ADDRESS",
+            RateLimit::per(100, 15 * 60),
+        )?;
+        let rate_limit_login = rate_limit(&get, "RATE_LIMIT_LOGIN", RateLimit::per(100, 60))?;
+        let rate_limit_register =
+            rate_limit(&get, "RATE_LIMIT_REGISTER", RateLimit::per(60, 10 * 60))?;
+        let rate_limit_password_reset = rate_limit(
+            &get,
+            "RATE_LIMIT_PASSWORD_RESET",
+            RateLimit::per(10, 15 * 60),
+        )?;
+
         let tenant_idle_secs = ranged(&get, "TENANT_IDLE_SECONDS", 300, 1, 86_400)?;
 
         Ok(Config {
             tenant_idle: Duration::from_secs(tenant_idle_secs),
+            trusted_proxies,
+            lockout,
+            login_failures_per_address,
+            rate_limit_login,
+            rate_limit_register,
+            rate_limit_password_reset,
             smtp_url,
             mail_from,
             reset_token_ttl: Duration::from_secs(reset_minutes * 60),
@@ -377,6 +486,31 @@ fn ranged(
             )),
         },
     }
+}
+
+fn rate_limit(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: RateLimit,
+) -> Result<RateLimit, ConfigError> {
+    let Some(v) = get(var) else {
+        return Ok(default);
+    };
+    let parsed = v.split_once('/').and_then(|(n, s)| {
+        let n = n.trim().parse::<u32>().ok().filter(|n| *n >= 1)?;
+        let s = s
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=86_400).contains(s))?;
+        Some(RateLimit::per(n, s))
+    });
+    parsed.ok_or_else(|| {
+        err(
+            var,
+            &format!("`{v}` is not COUNT/SECONDS, e.g. 10/60 (count >= 1, 1..86400 seconds)"),
+        )
+    })
 }
 
 fn boolean(

@@ -75,8 +75,7 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
         tracing::warn!("SMTP_URL is not set: mail is written to the log and NOT sent");
     }
     let hasher = service::passwords::Hasher::new(config.hash_concurrency, config.hash_queue);
-    // OWASP: throttle reset requests per client address, whatever the account.
-    let reset_limiter = service::throttle::WindowLimiter::new(10, 15 * 60);
+    let limits = service::throttle::Limiters::new(&config);
     Ok(Arc::new(Services {
         clock: config.clock.clone(),
         config,
@@ -85,7 +84,7 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
         secrets,
         platform,
         mailer,
-        reset_limiter,
+        limits,
         root,
     }))
 }

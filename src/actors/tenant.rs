@@ -4,8 +4,10 @@
 //! Across processes correctness still rests on the database: unique indexes and conditional
 //! updates inside transactions.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, call_t};
@@ -14,9 +16,11 @@ use super::CALL_TIMEOUT_MS;
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::service::domain::TenantSlug;
+use crate::service::lockout::{Admission, IN_FLIGHT_TTL_SECS, LockoutPolicy};
 use crate::service::secrets::Secrets;
 use crate::service::tokens::KeySet;
 use crate::store::keys::{self, KeyRow};
+use crate::store::login_throttle;
 use crate::store::one_time_tokens::{self, NewToken};
 use crate::store::outbox::QueuedMail;
 use crate::store::sessions::{self, NewSession, RefreshRow};
@@ -49,8 +53,40 @@ pub struct Tenant {
     actor: ActorRef<TenantMsg>,
 }
 
+/// How a login attempt ended, for the failure counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginVerdict {
+    /// Right password: the counter resets.
+    Success,
+    /// Wrong password or unknown account: one more failure.
+    Failure,
+    /// No verdict (e.g. the hashing pool was full): the attempt just stops being in flight.
+    Abandoned,
+    /// A password reset: the counter resets; attempts in flight are left alone.
+    Reset,
+}
+
+/// A lock that a failure started: consecutive failures and its length.
+pub type LockStarted = Option<(i64, Duration)>;
+
 /// The tenant actor's messages.
 pub enum TenantMsg {
+    /// May a login attempt on this account key verify a password now? Admitted attempts are
+    /// in flight until their verdict arrives.
+    LoginAdmit(
+        String,
+        LockoutPolicy,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<Admission>>,
+    ),
+    /// The verdict of an admitted attempt (or a reset).
+    LoginVerdict(
+        String,
+        LoginVerdict,
+        LockoutPolicy,
+        DateTime<Utc>,
+        RpcReplyPort<StoreResult<LockStarted>>,
+    ),
     /// Insert a user (with its verification token and mail).
     CreateUser(
         String,
@@ -130,12 +166,45 @@ pub enum TenantMsg {
     ),
 }
 
-/// The actor itself (stateless; its state is the shared tenant).
+/// The actor itself; its state is the shared tenant plus the login attempts in flight.
 pub struct TenantActor;
+
+/// The actor's state.
+pub struct TenantState {
+    shared: Arc<TenantShared>,
+    /// Admission instants of login attempts awaiting their verdict, per account key. Memory
+    /// only: after a restart no attempt of the old incarnation can report back anyway.
+    in_flight: HashMap<String, Vec<DateTime<Utc>>>,
+}
+
+impl TenantState {
+    /// Attempts of `key` still in flight, dropping reservations that never reported back.
+    fn live_in_flight(&mut self, key: &str, now: DateTime<Utc>) -> u32 {
+        let stale = now - chrono::Duration::seconds(IN_FLIGHT_TTL_SECS);
+        let Some(v) = self.in_flight.get_mut(key) else {
+            return 0;
+        };
+        v.retain(|t| *t > stale);
+        let n = v.len() as u32;
+        if n == 0 {
+            self.in_flight.remove(key);
+        }
+        n
+    }
+
+    fn finish_in_flight(&mut self, key: &str) {
+        if let Some(v) = self.in_flight.get_mut(key) {
+            v.pop();
+            if v.is_empty() {
+                self.in_flight.remove(key);
+            }
+        }
+    }
+}
 
 impl Actor for TenantActor {
     type Msg = TenantMsg;
-    type State = Arc<TenantShared>;
+    type State = TenantState;
     type Arguments = Arc<TenantShared>;
 
     async fn pre_start(
@@ -143,18 +212,57 @@ impl Actor for TenantActor {
         _me: ActorRef<TenantMsg>,
         shared: Arc<TenantShared>,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(shared)
+        Ok(TenantState {
+            shared,
+            in_flight: HashMap::new(),
+        })
     }
 
     async fn handle(
         &self,
         _me: ActorRef<TenantMsg>,
         msg: TenantMsg,
-        t: &mut Self::State,
+        state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let db = &t.db;
+        let shared = state.shared.clone();
+        let db = &shared.db;
         // A closed reply port means the caller timed out; the write happened regardless.
         match msg {
+            TenantMsg::LoginAdmit(key, policy, now, reply) => {
+                let res = match login_throttle::get(db, &key).await {
+                    Ok(row) => {
+                        let in_flight = state.live_in_flight(&key, now);
+                        let admission = policy.admit(&row, in_flight, now);
+                        if admission == Admission::Admitted {
+                            state.in_flight.entry(key).or_default().push(now);
+                        }
+                        Ok(admission)
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(res);
+            }
+            TenantMsg::LoginVerdict(key, verdict, policy, now, reply) => {
+                if verdict != LoginVerdict::Reset {
+                    state.finish_in_flight(&key);
+                }
+                let res = match verdict {
+                    LoginVerdict::Abandoned => Ok(None),
+                    LoginVerdict::Success | LoginVerdict::Reset => {
+                        login_throttle::clear(db, &key).await.map(|()| None)
+                    }
+                    LoginVerdict::Failure => match login_throttle::get(db, &key).await {
+                        Ok(row) => {
+                            let (row, lock) = policy.fail(&row, now);
+                            login_throttle::put(db, &key, &row, now)
+                                .await
+                                .map(|()| lock.map(|d| (row.failures, d)))
+                        }
+                        Err(e) => Err(e),
+                    },
+                };
+                let _ = reply.send(res);
+            }
             TenantMsg::CreateUser(id, user, verification, reply) => {
                 let _ = reply.send(users::create(db, &id, *user, verification).await);
             }
@@ -180,7 +288,7 @@ impl Actor for TenantActor {
                 let _ = reply.send(users::delete(db, &user).await);
             }
             TenantMsg::RotateKey(key, reply) => {
-                let _ = reply.send(rotate_key(t, *key).await);
+                let _ = reply.send(rotate_key(&shared, *key).await);
             }
             TenantMsg::CreateSession(s, reply) => {
                 let _ = reply.send(sessions::create(db, *s).await);
@@ -302,6 +410,44 @@ impl Tenant {
     /// The current key set.
     pub fn keys(&self) -> Arc<KeySet> {
         self.shared.keys.read().expect("key lock").clone()
+    }
+
+    /// Asks whether a login attempt on `key` may verify a password now.
+    pub async fn login_admit(
+        &self,
+        key: String,
+        policy: LockoutPolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Admission> {
+        call_t!(
+            self.actor,
+            TenantMsg::LoginAdmit,
+            CALL_TIMEOUT_MS,
+            key,
+            policy,
+            now
+        )
+        .map_err(actor_err)?
+    }
+
+    /// Reports how an admitted login attempt ended (or a reset); returns the lock it started.
+    pub async fn login_verdict(
+        &self,
+        key: String,
+        verdict: LoginVerdict,
+        policy: LockoutPolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<LockStarted> {
+        call_t!(
+            self.actor,
+            TenantMsg::LoginVerdict,
+            CALL_TIMEOUT_MS,
+            key,
+            verdict,
+            policy,
+            now
+        )
+        .map_err(actor_err)?
     }
 
     /// Inserts a user, with its verification token and mail when given.

@@ -4,7 +4,9 @@
 //! nested value literals (`[[[...]]]`, `{a:{a:...}}`) without a bound, so ~2,000 levels in a
 //! 4 KB request would overflow the stack and abort the process; the scan is iterative.
 //! After: with introspection disabled, `__schema`/`__type` are refused with an error instead
-//! of answering `null`.
+//! of answering `null`; and aliases are bounded (OWASP GraphQL cheat sheet: alias-based
+//! batching turns one request into hundreds of password guesses or expensive resolver runs).
+//! Depth and complexity are bounded by the schema's own limits (see `tenant_schema`).
 
 use std::sync::Arc;
 
@@ -16,6 +18,23 @@ use async_graphql::{ServerError, ServerResult, Variables};
 pub const MAX_QUERY_BYTES: usize = 32 * 1024;
 /// Deepest `[`/`{`/`(` nesting accepted in a query text.
 pub const MAX_NESTING: usize = 64;
+
+/// Most times one field may be selected in one selection set (through aliases, inline
+/// fragments or fragment spreads). Ten `login`s in one request are already ten guesses.
+pub const MAX_SAME_FIELD: usize = 10;
+/// `__schema` selections allowed per selection set. async-graphql leaves introspection out
+/// of its complexity count, so ten aliased full-schema dumps would pass every other limit;
+/// GraphiQL and code generators ask once.
+pub const MAX_SCHEMA_INTROSPECTIONS: usize = 1;
+/// Most aliases in one document.
+pub const MAX_ALIASES: usize = 30;
+/// Fragment spreads followed when counting; a document that nests deeper is refused (the
+/// schema's depth limit would refuse it anyway).
+const MAX_SPREAD_DEPTH: usize = 16;
+/// Selections visited when counting, fragments expanded. Spreads can multiply a small text
+/// exponentially (each fragment spreading the next one ten times), so the walk itself is
+/// bounded; real documents visit a few hundred at most.
+const MAX_VISITS: usize = 20_000;
 
 /// The guard extension.
 pub struct Guard {
@@ -55,6 +74,14 @@ impl Extension for GuardExt {
                 format!("query nests deeper than {MAX_NESTING} levels"),
                 None,
             ));
+        }
+        // Aliases and fragment expansion are checked on our own parse, before the engine's:
+        // async-graphql's recursive-depth check (inside `next.run`) expands fragment spreads
+        // without memoization, so F0 spreading F1 ten times, F1 spreading F2 ten times, ...
+        // pins a core for hours with a 2 KB document. Parsing is linear in the text (32 KB at
+        // most), so the second parse costs little.
+        if let Ok(pre) = async_graphql::parser::parse_query(query) {
+            check_aliases(&pre).map_err(|m| ServerError::new(m, None))?;
         }
         let doc = next.run(ctx, query, variables).await?;
         if !self.introspection && uses_introspection(&doc) {
@@ -118,4 +145,138 @@ fn uses_introspection(doc: &ExecutableDocument) -> bool {
             .fragments
             .values()
             .any(|f| walk(&f.node.selection_set.node))
+}
+
+/// Refuses documents with more than [`MAX_ALIASES`] aliases, or with one field selected more
+/// than [`MAX_SAME_FIELD`] times in a selection set (fragments expanded in place).
+pub fn check_aliases(doc: &ExecutableDocument) -> Result<(), String> {
+    let aliases = doc
+        .operations
+        .iter()
+        .map(|(_, op)| count_aliases(&op.node.selection_set.node))
+        .chain(
+            doc.fragments
+                .values()
+                .map(|f| count_aliases(&f.node.selection_set.node)),
+        )
+        .sum::<usize>();
+    if aliases > MAX_ALIASES {
+        return Err(format!(
+            "the document uses {aliases} aliases; at most {MAX_ALIASES} are allowed"
+        ));
+    }
+    let mut budget = MAX_VISITS;
+    for (_, op) in doc.operations.iter() {
+        check_set(doc, &op.node.selection_set.node, 0, &mut budget)?;
+    }
+    Ok(())
+}
+
+fn count_aliases(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|s| match &s.node {
+            Selection::Field(f) => {
+                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node)
+            }
+            Selection::InlineFragment(f) => count_aliases(&f.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+/// Checks one selection set (and, recursively, those below it).
+fn check_set(
+    doc: &ExecutableDocument,
+    set: &SelectionSet,
+    depth: usize,
+    budget: &mut usize,
+) -> Result<(), String> {
+    let mut counts: std::collections::HashMap<&str, usize> = Default::default();
+    flatten(doc, set, depth, &mut counts, budget)?;
+    if counts
+        .get("__schema")
+        .is_some_and(|n| *n > MAX_SCHEMA_INTROSPECTIONS)
+    {
+        return Err(format!(
+            "`__schema` may be selected at most {MAX_SCHEMA_INTROSPECTIONS} time per request"
+        ));
+    }
+    if let Some((name, n)) = counts.into_iter().find(|(_, n)| *n > MAX_SAME_FIELD) {
+        return Err(format!(
+            "field `{name}` is selected {n} times in one selection; at most {MAX_SAME_FIELD} (use fewer aliases)"
+        ));
+    }
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(f) => check_set(doc, &f.node.selection_set.node, depth + 1, budget)?,
+            Selection::InlineFragment(f) => {
+                check_set(doc, &f.node.selection_set.node, depth + 1, budget)?
+            }
+            Selection::FragmentSpread(s) => {
+                if let Some(frag) = doc.fragments.get(&s.node.fragment_name.node) {
+                    check_set(doc, &frag.node.selection_set.node, depth + 1, budget)?;
+                }
+            }
+        }
+        if depth > MAX_SPREAD_DEPTH {
+            return Err(format!("query nests deeper than {MAX_SPREAD_DEPTH} levels"));
+        }
+    }
+    Ok(())
+}
+
+/// Field names selected at this level, fragments expanded in place.
+fn flatten<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    depth: usize,
+    counts: &mut std::collections::HashMap<&'a str, usize>,
+    budget: &mut usize,
+) -> Result<(), String> {
+    if depth > MAX_SPREAD_DEPTH {
+        return Err(format!("query nests deeper than {MAX_SPREAD_DEPTH} levels"));
+    }
+    for item in &set.items {
+        *budget = budget
+            .checked_sub(1)
+            .ok_or_else(|| "query is too complex (fragments expand too far)".to_string())?;
+        match &item.node {
+            Selection::Field(f) => *counts.entry(f.node.name.node.as_str()).or_default() += 1,
+            Selection::InlineFragment(f) => {
+                flatten(doc, &f.node.selection_set.node, depth + 1, counts, budget)?
+            }
+            Selection::FragmentSpread(s) => {
+                if let Some(frag) = doc.fragments.get(&s.node.fragment_name.node) {
+                    flatten(
+                        doc,
+                        &frag.node.selection_set.node,
+                        depth + 1,
+                        counts,
+                        budget,
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponential_fragments_stop_quickly() {
+        let mut doc = String::from("query { ...F0 }");
+        for i in 0..12 {
+            doc.push_str(&format!(
+                " fragment F{i} on Query {{ {} }}",
+                format!("...F{} ", i + 1).repeat(10)
+            ));
+        }
+        doc.push_str(" fragment F12 on Query { __typename }");
+        let parsed = async_graphql::parser::parse_query(&doc).unwrap();
+        assert!(check_aliases(&parsed).is_err());
+    }
 }

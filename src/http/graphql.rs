@@ -21,12 +21,9 @@ use crate::error::ServiceError;
 use crate::graphql::RequestCtx;
 use crate::graphql::guard::{MAX_NESTING, MAX_QUERY_BYTES, nesting_depth};
 use crate::graphql::platform::PlatformCtx;
-use crate::service::ClientInfo;
 
 /// Operations allowed in one batched request.
 pub const MAX_BATCH: usize = 10;
-/// User agents are stored for session listings; nobody needs more than this.
-const MAX_USER_AGENT: usize = 256;
 
 /// POST on the default tenant.
 pub async fn post_default(
@@ -231,7 +228,7 @@ async fn execute(
     let ctx = RequestCtx {
         tenant,
         bearer: bearer(&headers),
-        client: client_info(peer, &headers),
+        client: super::client::client_info(peer, &headers, &st.services.config.trusted_proxies),
         request_id: request_id(&headers),
     };
     let batch = batch.data(std::sync::Arc::new(ctx));
@@ -302,17 +299,6 @@ fn ensure_codes(resp: &mut async_graphql::Response) {
         if ext.get("code").is_none() {
             ext.set("code", "BAD_USER_INPUT");
         }
-    }
-}
-
-/// Client address and user agent (truncated) of a request; shared with the REST handlers.
-pub(crate) fn client_info(peer: SocketAddr, headers: &HeaderMap) -> ClientInfo {
-    ClientInfo {
-        ip: Some(peer.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
     }
 }
 

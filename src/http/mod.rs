@@ -1,6 +1,7 @@
 //! The HTTP front door: routes and the middleware every request passes through.
 
 pub mod assets;
+pub mod client;
 pub mod docs;
 pub mod graphql;
 pub mod health;
@@ -8,6 +9,7 @@ pub mod openapi;
 pub mod playground;
 pub mod rest;
 pub mod rest_password_reset;
+pub mod security_headers;
 pub mod wellknown;
 
 use std::sync::Arc;
@@ -22,7 +24,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{BODY_LIMIT_BYTES, Config};
@@ -104,21 +105,15 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(axum::middleware::from_fn_with_state(
+            config.public_url.starts_with("https://"),
+            security_headers::apply,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(security_headers_nosniff())
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(cors(&config))
         .layer(axum::middleware::from_fn(refuse_oversized))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
     routes.layer(middleware)
-}
-
-fn security_headers_nosniff() -> SetResponseHeaderLayer<HeaderValue> {
-    SetResponseHeaderLayer::overriding(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    )
 }
 
 fn cors(config: &Config) -> CorsLayer {

@@ -12,7 +12,6 @@ use serde::Deserialize;
 
 use super::AppState;
 use crate::error::ServiceError;
-use crate::service::ClientInfo;
 
 /// `{email}`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -50,16 +49,6 @@ fn service_error(e: ServiceError) -> Response {
             .insert(header::RETRY_AFTER, retry_after.into());
     }
     resp
-}
-
-fn client(peer: SocketAddr, headers: &HeaderMap) -> ClientInfo {
-    ClientInfo {
-        ip: Some(peer.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect()),
-    }
 }
 
 /// `POST /api/auth/password-reset/request` on the default tenant.
@@ -105,7 +94,7 @@ pub async fn request(
         Ok(t) => t,
         Err(e) => return service_error(e),
     };
-    match st.services.request_password_reset(&tenant, &body.email, &client(peer, &headers)).await {
+    match st.services.request_password_reset(&tenant, &body.email, &super::client::client_info(peer, &headers, &st.services.config.trusted_proxies)).await {
         Ok(_) => (StatusCode::ACCEPTED, Json(serde_json::json!({"detail": "if the address belongs to an account, a reset link was sent"}))).into_response(),
         Err(e) => service_error(e),
     }

@@ -5,7 +5,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::audit::AuditInfo;
+use super::bruteforce::Account;
 use super::domain::{Email, NewPassword, Username, candidate_password};
+use super::password_policy;
+use super::throttle::address_key;
 use super::tokens::{AccessClaims, new_refresh_token};
 use super::{ClientInfo, Services};
 use crate::actors::Tenant;
@@ -72,6 +75,7 @@ impl NewAccount {
             password,
             s.settings(tenant).password_min_length,
         )?;
+        password_policy::check(password_field, &password, username.as_str(), email.as_str())?;
         Ok(Self {
             email,
             username,
@@ -165,6 +169,11 @@ impl Services {
         password: &str,
         client: &ClientInfo,
     ) -> Result<UserRow, ServiceError> {
+        if let Some(ip) = &client.ip {
+            self.limits
+                .register
+                .hit(&address_key(tenant.slug().as_str(), ip), self.clock.now())?;
+        }
         let account = NewAccount::parse(self, tenant, email, username, password, "password")?;
         let user = self
             .create_account(tenant, account, Vec::new(), false)
@@ -192,21 +201,31 @@ impl Services {
         if password.is_empty() {
             return Err(ServiceError::bad_input("password", "is required"));
         }
+        if let Some(ip) = &client.ip {
+            self.limits
+                .login
+                .hit(&address_key(tenant.slug().as_str(), ip), self.clock.now())?;
+        }
+        let normalized = if identifier.contains('@') {
+            identifier.to_lowercase()
+        } else {
+            identifier.to_ascii_lowercase()
+        };
         let user =
             if identifier.len() > MAX_IDENTIFIER_LEN || identifier.chars().any(char::is_control) {
                 None
-            } else if identifier.contains('@') {
-                users::find_by_login(tenant.db(), true, &identifier.to_lowercase()).await?
             } else {
-                users::find_by_login(tenant.db(), false, &identifier.to_ascii_lowercase()).await?
+                users::find_by_login(tenant.db(), identifier.contains('@'), &normalized).await?
             };
-        let ok = self
-            .hasher
-            .verify(
-                candidate_password(password),
-                user.as_ref().map(|u| u.password_hash.clone()),
-            )
-            .await?;
+        let account = match &user {
+            Some(u) => Account::User(&u.id),
+            None => Account::Unknown(&normalized),
+        };
+        let verify = self.hasher.verify(
+            candidate_password(password),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        );
+        let ok = self.guarded_verify(tenant, account, client, verify).await?;
         let user = match user {
             Some(u) if ok => u,
             _ => {
@@ -407,6 +426,7 @@ impl Services {
             new,
             self.settings(tenant).password_min_length,
         )?;
+        password_policy::check("newPassword", &new, &p.user.username, &p.user.email)?;
         if current.is_empty() {
             return Err(ServiceError::bad_input("currentPassword", "is required"));
         }

@@ -4,8 +4,11 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod bruteforce;
 pub mod domain;
+pub mod lockout;
 pub mod mail;
+pub mod password_policy;
 pub mod passwords;
 pub mod platform;
 pub mod recovery;
@@ -43,8 +46,8 @@ pub struct Services {
     pub root: Db,
     /// Wakes the email actor for queued mail.
     pub mailer: Mailer,
-    /// Password reset requests per client address.
-    pub reset_limiter: throttle::WindowLimiter,
+    /// Per-address request and failure limits.
+    pub limits: throttle::Limiters,
 }
 
 /// Who is calling, as far as the network tells.

@@ -4,6 +4,8 @@ use super::audit::AuditInfo;
 use super::auth::Principal;
 use super::domain::{Email, NewPassword};
 use super::mail::{self, MailContext, Template};
+use super::password_policy;
+use super::throttle::address_key;
 use super::{ClientInfo, Services};
 use crate::actors::Tenant;
 use crate::error::ServiceError;
@@ -32,8 +34,9 @@ impl Services {
     ) -> Result<bool, ServiceError> {
         let email = Email::parse("email", email)?;
         if let Some(ip) = &client.ip {
-            self.reset_limiter
-                .hit(&format!("{}/{ip}", tenant.slug()), self.clock.now())?;
+            self.limits
+                .password_reset
+                .hit(&address_key(tenant.slug().as_str(), ip), self.clock.now())?;
         }
         let Some(user) = users::find_by_login(tenant.db(), true, email.normalized()).await? else {
             return Ok(true);
@@ -79,6 +82,7 @@ impl Services {
         let user = users::get(tenant.db(), &row.user)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
+        password_policy::check("newPassword", &password, &user.username, &user.email)?;
         let hash = self.hasher.hash(password.secret().clone()).await?;
         let notice = self.render(tenant, &user, Template::PasswordChanged, None);
         let notice_id = notice.id.clone();
@@ -90,6 +94,7 @@ impl Services {
             Err(StoreError::Precondition(_)) => return Err(ServiceError::InvalidToken),
             Err(e) => return Err(e.into()),
         }
+        self.clear_login_failures(tenant, &user.id).await;
         self.audit(
             tenant,
             "password_reset",

@@ -190,6 +190,22 @@ impl KeySet {
             .map_err(|e| ServiceError::Internal(format!("jwt encode: {e}")))
     }
 
+    /// Signs an arbitrary JSON payload with the current key and the given `typ`. Not used to
+    /// issue tokens (that is [`KeySet::sign`]); it exists so tests and fuzzers can hand the
+    /// verifier correctly signed but hostile tokens (string-typed `exp`, wrong `typ`, missing
+    /// claims). Whoever holds a `KeySet` can sign anything anyway.
+    pub fn sign_json(
+        &self,
+        typ: Option<&str>,
+        payload: &serde_json::Value,
+    ) -> Result<String, ServiceError> {
+        let mut header = Header::new(jwt_alg(self.alg));
+        header.kid = Some(self.current_kid.clone());
+        header.typ = typ.map(str::to_string);
+        jsonwebtoken::encode(&header, payload, &self.current)
+            .map_err(|e| ServiceError::Internal(format!("jwt encode: {e}")))
+    }
+
     /// Verifies an access token strictly: algorithm pinned by the tenant (never taken from the
     /// header), `typ` must be `at+jwt`, `kid` must be one of ours, signature, `iss`, `aud`,
     /// `tenant`, and `exp`/`nbf`/`iat` against our clock with bounded leeway. Embedded

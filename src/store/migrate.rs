@@ -51,6 +51,11 @@ pub const TENANT: &[Migration] = &[
         name: "tenant/003_audit.surql",
         sql: include_str!("../../schema/surreal/tenant/003_audit.surql"),
     },
+    Migration {
+        version: 4,
+        name: "tenant/004_login_throttle.surql",
+        sql: include_str!("../../schema/surreal/tenant/004_login_throttle.surql"),
+    },
 ];
 
 /// Applies the migrations newer than the database's recorded version.

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod connect;
 pub mod keys;
+pub mod login_throttle;
 pub mod migrate;
 pub mod one_time_tokens;
 pub mod outbox;

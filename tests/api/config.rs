@@ -39,6 +39,16 @@ fn every_invalid_value_names_its_variable() {
         ("PASSWORD_RESET_EXPIRE_MINUTES", "0"),
         ("EMAIL_VERIFY_EXPIRE_HOURS", "lots"),
         ("REQUIRE_VERIFIED_EMAIL", "sometimes"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8"),
+        ("TRUSTED_PROXIES", "proxy.internal"),
+        ("LOGIN_LOCKOUT_THRESHOLD", "0"),
+        ("LOGIN_LOCKOUT_BASE_SECONDS", "0"),
+        ("LOGIN_LOCKOUT_MAX_SECONDS", "99999999"),
+        ("RATE_LIMIT_LOGIN", "10"),
+        ("RATE_LIMIT_LOGIN", "0/60"),
+        ("RATE_LIMIT_REGISTER", "10/0"),
+        ("RATE_LIMIT_PASSWORD_RESET", "x/y"),
+        ("LOGIN_FAILURES_PER_ADDRESS", "-1/60"),
     ];
     for (var, value) in cases {
         let err = with(&[(var, value)]).expect_err(&format!("{var}={value} must be refused"));
@@ -112,4 +122,26 @@ fn dotenv_file_is_read_and_environment_wins() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ACCESS_TOKEN_EXPIRE_MINUTES"), "{stderr}");
+}
+
+#[test]
+fn security_defaults_are_the_documented_ones() {
+    use latchkey::config::RateLimit;
+    let c = with(&[]).unwrap();
+    assert!(c.trusted_proxies.is_empty());
+    assert_eq!(c.lockout.threshold, 5);
+    assert_eq!(c.lockout.base.as_secs(), 1);
+    assert_eq!(c.lockout.max.as_secs(), 900);
+    assert_eq!(c.login_failures_per_address, RateLimit::per(100, 900));
+    assert_eq!(c.rate_limit_login, RateLimit::per(100, 60));
+    assert_eq!(c.rate_limit_register, RateLimit::per(60, 600));
+    assert_eq!(c.rate_limit_password_reset, RateLimit::per(10, 900));
+    let c = with(&[
+        ("LOGIN_LOCKOUT_BASE_SECONDS", "10"),
+        ("LOGIN_LOCKOUT_MAX_SECONDS", "5"),
+    ]);
+    let err = c.expect_err("max below base is refused");
+    assert_eq!(err.var, "LOGIN_LOCKOUT_MAX_SECONDS");
+    let c = with(&[("TRUSTED_PROXIES", " 10.0.0.1, ::1 ")]).unwrap();
+    assert_eq!(c.trusted_proxies.len(), 2);
 }

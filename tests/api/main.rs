@@ -5,16 +5,26 @@
 mod helpers;
 
 mod admin;
+mod bruteforce;
+mod child_server;
 mod config;
 mod docker;
 mod docs;
+mod enumeration;
+mod fuzz;
+mod graphql_abuse;
 mod graphql_http;
 mod hostile_input;
+mod jwt_verifier;
+mod logs;
 mod mail;
+mod password_policy;
 mod persistence;
 mod register_login;
 mod rest;
 mod schema;
+mod security_headers;
 mod sessions;
 mod tenants;
+mod token_abuse;
 mod tokens;

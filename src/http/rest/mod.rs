@@ -15,7 +15,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::AppState;
-use super::graphql::{bearer, client_info};
+use super::client::client_info;
+use super::graphql::bearer;
 use crate::actors::Tenant;
 use crate::error::ServiceError;
 use body::Fields;
@@ -104,7 +105,7 @@ pub async fn register(
             &email,
             &username,
             &password,
-            &client_info(peer, &headers),
+            &client_info(peer, &headers, &st.services.config.trusted_proxies),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
@@ -162,7 +163,7 @@ pub async fn login(
             &t,
             &form["username"],
             &form["password"],
-            &client_info(peer, &headers),
+            &client_info(peer, &headers, &st.services.config.trusted_proxies),
         )
         .await
         .map_err(|e| RestError::from(e).rename_field("identifier", "username"))?;

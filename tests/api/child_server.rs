@@ -1,0 +1,112 @@
+//! The real `latchkey` binary in a child process: for input that might crash the process (an
+//! in-process server would take the whole test binary down with it) and for reading exactly
+//! what the server logs.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::helpers::test_vars;
+
+/// A running child server and everything it has written so far.
+pub struct ChildServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    lines: Arc<Mutex<Vec<String>>>,
+    readers: Vec<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl ChildServer {
+    /// Starts the binary on an in-memory database with JSON logs, plus `extra` variables.
+    pub fn start(extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        cmd.env_clear()
+            .envs(test_vars())
+            .env("LOG_FORMAT", "json")
+            .env("RUST_BACKTRACE", "0")
+            .envs(extra.iter().copied())
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("latchkey binary starts");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let streams: [Box<dyn Read + Send>; 2] = [
+            Box::new(child.stdout.take().expect("stdout")),
+            Box::new(child.stderr.take().expect("stderr")),
+        ];
+        let mut readers = Vec::new();
+        for stream in streams {
+            let tx = tx.clone();
+            let lines = lines.clone();
+            // Reads to the end so the child never blocks on a full pipe.
+            readers.push(std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(port) = listening_port(&line) {
+                        let _ = tx.send(port);
+                    }
+                    lines.lock().unwrap().push(line);
+                }
+            }));
+        }
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(port) => Self {
+                child,
+                base: format!("http://127.0.0.1:{port}"),
+                lines,
+                readers,
+                _dir: dir,
+            },
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!("latchkey binary did not report its port; exit status {status:?}");
+            }
+        }
+    }
+
+    /// The exit status, if the process has ended.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// The log lines written so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Stops the process and returns every line it wrote, to the last one.
+    pub fn stop(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        self.lines()
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The port in a log line naming `127.0.0.1:PORT` (the "listening" line), never 0.
+fn listening_port(line: &str) -> Option<u16> {
+    line.match_indices("127.0.0.1:").find_map(|(i, m)| {
+        let digits: String = line[i + m.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse::<u16>().ok().filter(|&p| p != 0)
+    })
+}
