@@ -8,7 +8,6 @@ pub mod health;
 pub mod openapi;
 pub mod playground;
 pub mod rest;
-pub mod rest_password_reset;
 pub mod security_headers;
 pub mod wellknown;
 
@@ -19,7 +18,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -68,22 +67,6 @@ pub fn router(state: AppState) -> Router {
             config.serve_examples,
         ))
         .route("/assets/{*path}", get(assets::serve))
-        .route(
-            "/api/auth/password-reset/request",
-            post(rest_password_reset::request_default),
-        )
-        .route(
-            "/api/auth/password-reset/confirm",
-            post(rest_password_reset::confirm_default),
-        )
-        .route(
-            "/t/{tenant}/api/auth/password-reset/request",
-            post(rest_password_reset::request),
-        )
-        .route(
-            "/t/{tenant}/api/auth/password-reset/confirm",
-            post(rest_password_reset::confirm),
-        )
         .route(
             "/admin/graphql",
             get(graphql::get_platform).post(graphql::post_platform),

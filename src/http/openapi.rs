@@ -8,7 +8,7 @@ use utoipa::openapi::security::{
 };
 use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
 
-use super::{rest, rest_password_reset};
+use super::rest;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,8 +24,8 @@ use super::{rest, rest_password_reset};
         rest::me,
         rest::refresh,
         rest::logout,
-        rest_password_reset::request_default,
-        rest_password_reset::confirm_default,
+        rest::password_reset::request,
+        rest::password_reset::confirm,
     ),
     tags((name = "auth", description = "Sign-up, sign-in and sessions")),
     modifiers(&SecuritySchemes)

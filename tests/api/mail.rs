@@ -413,6 +413,26 @@ async fn rest_password_reset_endpoints() {
         .await
         .unwrap();
     assert_eq!(r.status(), 422, "missing new_password");
+    let detail = r.json::<Value>().await.unwrap()["detail"].clone();
+    assert_eq!(
+        detail[0]["loc"],
+        json!(["body", "new_password"]),
+        "{detail}"
+    );
+    // A weak password is a 422 naming the REST field, and the token is not spent.
+    let r = post(
+        "/api/auth/password-reset/confirm",
+        json!({"token": token, "new_password": "short"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    let detail = r.json::<Value>().await.unwrap()["detail"].clone();
+    assert_eq!(
+        detail[0]["loc"],
+        json!(["body", "new_password"]),
+        "{detail}"
+    );
     let r = post(
         "/api/auth/password-reset/confirm",
         json!({"token": token, "new_password": NEW_PASSWORD}),

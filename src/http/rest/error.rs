@@ -17,6 +17,8 @@ pub enum RestError {
     Invalid(Vec<ValidationIssue>),
     /// The body is over the REST limit.
     TooLarge,
+    /// A well-formed request the service cannot act on (400 with this detail).
+    BadRequest(&'static str),
 }
 
 impl From<ServiceError> for RestError {
@@ -64,6 +66,7 @@ impl IntoResponse for RestError {
             )
                 .into_response(),
             RestError::TooLarge => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"),
+            RestError::BadRequest(message) => detail(StatusCode::BAD_REQUEST, message),
             // Service validation failures are 422 too, in the same list shape, so a client
             // handles every 422 alike.
             RestError::Service(ServiceError::BadInput { field, message }) => {

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod error;
+pub mod password_reset;
 pub mod types;
 
 use std::net::SocketAddr;
@@ -31,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/me", get(me))
         .route("/refresh", post(refresh))
         .route("/logout", post(logout))
+        .route("/password-reset/request", post(password_reset::request))
+        .route("/password-reset/confirm", post(password_reset::confirm))
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest("/api/auth", auth.clone())

@@ -85,6 +85,25 @@ pub struct RegisterIn {
     pub password: String,
 }
 
+/// Password reset request (JSON).
+#[derive(ToSchema)]
+#[allow(dead_code)] // Documentation only: the handler parses fields itself for FastAPI-like 422s.
+pub struct ResetRequestIn {
+    /// The account's email address.
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+}
+
+/// Password reset confirmation (JSON).
+#[derive(ToSchema)]
+#[allow(dead_code)] // Documentation only.
+pub struct ResetConfirmIn {
+    /// The token from the reset mail.
+    pub token: String,
+    /// The new password (8 to 128 characters, or the tenant's minimum).
+    pub new_password: String,
+}
+
 /// Sign-in form (`application/x-www-form-urlencoded`), FastAPI's `OAuth2PasswordRequestForm`.
 #[derive(ToSchema)]
 #[allow(dead_code)] // Documentation only, as RegisterIn.
