@@ -118,7 +118,8 @@ lines = [
     f"latchkey benchmark, {machine.get('date', '?')}, commit {machine.get('commit', '?')}: "
     f"{machine.get('nproc', '?')} cores ({machine.get('cpu', '?')}), "
     f"{round(machine.get('mem_total_kib', 0) / 1048576, 1)} GiB, {machine.get('duration_s', '?')} s per wrk run, "
-    f"run took {run.get('total_s', '?')} s after a {machine.get('build_s', '?')} s build.",
+    f"run took {run.get('total_s', '?')} s after a {machine.get('build_s', '?')} s build; "
+    f"load average at start {machine.get('loadavg_at_start', '?')}, at end {run.get('loadavg_at_end', '?')}.",
     "",
     "| scenario | req/s | p50 ms | p99 ms | errors | peak RSS MiB | baseline | ratio | target | |",
     "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | --- |",

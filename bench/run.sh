@@ -18,6 +18,7 @@
 #
 # Environment knobs (defaults): DURATION (10 s per wrk run), LOGIN_USERS (1000),
 # SCALE_USERS (1000000), SEED_MAX_SECONDS (240), TENANTS (10000), TENANT_WORKERS (4),
+# TENANT_MAX_SECONDS (240: tenant creation stops there and the count reached is reported),
 # CARGO_TARGET_DIR (./target), SKIP_BUILD (unset), KEEP_WORK (unset: temp dir removed).
 set -euo pipefail
 
@@ -29,6 +30,7 @@ SCALE_USERS=${SCALE_USERS:-1000000}
 SEED_MAX_SECONDS=${SEED_MAX_SECONDS:-240}
 TENANTS=${TENANTS:-10000}
 TENANT_WORKERS=${TENANT_WORKERS:-4}
+TENANT_MAX_SECONDS=${TENANT_MAX_SECONDS:-240}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PASSWORD="bench-password-4711"
 SECRET="bench-secret-key-0123456789-abcdefghijklmnop"
@@ -136,6 +138,7 @@ login_json() { # login_json PATH IDENTIFIER -> AuthPayload JSON
   echo "{\"nproc\": $(nproc), \"cpu\": \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')\","
   echo " \"mem_total_kib\": $(awk '/MemTotal/ {print $2}' /proc/meminfo), \"kernel\": \"$(uname -r)\","
   echo " \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"duration_s\": $DURATION, \"build_s\": $BUILD_SECS,"
+  echo " \"loadavg_at_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
   echo " \"commit\": \"$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)\"}"
 } >"$OUT/machine.json"
 
@@ -212,7 +215,8 @@ if [ "$TENANTS" -gt 0 ]; then
   sleep 1
   FRESH_RSS=$(rss_kib "$SPID" VmRSS)
   log "creating and touching $TENANTS tenants ($TENANT_WORKERS client threads)"
-  python3 "$BENCH/tenants.py" "127.0.0.1:$PORT" "$ADMIN_KEY" "$TENANTS" bt "$TENANT_WORKERS" >"$OUT/tenants_load.json"
+  python3 "$BENCH/tenants.py" "127.0.0.1:$PORT" "$ADMIN_KEY" "$TENANTS" bt "$TENANT_WORKERS" "$TENANT_MAX_SECONDS" >"$OUT/tenants_load.json"
+  TENANTS_DONE=$(json_get '["count"]' <"$OUT/tenants_load.json")
   cat "$OUT/tenants_load.json" >&2
   RUNNING_AFTER_TOUCH=$(curl -fs "$BASE/metrics" | awk '/^latchkey_tenant_actors/ {print $2}')
   w0=$(date +%s)
@@ -224,7 +228,7 @@ if [ "$TENANTS" -gt 0 ]; then
   EVICT_WAIT=$(($(date +%s) - w0))
   sleep 2
   cat >"$OUT/tenants.json" <<EOF
-{"tenants": $TENANTS, "fresh_rss_kib": $FRESH_RSS, "rss_after_eviction_kib": $(rss_kib "$SPID" VmRSS),
+{"tenants": $TENANTS_DONE, "requested": $TENANTS, "fresh_rss_kib": $FRESH_RSS, "rss_after_eviction_kib": $(rss_kib "$SPID" VmRSS),
  "peak_rss_kib": $(rss_kib "$SPID" VmHWM), "actors_after_touch": ${RUNNING_AFTER_TOUCH:-null},
  "actors_now": ${n:-null}, "eviction_wait_s": $EVICT_WAIT}
 EOF
@@ -232,7 +236,7 @@ EOF
   stop_server
 fi
 
-echo "{\"startup_rss_kib\": ${STARTUP_RSS:-0}, \"total_s\": $(($(date +%s) - T0))}" >"$OUT/run.json"
+echo "{\"startup_rss_kib\": ${STARTUP_RSS:-0}, \"total_s\": $(($(date +%s) - T0)), \"loadavg_at_end\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >"$OUT/run.json"
 mkdir -p "$BENCH/results"
 python3 "$BENCH/report.py" "$OUT" "$BENCH/results/latest.json" "$BENCH/results/latest.md"
 cat "$BENCH/results/latest.md"

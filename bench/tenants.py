@@ -2,8 +2,9 @@
 """Creates COUNT tenants through the platform API, then touches each one once (GET its JWKS,
 which starts its actor: database session, migrations, signing key). Prints JSON timings.
 
-usage: tenants.py HOST:PORT ADMIN_API_KEY COUNT [PREFIX] [WORKERS]
-Standard library only; one keep-alive connection per worker thread.
+usage: tenants.py HOST:PORT ADMIN_API_KEY COUNT [PREFIX] [WORKERS] [MAX_SECONDS]
+Creation stops early after MAX_SECONDS (0: no limit); "count" reports how many were created
+and only those are touched. Standard library only; one keep-alive connection per worker.
 """
 import http.client
 import json
@@ -14,23 +15,29 @@ import time
 addr, key, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 prefix = sys.argv[4] if len(sys.argv) > 4 else "bt"
 workers = int(sys.argv[5]) if len(sys.argv) > 5 else 4
+max_seconds = float(sys.argv[6]) if len(sys.argv) > 6 else 0
 host, port = addr.rsplit(":", 1)
 CREATE = "mutation($i: CreateTenantInput!) { createTenant(input: $i) { slug } }"
 
 
-def run(job, label):
+def run(job, label, limit=0):
     errors = []
+    started = time.time()
     nxt = [0]
+    # Indices are claimed in order and the stop test only becomes true, so the jobs run are
+    # exactly 0..ran-1.
+    ran = [0]
     lock = threading.Lock()
 
     def worker():
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
         while True:
             with lock:
+                if nxt[0] >= count or (limit and time.time() - started > limit):
+                    return
                 i = nxt[0]
                 nxt[0] += 1
-            if i >= count:
-                return
+                ran[0] += 1
             try:
                 status, body = job(conn, i)
                 if status != 200 or b'"errors"' in body:
@@ -40,7 +47,6 @@ def run(job, label):
                 conn.close()
                 conn = http.client.HTTPConnection(host, int(port), timeout=60)
 
-    started = time.time()
     threads = [threading.Thread(target=worker) for _ in range(workers)]
     for t in threads:
         t.start()
@@ -49,7 +55,8 @@ def run(job, label):
     secs = time.time() - started
     if errors:
         print(f"{label}: {len(errors)} errors, e.g. {errors[0]}", file=sys.stderr)
-    return {"seconds": round(secs, 2), "per_sec": round(count / secs, 1), "errors": len(errors)}
+    done = ran[0]
+    return {"seconds": round(secs, 2), "done": done, "per_sec": round(done / secs, 1), "errors": len(errors)}
 
 
 def create(conn, i):
@@ -66,5 +73,7 @@ def touch(conn, i):
     return r.status, r.read()
 
 
-out = {"count": count, "create": run(create, "create"), "touch": run(touch, "touch")}
+created = run(create, "create", max_seconds)
+requested, count = count, created["done"]
+out = {"requested": requested, "count": count, "create": created, "touch": run(touch, "touch")}
 print(json.dumps(out))
