@@ -18,7 +18,7 @@
 #
 # Environment knobs (defaults): DURATION (10 s per wrk run), LOGIN_USERS (1000),
 # SCALE_USERS (1000000), SEED_MAX_SECONDS (240), TENANTS (10000), TENANT_WORKERS (4),
-# TENANT_MAX_SECONDS (240: tenant creation stops there and the count reached is reported),
+# TENANT_MAX_SECONDS (240: tenant creation, then touching, stop there; the counts reached are reported),
 # CARGO_TARGET_DIR (./target), SKIP_BUILD (unset), KEEP_WORK (unset: temp dir removed).
 set -euo pipefail
 

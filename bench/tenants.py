@@ -3,8 +3,8 @@
 which starts its actor: database session, migrations, signing key). Prints JSON timings.
 
 usage: tenants.py HOST:PORT ADMIN_API_KEY COUNT [PREFIX] [WORKERS] [MAX_SECONDS]
-Creation stops early after MAX_SECONDS (0: no limit); "count" reports how many were created
-and only those are touched. Standard library only; one keep-alive connection per worker.
+Creation, then touching, each stop early after MAX_SECONDS (0: no limit); "created" and
+"count" (touched) report how far they got. Standard library only; one keep-alive connection per worker.
 """
 import http.client
 import json
@@ -75,5 +75,6 @@ def touch(conn, i):
 
 created = run(create, "create", max_seconds)
 requested, count = count, created["done"]
-out = {"requested": requested, "count": count, "create": created, "touch": run(touch, "touch")}
+touched = run(touch, "touch", max_seconds)
+out = {"requested": requested, "created": count, "count": touched["done"], "create": created, "touch": touched}
 print(json.dumps(out))
