@@ -46,7 +46,7 @@ perf record -e cpu-clock -F 499 -g -p "$SPID" -o "$WORK/perf.data" -- sleep "$SE
 wait "$WPID" || true
 grep -E 'Requests/sec|WRKJSON' "$WORK/wrk.txt"
 echo "--- by shared object"
-perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
+perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12 || true
 echo "--- by symbol"
-perf report -i "$WORK/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+perf report -i "$WORK/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 || true
 echo "perf data: $WORK/perf.data"
