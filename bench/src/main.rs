@@ -123,7 +123,8 @@ fn argon2() -> Argon2<'static> {
 }
 
 fn hash(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::encode_b64(b"latchkey-bench-salt").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let salt =
+        SaltString::encode_b64(b"latchkey-bench-salt").map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(argon2()
         .hash_password(password.as_bytes(), &salt)
         .map_err(|e| anyhow::anyhow!("{e}"))?
