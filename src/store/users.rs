@@ -252,3 +252,44 @@ pub async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
     let left: Vec<RecordId> = res.take(last)?;
     Ok(left.is_empty())
 }
+
+/// A user row with its key, for [`insert_many`].
+#[derive(Clone, Debug, SurrealValue)]
+struct KeyedUser {
+    id: RecordId,
+    email: String,
+    email_norm: String,
+    username: String,
+    username_norm: String,
+    password_hash: String,
+    roles: Vec<String>,
+    email_verified: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// Bulk path for the benchmark's seeding (`latchkey-bench seed-users`): inserts many users
+/// in one `INSERT` statement (one transaction), with no verification mail and no audit.
+/// Not used by the server; unique-index violations fail the whole batch.
+pub async fn insert_many(db: &Db, rows: Vec<(String, NewUser)>) -> StoreResult<()> {
+    let rows: Vec<KeyedUser> = rows
+        .into_iter()
+        .map(|(id, u)| KeyedUser {
+            id: RecordId::new("user", id),
+            email: u.email,
+            email_norm: u.email_norm,
+            username: u.username,
+            username_norm: u.username_norm,
+            password_hash: u.password_hash,
+            roles: u.roles,
+            email_verified: u.email_verified,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        })
+        .collect();
+    db.query("INSERT INTO user $rows RETURN NONE")
+        .bind(("rows", rows))
+        .await?
+        .check()?;
+    Ok(())
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Merges the per-scenario JSON files of one bench/run.sh run into latest.json and a
+Markdown table (latest.md). Targets are reported, never enforced.
+
+usage: report.py OUT_DIR LATEST_JSON LATEST_MD
+"""
+import json
+import os
+import sys
+
+out, json_path, md_path = sys.argv[1:4]
+
+
+def load(name):
+    p = os.path.join(out, name + ".json")
+    if not os.path.exists(p):
+        return None
+    with open(p) as f:
+        txt = f.read().strip()
+    return json.loads(txt) if txt else None
+
+
+machine = load("machine") or {}
+argon = load("argon2_ceiling") or {}
+ceiling = argon.get("ops_per_sec")
+s = {k: load(k) for k in ["bare", "login", "register", "me", "refresh", "noisy_b_alone",
+                          "noisy_b_flooded", "noisy_a_flood", "scale_me", "scale_login"]}
+scale = load("scale") or {}
+tenants = load("tenants")
+tenants_load = load("tenants_load")
+seed_small, seed_large = load("seed_small"), load("seed_large")
+run = load("run") or {}
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a is not None and b else None
+
+
+def get(name, key):
+    return (s.get(name) or {}).get(key)
+
+
+results = {
+    "machine": machine,
+    "run": run,
+    "baselines": {"argon2_ceiling": argon, "bare_framework": s["bare"]},
+    "scenarios": {k: v for k, v in s.items() if v is not None},
+    "seeding": {"small": seed_small, "large": seed_large},
+    "tenants": {"load": tenants_load, "memory": tenants},
+    "ratios": {
+        "login_vs_argon2": ratio(get("login", "rps"), ceiling),
+        "register_vs_argon2": ratio(get("register", "rps"), ceiling),
+        "me_vs_bare": ratio(get("me", "rps"), get("bare", "rps")),
+        "noisy_p99_ratio": ratio(get("noisy_b_flooded", "p99_us"), get("noisy_b_alone", "p99_us")),
+        "scale_me_p99_ratio": ratio(get("scale_me", "p99_us"), get("me", "p99_us")),
+        "scale_login_p99_ratio": ratio(get("scale_login", "p99_us"), get("login", "p99_us")),
+    },
+}
+r = results["ratios"]
+targets = {
+    "login_vs_argon2": (">=", 0.90),
+    "register_vs_argon2": (">=", 0.85),
+    "me_vs_bare": (">=", 0.50),
+    "refresh_rps": (">=", 3000),
+    "noisy_p99_ratio": ("<=", 2.0),
+    "scale_me_p99_ratio": ("<=", 1.2),
+    "scale_login_p99_ratio": ("<=", 1.2),
+    "idle_tenants_rss_mib": ("<=", 200),
+}
+values = dict(r)
+values["refresh_rps"] = get("refresh", "rps")
+extrapolated = None
+if tenants:
+    values["idle_tenants_rss_mib"] = round(tenants["rss_after_eviction_kib"] / 1024, 1)
+    want = tenants.get("requested", tenants["tenants"])
+    if 0 < tenants["tenants"] < want:
+        # Fewer touched than asked (time cap): judge the target on a linear extrapolation of
+        # the growth over a fresh server to the asked count.
+        grow = (tenants["rss_after_eviction_kib"] - tenants["fresh_rss_kib"]) / tenants["tenants"]
+        extrapolated = round((tenants["fresh_rss_kib"] + grow * want) / 1024, 1)
+        values["idle_tenants_rss_mib"] = extrapolated
+        tenants["extrapolated_rss_mib"] = extrapolated
+
+
+def met(key):
+    v = values.get(key)
+    if v is None:
+        return "n/a"
+    op, t = targets[key]
+    ok = v >= t if op == ">=" else v <= t
+    return "met" if ok else "**missed**"
+
+
+results["targets"] = {k: {"target": f"{op} {t}", "value": values.get(k), "status": met(k).strip("*")}
+                      for k, (op, t) in targets.items()}
+with open(json_path, "w") as f:
+    json.dump(results, f, indent=2)
+    f.write("\n")
+
+
+def ms(us):
+    return "" if us is None else f"{us / 1000:.1f}"
+
+
+def mib(kib):
+    return "" if not kib else f"{kib / 1024:.0f}"
+
+
+def fmt(v, nd=1):
+    return "" if v is None else f"{v:,.{nd}f}"
+
+
+rows = []
+
+
+def row(label, name, baseline, rat, target_key):
+    d = s.get(name)
+    if d is None:
+        return
+    rows.append(f"| {label} | {fmt(d['rps'])} | {ms(d['p50_us'])} | {ms(d['p99_us'])} | {d['errors']} "
+                f"| {mib(d.get('peak_rss_kib'))} | {baseline} | {'' if rat is None else rat} "
+                f"| {targets[target_key][0]} {targets[target_key][1]} | {met(target_key)} |")
+
+
+users = scale.get("users")
+lines = [
+    f"latchkey benchmark, {machine.get('date', '?')}, commit {machine.get('commit', '?')}: "
+    f"{machine.get('nproc', '?')} cores ({machine.get('cpu', '?')}), "
+    f"{round(machine.get('mem_total_kib', 0) / 1048576, 1)} GiB, {machine.get('duration_s', '?')} s per wrk run, "
+    f"run took {run.get('total_s', '?')} s after a {machine.get('build_s', '?')} s build; "
+    f"load average at start {machine.get('loadavg_at_start', '?')}, at end {run.get('loadavg_at_end', '?')}.",
+    "",
+    "| scenario | req/s | p50 ms | p99 ms | errors | peak RSS MiB | baseline | ratio | target | |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | --- |",
+]
+bare = s.get("bare") or {}
+lines.append(f"| *baseline: argon2id verify, {argon.get('threads', '?')} threads* | {fmt(ceiling)} | "
+             f"{fmt(argon.get('ms_per_op_per_thread'))} (per op) | | | | | | | |")
+lines.append(f"| *baseline: bare axum + async-graphql `{{ __typename }}`* | {fmt(bare.get('rps'))} | "
+             f"{ms(bare.get('p50_us'))} | {ms(bare.get('p99_us'))} | {bare.get('errors', '')} | "
+             f"{mib(bare.get('peak_rss_kib'))} | | | | |")
+row("login (1k users)", "login", "argon2", r["login_vs_argon2"], "login_vs_argon2")
+row("register (unique emails)", "register", "argon2", r["register_vs_argon2"], "register_vs_argon2")
+row("me (Bearer)", "me", "bare", r["me_vs_bare"], "me_vs_bare")
+d = s.get("refresh")
+if d:
+    rows.append(f"| refresh (rotating) | {fmt(d['rps'])} | {ms(d['p50_us'])} | {ms(d['p99_us'])} | {d['errors']} "
+                f"| {mib(d.get('peak_rss_kib'))} | 3,000/s | {ratio(d['rps'], 3000)} | >= 3000 req/s | {met('refresh_rps')} |")
+d = s.get("noisy_b_alone")
+if d:
+    rows.append(f"| noisy: tenant B `me` alone | {fmt(d['rps'])} | {ms(d['p50_us'])} | {ms(d['p99_us'])} | "
+                f"{d['errors']} | {mib(d.get('peak_rss_kib'))} | | | | |")
+row("noisy: tenant B `me`, A flooded with logins", "noisy_b_flooded", "B alone (p99)",
+    r["noisy_p99_ratio"], "noisy_p99_ratio")
+a = s.get("noisy_a_flood")
+if a and a.get("requests"):
+    rows.append(f"| (the flood: tenant A logins) | {fmt(a['requests'] / (a['duration_us'] / 1e6))} | "
+                f"{ms(a['p50_us'])} | {ms(a['p99_us'])} | {a['socket_errors'] + a['timeouts'] + a['http_errors'] + a['gql_errors']} | | | | | |")
+if users:
+    row(f"scale: me, {users:,} users", "scale_me", "me, 1k users (p99)", r["scale_me_p99_ratio"], "scale_me_p99_ratio")
+    row(f"scale: login, {users:,} users", "scale_login", "login, 1k users (p99)", r["scale_login_p99_ratio"],
+        "scale_login_p99_ratio")
+lines += rows
+if tenants:
+    t = tenants
+    lines.append(f"| {t['tenants']:,} tenants touched once ({(tenants_load or {}).get('created', t['tenants']):,} created), after idle eviction | | | | "
+                 f"{(tenants_load or {}).get('create', {}).get('errors', 0) + (tenants_load or {}).get('touch', {}).get('errors', 0)} | "
+                 f"{mib(t['rss_after_eviction_kib'])} (now; peak {mib(t['peak_rss_kib'])}) | fresh server {mib(t['fresh_rss_kib'])} MiB | "
+                 f"+{mib(t['rss_after_eviction_kib'] - t['fresh_rss_kib'])} MiB"
+                 + (f" (linear to {t['requested']:,}: {extrapolated:,.0f} MiB)" if extrapolated else "")
+                 + f" | <= 200 MiB | {met('idle_tenants_rss_mib')} |")
+lines.append("")
+notes = []
+if seed_small:
+    notes.append(f"seeding {seed_small['count']:,} users: {seed_small['rows_per_sec']:,.0f} rows/s")
+if seed_large:
+    notes.append(f"seeding {seed_large['count']:,} more users (of {seed_large['requested']:,} asked): "
+                 f"{seed_large['seconds']:.0f} s, {seed_large['rows_per_sec']:,.0f} rows/s")
+if tenants_load:
+    notes.append(f"tenants: created at {tenants_load['create']['per_sec']}/s, touched at "
+                 f"{tenants_load['touch']['per_sec']}/s; actors after touching {tenants.get('actors_after_touch')}, "
+                 f"0 after {tenants.get('eviction_wait_s')} s" if tenants else "")
+if run.get("startup_rss_kib"):
+    notes.append(f"latchkey RSS right after start-up: {mib(run['startup_rss_kib'])} MiB")
+if notes:
+    lines.append("Notes: " + "; ".join(n for n in notes if n) + ".")
+    lines.append("")
+with open(md_path, "w") as f:
+    f.write("\n".join(lines))

@@ -1,0 +1,298 @@
+//! `latchkey-bench`: the benchmark's in-crate helpers (built only with `--features bench`).
+//!
+//! - `argon2-ceiling`: raw argon2id at latchkey's parameters on all cores, in this binary,
+//!   with nothing else running: the ceiling for login and register (ops/s).
+//! - `bare-server`: axum + async-graphql answering `{ __typename }` on the same tokio and
+//!   hyper stack as latchkey, with no middleware, store or auth: the ceiling for `me`.
+//! - `seed-users`: bulk-inserts users into a tenant of an embedded database that no server
+//!   holds open (one precomputed argon2id hash reused for every row, `INSERT` in batches).
+//! - `peak-rss`: reads VmHWM and VmRSS of a process (KiB) from /proc.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use clap::{Parser, Subcommand};
+
+/// Same parameters as src/service/passwords.rs (OWASP: m=19 MiB, t=2, p=1).
+const M_COST_KIB: u32 = 19_456;
+const T_COST: u32 = 2;
+const P_COST: u32 = 1;
+
+#[derive(Parser)]
+#[command(name = "latchkey-bench", about = "latchkey benchmark helpers")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Verifies one argon2id hash in a loop on every core; prints JSON with ops/s.
+    Argon2Ceiling {
+        /// How long to run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Threads (default: the number of cores, as HASH_CONCURRENCY).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Serves `{ __typename }` over axum + async-graphql at POST /graphql until killed.
+    BareServer {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: SocketAddr,
+    },
+    /// Inserts users `user{start}`..`user{start+count-1}` (email `user{i}@bench.test`) into a
+    /// tenant; prints JSON with the rate. The database must not be open in a server.
+    SeedUsers {
+        /// `surrealkv://PATH` (or `mem://` for a dry run).
+        #[arg(long)]
+        database_url: String,
+        /// The server's SECRET_KEY (the tenant's signing key is created under it); read from
+        /// the environment variable SECRET_KEY when not given.
+        #[arg(long)]
+        secret_key: Option<String>,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Rows per INSERT statement (one transaction each).
+        #[arg(long, default_value_t = 2000)]
+        batch: usize,
+        /// Everyone's password (hashed once).
+        #[arg(long, default_value = "bench-password-4711")]
+        password: String,
+        /// Stop after the batch that crosses this many seconds (0: no limit); the JSON
+        /// reports the count actually inserted.
+        #[arg(long, default_value_t = 0)]
+        max_seconds: u64,
+    },
+    /// Prints `{"vmhwm_kib":..,"vmrss_kib":..}` for a process.
+    PeakRss { pid: u32 },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Argon2Ceiling { seconds, threads } => argon2_ceiling(seconds, threads),
+        Cmd::BareServer { addr } => tokio_main(bare_server(addr)),
+        Cmd::SeedUsers {
+            database_url,
+            secret_key,
+            tenant,
+            count,
+            start,
+            batch,
+            password,
+            max_seconds,
+        } => tokio_main(seed_users(
+            database_url,
+            secret_key
+                .or_else(|| std::env::var("SECRET_KEY").ok())
+                .context("--secret-key or SECRET_KEY is required")?,
+            tenant,
+            count,
+            start,
+            batch,
+            password,
+            max_seconds,
+        )),
+        Cmd::PeakRss { pid } => {
+            let (hwm, rss) = read_rss(pid)?;
+            println!("{{\"vmhwm_kib\":{hwm},\"vmrss_kib\":{rss}}}");
+            Ok(())
+        }
+    }
+}
+
+fn tokio_main<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).expect("static argon2 params");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash(password: &str) -> anyhow::Result<String> {
+    let salt =
+        SaltString::encode_b64(b"latchkey-bench-salt").map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_string())
+}
+
+/// Login verifies and register hashes: the same work (one argon2id evaluation), so one
+/// ceiling serves both. Each thread owns its `Argon2` (and so its 19 MiB block) as the
+/// server's blocking threads do.
+fn argon2_ceiling(seconds: u64, threads: Option<usize>) -> anyhow::Result<()> {
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let phc = hash("bench-password-4711")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (stop, done, phc) = (stop.clone(), done.clone(), phc.clone());
+            std::thread::spawn(move || {
+                let parsed = PasswordHash::new(&phc).expect("own hash parses");
+                while !stop.load(Ordering::Relaxed) {
+                    let ok = argon2()
+                        .verify_password(b"bench-password-4711", &parsed)
+                        .is_ok();
+                    assert!(ok);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let ops = done.load(Ordering::Relaxed);
+    println!(
+        "{{\"threads\":{threads},\"ops\":{ops},\"seconds\":{elapsed:.3},\"ops_per_sec\":{:.2},\"ms_per_op_per_thread\":{:.2}}}",
+        ops as f64 / elapsed,
+        elapsed * 1000.0 * threads as f64 / ops.max(1) as f64
+    );
+    Ok(())
+}
+
+struct Query;
+
+#[async_graphql::Object]
+impl Query {
+    /// Present so the schema is valid; the benchmark asks only `{ __typename }`.
+    async fn ping(&self) -> bool {
+        true
+    }
+}
+
+/// The framework ceiling: same axum, hyper, tokio (multi-thread, all cores) and async-graphql
+/// as latchkey, a JSON body parsed and a GraphQL document executed; nothing else.
+async fn bare_server(addr: SocketAddr) -> anyhow::Result<()> {
+    use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+    let schema = Schema::build(Query, EmptyMutation, EmptySubscription).finish();
+    let app = axum::Router::new().route(
+        "/graphql",
+        axum::routing::post_service(async_graphql_axum::GraphQL::new(schema)),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("listening on {}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn seed_users(
+    database_url: String,
+    secret_key: String,
+    tenant: String,
+    count: u64,
+    start: u64,
+    batch: usize,
+    password: String,
+    max_seconds: u64,
+) -> anyhow::Result<()> {
+    use latchkey::store::users::{NewUser, insert_many};
+    let config = latchkey::Config::from_vars([
+        ("DATABASE_URL", database_url.as_str()),
+        ("SECRET_KEY", secret_key.as_str()),
+        ("DEFAULT_TENANT", "default"),
+    ])
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let services = latchkey::build_services(config)
+        .await
+        .context("opening the database")?;
+    let t = services
+        .tenant(&tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!("tenant {tenant}: {e}"))?;
+    // One real argon2id hash (random salt, same parameters) reused for every row: login
+    // verifies it at full cost, seeding does not pay a hash per row.
+    let salt = SaltString::encode_b64(&uuid::Uuid::new_v4().into_bytes())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let phc = argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_string();
+    let started = Instant::now();
+    let mut next = start;
+    let end = start + count;
+    let mut last_report = Instant::now();
+    let deadline = (max_seconds > 0).then(|| started + Duration::from_secs(max_seconds));
+    while next < end && deadline.is_none_or(|d| Instant::now() < d) {
+        let upto = (next + batch as u64).min(end);
+        let now = chrono::Utc::now();
+        let rows: Vec<(String, NewUser)> = (next..upto)
+            .map(|i| {
+                let name = format!("user{i}");
+                let email = format!("{name}@bench.test");
+                (
+                    uuid::Uuid::now_v7().to_string(),
+                    NewUser {
+                        email: email.clone(),
+                        email_norm: email,
+                        username: name.clone(),
+                        username_norm: name,
+                        password_hash: phc.clone(),
+                        roles: Vec::new(),
+                        email_verified: true,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )
+            })
+            .collect();
+        insert_many(t.db(), rows)
+            .await
+            .with_context(|| format!("inserting users {next}..{upto}"))?;
+        next = upto;
+        if last_report.elapsed() > Duration::from_secs(10) {
+            let done = next - start;
+            eprintln!(
+                "seeded {done}/{count} ({:.0}/s)",
+                done as f64 / started.elapsed().as_secs_f64()
+            );
+            last_report = Instant::now();
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let inserted = next - start;
+    drop(t);
+    services.mailer.shutdown().await;
+    services.registry.shutdown().await;
+    println!(
+        "{{\"requested\":{count},\"count\":{inserted},\"seconds\":{elapsed:.3},\"rows_per_sec\":{:.1}}}",
+        inserted as f64 / elapsed.max(1e-9)
+    );
+    Ok(())
+}
+
+fn read_rss(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("VmHWM:"), field("VmRSS:")))
+}
