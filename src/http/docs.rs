@@ -11,6 +11,11 @@ use axum::routing::get;
 use super::AppState;
 use super::assets::page;
 
+/// Policy of the example page: same origin only, inline script and style allowed.
+const EXAMPLE_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'";
+
 /// The plain `fetch` login example (examples/login.html).
 const LOGIN_EXAMPLE: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/login.html"));
@@ -62,11 +67,20 @@ pub fn routes(openapi: String, serve_examples: bool) -> Router<AppState> {
         .route("/docs", get(|| async { page(SWAGGER_PAGE.into()) }))
         .route("/redoc", get(|| async { page(REDOC_PAGE.into()) }));
     if serve_examples {
-        // Served without the strict page CSP: the example is a single file with an inline
-        // script on purpose, so it can be copied anywhere and read in one go.
+        // Not the strict page CSP: the example is a single file with an inline script and
+        // style on purpose, so it can be copied anywhere and read in one go. Its own policy
+        // still keeps it to this origin; it is off unless SERVE_EXAMPLES=true.
         r.route(
             "/examples/login.html",
-            get(|| async { axum::response::Html(LOGIN_EXAMPLE) }),
+            get(|| async {
+                (
+                    [(
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static(EXAMPLE_CSP),
+                    )],
+                    axum::response::Html(LOGIN_EXAMPLE),
+                )
+            }),
         )
     } else {
         r
