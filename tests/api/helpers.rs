@@ -163,9 +163,6 @@ pub fn field(body: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Fields of `AuthPayload` the tests read.
-pub const AUTH_FIELDS: &str = "accessToken refreshToken tokenType expiresIn user { id email username emailVerified roles disabled createdAt lastLoginAt }";
-
 /// `register` mutation.
 pub const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken tokenType expiresIn user { id email username emailVerified roles disabled createdAt lastLoginAt } } }";
 /// `login` mutation.
