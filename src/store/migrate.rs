@@ -58,35 +58,49 @@ pub const TENANT: &[Migration] = &[
     },
 ];
 
-/// Applies the migrations newer than the database's recorded version.
+/// Applies the migrations newer than the database's recorded version, all in one
+/// transaction (one commit: a new tenant's database is prepared on its first request, and
+/// on a durable engine every commit is an fsync).
 pub async fn apply(db: &Db, migrations: &[Migration]) -> StoreResult<()> {
-    db.query("DEFINE TABLE IF NOT EXISTS migration SCHEMALESS")
-        .await?
-        .check()?;
     let mut res = db
-        .query("SELECT VALUE version FROM migration")
+        .query(
+            "DEFINE TABLE IF NOT EXISTS migration SCHEMALESS; SELECT VALUE version FROM migration",
+        )
         .await?
         .check()?;
-    let applied: Vec<i64> = res.take(0)?;
-    for m in migrations.iter().filter(|m| !applied.contains(&m.version)) {
-        let sql = format!(
-            "BEGIN TRANSACTION;\n{}\n;CREATE $rid SET version = $version, name = $name, applied_at = $at;\nCOMMIT TRANSACTION;",
-            m.sql
-        );
-        let res = db
-            .query(sql)
-            .bind(("rid", RecordId::new("migration", m.version)))
-            .bind(("version", m.version))
-            .bind(("name", m.name))
-            .bind(("at", Utc::now()))
-            .await?
-            .check();
-        match res.map_err(StoreError::from) {
-            Ok(_) => tracing::info!(migration = m.name, "applied"),
-            // Another process applied it between our read and our write.
-            Err(StoreError::Other(msg)) if msg.contains("already exists") => {}
-            Err(e) => return Err(e),
-        }
+    let applied: Vec<i64> = res.take(1)?;
+    let pending: Vec<&Migration> = migrations
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .collect();
+    if pending.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let mut sql = String::from("BEGIN TRANSACTION;\n");
+    for (i, m) in pending.iter().enumerate() {
+        sql.push_str(m.sql);
+        sql.push_str(&format!(
+            "\n;CREATE $rid{i} SET version = $version{i}, name = $name{i}, applied_at = $at;\n"
+        ));
+    }
+    sql.push_str("COMMIT TRANSACTION;");
+    let mut q = db.query(sql).bind(("at", Utc::now()));
+    for (i, m) in pending.iter().enumerate() {
+        q = q
+            .bind((format!("rid{i}"), RecordId::new("migration", m.version)))
+            .bind((format!("version{i}"), m.version))
+            .bind((format!("name{i}"), m.name));
+    }
+    let res = q.await?.check();
+    match res.map_err(StoreError::from) {
+        Ok(_) => {
+            for m in pending {
+                tracing::debug!(migration = m.name, "applied");
+            }
+            Ok(())
+        }
+        // Another process applied them between our read and our write.
+        Err(StoreError::Other(msg)) if msg.contains("already exists") => Ok(()),
+        Err(e) => Err(e),
+    }
 }
