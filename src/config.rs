@@ -203,6 +203,13 @@ const DEFAULT_DATABASE_URL: &str = "surrealkv://./data/latchkey.db";
 const DEV_SECRET_FILE: &str = "./data/dev-secret-key";
 
 impl Config {
+    /// Whether this process is the only one that can write the store: true for the embedded
+    /// engines (a SurrealKV directory is opened by one process; `mem://` is private), false
+    /// for a `ws://` server that other latchkey processes may share.
+    pub fn store_is_exclusive(&self) -> bool {
+        self.database_url.starts_with("mem://") || self.database_url.starts_with("surrealkv://")
+    }
+
     /// Reads the process environment, with `./.env` filling in variables the environment lacks.
     pub fn from_env() -> Result<Config, ConfigError> {
         let mut vars: HashMap<String, String> = HashMap::new();

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use crate::store::StoreError;
 
 /// Why a service call failed, in terms a client may see.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ServiceError {
     /// Input failed validation; `field` names the input field.
     #[error("{field} {message}")]

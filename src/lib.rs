@@ -62,6 +62,7 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
         secrets: secrets.clone(),
         clock: config.clock.clone(),
         idle_after: config.tenant_idle,
+        exclusive_store: config.store_is_exclusive(),
     })
     .await?;
     let mailer = actors::Mailer::start(actors::email::EmailArgs {

@@ -1,6 +1,7 @@
 //! The actors: one per tenant (serializing its state changes) and the registry supervising
 //! them. Only this module names ractor types; callers use the typed handles.
 
+pub mod auth_cache;
 pub mod email;
 pub mod registry;
 pub mod tenant;

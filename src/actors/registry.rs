@@ -17,6 +17,7 @@ use ractor::{
 };
 
 use super::CALL_TIMEOUT_MS;
+use super::auth_cache::AuthCache;
 use super::tenant::{Tenant, TenantActor, TenantShared};
 use crate::config::Algorithm;
 use crate::error::ServiceError;
@@ -41,6 +42,8 @@ pub enum RegistryMsg {
     Evict(TenantSlug, RpcReplyPort<()>),
     /// Stop the actors of tenants idle for longer than the configured period.
     Sweep,
+    /// A tenant's database finished opening (in its own task, so starts run in parallel).
+    Opened(TenantSlug, u64, Result<TenantShared, ServiceError>),
 }
 
 struct Supervisor;
@@ -57,12 +60,27 @@ pub struct RegistryArgs {
     pub clock: crate::clock::Clock,
     /// A tenant unused this long has its actor stopped.
     pub idle_after: Duration,
+    /// Whether this process is the store's only writer (embedded engines): turns on each
+    /// tenant's [`AuthCache`](super::auth_cache::AuthCache).
+    pub exclusive_store: bool,
 }
 
 struct SupervisorState {
-    args: RegistryArgs,
+    args: Arc<RegistryArgs>,
     tenants: Arc<DashMap<TenantSlug, Tenant>>,
     by_actor: HashMap<ActorId, TenantSlug>,
+    /// Tenants being opened, with the callers waiting for them. Opening (migrations, keys)
+    /// takes milliseconds of database commits; doing it in a task keeps the supervisor free
+    /// for other tenants' starts.
+    opening: HashMap<TenantSlug, Opening>,
+    /// Numbers the open attempts, so the result of one started before an eviction is
+    /// recognised as stale.
+    next_attempt: u64,
+}
+
+struct Opening {
+    attempt: u64,
+    waiters: Vec<RpcReplyPort<Result<Tenant, ServiceError>>>,
 }
 
 impl Actor for Supervisor {
@@ -81,9 +99,11 @@ impl Actor for Supervisor {
             (args.idle_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
         me.send_interval(every, || RegistryMsg::Sweep);
         Ok(SupervisorState {
-            args,
+            args: Arc::new(args),
             tenants,
             by_actor: HashMap::new(),
+            opening: HashMap::new(),
+            next_attempt: 0,
         })
     }
 
@@ -96,14 +116,37 @@ impl Actor for Supervisor {
         match msg {
             RegistryMsg::GetOrSpawn(slug, reply) => {
                 // Another caller may have started it while this message waited.
-                let existing = st.tenants.get(&slug).map(|t| t.clone());
-                let res = match existing {
-                    Some(t) => Ok(t),
-                    None => spawn_tenant(&me, st, slug).await,
+                if let Some(t) = st.tenants.get(&slug).map(|t| t.clone()) {
+                    let _ = reply.send(Ok(t));
+                } else if let Some(o) = st.opening.get_mut(&slug) {
+                    o.waiters.push(reply);
+                } else {
+                    start_opening(&me, st, slug, vec![reply]);
+                }
+            }
+            RegistryMsg::Opened(slug, attempt, res) => {
+                let Some(o) = st.opening.remove(&slug) else {
+                    return Ok(());
                 };
-                let _ = reply.send(res);
+                if o.attempt != attempt {
+                    // Evicted while opening (settings changed, tenant deleted): what was
+                    // read may be stale, so open again for the callers still waiting.
+                    start_opening(&me, st, slug, o.waiters);
+                    return Ok(());
+                }
+                let res = match res {
+                    Ok(shared) => spawn_tenant(&me, st, slug, shared).await,
+                    Err(e) => Err(e),
+                };
+                for w in o.waiters {
+                    let _ = w.send(res.clone());
+                }
             }
             RegistryMsg::Evict(slug, reply) => {
+                if let Some(o) = st.opening.get_mut(&slug) {
+                    // The result of the open in progress is discarded on arrival.
+                    o.attempt = u64::MAX;
+                }
                 if let Some((_, t)) = st.tenants.remove(&slug) {
                     let _ = t.actor().stop_and_wait(Some("evicted".into()), None).await;
                 }
@@ -157,12 +200,32 @@ impl Actor for Supervisor {
     }
 }
 
+fn start_opening(
+    me: &ActorRef<RegistryMsg>,
+    st: &mut SupervisorState,
+    slug: TenantSlug,
+    waiters: Vec<RpcReplyPort<Result<Tenant, ServiceError>>>,
+) {
+    st.next_attempt += 1;
+    let attempt = st.next_attempt;
+    st.opening
+        .insert(slug.clone(), Opening { attempt, waiters });
+    let args = st.args.clone();
+    let me = me.clone();
+    tokio::spawn(async move {
+        let res = open_tenant(&args, &slug).await;
+        // Fails only when the supervisor is gone (shutdown): nobody is waiting then.
+        let _ = me.send_message(RegistryMsg::Opened(slug, attempt, res));
+    });
+}
+
 async fn spawn_tenant(
     me: &ActorRef<RegistryMsg>,
     st: &mut SupervisorState,
     slug: TenantSlug,
+    shared: TenantShared,
 ) -> Result<Tenant, ServiceError> {
-    let shared = Arc::new(open_tenant(&st.args, &slug).await?);
+    let shared = Arc::new(shared);
     let (actor, _join) = Actor::spawn_linked(None, TenantActor, shared.clone(), me.get_cell())
         .await
         .map_err(|e| ServiceError::Internal(format!("spawn tenant actor: {e}")))?;
@@ -202,6 +265,7 @@ async fn open_tenant(args: &RegistryArgs, slug: &TenantSlug) -> Result<TenantSha
         secrets: args.secrets.clone(),
         clock: args.clock.clone(),
         last_used_ms: now.timestamp_millis().into(),
+        cache: AuthCache::new(args.exclusive_store),
     })
 }
 

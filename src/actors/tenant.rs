@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, call_t};
 
 use super::CALL_TIMEOUT_MS;
+use super::auth_cache::AuthCache;
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::service::domain::TenantSlug;
@@ -23,7 +24,7 @@ use crate::store::keys::{self, KeyRow};
 use crate::store::login_throttle;
 use crate::store::one_time_tokens::{self, NewToken};
 use crate::store::outbox::QueuedMail;
-use crate::store::sessions::{self, NewSession, RefreshRow};
+use crate::store::sessions::{self, NewSession, RefreshRow, SessionRow};
 use crate::store::tenants::TenantRow;
 use crate::store::users::{self, NewUser, UserRow};
 use crate::store::{Db, StoreError, StoreResult};
@@ -44,6 +45,8 @@ pub struct TenantShared {
     pub clock: Clock,
     /// Last request time (server clock, ms), for idle eviction.
     pub last_used_ms: AtomicI64,
+    /// Sessions and users read by Bearer authentication; the actor invalidates it.
+    pub cache: AuthCache,
 }
 
 /// A cheap, cloneable handle to a running tenant.
@@ -269,39 +272,56 @@ impl Actor for TenantActor {
             TenantMsg::IssueToken(user, token, mail, now, reply) => {
                 let _ = reply.send(one_time_tokens::issue(db, &user, token, *mail, now).await);
             }
+            // Every arm that writes a user or a session drops it from the auth cache after the
+            // write and before the reply, so the caller's next request sees the change.
             TenantMsg::ConsumeReset(token_id, user, hash, notice, now, reply) => {
-                let _ = reply.send(
-                    one_time_tokens::consume_reset(db, &token_id, &user, hash, *notice, now).await,
-                );
+                let res =
+                    one_time_tokens::consume_reset(db, &token_id, &user, hash, *notice, now).await;
+                shared.cache.forget_user(&user);
+                let _ = reply.send(res);
             }
             TenantMsg::ConsumeVerify(token_id, user, now, reply) => {
-                let _ =
-                    reply.send(one_time_tokens::consume_verify(db, &token_id, &user, now).await);
+                let res = one_time_tokens::consume_verify(db, &token_id, &user, now).await;
+                shared.cache.forget_user(&user);
+                let _ = reply.send(res);
             }
             TenantMsg::SetDisabled(user, disabled, now, reply) => {
-                let _ = reply.send(users::set_disabled(db, &user, disabled, now).await);
+                let res = users::set_disabled(db, &user, disabled, now).await;
+                shared.cache.forget_user(&user);
+                let _ = reply.send(res);
             }
             TenantMsg::SetRoles(user, roles, now, reply) => {
-                let _ = reply.send(users::set_roles(db, &user, roles, now).await);
+                let res = users::set_roles(db, &user, roles, now).await;
+                shared.cache.forget_user(&user);
+                let _ = reply.send(res);
             }
             TenantMsg::DeleteUser(user, reply) => {
-                let _ = reply.send(users::delete(db, &user).await);
+                let res = users::delete(db, &user).await;
+                shared.cache.forget_user(&user);
+                let _ = reply.send(res);
             }
             TenantMsg::RotateKey(key, reply) => {
                 let _ = reply.send(rotate_key(&shared, *key).await);
             }
             TenantMsg::CreateSession(s, reply) => {
-                let _ = reply.send(sessions::create(db, *s).await);
+                // Records the login time on the user.
+                let user = s.user.clone();
+                let res = sessions::create(db, *s).await;
+                shared.cache.forget_user(&user);
+                let _ = reply.send(res);
             }
             TenantMsg::Rotate(old, new_hash, exp, now, reply) => {
                 let _ = reply.send(sessions::rotate(db, &old, new_hash, exp, now).await);
             }
             TenantMsg::RevokeSession(sid, reason, now, reply) => {
-                let _ = reply.send(sessions::revoke(db, &sid, reason, now).await);
+                let res = sessions::revoke(db, &sid, reason, now).await;
+                shared.cache.forget_session(&sid);
+                let _ = reply.send(res);
             }
             TenantMsg::RevokeAll(user, keep, reason, now, reply) => {
-                let _ =
-                    reply.send(sessions::revoke_all(db, &user, keep.as_deref(), reason, now).await);
+                let res = sessions::revoke_all(db, &user, keep.as_deref(), reason, now).await;
+                shared.cache.forget_user(&user);
+                let _ = reply.send(res);
             }
             TenantMsg::SetPassword(user, hash, keep, now, reply) => {
                 let res = match users::set_password(db, &user, hash, now).await {
@@ -311,6 +331,7 @@ impl Actor for TenantActor {
                     }
                     Err(e) => Err(e),
                 };
+                shared.cache.forget_user(&user);
                 let _ = reply.send(res);
             }
         }
@@ -405,6 +426,34 @@ impl Tenant {
     /// The tenant's database, for reads.
     pub fn db(&self) -> &Db {
         &self.shared.db
+    }
+
+    /// A session, from the auth cache or the database.
+    pub async fn session(&self, sid: &str) -> StoreResult<Option<SessionRow>> {
+        let cache = &self.shared.cache;
+        if let Some(hit) = cache.session(sid) {
+            return Ok(Some(hit));
+        }
+        let ticket = cache.ticket();
+        let row = sessions::get(&self.shared.db, sid).await?;
+        if let Some(r) = &row {
+            cache.fill_session(ticket, r);
+        }
+        Ok(row)
+    }
+
+    /// A user, from the auth cache or the database.
+    pub async fn user(&self, id: &str) -> StoreResult<Option<UserRow>> {
+        let cache = &self.shared.cache;
+        if let Some(hit) = cache.user(id) {
+            return Ok(Some(hit));
+        }
+        let ticket = cache.ticket();
+        let row = users::get(&self.shared.db, id).await?;
+        if let Some(r) = &row {
+            cache.fill_user(ticket, r);
+        }
+        Ok(row)
     }
 
     /// The current key set.

@@ -279,13 +279,15 @@ impl Services {
         if row.expires_at <= now {
             return Err(ServiceError::InvalidToken);
         }
-        let session = sessions::get(tenant.db(), &row.session)
+        let session = tenant
+            .session(&row.session)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
         if session.revoked_at.is_some() || session.expires_at <= now {
             return Err(ServiceError::InvalidToken);
         }
-        let user = users::get(tenant.db(), &row.user)
+        let user = tenant
+            .user(&row.user)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
         if user.disabled {
@@ -353,12 +355,12 @@ impl Services {
             tenant
                 .keys()
                 .verify(token, &issuer, tenant.slug().as_str(), now.timestamp())?;
-        let session = sessions::get(tenant.db(), &claims.sid).await?;
+        let session = tenant.session(&claims.sid).await?;
         match session {
             Some(s) if s.revoked_at.is_none() && s.expires_at > now && s.user == claims.sub => {}
             _ => return Err(ServiceError::Unauthenticated("session revoked or expired")),
         }
-        let user = users::get(tenant.db(), &claims.sub).await?;
+        let user = tenant.user(&claims.sub).await?;
         match user {
             Some(user) if !user.disabled => Ok(Principal { claims, user }),
             _ => Err(ServiceError::Unauthenticated("session revoked or expired")),

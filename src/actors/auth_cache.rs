@@ -1,0 +1,170 @@
+//! Read-through cache of the two records every Bearer-authenticated request reads: its
+//! session (revoked? expired? whose?) and its user. A hit costs a hash-map lookup instead of
+//! two SurrealDB queries, which is most of what `me` used to cost.
+//!
+//! Exact, not time-based: every write to a user or a session goes through the tenant actor,
+//! which calls [`AuthCache::forget_user`] / [`AuthCache::forget_session`] after committing.
+//! That holds only while this process is the database's only writer, which the embedded
+//! engines guarantee (one process opens a SurrealKV directory; `mem://` is private). Against
+//! a shared `ws://` server another process could revoke a session behind our back, so the
+//! cache is off there.
+//!
+//! A read that started before an invalidation must not put its (older) answer back: readers
+//! note the generation before reading the database and fill only if no invalidation happened
+//! meanwhile.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use crate::store::sessions::SessionRow;
+use crate::store::users::UserRow;
+
+/// Per-map bound: beyond it new records are simply not cached (reads stay correct, just
+/// slower), so a tenant with a million active sessions costs at most this many entries.
+const MAX_ENTRIES: usize = 20_000;
+
+/// The cache of one tenant; lives as long as its actor.
+pub struct AuthCache {
+    enabled: bool,
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    generation: u64,
+    /// Only sessions that were live when read; revoked ones are read from the database.
+    sessions: HashMap<String, SessionRow>,
+    users: HashMap<String, UserRow>,
+}
+
+/// Taken before a database read; a fill with a stale ticket is dropped.
+#[derive(Clone, Copy)]
+pub struct Ticket(Option<u64>);
+
+impl AuthCache {
+    /// A cache; `enabled` only when this process is the store's only writer.
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            inner: RwLock::new(Inner::default()),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cached session `sid`, if any.
+    pub fn session(&self, sid: &str) -> Option<SessionRow> {
+        if !self.enabled {
+            return None;
+        }
+        self.read().sessions.get(sid).cloned()
+    }
+
+    /// The cached user `id`, if any.
+    pub fn user(&self, id: &str) -> Option<UserRow> {
+        if !self.enabled {
+            return None;
+        }
+        self.read().users.get(id).cloned()
+    }
+
+    /// Take one before reading the database for a fill.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.enabled.then(|| self.read().generation))
+    }
+
+    /// Caches a session read with `ticket` (live sessions only).
+    pub fn fill_session(&self, ticket: Ticket, row: &SessionRow) {
+        let Ticket(Some(generation)) = ticket else {
+            return;
+        };
+        if row.revoked_at.is_some() {
+            return;
+        }
+        let mut inner = self.write();
+        if inner.generation == generation && inner.sessions.len() < MAX_ENTRIES {
+            inner.sessions.insert(row.id.clone(), row.clone());
+        }
+    }
+
+    /// Caches a user read with `ticket`.
+    pub fn fill_user(&self, ticket: Ticket, row: &UserRow) {
+        let Ticket(Some(generation)) = ticket else {
+            return;
+        };
+        let mut inner = self.write();
+        if inner.generation == generation && inner.users.len() < MAX_ENTRIES {
+            inner.users.insert(row.id.clone(), row.clone());
+        }
+    }
+
+    /// Drops a user and all of its sessions (after any write to either).
+    pub fn forget_user(&self, id: &str) {
+        if !self.enabled {
+            return;
+        }
+        let mut inner = self.write();
+        inner.generation += 1;
+        inner.users.remove(id);
+        inner.sessions.retain(|_, s| s.user != id);
+    }
+
+    /// Drops one session (after it was revoked).
+    pub fn forget_session(&self, sid: &str) {
+        if !self.enabled {
+            return;
+        }
+        let mut inner = self.write();
+        inner.generation += 1;
+        inner.sessions.remove(sid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn session(id: &str, user: &str) -> SessionRow {
+        SessionRow {
+            id: id.into(),
+            user: user.into(),
+            expires_at: Utc::now(),
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_fill_that_raced_an_invalidation_is_dropped() {
+        let cache = AuthCache::new(true);
+        let before = cache.ticket();
+        cache.forget_session("s1");
+        cache.fill_session(before, &session("s1", "u1"));
+        assert!(cache.session("s1").is_none());
+        cache.fill_session(cache.ticket(), &session("s1", "u1"));
+        assert!(cache.session("s1").is_some());
+        cache.forget_user("u1");
+        assert!(
+            cache.session("s1").is_none(),
+            "a user's sessions go with it"
+        );
+    }
+
+    #[test]
+    fn revoked_sessions_and_disabled_caches_stay_empty() {
+        let cache = AuthCache::new(true);
+        let mut revoked = session("s1", "u1");
+        revoked.revoked_at = Some(Utc::now());
+        cache.fill_session(cache.ticket(), &revoked);
+        assert!(cache.session("s1").is_none());
+        let off = AuthCache::new(false);
+        off.fill_session(off.ticket(), &session("s1", "u1"));
+        assert!(off.session("s1").is_none());
+    }
+}
