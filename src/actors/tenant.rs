@@ -24,10 +24,13 @@ use crate::store::keys::{self, KeyRow};
 use crate::store::login_throttle;
 use crate::store::one_time_tokens::{self, NewToken};
 use crate::store::outbox::QueuedMail;
-use crate::store::sessions::{self, NewSession, RefreshRow, SessionRow};
+use crate::store::sessions::{self, NewSession, Rotation, SessionRow};
 use crate::store::tenants::TenantRow;
 use crate::store::users::{self, NewUser, UserRow};
 use crate::store::{Db, StoreError, StoreResult};
+
+/// Most rotations one transaction carries; more wait for the next.
+const MAX_ROTATION_BATCH: usize = 64;
 
 /// What every request of a tenant needs, shared by the handle and the actor.
 pub struct TenantShared {
@@ -136,14 +139,10 @@ pub enum TenantMsg {
     ConsumeVerify(String, String, DateTime<Utc>, RpcReplyPort<StoreResult<()>>),
     /// Start a session with its first refresh token; records the login time.
     CreateSession(Box<NewSession>, RpcReplyPort<StoreResult<()>>),
-    /// Rotate a refresh token.
-    Rotate(
-        Box<RefreshRow>,
-        String,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        RpcReplyPort<StoreResult<()>>,
-    ),
+    /// Rotate a refresh token. Queued, not applied at once: see [`TenantState::rotations`].
+    Rotate(Box<Rotation>, RpcReplyPort<StoreResult<()>>),
+    /// Apply the queued rotations (the actor sends this to itself).
+    FlushRotations,
     /// Revoke one session.
     RevokeSession(
         String,
@@ -178,6 +177,12 @@ pub struct TenantState {
     /// Admission instants of login attempts awaiting their verdict, per account key. Memory
     /// only: after a restart no attempt of the old incarnation can report back anyway.
     in_flight: HashMap<String, Vec<DateTime<Utc>>>,
+    /// Rotations received but not yet written. Every rotation is a commit, and a commit is an
+    /// fsync; rotations that pile up in the mailbox while one commit runs go to the database
+    /// together in the next, so a tenant's refresh rate is not one fsync per request. The
+    /// queue is written before any other message is handled, so the order of writes seen by
+    /// the rest of the tenant is the order of the mailbox.
+    rotations: Vec<(Rotation, RpcReplyPort<StoreResult<()>>)>,
 }
 
 impl TenantState {
@@ -193,6 +198,33 @@ impl TenantState {
             self.in_flight.remove(key);
         }
         n
+    }
+
+    /// Writes the queued rotations in one transaction and answers their callers.
+    async fn flush_rotations(&mut self) {
+        if self.rotations.is_empty() {
+            return;
+        }
+        let (batch, replies): (Vec<Rotation>, Vec<_>) =
+            std::mem::take(&mut self.rotations).into_iter().unzip();
+        match sessions::rotate_batch(&self.shared.db, &batch).await {
+            Ok(done) => {
+                for (ok, reply) in done.into_iter().zip(replies) {
+                    let _ = reply.send(if ok {
+                        Ok(())
+                    } else {
+                        Err(StoreError::Precondition(
+                            "refresh token already used".into(),
+                        ))
+                    });
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
     }
 
     fn finish_in_flight(&mut self, key: &str) {
@@ -218,15 +250,19 @@ impl Actor for TenantActor {
         Ok(TenantState {
             shared,
             in_flight: HashMap::new(),
+            rotations: Vec::new(),
         })
     }
 
     async fn handle(
         &self,
-        _me: ActorRef<TenantMsg>,
+        me: ActorRef<TenantMsg>,
         msg: TenantMsg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        if !matches!(msg, TenantMsg::Rotate(..) | TenantMsg::FlushRotations) {
+            state.flush_rotations().await;
+        }
         let shared = state.shared.clone();
         let db = &shared.db;
         // A closed reply port means the caller timed out; the write happened regardless.
@@ -310,9 +346,17 @@ impl Actor for TenantActor {
                 shared.cache.forget_user(&user);
                 let _ = reply.send(res);
             }
-            TenantMsg::Rotate(old, new_hash, exp, now, reply) => {
-                let _ = reply.send(sessions::rotate(db, &old, new_hash, exp, now).await);
+            TenantMsg::Rotate(rotation, reply) => {
+                // The flush lands behind every rotation already in the mailbox.
+                if state.rotations.is_empty() {
+                    me.send_message(TenantMsg::FlushRotations)?;
+                }
+                state.rotations.push((*rotation, reply));
+                if state.rotations.len() >= MAX_ROTATION_BATCH {
+                    state.flush_rotations().await;
+                }
             }
+            TenantMsg::FlushRotations => state.flush_rotations().await,
             TenantMsg::RevokeSession(sid, reason, now, reply) => {
                 let res = sessions::revoke(db, &sid, reason, now).await;
                 shared.cache.forget_session(&sid);
@@ -588,22 +632,14 @@ impl Tenant {
         .map_err(actor_err)?
     }
 
-    /// Rotates a refresh token (see [`sessions::rotate`]).
-    pub async fn rotate(
-        &self,
-        old: RefreshRow,
-        new_hash: String,
-        exp: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    /// Rotates a refresh token (see [`sessions::rotate_batch`]);
+    /// [`StoreError::Precondition`] if it was spent meanwhile.
+    pub async fn rotate(&self, rotation: Rotation) -> StoreResult<()> {
         call_t!(
             self.actor,
             TenantMsg::Rotate,
             CALL_TIMEOUT_MS,
-            Box::new(old),
-            new_hash,
-            exp,
-            now
+            Box::new(rotation)
         )
         .map_err(actor_err)?
     }

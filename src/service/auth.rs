@@ -14,7 +14,7 @@ use super::{ClientInfo, Services};
 use crate::actors::Tenant;
 use crate::error::ServiceError;
 use crate::store::one_time_tokens::Kind;
-use crate::store::sessions::NewSession;
+use crate::store::sessions::{NewSession, Rotation};
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{StoreError, sessions, users};
 
@@ -298,10 +298,13 @@ impl Services {
         let new_exp =
             (now + chrono(self.settings(tenant).refresh_token_ttl)).min(session.expires_at);
         let sid = row.session.clone();
-        match tenant
-            .rotate(row, self.secrets.hash_token(&new_token), new_exp, now)
-            .await
-        {
+        let rotation = Rotation {
+            old: row,
+            new_hash: self.secrets.hash_token(&new_token),
+            new_expires_at: new_exp,
+            now,
+        };
+        match tenant.rotate(rotation).await {
             Ok(()) => {}
             Err(StoreError::Precondition(_)) => {
                 // Lost a race with another use of the same token: that is reuse too.

@@ -23,7 +23,7 @@ pub const NAMESPACE: &str = "latchkey";
 pub const PLATFORM_DB: &str = "platform";
 
 /// Why a store call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached.
     #[error("database unavailable: {0}")]

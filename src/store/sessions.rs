@@ -107,46 +107,76 @@ pub async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRow>> {
     Ok(res.take::<Option<SessionRow>>(0)?)
 }
 
-/// Marks `old` used and issues `new_hash` in the same session, atomically: if `old` was used
-/// meanwhile (a concurrent rotation, possibly by another process) nothing is written and
-/// [`StoreError::Precondition`] is returned.
-pub async fn rotate(
-    db: &Db,
-    old: &RefreshRow,
-    new_hash: String,
-    new_expires_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    let res = db
-        .query(
-            "BEGIN TRANSACTION;
-             LET $marked = (UPDATE $old SET used_at = $now WHERE used_at IS NONE RETURN AFTER);
-             IF array::len($marked) = 0 { THROW 'refresh token already used' };
-             CREATE $new SET hash = $hash, session = $session_key, user = $user, created_at = $now,
-                 expires_at = $exp;
-             UPDATE $sid SET last_seen_at = $now;
-             COMMIT TRANSACTION;",
-        )
-        .bind(("old", RecordId::new("refresh_token", old.id.as_str())))
-        .bind((
-            "new",
-            RecordId::new("refresh_token", uuid::Uuid::now_v7().to_string()),
-        ))
-        .bind(("sid", RecordId::new("session", old.session.as_str())))
-        .bind(("session_key", old.session.clone()))
-        .bind(("user", old.user.clone()))
-        .bind(("hash", new_hash))
-        .bind(("exp", new_expires_at))
-        .bind(("now", now))
-        .await?
-        .check();
-    match res {
-        Ok(_) => Ok(()),
-        Err(e) => match StoreError::from(e) {
-            StoreError::Other(m) if m.contains("already used") => Err(StoreError::Precondition(m)),
-            other => Err(other),
-        },
+/// One refresh-token rotation: spend `old`, issue `new_hash` in the same session.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The presented token, as looked up.
+    pub old: RefreshRow,
+    /// Hash of the token that replaces it.
+    pub new_hash: String,
+    /// Its expiry.
+    pub new_expires_at: DateTime<Utc>,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// Applies `batch` in one transaction (one commit, one fsync, however many rotations) and
+/// answers, per rotation, whether it happened: each marks its old token used and issues the
+/// new one only if the old token was still unused at that point (inside the transaction, so
+/// two rotations of the same token in one batch spend it once). `false` means the token was
+/// spent meanwhile: by an earlier rotation, possibly in another process, i.e. reuse.
+pub async fn rotate_batch(db: &Db, batch: &[Rotation]) -> StoreResult<Vec<bool>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
     }
+    let mut sql = String::from("BEGIN TRANSACTION;");
+    let mut created = Vec::with_capacity(batch.len());
+    for i in 0..batch.len() {
+        sql.push_str(&format!(
+            "LET $m{i} = (UPDATE $old{i} SET used_at = $now{i} WHERE used_at IS NONE RETURN AFTER);
+             IF array::len($m{i}) > 0 {{
+                 CREATE $new{i} SET hash = $hash{i}, session = $skey{i}, user = $user{i},
+                     created_at = $now{i}, expires_at = $exp{i};
+                 UPDATE $sid{i} SET last_seen_at = $now{i};
+             }};"
+        ));
+        created.push(format!("record::exists($new{i})"));
+    }
+    sql.push_str("COMMIT TRANSACTION;");
+    // Read back after the commit, as the last statement: which new tokens exist.
+    sql.push_str(&format!("RETURN [{}];", created.join(",")));
+    let mut q = db.query(sql);
+    for (i, r) in batch.iter().enumerate() {
+        q = q
+            .bind((
+                format!("old{i}"),
+                RecordId::new("refresh_token", r.old.id.as_str()),
+            ))
+            .bind((
+                format!("new{i}"),
+                RecordId::new("refresh_token", uuid::Uuid::now_v7().to_string()),
+            ))
+            .bind((
+                format!("sid{i}"),
+                RecordId::new("session", r.old.session.as_str()),
+            ))
+            .bind((format!("skey{i}"), r.old.session.clone()))
+            .bind((format!("user{i}"), r.old.user.clone()))
+            .bind((format!("hash{i}"), r.new_hash.clone()))
+            .bind((format!("exp{i}"), r.new_expires_at))
+            .bind((format!("now{i}"), r.now));
+    }
+    let mut res = q.await?.check()?;
+    let last = res.num_statements().saturating_sub(1);
+    let done: Vec<bool> = res.take(last)?;
+    if done.len() != batch.len() {
+        return Err(StoreError::Other(format!(
+            "rotation batch of {} answered {} results",
+            batch.len(),
+            done.len()
+        )));
+    }
+    Ok(done)
 }
 
 /// Revokes one session (no-op if already revoked); returns whether it was active.

@@ -1,5 +1,7 @@
 //! refresh (rotation, reuse detection), logout, changePassword.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use crate::helpers::*;
@@ -57,6 +59,80 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
     let other = app.login("victim", PASSWORD).await;
     assert!(other["errors"].is_null());
     app.shutdown().await;
+}
+
+/// Spawns one task per token, each presenting it to `refresh`; the bodies in order.
+async fn refresh_all(app: &Arc<TestApp>, tokens: &[String]) -> Vec<serde_json::Value> {
+    let handles: Vec<_> = tokens
+        .iter()
+        .map(|t| {
+            let (app, t) = (app.clone(), t.clone());
+            tokio::spawn(async move { app.refresh(&t).await })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("refresh task"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn sessions_refreshed_at_once_each_rotate_exactly_once() {
+    // Rotations arriving together are written together (one transaction per batch); each
+    // must still come out as its own rotation with its own new pair.
+    let app = Arc::new(TestApp::spawn().await);
+    let (_, first) = tokens(&app.register("many@example.com", "many", PASSWORD).await);
+    let mut current = vec![first];
+    for _ in 0..7 {
+        let body = app.login("many", PASSWORD).await;
+        assert!(body["errors"].is_null(), "{body}");
+        current.push(tokens(&body["data"]["login"]).1);
+    }
+    for round in 0..3 {
+        let bodies = refresh_all(&app, &current).await;
+        let mut next = Vec::new();
+        for body in &bodies {
+            assert!(body["errors"].is_null(), "round {round}: {body}");
+            let (access, refresh) = tokens(&body["data"]["refresh"]);
+            assert!(app.me(&access).await["errors"].is_null(), "round {round}");
+            next.push(refresh);
+        }
+        let mut distinct = next.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), current.len(), "one new token per session");
+        assert!(next.iter().all(|t| !current.contains(t)));
+        current = next;
+    }
+    Arc::into_inner(app).expect("tasks done").shutdown().await;
+}
+
+#[tokio::test]
+async fn one_refresh_token_presented_twenty_times_at_once_rotates_once_then_the_session_dies() {
+    let app = Arc::new(TestApp::spawn().await);
+    let (_, rt) = tokens(&app.register("twin@example.com", "twin", PASSWORD).await);
+    let bodies = refresh_all(&app, &vec![rt; 20]).await;
+    let winners: Vec<_> = bodies.iter().filter(|b| b["errors"].is_null()).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one presentation rotates: {bodies:?}"
+    );
+    for b in bodies.iter().filter(|b| !b["errors"].is_null()) {
+        assert_eq!(code(b).as_deref(), Some("INVALID_TOKEN"), "{b}");
+    }
+    // The other nineteen were reuse: the winner's new pair is dead with the session.
+    let (access, refresh) = tokens(&winners[0]["data"]["refresh"]);
+    assert_eq!(
+        code(&app.refresh(&refresh).await).as_deref(),
+        Some("INVALID_TOKEN")
+    );
+    assert_eq!(
+        code(&app.me(&access).await).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    Arc::into_inner(app).expect("tasks done").shutdown().await;
 }
 
 #[tokio::test]
