@@ -1,6 +1,7 @@
 //! Access JWTs (issue and strict verification), signing key sets, refresh token values.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
@@ -21,6 +22,8 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 const REFRESH_TOKEN_BYTES: usize = 32;
 /// No legitimate access token comes near this; bigger input is refused before parsing.
 const MAX_JWT_LEN: usize = 8 * 1024;
+/// Access tokens whose signature a key set remembers having checked (per tenant).
+const MAX_VERIFIED_TOKENS: usize = 8_192;
 
 /// Claims of an access token (API.md "Tokens"). Every time claim is a required integer: a
 /// string-typed `exp` fails to deserialize instead of being skipped.
@@ -59,6 +62,12 @@ pub struct KeySet {
     current: EncodingKey,
     verify: HashMap<String, VerifyKey>,
     jwks: serde_json::Value,
+    /// Tokens that passed every check but the clock, by their exact text. A client sends the
+    /// same access token with every request until it expires, and the signature check is
+    /// most of what a `me` costs; a hit still runs the time checks. Only tokens this set
+    /// verified get in (nothing an attacker sends unsigned or altered), and the memo goes
+    /// with the set: a key rotation builds a new set, and an evicted tenant drops its own.
+    verified: RwLock<HashMap<String, AccessClaims>>,
 }
 
 /// A freshly generated key: the row to store.
@@ -168,6 +177,7 @@ impl KeySet {
             current,
             verify,
             jwks: serde_json::json!({ "keys": jwks }),
+            verified: RwLock::new(HashMap::new()),
         }))
     }
 
@@ -217,10 +227,33 @@ impl KeySet {
         tenant: &str,
         now: i64,
     ) -> Result<AccessClaims, ServiceError> {
-        let bad = |why: &'static str| ServiceError::Unauthenticated(why);
         if token.is_empty() || token.len() > MAX_JWT_LEN {
-            return Err(bad("malformed access token"));
+            return Err(ServiceError::Unauthenticated("malformed access token"));
         }
+        let known = self
+            .verified
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned();
+        let claims = match known {
+            // Issuer and audience were checked against the same values (one tenant, one
+            // issuer); compared again so the memo can never widen what verifies.
+            Some(c) if c.iss == issuer && c.aud == issuer => c,
+            Some(_) => return Err(ServiceError::Unauthenticated("invalid access token")),
+            None => {
+                let claims = self.verify_signed(token, issuer)?;
+                self.remember(token, &claims, now);
+                claims
+            }
+        };
+        check_claims(claims, tenant, now)
+    }
+
+    /// The header, the key and the signature, `iss` and `aud`: everything about a token that
+    /// does not change with the clock.
+    fn verify_signed(&self, token: &str, issuer: &str) -> Result<AccessClaims, ServiceError> {
+        let bad = |why: &'static str| ServiceError::Unauthenticated(why);
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| bad("malformed access token"))?;
         if header.alg != jwt_alg(self.alg) {
@@ -243,27 +276,49 @@ impl KeySet {
             .ok_or(bad("access token signed by an unknown key"))?;
 
         let mut v = Validation::new(jwt_alg(self.alg));
-        // Time claims are checked below against the server clock; jsonwebtoken would read the
-        // system clock. They stay required, so a missing or non-numeric one is rejected here.
+        // Time claims are checked in `check_claims` against the server clock; jsonwebtoken
+        // would read the system clock. They stay required, so a missing or non-numeric one is
+        // rejected here.
         v.validate_exp = false;
         v.validate_nbf = false;
         v.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         v.set_issuer(&[issuer]);
         v.set_audience(&[issuer]);
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.key, &v)
+        Ok(jsonwebtoken::decode::<AccessClaims>(token, &key.key, &v)
             .map_err(|_| bad("invalid access token"))?
-            .claims;
-        if claims.exp <= now - JWT_LEEWAY_SECONDS {
-            return Err(bad("access token expired"));
-        }
-        if claims.nbf > now + JWT_LEEWAY_SECONDS || claims.iat > now + JWT_LEEWAY_SECONDS {
-            return Err(bad("access token not yet valid"));
-        }
-        if claims.tenant != tenant {
-            return Err(bad("access token belongs to another tenant"));
-        }
-        Ok(claims)
+            .claims)
     }
+
+    /// Adds a verified token to the memo. When full, expired entries go first, then all.
+    fn remember(&self, token: &str, claims: &AccessClaims, now: i64) {
+        let mut map = self.verified.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_VERIFIED_TOKENS {
+            map.retain(|_, c| c.exp > now - JWT_LEEWAY_SECONDS);
+            if map.len() >= MAX_VERIFIED_TOKENS {
+                map.clear();
+            }
+        }
+        map.insert(token.to_string(), claims.clone());
+    }
+}
+
+/// The checks that depend on the clock and the tenant, run on every use of a token.
+fn check_claims(
+    claims: AccessClaims,
+    tenant: &str,
+    now: i64,
+) -> Result<AccessClaims, ServiceError> {
+    let bad = |why: &'static str| ServiceError::Unauthenticated(why);
+    if claims.exp <= now - JWT_LEEWAY_SECONDS {
+        return Err(bad("access token expired"));
+    }
+    if claims.nbf > now + JWT_LEEWAY_SECONDS || claims.iat > now + JWT_LEEWAY_SECONDS {
+        return Err(bad("access token not yet valid"));
+    }
+    if claims.tenant != tenant {
+        return Err(bad("access token belongs to another tenant"));
+    }
+    Ok(claims)
 }
 
 fn jwt_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
