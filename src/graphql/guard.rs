@@ -8,11 +8,14 @@
 //! batching turns one request into hundreds of password guesses or expensive resolver runs).
 //! Depth and complexity are bounded by the schema's own limits (see `tenant_schema`).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, Variables};
+use async_graphql::{Request, ServerError, ServerResult, Variables};
 
 /// Longest query text accepted (OWASP GraphQL: bound the document size).
 pub const MAX_QUERY_BYTES: usize = 32 * 1024;
@@ -36,33 +39,78 @@ const MAX_SPREAD_DEPTH: usize = 16;
 /// bounded; real documents visit a few hundred at most.
 const MAX_VISITS: usize = 20_000;
 
+/// Distinct query texts whose parsed documents are kept.
+const MAX_CACHED_DOCUMENTS: usize = 256;
+/// Longer query texts are parsed every time (clients send the same few short ones).
+const MAX_CACHED_QUERY_BYTES: usize = 4 * 1024;
+
 /// The guard extension.
 pub struct Guard {
-    /// Whether `__schema` and `__type` may be queried.
-    pub introspection: bool,
+    introspection: bool,
+    documents: Arc<Documents>,
+}
+
+impl Guard {
+    /// A guard; `introspection` says whether `__schema` and `__type` may be queried.
+    pub fn new(introspection: bool) -> Self {
+        Guard {
+            introspection,
+            documents: Arc::new(Documents::default()),
+        }
+    }
 }
 
 impl ExtensionFactory for Guard {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(GuardExt {
             introspection: self.introspection,
+            documents: self.documents.clone(),
         })
     }
 }
 
 struct GuardExt {
     introspection: bool,
+    documents: Arc<Documents>,
+}
+
+/// Parsed documents that passed the alias checks, by query text. A frontend sends the same
+/// handful of documents over and over, and parsing is the largest part of answering a small
+/// query such as `me`. Bounded: when full it starts over, so unique texts cost a parse each
+/// (as without the cache) and never memory.
+#[derive(Default)]
+struct Documents(RwLock<HashMap<String, ExecutableDocument>>);
+
+impl Documents {
+    fn get(&self, query: &str) -> Option<ExecutableDocument> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(query)
+            .cloned()
+    }
+
+    fn put(&self, query: &str, doc: &ExecutableDocument) {
+        if query.len() > MAX_CACHED_QUERY_BYTES {
+            return;
+        }
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_CACHED_DOCUMENTS {
+            map.clear();
+        }
+        map.insert(query.to_string(), doc.clone());
+    }
 }
 
 #[async_trait::async_trait]
 impl Extension for GuardExt {
-    async fn parse_query(
+    async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let query = request.query.as_str();
         if query.len() > MAX_QUERY_BYTES {
             return Err(ServerError::new(
                 format!("query is larger than {MAX_QUERY_BYTES} bytes"),
@@ -75,14 +123,37 @@ impl Extension for GuardExt {
                 None,
             ));
         }
-        // Aliases and fragment expansion are checked on our own parse, before the engine's:
-        // async-graphql's recursive-depth check (inside `next.run`) expands fragment spreads
-        // without memoization, so F0 spreading F1 ten times, F1 spreading F2 ten times, ...
-        // pins a core for hours with a 2 KB document. Parsing is linear in the text (32 KB at
-        // most), so the second parse costs little.
-        if let Ok(pre) = async_graphql::parser::parse_query(query) {
-            check_aliases(&pre).map_err(|m| ServerError::new(m, None))?;
+        // Aliases and fragment expansion are checked here, on a document parsed before the
+        // engine's checks: async-graphql's recursive-depth check (in the parse step) expands
+        // fragment spreads without memoization, so F0 spreading F1 ten times, F1 spreading
+        // F2 ten times, ... pins a core for hours with a 2 KB document. The parsed document
+        // stays in the request, so the engine does not parse it again; a document that does
+        // not parse is left to the engine, which reports the syntax error.
+        let known = self.documents.get(query);
+        let doc = match known {
+            Some(doc) => Some(doc),
+            None => match async_graphql::parser::parse_query(query) {
+                Ok(doc) => {
+                    check_aliases(&doc).map_err(|m| ServerError::new(m, None))?;
+                    self.documents.put(query, &doc);
+                    Some(doc)
+                }
+                Err(_) => None,
+            },
+        };
+        if let Some(doc) = doc {
+            request.set_parsed_query(doc);
         }
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
         if !self.introspection && uses_introspection(&doc) {
             return Err(ServerError::new("introspection is disabled", None));

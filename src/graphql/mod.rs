@@ -44,7 +44,7 @@ pub fn tenant_schema(services: Option<Arc<Services>>, introspection: bool) -> Te
         .limit_recursive_depth(32)
         .limit_directives(10)
         .disable_suggestions()
-        .extension(guard::Guard { introspection });
+        .extension(guard::Guard::new(introspection));
     if !introspection {
         b = b.disable_introspection();
     }

@@ -33,7 +33,7 @@ pub fn platform_schema(services: Option<Arc<Services>>, introspection: bool) -> 
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(10)
         .disable_suggestions()
-        .extension(Guard { introspection });
+        .extension(Guard::new(introspection));
     if !introspection {
         b = b.disable_introspection();
     }

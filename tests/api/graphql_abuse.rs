@@ -42,6 +42,25 @@ async fn a_hundred_aliased_logins_are_refused_before_any_runs() {
 }
 
 #[tokio::test]
+async fn a_refused_document_is_refused_every_time_and_a_good_one_keeps_working() {
+    // Parsed documents are reused by query text; only documents that passed the checks are.
+    let app = TestApp::spawn().await;
+    app.register("victim@example.com", "victim", PASSWORD).await;
+    for _ in 0..3 {
+        assert_refused(&app.gql(&logins(11), json!({})).await, "at most 10");
+    }
+    for i in 0..3 {
+        let body = app.gql(&logins(1), json!({})).await;
+        assert_eq!(
+            code(&body).as_deref(),
+            Some("INVALID_CREDENTIALS"),
+            "round {i}: {body}"
+        );
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn duplicate_fields_through_fragments_count_too() {
     let app = TestApp::spawn().await;
     let spreads = "...F ".repeat(11);
