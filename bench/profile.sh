@@ -4,6 +4,7 @@
 #
 #   bench/profile.sh me|refresh|login [SECONDS] [extra VAR=VALUE for the server...]
 #   DB_SUFFIX="?sync=never" bench/profile.sh refresh     # the same without fsync per commit
+#   PERF_CALLGRAPH="--call-graph dwarf" bench/profile.sh me 3   # real call stacks (big perf.data)
 #
 # Needs a release build (bench/run.sh makes one; CARGO_TARGET_DIR as there) and `perf`
 # (Debian: linux-perf). Output: the top of `perf report --no-children` by symbol, and the
@@ -42,7 +43,7 @@ esac
 wrk -t2 -c"$C" -d"$((SECS + 2))s" -s "$BENCH/lua/$SCRIPT" "$BASE" >"$WORK/wrk.txt" 2>&1 &
 WPID=$!
 sleep 1
-perf record -e cpu-clock -F 499 -g -p "$SPID" -o "$WORK/perf.data" -- sleep "$SECS" 2>/dev/null
+perf record -e cpu-clock -F 499 ${PERF_CALLGRAPH:--g} -p "$SPID" -o "$WORK/perf.data" -- sleep "$SECS" 2>/dev/null
 wait "$WPID" || true
 grep -E 'Requests/sec|WRKJSON' "$WORK/wrk.txt"
 echo "--- by shared object"
