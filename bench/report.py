@@ -169,6 +169,11 @@ if tenants:
                  f"+{mib(t['rss_after_eviction_kib'] - t['fresh_rss_kib'])} MiB"
                  + (f" (linear to {t['requested']:,}: {extrapolated:,.0f} MiB)" if extrapolated else "")
                  + f" | <= 200 MiB | {met('idle_tenants_rss_mib')} |")
+    if t.get("retouched"):
+        grew = t["rss_after_retouch_eviction_kib"] - t["rss_after_eviction_kib"]
+        lines.append(f"| ({t['retouched']:,} of them touched again, evicted again) | | | | | "
+                     f"{mib(t['rss_after_retouch_eviction_kib'])} | the row above | "
+                     f"{'+' if grew >= 0 else ''}{mib(grew)} MiB ({grew / t['retouched']:+.1f} KiB per tenant) | | |")
 lines.append("")
 notes = []
 if seed_small:

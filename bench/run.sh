@@ -12,13 +12,15 @@
 #   4. scale: the same database grown to SCALE_USERS users (bulk seeding, capped at
 #      SEED_MAX_SECONDS), server restarted, `me` and `login` again
 #   5. tenants: a fresh database, TENANTS tenants created and touched once, idle eviction
-#      (TENANT_IDLE_SECONDS=5), resident memory once latchkey_tenant_actors is 0
+#      (TENANT_IDLE_SECONDS=5), resident memory once latchkey_tenant_actors is 0; then
+#      RETOUCH_TENANTS of them touched again and evicted again, resident memory again
 # Load comes from wrk (Debian) in separate processes over loopback; every server is started
 # and stopped by this script. Results: bench/results/latest.json and latest.md (printed).
 #
 # Environment knobs (defaults): DURATION (10 s per wrk run), LOGIN_USERS (1000),
 # SCALE_USERS (1000000), SEED_MAX_SECONDS (240), TENANTS (10000), TENANT_WORKERS (8),
 # TENANT_MAX_SECONDS (240: tenant creation, then touching, stop there; the counts reached are reported),
+# RETOUCH_TENANTS (2000: that many of them touched again after eviction, RSS read again),
 # CARGO_TARGET_DIR (./target), SKIP_BUILD (unset), KEEP_WORK (unset: temp dir removed).
 set -euo pipefail
 
@@ -31,6 +33,7 @@ SEED_MAX_SECONDS=${SEED_MAX_SECONDS:-240}
 TENANTS=${TENANTS:-10000}
 TENANT_WORKERS=${TENANT_WORKERS:-8}
 TENANT_MAX_SECONDS=${TENANT_MAX_SECONDS:-240}
+RETOUCH_TENANTS=${RETOUCH_TENANTS:-2000}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PASSWORD="bench-password-4711"
 SECRET="bench-secret-key-0123456789-abcdefghijklmnop"
@@ -230,10 +233,25 @@ if [ "$TENANTS" -gt 0 ]; then
   done
   EVICT_WAIT=$(($(date +%s) - w0))
   sleep 2
+  RSS_EVICTED=$(rss_kib "$SPID" VmRSS)
+  # The same tenants again: they start without writing anything (migrations applied, keys
+  # stored), so what RSS gains now is what latchkey itself keeps per started-and-evicted
+  # tenant, apart from the storage engine's buffering of the first round's writes.
+  RETOUCH=$(( TENANTS_DONE < RETOUCH_TENANTS ? TENANTS_DONE : RETOUCH_TENANTS ))
+  log "touching $RETOUCH of them again"
+  TOUCH_ONLY=1 python3 "$BENCH/tenants.py" "127.0.0.1:$PORT" "$ADMIN_KEY" "$RETOUCH" bt "$TENANT_WORKERS" "$TENANT_MAX_SECONDS" >"$OUT/tenants_retouch.json"
+  RETOUCHED=$(json_get '["count"]' <"$OUT/tenants_retouch.json")
+  for _ in $(seq 1 240); do
+    n2=$(curl -fs "$BASE/metrics" | awk '/^latchkey_tenant_actors/ {print $2}')
+    [ "$n2" = 0 ] && break
+    sleep 0.5
+  done
+  sleep 2
   cat >"$OUT/tenants.json" <<EOF
-{"tenants": $TENANTS_DONE, "requested": $TENANTS, "fresh_rss_kib": $FRESH_RSS, "rss_after_eviction_kib": $(rss_kib "$SPID" VmRSS),
+{"tenants": $TENANTS_DONE, "requested": $TENANTS, "fresh_rss_kib": $FRESH_RSS, "rss_after_eviction_kib": $RSS_EVICTED,
  "peak_rss_kib": $(rss_kib "$SPID" VmHWM), "actors_after_touch": ${RUNNING_AFTER_TOUCH:-null},
- "actors_now": ${n:-null}, "eviction_wait_s": $EVICT_WAIT}
+ "actors_now": ${n:-null}, "eviction_wait_s": $EVICT_WAIT,
+ "retouched": $RETOUCHED, "rss_after_retouch_eviction_kib": $(rss_kib "$SPID" VmRSS), "actors_after_retouch": ${n2:-null}}
 EOF
   cat "$OUT/tenants.json" >&2
   stop_server
