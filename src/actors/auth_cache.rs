@@ -88,7 +88,11 @@ impl AuthCache {
             return;
         }
         let mut inner = self.write();
-        if inner.generation == generation && inner.sessions.len() < MAX_ENTRIES {
+        if inner.generation == generation {
+            if inner.sessions.len() >= MAX_ENTRIES {
+                // Full: start over rather than stop caching (expired sessions pile up here).
+                inner.sessions.clear();
+            }
             inner.sessions.insert(row.id.clone(), row.clone());
         }
     }
@@ -99,7 +103,10 @@ impl AuthCache {
             return;
         };
         let mut inner = self.write();
-        if inner.generation == generation && inner.users.len() < MAX_ENTRIES {
+        if inner.generation == generation {
+            if inner.users.len() >= MAX_ENTRIES {
+                inner.users.clear();
+            }
             inner.users.insert(row.id.clone(), row.clone());
         }
     }
@@ -113,6 +120,18 @@ impl AuthCache {
         inner.generation += 1;
         inner.users.remove(id);
         inner.sessions.retain(|_, s| s.user != id);
+    }
+
+    /// Drops a user's row but not its sessions (after a write to the user alone, such as the
+    /// login time a new session records): cheaper than [`AuthCache::forget_user`], which
+    /// scans the sessions.
+    pub fn forget_user_row(&self, id: &str) {
+        if !self.enabled {
+            return;
+        }
+        let mut inner = self.write();
+        inner.generation += 1;
+        inner.users.remove(id);
     }
 
     /// Drops one session (after it was revoked).
@@ -154,6 +173,25 @@ mod tests {
             cache.session("s1").is_none(),
             "a user's sessions go with it"
         );
+    }
+
+    #[test]
+    fn a_full_cache_starts_over_and_keeps_caching() {
+        let cache = AuthCache::new(true);
+        for i in 0..MAX_ENTRIES {
+            cache.fill_session(cache.ticket(), &session(&format!("s{i}"), "u1"));
+        }
+        cache.fill_session(cache.ticket(), &session("new", "u2"));
+        assert!(cache.session("new").is_some());
+        assert!(cache.session("s0").is_none());
+    }
+
+    #[test]
+    fn forgetting_a_user_row_keeps_its_sessions() {
+        let cache = AuthCache::new(true);
+        cache.fill_session(cache.ticket(), &session("s1", "u1"));
+        cache.forget_user_row("u1");
+        assert!(cache.session("s1").is_some());
     }
 
     #[test]

@@ -343,7 +343,7 @@ impl Actor for TenantActor {
                 // Records the login time on the user.
                 let user = s.user.clone();
                 let res = sessions::create(db, *s).await;
-                shared.cache.forget_user(&user);
+                shared.cache.forget_user_row(&user);
                 let _ = reply.send(res);
             }
             TenantMsg::Rotate(rotation, reply) => {
