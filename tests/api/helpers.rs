@@ -149,6 +149,20 @@ impl Drop for TestApp {
     }
 }
 
+/// Awaits all futures concurrently (spawned, so they really run in parallel), in order.
+pub async fn join_all<F>(futs: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
 /// The `extensions.code` of the first error, if any.
 pub fn code(body: &Value) -> Option<String> {
     body["errors"][0]["extensions"]["code"]

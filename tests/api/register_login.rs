@@ -1,25 +1,8 @@
 //! register, login, me: happy paths, conflicts, enumeration, concurrency.
 
-use futures_like::join_all;
 use serde_json::json;
 
 use crate::helpers::*;
-
-mod futures_like {
-    /// Awaits all futures concurrently (spawned, so they really run in parallel).
-    pub async fn join_all<F>(futs: Vec<F>) -> Vec<F::Output>
-    where
-        F: std::future::Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
-        let mut out = Vec::new();
-        for h in handles {
-            out.push(h.await.expect("task"));
-        }
-        out
-    }
-}
 
 #[tokio::test]
 async fn register_returns_tokens_and_the_user() {
