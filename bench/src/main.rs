@@ -73,6 +73,20 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         max_seconds: u64,
     },
+    /// Looks up `user{start}`..`user{start+count-1}` by username and by email, the way login
+    /// does; prints JSON with how many were not found and the first few that were not.
+    CheckUsers {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        secret_key: Option<String>,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+    },
     /// Prints `{"vmhwm_kib":..,"vmrss_kib":..}` for a process.
     PeakRss { pid: u32 },
 }
@@ -81,6 +95,21 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Argon2Ceiling { seconds, threads } => argon2_ceiling(seconds, threads),
         Cmd::BareServer { addr } => tokio_main(bare_server(addr)),
+        Cmd::CheckUsers {
+            database_url,
+            secret_key,
+            tenant,
+            count,
+            start,
+        } => tokio_main(check_users(
+            database_url,
+            secret_key
+                .or_else(|| std::env::var("SECRET_KEY").ok())
+                .context("--secret-key or SECRET_KEY is required")?,
+            tenant,
+            count,
+            start,
+        )),
         Cmd::SeedUsers {
             database_url,
             secret_key,
@@ -196,6 +225,54 @@ async fn bare_server(addr: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on {}", listener.local_addr()?);
     axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn check_users(
+    database_url: String,
+    secret_key: String,
+    tenant: String,
+    count: u64,
+    start: u64,
+) -> anyhow::Result<()> {
+    use latchkey::store::users::find_by_login;
+    let config = latchkey::Config::from_vars([
+        ("DATABASE_URL", database_url.as_str()),
+        ("SECRET_KEY", secret_key.as_str()),
+        ("DEFAULT_TENANT", "default"),
+    ])
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let services = latchkey::build_services(config)
+        .await
+        .context("opening the database")?;
+    let t = services
+        .tenant(&tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!("tenant {tenant}: {e}"))?;
+    let started = Instant::now();
+    let (mut by_name, mut by_email, mut first) = (0u64, 0u64, Vec::new());
+    for i in start..start + count {
+        let name = format!("user{i}");
+        let name_missing = find_by_login(t.db(), false, &name).await?.is_none();
+        let email_missing = find_by_login(t.db(), true, &format!("{name}@bench.test"))
+            .await?
+            .is_none();
+        by_name += name_missing as u64;
+        by_email += email_missing as u64;
+        if (name_missing || email_missing) && first.len() < 10 {
+            first.push(serde_json::json!({"user": name, "by_username": !name_missing, "by_email": !email_missing}));
+        }
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "checked": count,
+            "missing_by_username": by_name,
+            "missing_by_email": by_email,
+            "first_missing": first,
+            "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        })
+    );
     Ok(())
 }
 
