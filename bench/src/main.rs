@@ -263,9 +263,11 @@ async fn check_users(
             first.push(serde_json::json!({"user": name, "by_username": !name_missing, "by_email": !email_missing}));
         }
     }
+    let rows = latchkey::store::users::count(t.db(), None).await?;
     println!(
         "{}",
         serde_json::json!({
+            "rows_in_table": rows,
             "checked": count,
             "missing_by_username": by_name,
             "missing_by_email": by_email,
