@@ -353,11 +353,14 @@ async fn seed_users(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let inserted = next - start;
+    // Read back before closing: with `check-users` after reopening, this tells rows that never
+    // became visible from rows lost on the way to disk.
+    let rows_in_table = latchkey::store::users::count(t.db(), None).await?;
     drop(t);
     services.mailer.shutdown().await;
     services.registry.shutdown().await;
     println!(
-        "{{\"requested\":{count},\"count\":{inserted},\"seconds\":{elapsed:.3},\"rows_per_sec\":{:.1}}}",
+        "{{\"requested\":{count},\"count\":{inserted},\"rows_in_table\":{rows_in_table},\"seconds\":{elapsed:.3},\"rows_per_sec\":{:.1}}}",
         inserted as f64 / elapsed.max(1e-9)
     );
     Ok(())
