@@ -6,6 +6,7 @@
 //!   hyper stack as latchkey, with no middleware, store or auth: the ceiling for `me`.
 //! - `seed-users`: bulk-inserts users into a tenant of an embedded database that no server
 //!   holds open (one precomputed argon2id hash reused for every row, `INSERT` in batches).
+//! - `check-users`: looks the seeded users up the way login does and counts the table.
 //! - `peak-rss`: reads VmHWM and VmRSS of a process (KiB) from /proc.
 
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Same parameters as src/service/passwords.rs (OWASP: m=19 MiB, t=2, p=1).
 const M_COST_KIB: u32 = 19_456;
@@ -49,19 +50,8 @@ enum Cmd {
     /// Inserts users `user{start}`..`user{start+count-1}` (email `user{i}@bench.test`) into a
     /// tenant; prints JSON with the rate. The database must not be open in a server.
     SeedUsers {
-        /// `surrealkv://PATH` (or `mem://` for a dry run).
-        #[arg(long)]
-        database_url: String,
-        /// The server's SECRET_KEY (the tenant's signing key is created under it); read from
-        /// the environment variable SECRET_KEY when not given.
-        #[arg(long)]
-        secret_key: Option<String>,
-        #[arg(long, default_value = "default")]
-        tenant: String,
-        #[arg(long)]
-        count: u64,
-        #[arg(long, default_value_t = 0)]
-        start: u64,
+        #[command(flatten)]
+        users: UserRange,
         /// Rows per INSERT statement (one transaction each).
         #[arg(long, default_value_t = 2000)]
         batch: usize,
@@ -76,61 +66,83 @@ enum Cmd {
     /// Looks up `user{start}`..`user{start+count-1}` by username and by email, the way login
     /// does; prints JSON with how many were not found and the first few that were not.
     CheckUsers {
-        #[arg(long)]
-        database_url: String,
-        #[arg(long)]
-        secret_key: Option<String>,
-        #[arg(long, default_value = "default")]
-        tenant: String,
-        #[arg(long)]
-        count: u64,
-        #[arg(long, default_value_t = 0)]
-        start: u64,
+        #[command(flatten)]
+        users: UserRange,
     },
     /// Prints `{"vmhwm_kib":..,"vmrss_kib":..}` for a process.
     PeakRss { pid: u32 },
+}
+
+/// Users `user{start}`..`user{start+count-1}` of a tenant in an embedded database.
+#[derive(Args)]
+struct UserRange {
+    /// `surrealkv://PATH` (or `mem://` for a dry run).
+    #[arg(long)]
+    database_url: String,
+    /// The server's SECRET_KEY (the tenant's signing key is created under it); read from
+    /// the environment variable SECRET_KEY when not given.
+    #[arg(long)]
+    secret_key: Option<String>,
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    #[arg(long)]
+    count: u64,
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+}
+
+/// The database opened the way the server opens it (migrations, default tenant), and the
+/// tenant the users live in.
+struct Opened {
+    services: Arc<latchkey::service::Services>,
+    tenant: latchkey::actors::Tenant,
+}
+
+impl UserRange {
+    async fn open(&self) -> anyhow::Result<Opened> {
+        let secret_key = match &self.secret_key {
+            Some(k) => k.clone(),
+            None => {
+                std::env::var("SECRET_KEY").context("--secret-key or SECRET_KEY is required")?
+            }
+        };
+        let config = latchkey::Config::from_vars([
+            ("DATABASE_URL", self.database_url.as_str()),
+            ("SECRET_KEY", secret_key.as_str()),
+            ("DEFAULT_TENANT", "default"),
+        ])
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let services = latchkey::build_services(config)
+            .await
+            .context("opening the database")?;
+        let tenant = services
+            .tenant(&self.tenant)
+            .await
+            .map_err(|e| anyhow::anyhow!("tenant {}: {e}", self.tenant))?;
+        Ok(Opened { services, tenant })
+    }
+}
+
+impl Opened {
+    /// Stops the actors so the database is closed before the process exits.
+    async fn close(self) {
+        drop(self.tenant);
+        self.services.mailer.shutdown().await;
+        self.services.registry.shutdown().await;
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Argon2Ceiling { seconds, threads } => argon2_ceiling(seconds, threads),
         Cmd::BareServer { addr } => tokio_main(bare_server(addr)),
-        Cmd::CheckUsers {
-            database_url,
-            secret_key,
-            tenant,
-            count,
-            start,
-        } => tokio_main(check_users(
-            database_url,
-            secret_key
-                .or_else(|| std::env::var("SECRET_KEY").ok())
-                .context("--secret-key or SECRET_KEY is required")?,
-            tenant,
-            count,
-            start,
-        )),
+        Cmd::CheckUsers { users } => tokio_main(check_users(users)),
         Cmd::SeedUsers {
-            database_url,
-            secret_key,
-            tenant,
-            count,
-            start,
+            users,
             batch,
             password,
             max_seconds,
-        } => tokio_main(seed_users(
-            database_url,
-            secret_key
-                .or_else(|| std::env::var("SECRET_KEY").ok())
-                .context("--secret-key or SECRET_KEY is required")?,
-            tenant,
-            count,
-            start,
-            batch,
-            password,
-            max_seconds,
-        )),
+        } => tokio_main(seed_users(users, batch, password, max_seconds)),
         Cmd::PeakRss { pid } => {
             let (hwm, rss) = read_rss(pid)?;
             println!("{{\"vmhwm_kib\":{hwm},\"vmrss_kib\":{rss}}}");
@@ -228,27 +240,11 @@ async fn bare_server(addr: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn check_users(
-    database_url: String,
-    secret_key: String,
-    tenant: String,
-    count: u64,
-    start: u64,
-) -> anyhow::Result<()> {
+async fn check_users(range: UserRange) -> anyhow::Result<()> {
     use latchkey::store::users::find_by_login;
-    let config = latchkey::Config::from_vars([
-        ("DATABASE_URL", database_url.as_str()),
-        ("SECRET_KEY", secret_key.as_str()),
-        ("DEFAULT_TENANT", "default"),
-    ])
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let services = latchkey::build_services(config)
-        .await
-        .context("opening the database")?;
-    let t = services
-        .tenant(&tenant)
-        .await
-        .map_err(|e| anyhow::anyhow!("tenant {tenant}: {e}"))?;
+    let (count, start) = (range.count, range.start);
+    let opened = range.open().await?;
+    let t = &opened.tenant;
     let started = Instant::now();
     let (mut by_name, mut by_email, mut first) = (0u64, 0u64, Vec::new());
     for i in start..start + count {
@@ -264,6 +260,7 @@ async fn check_users(
         }
     }
     let rows = latchkey::store::users::count(t.db(), None).await?;
+    opened.close().await;
     println!(
         "{}",
         serde_json::json!({
@@ -279,29 +276,15 @@ async fn check_users(
 }
 
 async fn seed_users(
-    database_url: String,
-    secret_key: String,
-    tenant: String,
-    count: u64,
-    start: u64,
+    range: UserRange,
     batch: usize,
     password: String,
     max_seconds: u64,
 ) -> anyhow::Result<()> {
     use latchkey::store::users::{NewUser, insert_many};
-    let config = latchkey::Config::from_vars([
-        ("DATABASE_URL", database_url.as_str()),
-        ("SECRET_KEY", secret_key.as_str()),
-        ("DEFAULT_TENANT", "default"),
-    ])
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let services = latchkey::build_services(config)
-        .await
-        .context("opening the database")?;
-    let t = services
-        .tenant(&tenant)
-        .await
-        .map_err(|e| anyhow::anyhow!("tenant {tenant}: {e}"))?;
+    let (count, start) = (range.count, range.start);
+    let opened = range.open().await?;
+    let t = &opened.tenant;
     // One real argon2id hash (random salt, same parameters) reused for every row: login
     // verifies it at full cost, seeding does not pay a hash per row.
     let salt = SaltString::encode_b64(&uuid::Uuid::new_v4().into_bytes())
@@ -356,9 +339,7 @@ async fn seed_users(
     // Read back before closing: with `check-users` after reopening, this tells rows that never
     // became visible from rows lost on the way to disk.
     let rows_in_table = latchkey::store::users::count(t.db(), None).await?;
-    drop(t);
-    services.mailer.shutdown().await;
-    services.registry.shutdown().await;
+    opened.close().await;
     println!(
         "{{\"requested\":{count},\"count\":{inserted},\"rows_in_table\":{rows_in_table},\"seconds\":{elapsed:.3},\"rows_per_sec\":{:.1}}}",
         inserted as f64 / elapsed.max(1e-9)
