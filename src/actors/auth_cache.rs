@@ -19,8 +19,8 @@ use std::sync::RwLock;
 use crate::store::sessions::SessionRow;
 use crate::store::users::UserRow;
 
-/// Per-map bound: beyond it new records are simply not cached (reads stay correct, just
-/// slower), so a tenant with a million active sessions costs at most this many entries.
+/// Per-map bound: a full map is cleared and refilled, so a tenant with a million active
+/// sessions costs at most this many entries.
 const MAX_ENTRIES: usize = 20_000;
 
 /// The cache of one tenant; lives as long as its actor.
@@ -81,67 +81,72 @@ impl AuthCache {
 
     /// Caches a session read with `ticket` (live sessions only).
     pub fn fill_session(&self, ticket: Ticket, row: &SessionRow) {
-        let Ticket(Some(generation)) = ticket else {
-            return;
-        };
-        if row.revoked_at.is_some() {
-            return;
-        }
-        let mut inner = self.write();
-        if inner.generation == generation {
-            if inner.sessions.len() >= MAX_ENTRIES {
-                // Full: start over rather than stop caching (expired sessions pile up here).
-                inner.sessions.clear();
-            }
-            inner.sessions.insert(row.id.clone(), row.clone());
+        if row.revoked_at.is_none() {
+            self.fill(ticket, &row.id, row, |inner| &mut inner.sessions);
         }
     }
 
     /// Caches a user read with `ticket`.
     pub fn fill_user(&self, ticket: Ticket, row: &UserRow) {
+        self.fill(ticket, &row.id, row, |inner| &mut inner.users);
+    }
+
+    /// Stores `row` in the map `pick` chooses, unless an invalidation happened since `ticket`.
+    fn fill<T: Clone>(
+        &self,
+        ticket: Ticket,
+        id: &str,
+        row: &T,
+        pick: impl FnOnce(&mut Inner) -> &mut HashMap<String, T>,
+    ) {
         let Ticket(Some(generation)) = ticket else {
             return;
         };
         let mut inner = self.write();
-        if inner.generation == generation {
-            if inner.users.len() >= MAX_ENTRIES {
-                inner.users.clear();
-            }
-            inner.users.insert(row.id.clone(), row.clone());
+        if inner.generation != generation {
+            return;
         }
+        let map = pick(&mut inner);
+        if map.len() >= MAX_ENTRIES {
+            // Full: start over rather than stop caching (expired sessions pile up here).
+            map.clear();
+        }
+        map.insert(id.to_string(), row.clone());
     }
 
     /// Drops a user and all of its sessions (after any write to either).
     pub fn forget_user(&self, id: &str) {
-        if !self.enabled {
-            return;
+        if let Some(mut inner) = self.invalidate() {
+            inner.users.remove(id);
+            inner.sessions.retain(|_, s| s.user != id);
         }
-        let mut inner = self.write();
-        inner.generation += 1;
-        inner.users.remove(id);
-        inner.sessions.retain(|_, s| s.user != id);
     }
 
     /// Drops a user's row but not its sessions (after a write to the user alone, such as the
     /// login time a new session records): cheaper than [`AuthCache::forget_user`], which
     /// scans the sessions.
     pub fn forget_user_row(&self, id: &str) {
-        if !self.enabled {
-            return;
+        if let Some(mut inner) = self.invalidate() {
+            inner.users.remove(id);
         }
-        let mut inner = self.write();
-        inner.generation += 1;
-        inner.users.remove(id);
     }
 
     /// Drops one session (after it was revoked).
     pub fn forget_session(&self, sid: &str) {
+        if let Some(mut inner) = self.invalidate() {
+            inner.sessions.remove(sid);
+        }
+    }
+
+    /// Starts an invalidation: a new generation, so fills that read before it are dropped;
+    /// `None` when the cache is off.
+    fn invalidate(&self) -> Option<std::sync::RwLockWriteGuard<'_, Inner>> {
         if !self.enabled {
-            return;
+            return None;
         }
         let mut inner = self.write();
         inner.generation += 1;
-        inner.sessions.remove(sid);
+        Some(inner)
     }
 }
 
