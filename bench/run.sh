@@ -216,6 +216,18 @@ if [ "$EXTRA" -gt 0 ]; then
 fi
 
 # --- 5. many idle tenants -----------------------------------------------------------------
+tenant_actors() { curl -fs "$BASE/metrics" | awk '/^latchkey_tenant_actors/ {print $2}'; }
+# Waits (up to 120 s) until every tenant actor is evicted; prints the last actor count seen
+# (0 unless it timed out).
+wait_evicted() {
+  local n=""
+  for _ in $(seq 1 240); do
+    n=$(tenant_actors)
+    [ "$n" = 0 ] && break
+    sleep 0.5
+  done
+  echo "$n"
+}
 if [ "$TENANTS" -gt 0 ]; then
   start_server "$WORK/db-tenants" server-tenants TENANT_IDLE_SECONDS=5
   sleep 1
@@ -224,13 +236,9 @@ if [ "$TENANTS" -gt 0 ]; then
   python3 "$BENCH/tenants.py" "127.0.0.1:$PORT" "$ADMIN_KEY" "$TENANTS" bt "$TENANT_WORKERS" "$TENANT_MAX_SECONDS" >"$OUT/tenants_load.json"
   TENANTS_DONE=$(json_get '["count"]' <"$OUT/tenants_load.json")
   cat "$OUT/tenants_load.json" >&2
-  RUNNING_AFTER_TOUCH=$(curl -fs "$BASE/metrics" | awk '/^latchkey_tenant_actors/ {print $2}')
+  RUNNING_AFTER_TOUCH=$(tenant_actors)
   w0=$(date +%s)
-  for _ in $(seq 1 240); do
-    n=$(curl -fs "$BASE/metrics" | awk '/^latchkey_tenant_actors/ {print $2}')
-    [ "$n" = 0 ] && break
-    sleep 0.5
-  done
+  n=$(wait_evicted)
   EVICT_WAIT=$(($(date +%s) - w0))
   sleep 2
   RSS_EVICTED=$(rss_kib "$SPID" VmRSS)
@@ -241,11 +249,7 @@ if [ "$TENANTS" -gt 0 ]; then
   log "touching $RETOUCH of them again"
   TOUCH_ONLY=1 python3 "$BENCH/tenants.py" "127.0.0.1:$PORT" "$ADMIN_KEY" "$RETOUCH" bt "$TENANT_WORKERS" "$TENANT_MAX_SECONDS" >"$OUT/tenants_retouch.json"
   RETOUCHED=$(json_get '["count"]' <"$OUT/tenants_retouch.json")
-  for _ in $(seq 1 240); do
-    n2=$(curl -fs "$BASE/metrics" | awk '/^latchkey_tenant_actors/ {print $2}')
-    [ "$n2" = 0 ] && break
-    sleep 0.5
-  done
+  n2=$(wait_evicted)
   sleep 2
   cat >"$OUT/tenants.json" <<EOF
 {"tenants": $TENANTS_DONE, "requested": $TENANTS, "fresh_rss_kib": $FRESH_RSS, "rss_after_eviction_kib": $RSS_EVICTED,
