@@ -23,8 +23,8 @@ WORK=$(mktemp -d /tmp/latchkey-profile.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
 
-SECRET_KEY="$SECRET" "$HELPER" seed-users --database-url "surrealkv://$WORK/db" --count 1000 >/dev/null
-env DATABASE_URL="surrealkv://$WORK/db${DB_SUFFIX:-}" SECRET_KEY="$SECRET" BIND_ADDR="127.0.0.1:$PORT" \
+SECRET_KEY="$SECRET" "$HELPER" seed-users --database-url "rocksdb://$WORK/db" --count 1000 >/dev/null
+env DATABASE_URL="rocksdb://$WORK/db${DB_SUFFIX:-}" SECRET_KEY="$SECRET" BIND_ADDR="127.0.0.1:$PORT" \
   PUBLIC_URL="$BASE" RATE_LIMIT_LOGIN=1000000/60 RATE_LIMIT_REGISTER=1000000/60 "$@" "$SERVER" serve >"$WORK/server.log" 2>&1 &
 SPID=$!
 trap 'kill $SPID 2>/dev/null || true' EXIT

@@ -7,7 +7,7 @@
 # Builds in release (`--features bench`: latchkey and latchkey-bench), then:
 #   1. argon2 ceiling      raw argon2id verifies on all cores, nothing else running
 #   2. bare framework      axum + async-graphql answering `{ __typename }` (framework ceiling)
-#   3. latchkey on a fresh surrealkv:// database, LOGIN_USERS users bulk-seeded:
+#   3. latchkey on a fresh rocksdb:// database, LOGIN_USERS users bulk-seeded:
 #      login, register, me, refresh, noisy neighbour (tenant B `me` alone / with A flooded)
 #   4. scale: the same database grown to SCALE_USERS users (bulk seeding, capped at
 #      SEED_MAX_SECONDS), server restarted, `me` and `login` again
@@ -88,7 +88,7 @@ start_server() { # $1 database dir, $2 log name, then extra VAR=VALUE pairs
   PORT=$(free_port); BASE="http://127.0.0.1:$PORT"
   # Every request comes from 127.0.0.1, so the per-address limits on logins and registrations
   # (a defence against one client guessing) are lifted; per-account lockout stays as it is.
-  env DATABASE_URL="surrealkv://$db" SECRET_KEY="$SECRET" ADMIN_API_KEY="$ADMIN_KEY" \
+  env DATABASE_URL="rocksdb://$db" SECRET_KEY="$SECRET" ADMIN_API_KEY="$ADMIN_KEY" \
     BIND_ADDR="127.0.0.1:$PORT" PUBLIC_URL="$BASE" LOG_FORMAT=json \
     RATE_LIMIT_LOGIN=1000000/60 RATE_LIMIT_REGISTER=1000000/60 "$@" \
     "$SERVER" serve >"$WORK/$name.log" 2>&1 &
@@ -164,7 +164,7 @@ kill "$BPID"; wait "$BPID" 2>/dev/null || true
 # --- 3. latchkey, LOGIN_USERS users --------------------------------------------------------
 DB="$WORK/db"
 log "seeding $LOGIN_USERS users (bulk path)"
-SECRET_KEY="$SECRET" "$HELPER" seed-users --database-url "surrealkv://$DB" --count "$LOGIN_USERS" \
+SECRET_KEY="$SECRET" "$HELPER" seed-users --database-url "rocksdb://$DB" --count "$LOGIN_USERS" \
   --password "$PASSWORD" >"$OUT/seed_small.json"
 start_server "$DB" server
 STARTUP_RSS=$(rss_kib "$SPID" VmRSS)
@@ -203,7 +203,7 @@ stop_server
 EXTRA=$((SCALE_USERS - LOGIN_USERS))
 if [ "$EXTRA" -gt 0 ]; then
   log "seeding $EXTRA more users (cap ${SEED_MAX_SECONDS}s)"
-  SECRET_KEY="$SECRET" "$HELPER" seed-users --database-url "surrealkv://$DB" --start "$LOGIN_USERS" \
+  SECRET_KEY="$SECRET" "$HELPER" seed-users --database-url "rocksdb://$DB" --start "$LOGIN_USERS" \
     --count "$EXTRA" --max-seconds "$SEED_MAX_SECONDS" --password "$PASSWORD" >"$OUT/seed_large.json"
   cat "$OUT/seed_large.json" >&2
   TOTAL=$((LOGIN_USERS + $(json_get '["count"]' <"$OUT/seed_large.json")))

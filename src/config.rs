@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use crate::clock::Clock;
 use crate::service::domain::TenantSlug;
 use crate::service::lockout::LockoutPolicy;
+use crate::store::StoreUrl;
 
 /// JWT signing algorithm for tenants' access tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,8 +88,8 @@ pub struct ConfigError {
 /// Everything latchkey reads from its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// `DATABASE_URL`: `mem://`, `surrealkv://PATH` or `ws://HOST:PORT`.
-    pub database_url: String,
+    /// `DATABASE_URL`: `rocksdb://PATH` (default), `mem://` or `ws://HOST:PORT`.
+    pub database: StoreUrl,
     /// `DATABASE_USER` / `DATABASE_PASSWORD`: root credentials for a `ws://` server.
     pub database_credentials: Option<(String, SecretString)>,
     /// `SECRET_KEY`: the master secret signing keys and token hashes are derived from.
@@ -199,17 +200,10 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 /// Clock skew tolerated on `exp`/`nbf`/`iat` (ASVS asks for a small, bounded leeway).
 pub const JWT_LEEWAY_SECONDS: i64 = 30;
 
-const DEFAULT_DATABASE_URL: &str = "surrealkv://./data/latchkey.db";
+const DEFAULT_DATABASE_URL: &str = "rocksdb://./data/latchkey.db";
 const DEV_SECRET_FILE: &str = "./data/dev-secret-key";
 
 impl Config {
-    /// Whether this process is the only one that can write the store: true for the embedded
-    /// engines (a SurrealKV directory is opened by one process; `mem://` is private), false
-    /// for a `ws://` server that other latchkey processes may share.
-    pub fn store_is_exclusive(&self) -> bool {
-        self.database_url.starts_with("mem://") || self.database_url.starts_with("surrealkv://")
-    }
-
     /// Reads the process environment, with `./.env` filling in variables the environment lacks.
     pub fn from_env() -> Result<Config, ConfigError> {
         let mut vars: HashMap<String, String> = HashMap::new();
@@ -246,13 +240,18 @@ impl Config {
         };
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        if !["mem://", "surrealkv://", "ws://", "wss://"]
-            .iter()
-            .any(|p| database_url.starts_with(p))
-        {
+        let database =
+            StoreUrl::parse(&database_url).map_err(|e| err("DATABASE_URL", &e.to_string()))?;
+        if let StoreUrl::SurrealKv { path, .. } = &database {
+            // SurrealKV 0.21.4, the version SurrealDB 3.3.5 ships, loses acknowledged writes
+            // (a commit that rotates the memtable is dropped with the old WAL segment; a torn
+            // record after a full disk drops every later commit). Serving from it would break
+            // "acknowledged means durable"; it stays readable for the one-time copy.
             return Err(err(
                 "DATABASE_URL",
-                "expected mem://, surrealkv://PATH or ws://HOST:PORT",
+                &format!(
+                    "surrealkv:// is no longer served (SurrealKV 0.21.4 loses acknowledged writes); copy it once with `latchkey store copy --from surrealkv://{path} --to rocksdb://{path}.rocksdb` and set DATABASE_URL=rocksdb://{path}.rocksdb"
+                ),
             ));
         }
         let database_credentials = match (get("DATABASE_USER"), get("DATABASE_PASSWORD")) {
@@ -446,7 +445,7 @@ impl Config {
             reset_token_ttl: Duration::from_secs(reset_minutes * 60),
             verify_token_ttl: Duration::from_secs(verify_hours * 3600),
             require_verified_email,
-            database_url,
+            database,
             database_credentials,
             secret_key,
             secret_key_is_dev,

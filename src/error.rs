@@ -42,6 +42,13 @@ pub enum ServiceError {
     /// Correct password, but the tenant requires a confirmed email address first.
     #[error("confirm your email address before signing in")]
     AccountNotVerified,
+    /// `register` created the account, but the tenant requires a confirmed address before any
+    /// session: the verification link is on its way.
+    #[error("account created: confirm your email address with the link we sent, then sign in")]
+    AccountCreatedUnverified {
+        /// The new account.
+        user_id: String,
+    },
     /// Throttled.
     #[error("too many attempts; retry in {retry_after} seconds")]
     RateLimited {
@@ -79,7 +86,9 @@ impl ServiceError {
             ServiceError::UsernameTaken => "USERNAME_TAKEN",
             ServiceError::InvalidToken => "INVALID_TOKEN",
             ServiceError::AccountDisabled => "ACCOUNT_DISABLED",
-            ServiceError::AccountNotVerified => "ACCOUNT_NOT_VERIFIED",
+            ServiceError::AccountNotVerified | ServiceError::AccountCreatedUnverified { .. } => {
+                "ACCOUNT_NOT_VERIFIED"
+            }
             ServiceError::RateLimited { .. } => "RATE_LIMITED",
             ServiceError::TenantNotFound => "TENANT_NOT_FOUND",
             ServiceError::Unavailable(_) => "SERVICE_UNAVAILABLE",
@@ -96,7 +105,8 @@ impl ServiceError {
             | ServiceError::InvalidToken => StatusCode::UNAUTHORIZED,
             ServiceError::Forbidden
             | ServiceError::AccountDisabled
-            | ServiceError::AccountNotVerified => StatusCode::FORBIDDEN,
+            | ServiceError::AccountNotVerified
+            | ServiceError::AccountCreatedUnverified { .. } => StatusCode::FORBIDDEN,
             ServiceError::EmailTaken | ServiceError::UsernameTaken => StatusCode::CONFLICT,
             ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::TenantNotFound => StatusCode::NOT_FOUND,
@@ -121,6 +131,9 @@ impl ServiceError {
         match &self {
             ServiceError::BadInput { field, .. } => ext.set("field", *field),
             ServiceError::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
+            ServiceError::AccountCreatedUnverified { user_id } => {
+                ext.set("userId", user_id.as_str())
+            }
             ServiceError::Internal(_) | ServiceError::Unavailable(_) => {
                 if let Some(id) = request_id {
                     ext.set("requestId", id);
@@ -136,7 +149,11 @@ impl ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(d) => ServiceError::Unavailable(d),
+            StoreError::Unavailable(d) | StoreError::Io(d) => ServiceError::Unavailable(d),
+            // Conflicts are retried where they happen; one that keeps losing is load, not a bug.
+            StoreError::Busy(d) => ServiceError::Unavailable(d),
+            // The tenant's database was removed while this request held its session.
+            StoreError::Missing(_) => ServiceError::TenantNotFound,
             StoreError::Conflict(index) if index.contains("email") => ServiceError::EmailTaken,
             StoreError::Conflict(index) if index.contains("username") => {
                 ServiceError::UsernameTaken

@@ -27,27 +27,61 @@ use actors::TenantRegistry;
 use actors::registry::RegistryArgs;
 use service::Services;
 use service::secrets::Secrets;
+use store::Store;
 use store::tenants::TenantRow;
 
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
     services: Arc<Services>,
+    store: Store,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
-/// Connects the database, applies migrations, makes sure the default tenant exists and
-/// starts the actors: everything but the listener.
-pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
+/// The services with the store they run on; [`App::shutdown`] stops the one and closes the
+/// other. The CLI and the benchmark use this without a listener.
+pub struct App {
+    /// What request handlers call.
+    pub services: Arc<Services>,
+    store: Store,
+}
+
+impl App {
+    /// Opens the store, applies migrations, makes sure the default tenant exists and starts
+    /// the actors: everything but the listener.
+    pub async fn start(config: Config) -> anyhow::Result<App> {
+        let store = Store::open(&config.database, config.database_credentials.as_ref())
+            .await
+            .context("opening the database")?;
+        match build_services(config, &store).await {
+            Ok(services) => Ok(App { services, store }),
+            Err(e) => {
+                store.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops the actors and closes the store.
+    pub async fn shutdown(self) {
+        stop_services(self.services, self.store).await;
+    }
+}
+
+/// Stops the actors, drops every session and closes the store, waiting until it is closed.
+async fn stop_services(services: Arc<Services>, store: Store) {
+    services.mailer.shutdown().await;
+    services.registry.shutdown().await;
+    drop(services);
+    store.close().await;
+}
+
+async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Services>> {
     let config = Arc::new(config);
-    let root = store::connect(&config)
-        .await
-        .context("connecting to the database")?;
-    let platform = root.clone();
-    platform
-        .use_ns(store::NAMESPACE)
-        .use_db(store::PLATFORM_DB)
+    let root = store.root().clone();
+    let platform = root
+        .bound_to(store::NAMESPACE, store::PLATFORM_DB)
         .await
         .context("selecting the platform database")?;
     store::migrate::apply(&platform, store::migrate::PLATFORM)
@@ -56,13 +90,14 @@ pub async fn build_services(config: Config) -> anyhow::Result<Arc<Services>> {
     ensure_default_tenant(&platform, &config).await?;
 
     let secrets = Arc::new(Secrets::derive(&config.secret_key));
+    service::master_secret::ensure(&platform, &root, &secrets, config.clock.now()).await?;
     let registry = TenantRegistry::start(RegistryArgs {
         root: root.clone(),
         platform: platform.clone(),
         secrets: secrets.clone(),
         clock: config.clock.clone(),
         idle_after: config.tenant_idle,
-        exclusive_store: config.store_is_exclusive(),
+        exclusive_store: config.database.is_exclusive(),
     })
     .await?;
     let mailer = actors::Mailer::start(actors::email::EmailArgs {
@@ -103,7 +138,7 @@ async fn ensure_default_tenant(platform: &store::Db, config: &Config) -> anyhow:
             .await?;
         }
         Some(row) if row.algorithm != alg => {
-            tracing::warn!(tenant = slug, from = %row.algorithm, to = alg, "ALGORITHM changed: new key generated; earlier access tokens stop verifying");
+            tracing::warn!(tenant = slug, from = %row.algorithm, to = alg, "ALGORITHM changed: a key of the new algorithm is published now and signs once verifiers' cached JWKS hold it; tokens of the old key keep verifying until they expire");
             store::tenants::set_algorithm(platform, slug, alg).await?;
         }
         Some(_) => {}
@@ -115,7 +150,7 @@ async fn ensure_default_tenant(platform: &store::Db, config: &Config) -> anyhow:
 pub async fn spawn(config: Config) -> anyhow::Result<Server> {
     let bind = config.bind_addr;
     let introspection = config.graphql_introspection;
-    let services = build_services(config).await?;
+    let App { services, store } = App::start(config).await?;
     let schema = graphql::tenant_schema(Some(services.clone()), introspection);
     let platform_schema = graphql::platform::platform_schema(Some(services.clone()), introspection);
     let app = http::router(http::AppState {
@@ -123,9 +158,14 @@ pub async fn spawn(config: Config) -> anyhow::Result<Server> {
         schema,
         platform_schema,
     });
-    let listener = TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("binding {bind}"))?;
+    let listener = match TcpListener::bind(bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            drop(app);
+            stop_services(services, store).await;
+            return Err(anyhow::Error::new(e).context(format!("binding {bind}")));
+        }
+    };
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -141,6 +181,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Server> {
     Ok(Server {
         addr,
         services,
+        store,
         stop,
         task,
     })
@@ -158,12 +199,12 @@ impl Server {
     }
 
     /// Stops accepting connections, finishes in-flight requests, stops the actors and
-    /// releases the database.
+    /// closes the database (waiting until the engine has released it).
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        self.task.await??;
-        self.services.mailer.shutdown().await;
-        self.services.registry.shutdown().await;
+        let served = self.task.await;
+        stop_services(self.services, self.store).await;
+        served??;
         Ok(())
     }
 }

@@ -31,6 +31,42 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Signing keys (run with the server stopped).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The database itself (run with the server stopped).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-seal every tenant's signing keys under the SECRET_KEY now configured, after changing
+    /// it. Accounts, passwords and keys are kept; refresh, reset and verification tokens
+    /// issued under the old secret stop working (they are stored as keyed hashes).
+    Rekey {
+        /// Environment variable holding the previous SECRET_KEY (never on the command line).
+        #[arg(long, default_value = "LATCHKEY_OLD_SECRET_KEY")]
+        old_secret_env: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy every tenant and the platform data into a new, empty store, checking row counts
+    /// per table (the upgrade from the old surrealkv:// default to rocksdb://).
+    Copy {
+        /// Source, e.g. surrealkv://./data/latchkey.db.
+        #[arg(long)]
+        from: String,
+        /// Target, e.g. rocksdb://./data/latchkey.rocksdb (must not hold latchkey data yet).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -91,6 +127,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Tenant { command } => tenant_command(command),
+        Command::Store {
+            command: StoreCommand::Copy { from, to },
+        } => store_copy(&from, &to),
+        Command::Keys {
+            command: KeysCommand::Rekey { old_secret_env },
+        } => keys_rekey(&old_secret_env),
         Command::Serve => serve(),
     }
 }
@@ -166,6 +208,18 @@ async fn shutdown_signal() {
 }
 
 fn tenant_command(command: TenantCommand) -> ExitCode {
+    if let TenantCommand::Create {
+        admin_email: Some(_),
+        admin_password_env,
+        ..
+    } = &command
+        && std::env::var(admin_password_env)
+            .unwrap_or_default()
+            .is_empty()
+    {
+        eprintln!("latchkey: set {admin_password_env} to the first admin's password");
+        return ExitCode::from(2);
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -178,13 +232,14 @@ fn tenant_command(command: TenantCommand) -> ExitCode {
         .build()
         .expect("tokio runtime");
     runtime.block_on(async move {
-        let services = match latchkey::build_services(config).await {
-            Ok(s) => s,
+        let app = match latchkey::App::start(config).await {
+            Ok(a) => a,
             Err(e) => {
                 eprintln!("latchkey: {e:#}");
                 return ExitCode::FAILURE;
             }
         };
+        let services = &app.services;
         let code = match command {
             TenantCommand::Create {
                 slug,
@@ -194,10 +249,6 @@ fn tenant_command(command: TenantCommand) -> ExitCode {
                 admin_password_env,
             } => {
                 let password = std::env::var(&admin_password_env).unwrap_or_default();
-                if admin_email.is_some() && password.is_empty() {
-                    eprintln!("latchkey: set {admin_password_env} to the first admin's password");
-                    return ExitCode::from(2);
-                }
                 let admin = match (&admin_email, &admin_username) {
                     (Some(email), Some(username)) => {
                         Some(latchkey::service::platform::FirstAdmin {
@@ -250,8 +301,121 @@ fn tenant_command(command: TenantCommand) -> ExitCode {
                 }
             }
         };
-        services.registry.shutdown().await;
-        services.mailer.shutdown().await;
+        app.shutdown().await;
         code
+    })
+}
+
+fn store_copy(from: &str, to: &str) -> ExitCode {
+    use latchkey::store::{Store, StoreUrl};
+    let parse = |name: &str, url: &str| {
+        StoreUrl::parse(url).map_err(|e| eprintln!("latchkey: --{name}: {e}"))
+    };
+    let (Ok(from), Ok(to)) = (parse("from", from), parse("to", to)) else {
+        return ExitCode::from(2);
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async move {
+        let source = match Store::open(&from, None).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("latchkey: --from: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let target = match Store::open(&to, None).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("latchkey: --to: {e}");
+                source.close().await;
+                return ExitCode::FAILURE;
+            }
+        };
+        let work = std::env::temp_dir().join(format!("latchkey-copy-{}", std::process::id()));
+        let result = match std::fs::create_dir_all(&work) {
+            Ok(()) => latchkey::store::copy::copy(&source, &target, &work).await,
+            Err(e) => Err(latchkey::store::StoreError::Other(format!(
+                "cannot create {}: {e}",
+                work.display()
+            ))),
+        };
+        let _ = std::fs::remove_dir_all(&work);
+        source.close().await;
+        target.close().await;
+        match result {
+            Ok(counts) => {
+                for (db, tables) in &counts {
+                    let rows: i64 = tables.values().sum();
+                    println!(
+                        "copied {db}: {} tables, {rows} rows (counts match)",
+                        tables.len()
+                    );
+                }
+                println!("done: {} databases from {from} to {to}", counts.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("latchkey: store copy failed: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn keys_rekey(old_secret_env: &str) -> ExitCode {
+    use latchkey::service::master_secret;
+    use latchkey::service::secrets::Secrets;
+    use latchkey::store::{self, Store};
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("latchkey: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let old = match std::env::var(old_secret_env) {
+        Ok(v) if !v.trim().is_empty() => secrecy::SecretString::from(v.trim().to_string()),
+        _ => {
+            eprintln!("latchkey: set {old_secret_env} to the previous SECRET_KEY");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async move {
+        let store = match Store::open(&config.database, config.database_credentials.as_ref()).await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("latchkey: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let result = async {
+            let platform = store
+                .root()
+                .bound_to(store::NAMESPACE, store::PLATFORM_DB)
+                .await?;
+            store::migrate::apply(&platform, store::migrate::PLATFORM).await?;
+            let (old, new) = (Secrets::derive(&old), Secrets::derive(&config.secret_key));
+            master_secret::rekey(&platform, store.root(), &old, &new, config.clock.now()).await
+        }
+        .await;
+        store.close().await;
+        match result {
+            Ok(n) => {
+                println!("re-sealed {n} signing keys under the new SECRET_KEY");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("latchkey: keys rekey failed: {e}");
+                ExitCode::FAILURE
+            }
+        }
     })
 }

@@ -76,7 +76,7 @@ enum Cmd {
 /// Users `user{start}`..`user{start+count-1}` of a tenant in an embedded database.
 #[derive(Args)]
 struct UserRange {
-    /// `surrealkv://PATH` (or `mem://` for a dry run).
+    /// `rocksdb://PATH` (or `mem://` for a dry run).
     #[arg(long)]
     database_url: String,
     /// The server's SECRET_KEY (the tenant's signing key is created under it); read from
@@ -94,7 +94,7 @@ struct UserRange {
 /// The database opened the way the server opens it (migrations, default tenant), and the
 /// tenant the users live in.
 struct Opened {
-    services: Arc<latchkey::service::Services>,
+    app: latchkey::App,
     tenant: latchkey::actors::Tenant,
 }
 
@@ -112,23 +112,25 @@ impl UserRange {
             ("DEFAULT_TENANT", "default"),
         ])
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let services = latchkey::build_services(config)
+        let app = latchkey::App::start(config)
             .await
             .context("opening the database")?;
-        let tenant = services
-            .tenant(&self.tenant)
-            .await
-            .map_err(|e| anyhow::anyhow!("tenant {}: {e}", self.tenant))?;
-        Ok(Opened { services, tenant })
+        let tenant = match app.services.tenant(&self.tenant).await {
+            Ok(t) => t,
+            Err(e) => {
+                app.shutdown().await;
+                anyhow::bail!("tenant {}: {e}", self.tenant);
+            }
+        };
+        Ok(Opened { app, tenant })
     }
 }
 
 impl Opened {
-    /// Stops the actors so the database is closed before the process exits.
+    /// Stops the actors and closes the database before the process exits.
     async fn close(self) {
         drop(self.tenant);
-        self.services.mailer.shutdown().await;
-        self.services.registry.shutdown().await;
+        self.app.shutdown().await;
     }
 }
 

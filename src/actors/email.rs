@@ -49,8 +49,8 @@ struct EmailActor;
 
 struct EmailState {
     registry: TenantRegistry,
-    /// A session of its own, moved between tenant databases by the resume scan.
-    scan: Db,
+    /// Root session: the resume scan binds its own session per tenant database.
+    root: Db,
     platform: Db,
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
@@ -93,7 +93,7 @@ impl Actor for EmailActor {
         me.send_message(EmailMsg::ResumeAll)?;
         Ok(EmailState {
             registry: args.registry,
-            scan: args.root.clone(),
+            root: args.root,
             platform: args.platform,
             transport,
             from,
@@ -139,12 +139,9 @@ impl Actor for EmailActor {
 
 async fn resume_all(me: &ActorRef<EmailMsg>, st: &mut EmailState) -> Result<(), store::StoreError> {
     for slug in store::tenants::slugs(&st.platform).await? {
-        st.scan
-            .use_ns(store::NAMESPACE)
-            .use_db(store::tenant_database(&slug))
-            .await?;
+        let scan = store::tenant_session(&st.root, &slug).await?;
         // A tenant whose database was never opened has no outbox table yet.
-        let pending = outbox::pending_ids(&st.scan).await.unwrap_or_default();
+        let pending = outbox::pending_ids(&scan).await.unwrap_or_default();
         if pending.is_empty() {
             continue;
         }

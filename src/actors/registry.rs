@@ -23,7 +23,7 @@ use crate::config::Algorithm;
 use crate::error::ServiceError;
 use crate::service::domain::TenantSlug;
 use crate::service::secrets::Secrets;
-use crate::service::tokens::{KeySet, generate_key};
+use crate::service::tokens::{KEY_PUBLISH_AHEAD_SECONDS, KeySet, generate_key};
 use crate::store::{self, Db, migrate};
 
 /// Handle to the registry (cheap to clone).
@@ -38,8 +38,9 @@ pub struct TenantRegistry {
 pub enum RegistryMsg {
     /// Return the running tenant, starting it if needed.
     GetOrSpawn(TenantSlug, RpcReplyPort<Result<Tenant, ServiceError>>),
-    /// Stop a tenant's actor now (its tenant was changed or deleted).
-    Evict(TenantSlug, RpcReplyPort<()>),
+    /// Stop a tenant's actor now (its record changed, or with `gone` it was deleted or
+    /// disabled: requests still holding its handle then answer `TENANT_NOT_FOUND`).
+    Evict(TenantSlug, bool, RpcReplyPort<()>),
     /// Stop the actors of tenants idle for longer than the configured period.
     Sweep,
     /// A tenant's database finished opening (in its own task, so starts run in parallel).
@@ -142,12 +143,15 @@ impl Actor for Supervisor {
                     let _ = w.send(res.clone());
                 }
             }
-            RegistryMsg::Evict(slug, reply) => {
+            RegistryMsg::Evict(slug, gone, reply) => {
                 if let Some(o) = st.opening.get_mut(&slug) {
                     // The result of the open in progress is discarded on arrival.
                     o.attempt = u64::MAX;
                 }
                 if let Some((_, t)) = st.tenants.remove(&slug) {
+                    if gone {
+                        t.mark_gone();
+                    }
                     let _ = t.actor().stop_and_wait(Some("evicted".into()), None).await;
                 }
                 let _ = reply.send(());
@@ -244,15 +248,33 @@ async fn open_tenant(args: &RegistryArgs, slug: &TenantSlug) -> Result<TenantSha
         .ok_or(ServiceError::TenantNotFound)?;
     let db = store::tenant_session(&args.root, slug.as_str()).await?;
     migrate::apply(&db, migrate::TENANT).await?;
+    // Deleted while its migrations ran (they would have recreated the database): remove
+    // what they wrote, so a deleted tenant leaves nothing behind.
+    if store::tenants::get(&args.platform, slug.as_str())
+        .await?
+        .is_none()
+    {
+        store::tenants::remove_database(&args.root, slug.as_str()).await?;
+        return Err(ServiceError::TenantNotFound);
+    }
     let alg = Algorithm::parse(&row.algorithm).unwrap_or(Algorithm::EdDSA);
     let now = args.clock.now();
     let mut rows = store::keys::list(&db).await?;
     let keys = match KeySet::load(alg, slug.as_str(), &rows, &args.secrets, now)? {
         Some(k) => k,
         None => {
-            let key = generate_key(alg, slug.as_str(), &args.secrets, now);
-            store::keys::insert(&db, key.clone()).await?;
-            rows.insert(0, key);
+            // No key of the tenant's algorithm (a new tenant, or ALGORITHM changed): make one.
+            // When keys of another algorithm are signing, the new one is published first and
+            // takes over after the JWKS cache time, like any rotation; the old keys keep
+            // verifying their tokens until those expire.
+            let signing = rows
+                .iter()
+                .any(|r| r.revoked_at.is_none() && r.retired_at.is_none());
+            let activates =
+                signing.then(|| now + chrono::Duration::seconds(KEY_PUBLISH_AHEAD_SECONDS));
+            let key = generate_key(alg, slug.as_str(), &args.secrets, now, activates);
+            store::keys::rotate(&db, key, false, now).await?;
+            rows = store::keys::list(&db).await?;
             KeySet::load(alg, slug.as_str(), &rows, &args.secrets, now)?
                 .ok_or_else(|| ServiceError::Internal("generated key does not load".into()))?
         }
@@ -265,6 +287,7 @@ async fn open_tenant(args: &RegistryArgs, slug: &TenantSlug) -> Result<TenantSha
         secrets: args.secrets.clone(),
         clock: args.clock.clone(),
         last_used_ms: now.timestamp_millis().into(),
+        gone: false.into(),
         cache: AuthCache::new(args.exclusive_store),
     })
 }
@@ -303,13 +326,15 @@ impl TenantRegistry {
     }
 
     /// Stops a tenant's actor at once; the next request starts a fresh one (or finds the
-    /// tenant gone).
-    pub async fn evict(&self, slug: &TenantSlug) {
+    /// tenant gone). With `gone` (deleted or disabled), requests still holding the old
+    /// handle answer `TENANT_NOT_FOUND` instead of reaching its database.
+    pub async fn evict(&self, slug: &TenantSlug, gone: bool) {
         let _ = call_t!(
             self.supervisor,
             RegistryMsg::Evict,
             CALL_TIMEOUT_MS,
-            slug.clone()
+            slug.clone(),
+            gone
         );
     }
 

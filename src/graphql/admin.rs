@@ -158,10 +158,18 @@ impl AdminMutation {
         Ok(r.map_err(gql_err(req))?.into())
     }
 
-    /// Starts signing with a new key; returns its kid. Earlier tokens stay valid until they expire.
-    async fn rotate_signing_key(&self, ctx: &Context<'_>) -> Result<String> {
+    /// Rotates the signing key; returns the new kid. The new key is published in the JWKS at
+    /// once and signs after the JWKS cache time (6 minutes), so verifiers holding a cached
+    /// JWKS never meet an unknown key; earlier keys keep verifying their tokens until they
+    /// expire. `emergency: true` (a leaked key) signs with the new key at once and revokes the
+    /// earlier ones: their tokens stop verifying immediately.
+    async fn rotate_signing_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] emergency: bool,
+    ) -> Result<String> {
         let (s, req) = parts(ctx);
-        s.rotate_signing_key(&req.tenant, req.bearer.as_deref(), &req.client)
+        s.rotate_signing_key(&req.tenant, req.bearer.as_deref(), emergency, &req.client)
             .await
             .map_err(gql_err(req))
     }

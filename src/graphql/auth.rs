@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object, Result};
 
-use super::types::{AuthPayload, LoginInput, RegisterInput};
+use super::types::{AuthPayload, LoginInput, RegisterInput, SignUpPayload};
 use super::{gql_err, parts};
 
 /// Authentication mutations.
@@ -11,10 +11,27 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Creates an account and signs it in.
+    /// Creates an account and signs it in. When the tenant requires a verified email address,
+    /// the account is created and the verification link mailed, and the answer is the error
+    /// `ACCOUNT_NOT_VERIFIED` with `extensions.userId`: no tokens before the address is
+    /// confirmed (`signUp` answers the same case without an error).
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
         let (s, req) = parts(ctx);
         let t = s.register(
+            &req.tenant,
+            &input.email,
+            &input.username,
+            &input.password,
+            &req.client,
+        );
+        Ok(t.await.map_err(gql_err(req))?.into())
+    }
+
+    /// Creates an account. `session` holds its tokens, or is null while the tenant requires
+    /// the address to be confirmed first (`verificationRequired`).
+    async fn sign_up(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<SignUpPayload> {
+        let (s, req) = parts(ctx);
+        let t = s.sign_up(
             &req.tenant,
             &input.email,
             &input.username,
@@ -34,7 +51,7 @@ impl AuthMutation {
     /// Exchanges a refresh token for a new pair (the old one is spent).
     async fn refresh(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
         let (s, req) = parts(ctx);
-        Ok(s.refresh(&req.tenant, &refresh_token)
+        Ok(s.refresh(&req.tenant, &refresh_token, &req.client)
             .await
             .map_err(gql_err(req))?
             .into())
@@ -72,6 +89,7 @@ impl AuthMutation {
             req.bearer.as_deref(),
             &current_password,
             &new_password,
+            &req.client,
         )
         .await
         .map_err(gql_err(req))

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
 };
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
 use async_graphql::{Request, ServerError, ServerResult, Variables};
 
 /// Longest query text accepted (OWASP GraphQL: bound the document size).
@@ -31,9 +31,15 @@ pub const MAX_SAME_FIELD: usize = 10;
 pub const MAX_SCHEMA_INTROSPECTIONS: usize = 1;
 /// Most aliases in one document.
 pub const MAX_ALIASES: usize = 30;
-/// Fragment spreads followed when counting; a document that nests deeper is refused (the
-/// schema's depth limit would refuse it anyway).
-const MAX_SPREAD_DEPTH: usize = 16;
+/// Deepest nesting of fields, as the schema's own depth limit counts it (`MAX_DEPTH`): only
+/// fields add a level; fragment spreads and inline fragments are expanded in place. The
+/// introspection query every tool sends (graphql-js `getIntrospectionQuery`, 9 levels of
+/// `ofType` through the `TypeRef` fragment) is 14 deep.
+const MAX_FIELD_DEPTH: usize = super::MAX_DEPTH;
+/// Longest chain of fragment spreads followed (a fragment spreading one that spreads
+/// another ...). Real documents chain a few; a cycle (which validation refuses later, but
+/// this walk runs before validation) ends here.
+const MAX_SPREAD_CHAIN: usize = 32;
 /// Selections visited when counting, fragments expanded. Spreads can multiply a small text
 /// exponentially (each fragment spreading the next one ten times), so the walk itself is
 /// bounded; real documents visit a few hundred at most.
@@ -238,7 +244,7 @@ pub fn check_aliases(doc: &ExecutableDocument) -> Result<(), String> {
     }
     let mut budget = MAX_VISITS;
     for (_, op) in doc.operations.iter() {
-        check_set(doc, &op.node.selection_set.node, 0, &mut budget)?;
+        check_set(doc, &op.node.selection_set.node, 1, &mut budget)?;
     }
     Ok(())
 }
@@ -256,15 +262,21 @@ fn count_aliases(set: &SelectionSet) -> usize {
         .sum()
 }
 
-/// Checks one selection set (and, recursively, those below it).
+/// Checks one selection set (and, recursively, those below it) at field depth `depth`.
 fn check_set(
     doc: &ExecutableDocument,
     set: &SelectionSet,
     depth: usize,
     budget: &mut usize,
 ) -> Result<(), String> {
+    if depth > MAX_FIELD_DEPTH {
+        return Err(format!(
+            "query nests fields deeper than {MAX_FIELD_DEPTH} levels"
+        ));
+    }
     let mut counts: std::collections::HashMap<&str, usize> = Default::default();
-    flatten(doc, set, depth, &mut counts, budget)?;
+    let mut fields = Vec::new();
+    flatten(doc, set, 0, &mut counts, &mut fields, budget)?;
     if counts
         .get("__schema")
         .is_some_and(|n| *n > MAX_SCHEMA_INTROSPECTIONS)
@@ -278,52 +290,54 @@ fn check_set(
             "field `{name}` is selected {n} times in one selection; at most {MAX_SAME_FIELD} (use fewer aliases)"
         ));
     }
-    for item in &set.items {
-        match &item.node {
-            Selection::Field(f) => check_set(doc, &f.node.selection_set.node, depth + 1, budget)?,
-            Selection::InlineFragment(f) => {
-                check_set(doc, &f.node.selection_set.node, depth + 1, budget)?
-            }
-            Selection::FragmentSpread(s) => {
-                if let Some(frag) = doc.fragments.get(&s.node.fragment_name.node) {
-                    check_set(doc, &frag.node.selection_set.node, depth + 1, budget)?;
-                }
-            }
-        }
-        if depth > MAX_SPREAD_DEPTH {
-            return Err(format!("query nests deeper than {MAX_SPREAD_DEPTH} levels"));
+    for field in fields {
+        if !field.selection_set.node.items.is_empty() {
+            check_set(doc, &field.selection_set.node, depth + 1, budget)?;
         }
     }
     Ok(())
 }
 
-/// Field names selected at this level, fragments expanded in place.
+/// The fields selected at this level, fragments expanded in place (`chain` spreads deep),
+/// counted by name.
 fn flatten<'a>(
     doc: &'a ExecutableDocument,
     set: &'a SelectionSet,
-    depth: usize,
+    chain: usize,
     counts: &mut std::collections::HashMap<&'a str, usize>,
+    fields: &mut Vec<&'a Field>,
     budget: &mut usize,
 ) -> Result<(), String> {
-    if depth > MAX_SPREAD_DEPTH {
-        return Err(format!("query nests deeper than {MAX_SPREAD_DEPTH} levels"));
-    }
     for item in &set.items {
         *budget = budget
             .checked_sub(1)
             .ok_or_else(|| "query is too complex (fragments expand too far)".to_string())?;
         match &item.node {
-            Selection::Field(f) => *counts.entry(f.node.name.node.as_str()).or_default() += 1,
-            Selection::InlineFragment(f) => {
-                flatten(doc, &f.node.selection_set.node, depth + 1, counts, budget)?
+            Selection::Field(f) => {
+                *counts.entry(f.node.name.node.as_str()).or_default() += 1;
+                fields.push(&f.node);
             }
+            Selection::InlineFragment(f) => flatten(
+                doc,
+                &f.node.selection_set.node,
+                chain,
+                counts,
+                fields,
+                budget,
+            )?,
             Selection::FragmentSpread(s) => {
+                if chain >= MAX_SPREAD_CHAIN {
+                    return Err(format!(
+                        "fragments spread each other more than {MAX_SPREAD_CHAIN} deep"
+                    ));
+                }
                 if let Some(frag) = doc.fragments.get(&s.node.fragment_name.node) {
                     flatten(
                         doc,
                         &frag.node.selection_set.node,
-                        depth + 1,
+                        chain + 1,
                         counts,
+                        fields,
                         budget,
                     )?;
                 }

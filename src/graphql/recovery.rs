@@ -27,7 +27,7 @@ impl RecoveryMutation {
         new_password: String,
     ) -> Result<bool> {
         let (s, req) = parts(ctx);
-        s.reset_password(&req.tenant, &token, &new_password)
+        s.reset_password(&req.tenant, &token, &new_password, &req.client)
             .await
             .map_err(gql_err(req))
     }
@@ -35,16 +35,26 @@ impl RecoveryMutation {
     /// Confirms the email address with a mailed verification token.
     async fn verify_email(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
         let (s, req) = parts(ctx);
-        s.verify_email(&req.tenant, &token)
+        s.verify_email(&req.tenant, &token, &req.client)
             .await
             .map_err(gql_err(req))
     }
 
-    /// Mails a new verification link to the caller (Bearer required).
-    async fn resend_verification_email(&self, ctx: &Context<'_>) -> Result<bool> {
+    /// Mails a new verification link to the caller (Bearer), or without a token to the
+    /// account of `email` if there is one (always true then: no account enumeration).
+    async fn resend_verification_email(
+        &self,
+        ctx: &Context<'_>,
+        email: Option<String>,
+    ) -> Result<bool> {
         let (s, req) = parts(ctx);
-        s.resend_verification(&req.tenant, req.bearer.as_deref())
-            .await
-            .map_err(gql_err(req))
+        s.resend_verification(
+            &req.tenant,
+            req.bearer.as_deref(),
+            email.as_deref(),
+            &req.client,
+        )
+        .await
+        .map_err(gql_err(req))
     }
 }

@@ -73,6 +73,27 @@ impl From<AuthTokens> for AuthPayload {
     }
 }
 
+/// The outcome of `signUp`.
+#[derive(SimpleObject)]
+pub struct SignUpPayload {
+    /// The new account.
+    pub user: User,
+    /// True while the address must be confirmed before signing in (then `session` is null).
+    pub verification_required: bool,
+    /// The signed-in session, unless verification is required first.
+    pub session: Option<AuthPayload>,
+}
+
+impl From<crate::service::auth::SignedUp> for SignUpPayload {
+    fn from(s: crate::service::auth::SignedUp) -> Self {
+        Self {
+            verification_required: s.tokens.is_none(),
+            session: s.tokens.map(AuthPayload::from),
+            user: s.user.into(),
+        }
+    }
+}
+
 /// Sign-up data.
 #[derive(InputObject)]
 pub struct RegisterInput {

@@ -3,16 +3,21 @@
 //! The body is parsed here rather than by an extractor so every malformed request gets a
 //! GraphQL-shaped error with a code, and so mutations over GET and oversized or empty batches
 //! are refused before execution.
+//!
+//! Answers follow the GraphQL-over-HTTP specification: a client that accepts
+//! `application/graphql-response+json` gets that media type, and a request that fails before
+//! execution (unparsable body or document, validation, variables that do not coerce) is a
+//! 4xx; under `application/json` (what older clients such as Apollo expect) such a request
+//! is 200 with the errors. Under both, `data` is absent when execution never started.
 
 use std::net::SocketAddr;
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Request, Variables};
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -76,21 +81,91 @@ async fn post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match read_post(&headers, body) {
-        Ok(batch) => execute(st, slug, peer, headers, batch).await,
+    let media = match Media::negotiate(&headers) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    match read_post(&headers, body, media) {
+        Ok(batch) => execute(st, slug, peer, headers, batch, media).await,
         Err(resp) => resp,
     }
 }
+
+/// The media type of an answer, chosen from the request's `Accept`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Media {
+    /// `application/graphql-response+json`: status codes say whether the request was valid.
+    GraphqlResponse,
+    /// `application/json` (also for `*/*` or no `Accept`): always 200 once parsed.
+    Json,
+}
+
+impl Media {
+    /// Reads `Accept`: `application/graphql-response+json` when the client accepts it at
+    /// least as much as `application/json`; `application/json` for `application/json`,
+    /// `*/*`, `application/*` or no header; 406 for anything else.
+    pub(super) fn negotiate(headers: &HeaderMap) -> Result<Media, Response> {
+        let Some(accept) = headers.get(header::ACCEPT) else {
+            return Ok(Media::Json);
+        };
+        let accept = accept.to_str().unwrap_or("").to_ascii_lowercase();
+        let (mut gql, mut json) = (0.0f32, 0.0f32);
+        for part in accept.split(',') {
+            let mut bits = part.split(';');
+            let media = bits.next().unwrap_or("").trim();
+            let q = bits
+                .filter_map(|b| b.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match media {
+                GRAPHQL_RESPONSE => gql = gql.max(q),
+                "application/json" | "*/*" | "application/*" => json = json.max(q),
+                _ => {}
+            }
+        }
+        if gql > 0.0 && gql >= json {
+            Ok(Media::GraphqlResponse)
+        } else if json > 0.0 {
+            Ok(Media::Json)
+        } else {
+            Err(error_response(
+                StatusCode::NOT_ACCEPTABLE,
+                "accept application/graphql-response+json or application/json",
+                Media::Json,
+            ))
+        }
+    }
+
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Media::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Media::Json => "application/json; charset=utf-8",
+        })
+    }
+
+    /// The status of a request that failed before execution: 4xx under the new media type,
+    /// 200 under `application/json` (clients that predate the specification read the body
+    /// only on 200).
+    fn request_error(self, status: StatusCode) -> StatusCode {
+        match self {
+            Media::GraphqlResponse => status,
+            Media::Json => StatusCode::OK,
+        }
+    }
+}
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 /// Checks and parses a GraphQL POST body.
 pub(super) fn read_post(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    media: Media,
 ) -> Result<BatchRequest, Response> {
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(super::too_large()),
-        Err(e) => return Err(error_response(e.status(), &e.body_text())),
+        Err(e) => return Err(error_response(e.status(), &e.body_text(), media)),
     };
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -106,9 +181,12 @@ pub(super) fn read_post(
         return Err(error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json",
+            media,
         ));
     }
-    parse_body(&body).map_err(|message| error_response(StatusCode::BAD_REQUEST, &message))
+    // A body that is not a GraphQL request is not a GraphQL request under either media type:
+    // 400 (the specification's "SHOULD" for JSON that does not parse or has the wrong shape).
+    parse_body(&body).map_err(|message| error_response(StatusCode::BAD_REQUEST, &message, media))
 }
 
 /// A JSON array is a batch, anything else one request. (async-graphql's own untagged
@@ -150,24 +228,29 @@ async fn get(
 ) -> Response {
     if wants_html(&headers) {
         if let Err(e) = st.services.tenant(&slug).await {
-            return service_error_response(e, &headers);
+            return service_error_response(e, &headers, Media::GraphqlResponse);
         }
         return super::playground::page_for(uri.path());
     }
-    match read_get(&uri) {
-        Ok(batch) => execute(st, slug, peer, headers, batch).await,
+    let media = match Media::negotiate(&headers) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    match read_get(&uri, media) {
+        Ok(batch) => execute(st, slug, peer, headers, batch, media).await,
         Err(resp) => resp,
     }
 }
 
 /// Parses a GraphQL GET request (queries only).
-pub(super) fn read_get(uri: &axum::http::Uri) -> Result<BatchRequest, Response> {
+pub(super) fn read_get(uri: &axum::http::Uri, media: Media) -> Result<BatchRequest, Response> {
     let params: GetParams = match serde_urlencoded::from_str(uri.query().unwrap_or("")) {
         Ok(p) => p,
         Err(e) => {
             return Err(error_response(
                 StatusCode::BAD_REQUEST,
                 &format!("malformed GraphQL GET request: {e}"),
+                media,
             ));
         }
     };
@@ -175,6 +258,7 @@ pub(super) fn read_get(uri: &axum::http::Uri) -> Result<BatchRequest, Response> 
         return Err(error_response(
             StatusCode::BAD_REQUEST,
             "missing `query` parameter",
+            media,
         ));
     };
     // Checked before parsing here too: this handler parses to find mutations.
@@ -182,6 +266,7 @@ pub(super) fn read_get(uri: &axum::http::Uri) -> Result<BatchRequest, Response> 
         return Err(error_response(
             StatusCode::BAD_REQUEST,
             "query too large or too deeply nested",
+            media,
         ));
     }
     if let Ok(doc) = async_graphql::parser::parse_query(&query)
@@ -191,10 +276,14 @@ pub(super) fn read_get(uri: &axum::http::Uri) -> Result<BatchRequest, Response> 
             .any(|(_, op)| op.node.ty == OperationType::Mutation)
     {
         // GET must be safe: a link or an <img> must never change state.
-        return Err(error_response(
+        let mut resp = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations are only accepted over POST",
-        ));
+            media,
+        );
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Err(resp);
     }
     let mut request = Request::new(query);
     if let Some(name) = params.operation_name {
@@ -207,6 +296,7 @@ pub(super) fn read_get(uri: &axum::http::Uri) -> Result<BatchRequest, Response> 
                 return Err(error_response(
                     StatusCode::BAD_REQUEST,
                     &format!("malformed `variables`: {e}"),
+                    media,
                 ));
             }
         }
@@ -220,10 +310,11 @@ async fn execute(
     peer: SocketAddr,
     headers: HeaderMap,
     batch: BatchRequest,
+    media: Media,
 ) -> Response {
     let tenant = match st.services.tenant(&slug).await {
         Ok(t) => t,
-        Err(e) => return service_error_response(e, &headers),
+        Err(e) => return service_error_response(e, &headers, media),
     };
     let ctx = RequestCtx {
         tenant,
@@ -232,15 +323,51 @@ async fn execute(
         request_id: request_id(&headers),
     };
     let batch = batch.data(std::sync::Arc::new(ctx));
-    finish(st.schema.execute_batch(batch).await)
+    finish(st.schema.execute_batch(batch).await, media)
 }
 
-fn finish(mut resp: BatchResponse) -> Response {
-    match &mut resp {
-        BatchResponse::Single(r) => ensure_codes(r),
-        BatchResponse::Batch(rs) => rs.iter_mut().for_each(ensure_codes),
+/// Writes the engine's answer: codes on every error, `data` left out where execution never
+/// started, the status the media type calls for.
+fn finish(resp: BatchResponse, media: Media) -> Response {
+    let (status, body) = match resp {
+        BatchResponse::Single(r) => {
+            let (started, body) = response_json(r);
+            let status = if started {
+                StatusCode::OK
+            } else {
+                media.request_error(StatusCode::BAD_REQUEST)
+            };
+            (status, body)
+        }
+        // Batching is outside the specification: every answer in it is 200.
+        BatchResponse::Batch(rs) => (
+            StatusCode::OK,
+            serde_json::Value::Array(rs.into_iter().map(|r| response_json(r).1).collect()),
+        ),
+    };
+    reply(status, &body, media)
+}
+
+/// One answer as JSON, and whether its execution started. An answer whose data is null and
+/// whose errors carry no path failed before execution (parse, validation, variables, guard):
+/// every error raised while executing names the field it came from.
+fn response_json(mut r: async_graphql::Response) -> (bool, serde_json::Value) {
+    ensure_codes(&mut r);
+    let started = !(r.data == async_graphql::Value::Null
+        && !r.errors.is_empty()
+        && r.errors.iter().all(|e| e.path.is_empty()));
+    let mut body = serde_json::to_value(&r).unwrap_or_default();
+    if !started && let Some(obj) = body.as_object_mut() {
+        obj.remove("data");
     }
-    Json(resp).into_response()
+    (started, body)
+}
+
+fn reply(status: StatusCode, body: &serde_json::Value, media: Media) -> Response {
+    let mut resp = (status, serde_json::to_vec(body).unwrap_or_default()).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    resp
 }
 
 /// POST on the platform API.
@@ -249,8 +376,12 @@ pub async fn post_platform(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match read_post(&headers, body) {
-        Ok(batch) => execute_platform(st, headers, batch).await,
+    let media = match Media::negotiate(&headers) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    match read_post(&headers, body, media) {
+        Ok(batch) => execute_platform(st, headers, batch, media).await,
         Err(resp) => resp,
     }
 }
@@ -264,21 +395,37 @@ pub async fn get_platform(
     if wants_html(&headers) {
         return super::playground::page_with(uri.path(), super::playground::PLATFORM_QUERY);
     }
-    match read_get(&uri) {
-        Ok(batch) => execute_platform(st, headers, batch).await,
+    let media = match Media::negotiate(&headers) {
+        Ok(m) => m,
+        Err(resp) => return resp,
+    };
+    match read_get(&uri, media) {
+        Ok(batch) => execute_platform(st, headers, batch, media).await,
         Err(resp) => resp,
     }
 }
 
-async fn execute_platform(st: AppState, headers: HeaderMap, batch: BatchRequest) -> Response {
+async fn execute_platform(
+    st: AppState,
+    headers: HeaderMap,
+    batch: BatchRequest,
+    media: Media,
+) -> Response {
+    let bearer = bearer(&headers);
+    // Every platform operation needs the key, introspection included: the schema of the
+    // operator's API is not for anonymous callers.
+    if let Err(e) = st.services.require_platform_admin(bearer.as_deref()) {
+        return service_error_response(e, &headers, media);
+    }
     let ctx = PlatformCtx {
-        bearer: bearer(&headers),
+        bearer,
         request_id: request_id(&headers),
     };
     finish(
         st.platform_schema
             .execute_batch(batch.data(std::sync::Arc::new(ctx)))
             .await,
+        media,
     )
 }
 
@@ -323,19 +470,24 @@ pub(crate) fn request_id(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-fn error_response(status: StatusCode, message: &str) -> Response {
+/// A request refused before it reached the engine. Its status stands under both media types
+/// (the request is not a GraphQL request at all: 400, 405, 406, 415, 413).
+fn error_response(status: StatusCode, message: &str, media: Media) -> Response {
     let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]});
-    (status, Json(body)).into_response()
+    reply(status, &body, media)
 }
 
-fn service_error_response(e: ServiceError, headers: &HeaderMap) -> Response {
+/// A request refused by the service before execution (unknown tenant, missing platform key,
+/// store down). Under `application/json` an unknown tenant or a refused key is 200 with the
+/// coded error, so clients such as Apollo hand the code to the application instead of raising
+/// a transport error; an outage is 503 under both.
+fn service_error_response(e: ServiceError, headers: &HeaderMap, media: Media) -> Response {
     let status = match &e {
-        ServiceError::TenantNotFound => StatusCode::NOT_FOUND,
         ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::OK,
+        other => media.request_error(other.status()),
     };
     let err = e.into_graphql(Some(&request_id(headers)));
     let body =
         serde_json::json!({"errors": [{"message": err.message, "extensions": err.extensions}]});
-    (status, Json(body)).into_response()
+    reply(status, &body, media)
 }

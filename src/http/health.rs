@@ -11,24 +11,37 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers and the platform migrations are recorded.
+/// Readiness: the store has not failed, the database answers and the platform migrations are
+/// recorded. The reason for being unready is the body, for the operator reading it.
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    let platform = &state.services.platform;
+    if let Some(reason) = platform.health().failure() {
+        let body =
+            format!("store failed: {reason}; writes are refused until latchkey is restarted");
+        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
     let check = async {
-        let mut res = state
-            .services
-            .platform
+        let mut res = platform
             .query("SELECT VALUE version FROM migration")
-            .await?
-            .check()?;
+            .await?;
         let versions: Vec<i64> = res.take(0)?;
-        Ok::<bool, surrealdb::Error>(!versions.is_empty())
+        Ok::<bool, crate::store::StoreError>(!versions.is_empty())
     };
     match tokio::time::timeout(std::time::Duration::from_secs(2), check).await {
         Ok(Ok(true)) => (StatusCode::OK, "ready").into_response(),
         Ok(Ok(false)) => {
             (StatusCode::SERVICE_UNAVAILABLE, "migrations not applied").into_response()
         }
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database unavailable: {e}"),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable: no answer in 2 s",
+        )
+            .into_response(),
     }
 }
 

@@ -3,7 +3,8 @@
 //! Every response gets `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
 //! `X-Frame-Options: DENY` and, when `PUBLIC_URL` is https, HSTS. JSON answers carry a CSP
 //! that allows nothing at all; the HTML pages (GraphiQL, Swagger UI, ReDoc) carry their own
-//! same-origin policy (`assets::PAGE_CSP`), which this layer leaves in place.
+//! same-origin policy (`assets::PAGE_CSP`), which this layer leaves in place. Answers are
+//! `Cache-Control: no-store` unless their handler set a cache policy of its own.
 //! No `Server` header is ever added, so the version is not advertised.
 
 use axum::http::{HeaderValue, header};
@@ -42,6 +43,13 @@ pub async fn apply(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),
         );
+    }
+    // Uncacheable unless the handler said otherwise (the JWKS, discovery and the embedded
+    // assets are public and say so). Token answers (GraphQL register/login/refresh, REST
+    // login/refresh) must never sit in a cache: RFC 6749 §5.1, OWASP ASVS V8.
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     }
     // Nothing in the stack sets one today; this keeps it so whatever is added later.
     h.remove(header::SERVER);

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::error::ServiceError;
+use crate::service::tokens::JWKS_MAX_AGE_SECONDS;
 
 fn rest_error(e: ServiceError) -> Response {
     (
@@ -16,12 +17,18 @@ fn rest_error(e: ServiceError) -> Response {
         .into_response()
 }
 
+/// Public documents may be cached as long as a new signing key is published ahead of use
+/// (`KEY_PUBLISH_AHEAD_SECONDS` is longer than this).
+fn public_cache() -> String {
+    format!("public, max-age={JWKS_MAX_AGE_SECONDS}")
+}
+
 /// The tenant's public signing keys.
 pub async fn jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
     match state.services.tenant(&tenant).await {
         Ok(t) => (
             StatusCode::OK,
-            [(header::CACHE_CONTROL, "public, max-age=300")],
+            [(header::CACHE_CONTROL, public_cache())],
             Json(t.keys().jwks().clone()),
         )
             .into_response(),
@@ -37,15 +44,18 @@ pub async fn openid_configuration(
     match state.services.tenant(&tenant).await {
         Ok(t) => {
             let issuer = state.services.issuer(t.slug());
-            Json(serde_json::json!({
+            (
+                [(header::CACHE_CONTROL, public_cache())],
+                Json(serde_json::json!({
                 "issuer": issuer,
                 "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
                 "graphql_endpoint": format!("{issuer}/graphql"),
                 "id_token_signing_alg_values_supported": [t.keys().algorithm().as_str()],
                 "token_endpoint_auth_methods_supported": ["none"],
                 "grant_types_supported": ["password", "refresh_token"],
-            }))
-            .into_response()
+                })),
+            )
+                .into_response()
         }
         Err(e) => rest_error(e),
     }

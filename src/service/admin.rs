@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use super::audit::AuditInfo;
 use super::auth::{NewAccount, Principal};
 use super::settings::Settings;
-use super::tokens::generate_key;
+use super::tokens::{KEY_PUBLISH_AHEAD_SECONDS, generate_key};
 use super::{ClientInfo, Services};
 use crate::actors::Tenant;
 use crate::error::ServiceError;
@@ -457,23 +457,35 @@ impl Services {
         &self,
         tenant: &Tenant,
         bearer: Option<&str>,
+        emergency: bool,
         client: &ClientInfo,
     ) -> Result<String, ServiceError> {
         let admin = self.require_admin(tenant, bearer).await?;
+        let now = self.clock.now();
+        // A normal rotation publishes the key first and signs with it once every verifier's
+        // cached JWKS has it; an emergency one (the key leaked) switches and revokes at once,
+        // accepting that verifiers refetch.
+        let activates =
+            (!emergency).then(|| now + chrono::Duration::seconds(KEY_PUBLISH_AHEAD_SECONDS));
         let key = generate_key(
             tenant.keys().algorithm(),
             tenant.slug().as_str(),
             &self.secrets,
-            self.clock.now(),
+            now,
+            activates,
         );
-        let kid = tenant.rotate_key(key).await?;
+        let kid = tenant.rotate_key(key, emergency).await?;
+        let detail = match activates {
+            Some(at) => format!("kid {kid}, signs from {}", at.to_rfc3339()),
+            None => format!("kid {kid}, emergency: signs now, earlier keys revoked"),
+        };
         self.admin_audit(
             tenant,
             "signing_key_rotated",
             &admin,
             None,
             client,
-            Some(format!("kid {kid}")),
+            Some(detail),
         )
         .await;
         Ok(kid)

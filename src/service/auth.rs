@@ -14,7 +14,7 @@ use super::{ClientInfo, Services};
 use crate::actors::Tenant;
 use crate::error::ServiceError;
 use crate::store::one_time_tokens::Kind;
-use crate::store::sessions::{NewSession, Rotation};
+use crate::store::sessions::{NewSession, RefreshRow, Rotation};
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{StoreError, sessions, users};
 
@@ -28,6 +28,14 @@ pub struct AuthTokens {
     pub expires_in: i64,
     /// The user.
     pub user: UserRow,
+}
+
+/// A new account, and its tokens unless the tenant asks for a verified address first.
+pub struct SignedUp {
+    /// The account.
+    pub user: UserRow,
+    /// `None` while the address must be confirmed before any session.
+    pub tokens: Option<AuthTokens>,
 }
 
 /// An authenticated caller, from a verified access token whose session is live.
@@ -143,7 +151,10 @@ impl Services {
         Ok(user)
     }
 
-    /// Creates an account and signs it in.
+    /// Creates an account and signs it in. When the tenant requires a verified address, the
+    /// account is created and its verification mail sent, but no session starts: the answer
+    /// is `ACCOUNT_NOT_VERIFIED` naming the new account ([`Services::sign_up`] answers the
+    /// same case without an error).
     pub async fn register(
         &self,
         tenant: &Tenant,
@@ -152,10 +163,36 @@ impl Services {
         password: &str,
         client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
+        let signed_up = self
+            .sign_up(tenant, email, username, password, client)
+            .await?;
+        signed_up
+            .tokens
+            .ok_or(ServiceError::AccountCreatedUnverified {
+                user_id: signed_up.user.id,
+            })
+    }
+
+    /// Creates an account; signs it in unless the tenant requires a verified address first.
+    pub async fn sign_up(
+        &self,
+        tenant: &Tenant,
+        email: &str,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedUp, ServiceError> {
         let user = self
             .register_account(tenant, email, username, password, client)
             .await?;
-        self.start_session(tenant, user, client).await
+        if self.settings(tenant).require_verified_email && !user.email_verified {
+            return Ok(SignedUp { user, tokens: None });
+        }
+        let tokens = self.start_session(tenant, user, client).await?;
+        Ok(SignedUp {
+            user: tokens.user.clone(),
+            tokens: Some(tokens),
+        })
     }
 
     /// Creates an account without signing it in: the seed's REST `register` answers with the
@@ -262,6 +299,7 @@ impl Services {
         &self,
         tenant: &Tenant,
         refresh_token: &str,
+        client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
         let token = refresh_token.trim();
         if token.is_empty() || token.len() > MAX_OPAQUE_TOKEN_LEN {
@@ -273,7 +311,7 @@ impl Services {
             .await?
             .ok_or(ServiceError::InvalidToken)?;
         if row.used_at.is_some() {
-            self.revoke_for_reuse(tenant, &row.session, now).await?;
+            self.revoke_for_reuse(tenant, &row, client, now).await?;
             return Err(ServiceError::InvalidToken);
         }
         if row.expires_at <= now {
@@ -293,11 +331,17 @@ impl Services {
         if user.disabled {
             return Err(ServiceError::InvalidToken);
         }
+        // Under a verified-email requirement no session lives before the address is confirmed,
+        // including sessions started before the tenant turned the requirement on.
+        if self.settings(tenant).require_verified_email && !user.email_verified {
+            return Err(ServiceError::AccountNotVerified);
+        }
         let new_token = new_refresh_token();
         // The sliding lifetime never carries a session past its absolute end.
         let new_exp =
             (now + chrono(self.settings(tenant).refresh_token_ttl)).min(session.expires_at);
         let sid = row.session.clone();
+        let presented = row.clone();
         let rotation = Rotation {
             old: row,
             new_hash: self.secrets.hash_token(&new_token),
@@ -308,7 +352,8 @@ impl Services {
             Ok(()) => {}
             Err(StoreError::Precondition(_)) => {
                 // Lost a race with another use of the same token: that is reuse too.
-                self.revoke_for_reuse(tenant, &sid, now).await?;
+                self.revoke_for_reuse(tenant, &presented, client, now)
+                    .await?;
                 return Err(ServiceError::InvalidToken);
             }
             Err(e) => return Err(e.into()),
@@ -322,17 +367,24 @@ impl Services {
         })
     }
 
+    /// A spent refresh token came back: someone holds a copy (RFC 9700 §4.14.2). The whole
+    /// session is revoked, and the event names the account and the address it came from, so
+    /// `auditEvents(userId:)` shows the theft signal.
     async fn revoke_for_reuse(
         &self,
         tenant: &Tenant,
-        sid: &str,
+        token: &RefreshRow,
+        client: &ClientInfo,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
+        let sid = &token.session;
         tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
         self.audit(
             tenant,
             "refresh_token_reuse",
             AuditInfo {
+                subject: Some(&token.user),
+                client: Some(client),
                 detail: Some(format!("session {sid} revoked")),
                 ..Default::default()
             },
@@ -424,6 +476,7 @@ impl Services {
         bearer: Option<&str>,
         current: &str,
         new: &str,
+        client: &ClientInfo,
     ) -> Result<bool, ServiceError> {
         let p = self.authenticate(tenant, bearer).await?;
         let new = NewPassword::parse(
@@ -457,8 +510,8 @@ impl Services {
         let info = AuditInfo {
             actor: Some(&p.user.id),
             subject: Some(&p.user.id),
+            client: Some(client),
             detail: Some(format!("{revoked} other sessions revoked")),
-            ..Default::default()
         };
         self.audit(tenant, "password_changed", info).await;
         Ok(true)

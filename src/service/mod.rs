@@ -8,6 +8,7 @@ pub mod bruteforce;
 pub mod domain;
 pub mod lockout;
 pub mod mail;
+pub mod master_secret;
 pub mod password_policy;
 pub mod passwords;
 pub mod platform;

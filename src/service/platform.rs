@@ -90,6 +90,15 @@ impl Services {
             self.config.algorithm.as_str(),
             self.clock.now(),
         );
+        if tenants::get(&self.platform, slug.as_str()).await?.is_some() {
+            return Err(ServiceError::bad_input(
+                "slug",
+                "a tenant with this slug exists",
+            ));
+        }
+        // A tenant deleted under load may have left writes of its last requests behind in a
+        // database of the same name: a re-created slug starts from nothing.
+        tenants::remove_database(&self.root, slug.as_str()).await?;
         if !tenants::create(&self.platform, row.clone()).await? {
             return Err(ServiceError::bad_input(
                 "slug",
@@ -153,8 +162,9 @@ impl Services {
             row.disabled = d;
         }
         tenants::update(&self.platform, row.clone()).await?;
-        // The running actor holds the old record; the next request loads the new one.
-        self.registry.evict(&slug).await;
+        // The running actor holds the old record; the next request loads the new one (or,
+        // when disabled, finds none).
+        self.registry.evict(&slug, row.disabled).await;
         Ok(row)
     }
 
@@ -167,8 +177,12 @@ impl Services {
                 "the default tenant cannot be deleted",
             ));
         }
-        self.registry.evict(&slug).await;
-        let existed = tenants::delete(&self.root, slug.as_str()).await?;
+        // Order matters. The record goes first, so no request can open the tenant again;
+        // then the running actor (and any open in progress) is discarded, and requests still
+        // holding its handle answer TENANT_NOT_FOUND; then the data goes.
+        let existed = tenants::delete(&self.platform, slug.as_str()).await?;
+        self.registry.evict(&slug, true).await;
+        tenants::remove_database(&self.root, slug.as_str()).await?;
         tracing::info!(tenant = %slug, existed, "tenant deleted");
         Ok(existed)
     }

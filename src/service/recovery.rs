@@ -75,6 +75,7 @@ impl Services {
         tenant: &Tenant,
         token: &str,
         new_password: &str,
+        client: &ClientInfo,
     ) -> Result<bool, ServiceError> {
         let row = self.live_token(tenant, token, Kind::Reset).await?;
         let min = self.settings(tenant).password_min_length;
@@ -100,6 +101,7 @@ impl Services {
             "password_reset",
             AuditInfo {
                 subject: Some(&user.id),
+                client: Some(client),
                 ..Default::default()
             },
         )
@@ -109,7 +111,12 @@ impl Services {
     }
 
     /// Confirms an address with a verification token.
-    pub async fn verify_email(&self, tenant: &Tenant, token: &str) -> Result<bool, ServiceError> {
+    pub async fn verify_email(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, ServiceError> {
         let row = self.live_token(tenant, token, Kind::Verify).await?;
         match tenant
             .consume_verify(row.id, row.user.clone(), self.clock.now())
@@ -121,6 +128,7 @@ impl Services {
                     "email_verified",
                     AuditInfo {
                         subject: Some(&row.user),
+                        client: Some(client),
                         ..Default::default()
                     },
                 )
@@ -132,14 +140,36 @@ impl Services {
         }
     }
 
-    /// Mails a fresh verification link to the caller (earlier links stop working). Already
-    /// verified: nothing is sent.
+    /// Mails a fresh verification link (earlier links stop working): to the caller (Bearer),
+    /// or, without a token, to the account of `email` (for a tenant that requires a verified
+    /// address before any session, where an unverified user has no token). Already verified:
+    /// nothing is sent. The email form always answers `true`, like a reset request, so it
+    /// never tells whether an account exists.
     pub async fn resend_verification(
         &self,
         tenant: &Tenant,
         bearer: Option<&str>,
+        email: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<bool, ServiceError> {
-        let Principal { user, .. } = self.authenticate(tenant, bearer).await?;
+        let (user, by_email) = match (bearer, email) {
+            (None, Some(email)) => {
+                let email = Email::parse("email", email)?;
+                if let Some(ip) = &client.ip {
+                    self.limits
+                        .password_reset
+                        .hit(&address_key(tenant.slug().as_str(), ip), self.clock.now())?;
+                }
+                match users::find_by_login(tenant.db(), true, email.normalized()).await? {
+                    Some(u) if !u.disabled => (u, true),
+                    _ => return Ok(true),
+                }
+            }
+            _ => {
+                let Principal { user, .. } = self.authenticate(tenant, bearer).await?;
+                (user, false)
+            }
+        };
         if user.email_verified {
             return Ok(true);
         }
@@ -148,6 +178,9 @@ impl Services {
         if one_time_tokens::issued_since(tenant.db(), &user.id, Kind::Verify, since).await?
             >= RESET_MAILS_PER_ACCOUNT
         {
+            if by_email {
+                return Ok(true);
+            }
             let retry_after = (RESET_WINDOW_MINUTES * 60) as u64;
             return Err(ServiceError::RateLimited { retry_after });
         }

@@ -51,15 +51,38 @@ pub struct AccessClaims {
     pub roles: Vec<String>,
 }
 
+/// A key that verifies: its algorithm comes from the stored key, never from a token header.
 struct VerifyKey {
+    alg: Algorithm,
     key: DecodingKey,
 }
 
-/// A tenant's signing keys: the current one signs, all listed ones verify.
-pub struct KeySet {
+/// A key that signs (or will): during `[from, until)`.
+struct Signer {
+    kid: String,
     alg: Algorithm,
-    current_kid: String,
-    current: EncodingKey,
+    key: EncodingKey,
+    from: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+}
+
+/// How long a new key is published in the JWKS before it signs. A verifier that fetched the
+/// JWKS just before a rotation keeps its copy for up to the answer's `max-age` (300 s, see
+/// `http/wellknown.rs`); signing with the new key only after that, plus a margin for clock
+/// skew, means no verifier ever meets a `kid` it could not have known (what Keycloak,
+/// ZITADEL and Auth0 do with their pre-published "next" keys).
+pub const KEY_PUBLISH_AHEAD_SECONDS: i64 = JWKS_MAX_AGE_SECONDS + 60;
+/// `Cache-Control: max-age` of the JWKS answer.
+pub const JWKS_MAX_AGE_SECONDS: i64 = 300;
+/// Longest access token lifetime (`ACCESS_TOKEN_EXPIRE_MINUTES` ≤ 1440): a retired key
+/// keeps verifying this long after it stopped signing, then leaves the JWKS.
+const MAX_TOKEN_LIFETIME_SECONDS: i64 = 24 * 60 * 60;
+
+/// A tenant's signing keys: one signs at any moment (the newest whose time has come), every
+/// published one verifies. Keys that were revoked (an emergency rotation) do neither.
+pub struct KeySet {
+    preferred: Algorithm,
+    signers: Vec<Signer>,
     verify: HashMap<String, VerifyKey>,
     jwks: serde_json::Value,
     /// Tokens that passed every check but the clock, by their exact text. A client sends the
@@ -70,8 +93,14 @@ pub struct KeySet {
     verified: RwLock<HashMap<String, AccessClaims>>,
 }
 
-/// A freshly generated key: the row to store.
-pub fn generate_key(alg: Algorithm, slug: &str, secrets: &Secrets, now: DateTime<Utc>) -> KeyRow {
+/// A freshly generated key: the row to store. It signs from `activates_at` (`None`: at once).
+pub fn generate_key(
+    alg: Algorithm,
+    slug: &str,
+    secrets: &Secrets,
+    now: DateTime<Utc>,
+    activates_at: Option<DateTime<Utc>>,
+) -> KeyRow {
     let kid = random_token(12);
     let rng = SystemRandom::new();
     let (private, public_jwk) = match alg {
@@ -105,60 +134,79 @@ pub fn generate_key(alg: Algorithm, slug: &str, secrets: &Secrets, now: DateTime
         alg: alg.as_str().to_string(),
         public_jwk,
         created_at: now,
+        activates_at,
         retired_at: None,
+        revoked_at: None,
     }
 }
 
-fn key_context(slug: &str, kid: &str) -> String {
+pub(crate) fn key_context(slug: &str, kid: &str) -> String {
     format!("signing-key/{slug}/{kid}")
 }
 
+/// Why stored keys cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// A private key does not decrypt: the master secret is not the one it was sealed with.
+    #[error(
+        "signing key {kid} of tenant {tenant} does not decrypt: SECRET_KEY is not the one the keys were stored under"
+    )]
+    WrongSecret {
+        /// The tenant.
+        tenant: String,
+        /// The key.
+        kid: String,
+    },
+    /// A stored key is malformed.
+    #[error("stored key {0} is malformed")]
+    Malformed(String),
+}
+
+impl From<KeyError> for ServiceError {
+    fn from(e: KeyError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
 impl KeySet {
-    /// Builds the set from stored rows (newest first). Returns `None` when no usable key of
-    /// `alg` exists, so the caller generates one.
+    /// Builds the set from stored rows. Returns `None` when no key of the `preferred`
+    /// algorithm signs now or will, so the caller generates one.
     pub fn load(
-        alg: Algorithm,
+        preferred: Algorithm,
         slug: &str,
         rows: &[KeyRow],
         secrets: &Secrets,
         now: DateTime<Utc>,
-    ) -> Result<Option<Self>, ServiceError> {
-        let mut current: Option<(String, EncodingKey)> = None;
+    ) -> Result<Option<Self>, KeyError> {
+        let mut signers = Vec::new();
         let mut verify = HashMap::new();
         let mut jwks = Vec::new();
-        // A retired key verifies for as long as a token it signed can live (the longest access
-        // token lifetime is one day), then leaves the JWKS.
-        let keep_after =
-            now - chrono::Duration::days(1) - chrono::Duration::seconds(JWT_LEEWAY_SECONDS);
-        let usable =
-            |r: &&KeyRow| r.alg == alg.as_str() && r.retired_at.is_none_or(|at| at > keep_after);
-        for row in rows.iter().filter(usable) {
+        let keep = chrono::Duration::seconds(MAX_TOKEN_LIFETIME_SECONDS + JWT_LEEWAY_SECONDS);
+        for row in rows {
+            if row.revoked_at.is_some() || row.retired_at.is_some_and(|at| at + keep <= now) {
+                continue;
+            }
+            let alg =
+                Algorithm::parse(&row.alg).ok_or_else(|| KeyError::Malformed(row.kid.clone()))?;
             let private = secrets
                 .open(&key_context(slug, &row.kid), &row.private_sealed)
-                .ok_or_else(|| {
-                    ServiceError::Internal(format!(
-                        "signing key {} of tenant {slug} does not decrypt: was SECRET_KEY changed?",
-                        row.kid
-                    ))
+                .ok_or_else(|| KeyError::WrongSecret {
+                    tenant: slug.to_string(),
+                    kid: row.kid.clone(),
                 })?;
             let (enc, dec) = match alg {
                 Algorithm::EdDSA | Algorithm::ES256 => {
-                    let jwk: jsonwebtoken::jwk::Jwk =
-                        serde_json::from_str(row.public_jwk.as_deref().unwrap_or("{}"))
-                            .map_err(|e| ServiceError::Internal(format!("stored JWK: {e}")))?;
+                    let text = row.public_jwk.as_deref().unwrap_or("{}");
+                    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_str(text)
+                        .map_err(|_| KeyError::Malformed(row.kid.clone()))?;
                     let dec = DecodingKey::from_jwk(&jwk)
-                        .map_err(|e| ServiceError::Internal(format!("stored JWK: {e}")))?;
+                        .map_err(|_| KeyError::Malformed(row.kid.clone()))?;
                     let enc = if alg == Algorithm::EdDSA {
                         EncodingKey::from_ed_der(&private)
                     } else {
                         EncodingKey::from_ec_der(&private)
                     };
-                    jwks.push(
-                        serde_json::from_str::<serde_json::Value>(
-                            row.public_jwk.as_deref().unwrap_or("{}"),
-                        )
-                        .unwrap_or_default(),
-                    );
+                    jwks.push(serde_json::from_str::<serde_json::Value>(text).unwrap_or_default());
                     (enc, dec)
                 }
                 Algorithm::HS256 => (
@@ -166,19 +214,49 @@ impl KeySet {
                     DecodingKey::from_secret(&private),
                 ),
             };
-            if current.is_none() && row.retired_at.is_none() {
-                current = Some((row.kid.clone(), enc));
+            let from = row.activates_at.unwrap_or(row.created_at);
+            if row.retired_at.is_none_or(|until| until > now) {
+                signers.push(Signer {
+                    kid: row.kid.clone(),
+                    alg,
+                    key: enc,
+                    from,
+                    until: row.retired_at,
+                });
             }
-            verify.insert(row.kid.clone(), VerifyKey { key: dec });
+            verify.insert(row.kid.clone(), VerifyKey { alg, key: dec });
         }
-        Ok(current.map(|(current_kid, current)| KeySet {
-            alg,
-            current_kid,
-            current,
+        // Newest first: the first whose window holds `now` signs.
+        signers.sort_by(|a, b| b.from.cmp(&a.from));
+        if !signers.iter().any(|s| s.alg == preferred) {
+            return Ok(None);
+        }
+        Ok(Some(KeySet {
+            preferred,
+            signers,
             verify,
             jwks: serde_json::json!({ "keys": jwks }),
             verified: RwLock::new(HashMap::new()),
         }))
+    }
+
+    /// The key that signs at `now`: the newest whose window holds it; before a pending key's
+    /// time, the one it replaces.
+    fn signer(&self, now: DateTime<Utc>) -> Result<&Signer, ServiceError> {
+        self.signers
+            .iter()
+            .find(|s| s.from <= now && s.until.is_none_or(|u| now < u))
+            .or_else(|| self.signers.last())
+            .ok_or_else(|| ServiceError::Internal("the tenant has no signing key".into()))
+    }
+
+    /// When the next key starts signing, if one is waiting (reported after a rotation).
+    pub fn next_activation(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.signers
+            .iter()
+            .map(|s| s.from)
+            .filter(|f| *f > now)
+            .min()
     }
 
     /// The JWK Set document (empty for HS256: a symmetric key is never published).
@@ -186,22 +264,19 @@ impl KeySet {
         &self.jwks
     }
 
-    /// The pinned algorithm.
+    /// The algorithm new keys of this tenant are made with.
     pub fn algorithm(&self) -> Algorithm {
-        self.alg
+        self.preferred
     }
 
-    /// Signs claims with the current key.
+    /// Signs claims with the key that signs at their `iat`.
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, ServiceError> {
-        let mut header = Header::new(jwt_alg(self.alg));
-        header.kid = Some(self.current_kid.clone());
-        header.typ = Some(ACCESS_TOKEN_TYP.to_string());
-        jsonwebtoken::encode(&header, claims, &self.current)
-            .map_err(|e| ServiceError::Internal(format!("jwt encode: {e}")))
+        let at = DateTime::from_timestamp(claims.iat, 0).unwrap_or_default();
+        self.encode(Some(ACCESS_TOKEN_TYP), claims, at)
     }
 
-    /// Signs an arbitrary JSON payload with the current key and the given `typ`. Not used to
-    /// issue tokens (that is [`KeySet::sign`]); it exists so tests and fuzzers can hand the
+    /// Signs an arbitrary JSON payload with the key signing now and the given `typ`. Not used
+    /// to issue tokens (that is [`KeySet::sign`]); it exists so tests and fuzzers can hand the
     /// verifier correctly signed but hostile tokens (string-typed `exp`, wrong `typ`, missing
     /// claims). Whoever holds a `KeySet` can sign anything anyway.
     pub fn sign_json(
@@ -209,15 +284,27 @@ impl KeySet {
         typ: Option<&str>,
         payload: &serde_json::Value,
     ) -> Result<String, ServiceError> {
-        let mut header = Header::new(jwt_alg(self.alg));
-        header.kid = Some(self.current_kid.clone());
+        self.encode(typ, payload, Utc::now())
+    }
+
+    fn encode<T: Serialize>(
+        &self,
+        typ: Option<&str>,
+        payload: &T,
+        at: DateTime<Utc>,
+    ) -> Result<String, ServiceError> {
+        let signer = self.signer(at)?;
+        let mut header = Header::new(jwt_alg(signer.alg));
+        header.kid = Some(signer.kid.clone());
         header.typ = typ.map(str::to_string);
-        jsonwebtoken::encode(&header, payload, &self.current)
+        jsonwebtoken::encode(&header, payload, &signer.key)
             .map_err(|e| ServiceError::Internal(format!("jwt encode: {e}")))
     }
 
-    /// Verifies an access token strictly: algorithm pinned by the tenant (never taken from the
-    /// header), `typ` must be `at+jwt`, `kid` must be one of ours, signature, `iss`, `aud`,
+    /// Verifies an access token strictly: the algorithm is the one stored with the key the
+    /// `kid` names (never taken from the header alone: a header naming another algorithm is
+    /// refused, so no key can be used with an algorithm it was not made for), `typ` must be
+    /// `at+jwt`, `kid` must be one of ours, signature, `iss`, `aud`,
     /// `tenant`, and `exp`/`nbf`/`iat` against our clock with bounded leeway. Embedded
     /// `jwk`/`jku`/`x5u` headers are never consulted.
     pub fn verify(
@@ -256,9 +343,6 @@ impl KeySet {
         let bad = |why: &'static str| ServiceError::Unauthenticated(why);
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| bad("malformed access token"))?;
-        if header.alg != jwt_alg(self.alg) {
-            return Err(bad("access token has the wrong algorithm"));
-        }
         if !header
             .typ
             .as_deref()
@@ -274,8 +358,11 @@ impl KeySet {
             .verify
             .get(kid)
             .ok_or(bad("access token signed by an unknown key"))?;
+        if header.alg != jwt_alg(key.alg) {
+            return Err(bad("access token has the wrong algorithm"));
+        }
 
-        let mut v = Validation::new(jwt_alg(self.alg));
+        let mut v = Validation::new(jwt_alg(key.alg));
         // Time claims are checked in `check_claims` against the server clock; jsonwebtoken
         // would read the system clock. They stay required, so a missing or non-numeric one is
         // rejected here.

@@ -34,8 +34,7 @@ pub async fn record(db: &Db, e: AuditRow) -> StoreResult<()> {
         .bind(("subject", e.subject))
         .bind(("ip", e.ip))
         .bind(("detail", e.detail))
-        .await?
-        .check()?;
+        .await?;
     Ok(())
 }
 
@@ -62,8 +61,7 @@ pub async fn list(
         .bind(("before", RecordId::new("audit_event", before.unwrap_or(""))))
         .bind(("user", user.unwrap_or("").to_string()))
         .bind(("limit", limit as i64))
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take(0)?)
 }
 
@@ -79,8 +77,7 @@ pub async fn count(db: &Db, user: Option<&str>) -> StoreResult<usize> {
             "SELECT count() AS n FROM audit_event {filter} GROUP ALL"
         ))
         .bind(("user", user.unwrap_or("").to_string()))
-        .await?
-        .check()?;
+        .await?;
     let n: Option<i64> = res.take((0, "n"))?;
     Ok(n.unwrap_or(0) as usize)
 }

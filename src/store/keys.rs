@@ -18,16 +18,19 @@ pub struct KeyRow {
     pub public_jwk: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
-    /// When it stopped signing.
+    /// When it starts signing (published before); `None`: from its creation.
+    pub activates_at: Option<DateTime<Utc>>,
+    /// When it stops (or stopped) signing; it verifies for a token lifetime longer.
     pub retired_at: Option<DateTime<Utc>>,
+    /// Set by an emergency rotation: the key neither signs nor verifies any more.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// All keys, newest first.
 pub async fn list(db: &Db) -> StoreResult<Vec<KeyRow>> {
     let mut res = db
-        .query("SELECT kid, alg, private_sealed, public_jwk, created_at, retired_at FROM signing_key ORDER BY created_at DESC")
-        .await?
-        .check()?;
+        .query("SELECT kid, alg, private_sealed, public_jwk, created_at, activates_at, retired_at, revoked_at FROM signing_key ORDER BY created_at DESC")
+        .await?;
     Ok(res.take(0)?)
 }
 
@@ -36,23 +39,41 @@ pub async fn insert(db: &Db, key: KeyRow) -> StoreResult<()> {
     db.query("CREATE $rid CONTENT $key")
         .bind(("rid", RecordId::new("signing_key", key.kid.clone())))
         .bind(("key", key))
-        .await?
-        .check()?;
+        .await?;
     Ok(())
 }
 
-/// Stores a new key and retires the ones signing until now, atomically.
-pub async fn rotate(db: &Db, key: KeyRow, now: DateTime<Utc>) -> StoreResult<()> {
-    db.query(
+/// Stores a new key, atomically retiring the keys that sign until it starts (its
+/// `activates_at`, or now). With `revoke`, those keys are revoked instead: they stop
+/// verifying at once (a compromised key).
+pub async fn rotate(db: &Db, key: KeyRow, revoke: bool, now: DateTime<Utc>) -> StoreResult<()> {
+    let starts = key.activates_at.unwrap_or(now);
+    let retire = if revoke {
+        "UPDATE signing_key SET retired_at = $now, revoked_at = $now
+             WHERE revoked_at IS NONE AND (retired_at IS NONE OR retired_at > $now);"
+    } else {
+        "UPDATE signing_key SET retired_at = $starts
+             WHERE revoked_at IS NONE AND (retired_at IS NONE OR retired_at > $starts);"
+    };
+    db.query(format!(
         "BEGIN TRANSACTION;
-         UPDATE signing_key SET retired_at = $now WHERE retired_at IS NONE;
+         {retire}
          CREATE $rid CONTENT $key;
-         COMMIT TRANSACTION;",
-    )
+         COMMIT TRANSACTION;"
+    ))
     .bind(("rid", RecordId::new("signing_key", key.kid.clone())))
     .bind(("key", key))
     .bind(("now", now))
-    .await?
-    .check()?;
+    .bind(("starts", starts))
+    .await?;
+    Ok(())
+}
+
+/// Replaces a key's sealed private half (re-encryption under a new master secret).
+pub async fn reseal(db: &Db, kid: &str, sealed: String) -> StoreResult<()> {
+    db.query("UPDATE $rid SET private_sealed = $sealed")
+        .bind(("rid", RecordId::new("signing_key", kid)))
+        .bind(("sealed", sealed))
+        .await?;
     Ok(())
 }

@@ -20,8 +20,7 @@ pub async fn get(db: &Db, key: &str) -> StoreResult<ThrottleRow> {
     let mut res = db
         .query("SELECT failures, locked_until FROM ONLY $rid")
         .bind(("rid", RecordId::new("login_throttle", key)))
-        .await?
-        .check()?;
+        .await?;
     let row: Option<ThrottleRow> = res.take(0)?;
     Ok(row.unwrap_or_default())
 }
@@ -33,8 +32,7 @@ pub async fn put(db: &Db, key: &str, row: &ThrottleRow, now: DateTime<Utc>) -> S
         .bind(("failures", row.failures))
         .bind(("locked", row.locked_until))
         .bind(("now", now))
-        .await?
-        .check()?;
+        .await?;
     Ok(())
 }
 
@@ -42,7 +40,6 @@ pub async fn put(db: &Db, key: &str, row: &ThrottleRow, now: DateTime<Utc>) -> S
 pub async fn clear(db: &Db, key: &str) -> StoreResult<()> {
     db.query("DELETE $rid")
         .bind(("rid", RecordId::new("login_throttle", key)))
-        .await?
-        .check()?;
+        .await?;
     Ok(())
 }

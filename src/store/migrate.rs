@@ -32,6 +32,11 @@ pub const PLATFORM: &[Migration] = &[
         name: "platform/003_settings.surql",
         sql: include_str!("../../schema/surreal/platform/003_settings.surql"),
     },
+    Migration {
+        version: 4,
+        name: "platform/004_secret_check.surql",
+        sql: include_str!("../../schema/surreal/platform/004_secret_check.surql"),
+    },
 ];
 
 /// Definitions of each tenant's database.
@@ -56,6 +61,11 @@ pub const TENANT: &[Migration] = &[
         name: "tenant/004_login_throttle.surql",
         sql: include_str!("../../schema/surreal/tenant/004_login_throttle.surql"),
     },
+    Migration {
+        version: 5,
+        name: "tenant/005_key_rollover.surql",
+        sql: include_str!("../../schema/surreal/tenant/005_key_rollover.surql"),
+    },
 ];
 
 /// Applies the migrations newer than the database's recorded version, all in one
@@ -66,8 +76,7 @@ pub async fn apply(db: &Db, migrations: &[Migration]) -> StoreResult<()> {
         .query(
             "DEFINE TABLE IF NOT EXISTS migration SCHEMALESS; SELECT VALUE version FROM migration",
         )
-        .await?
-        .check()?;
+        .await?;
     let applied: Vec<i64> = res.take(1)?;
     let pending: Vec<&Migration> = migrations
         .iter()
@@ -91,8 +100,8 @@ pub async fn apply(db: &Db, migrations: &[Migration]) -> StoreResult<()> {
             .bind((format!("version{i}"), m.version))
             .bind((format!("name{i}"), m.name));
     }
-    let res = q.await?.check();
-    match res.map_err(StoreError::from) {
+    let res = q.await;
+    match res {
         Ok(_) => {
             for m in pending {
                 tracing::debug!(migration = m.name, "applied");

@@ -2,20 +2,23 @@
 //! [`Db`] session already bound to the right namespace and database.
 
 pub mod audit;
-pub mod connect;
+pub mod copy;
+pub mod db;
+pub mod engine;
 pub mod keys;
 pub mod login_throttle;
 pub mod migrate;
 pub mod one_time_tokens;
 pub mod outbox;
+pub mod secret_check;
 pub mod sessions;
 pub mod tenants;
+pub mod url;
 pub mod users;
 
-pub use connect::connect;
-
-/// A SurrealDB session (any engine). Each clone has its own `use_ns`/`use_db`.
-pub type Db = surrealdb::Surreal<surrealdb::engine::any::Any>;
+pub use db::Db;
+pub use engine::Store;
+pub use url::StoreUrl;
 
 /// The namespace all of latchkey's databases live in.
 pub const NAMESPACE: &str = "latchkey";
@@ -34,9 +37,39 @@ pub enum StoreError {
     /// A conditional write found its precondition false (e.g. a token already used).
     #[error("precondition failed: {0}")]
     Precondition(String),
+    /// Another transaction changed what this one read: it can be run again. Surfaces only
+    /// when repeated retries kept losing.
+    #[error("transaction conflict: {0}")]
+    Busy(String),
+    /// The engine failed to read or write its files (full disk, read-only remount, EIO).
+    #[error("store I/O error: {0}")]
+    Io(String),
+    /// The namespace, database or table is gone or was never made (a tenant deleted while a
+    /// request used it, or never opened).
+    #[error("database gone: {0}")]
+    Missing(String),
     /// Anything else: a bug or a schema mismatch.
     #[error("database error: {0}")]
     Other(String),
+}
+
+/// Whether an engine message reports a failed file operation. RocksDB writes `IO error: ...`;
+/// the OS reasons are matched too for engines that pass them on bare.
+pub(crate) fn is_io_error(message: &str) -> bool {
+    [
+        "IO error",
+        "No space left on device",
+        "Read-only file system",
+        "Input/output error",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+/// Whether an engine message reports a transaction conflict (RocksDB: "Transaction conflict:
+/// Resource busy. This transaction can be retried"; SurrealKV: "Transaction write conflict").
+pub(crate) fn is_conflict(message: &str) -> bool {
+    message.contains("Transaction conflict") || message.contains("Transaction write conflict")
 }
 
 impl From<surrealdb::Error> for StoreError {
@@ -44,6 +77,25 @@ impl From<surrealdb::Error> for StoreError {
         let msg = e.message().to_string();
         if e.is_connection() {
             return StoreError::Unavailable(msg);
+        }
+        if is_io_error(&msg) {
+            return StoreError::Io(msg);
+        }
+        if matches!(
+            e.query_details(),
+            Some(surrealdb::types::QueryError::TransactionConflict)
+        ) || is_conflict(&msg)
+        {
+            return StoreError::Busy(msg);
+        }
+        // A tenant's database removed under a request that still held its session, or one
+        // never opened (SurrealDB 3 refuses to read a table that was never defined).
+        if ["database", "namespace", "table"]
+            .iter()
+            .any(|w| msg.contains(w))
+            && msg.contains("does not exist")
+        {
+            return StoreError::Missing(msg);
         }
         // The engine reports unique-index violations as
         // "Database index `NAME` already contains ...".
@@ -63,9 +115,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Binds `db` to a tenant's own database: `t_<slug>` (one database per tenant).
 pub async fn tenant_session(root: &Db, slug: &str) -> StoreResult<Db> {
-    let db = root.clone();
-    db.use_ns(NAMESPACE).use_db(tenant_database(slug)).await?;
-    Ok(db)
+    root.bound_to(NAMESPACE, &tenant_database(slug)).await
 }
 
 /// The database name of a tenant.

@@ -56,10 +56,7 @@ pub struct TokenRow {
 pub(crate) const CREATE_TOKEN: &str = "CREATE $tid SET hash = $thash, kind = $tkind, user = $ukey, created_at = $now, expires_at = $texp;";
 
 /// Binds the parameters [`CREATE_TOKEN`] uses.
-pub(crate) fn bind_token<'a, C: surrealdb::Connection>(
-    q: surrealdb::method::Query<'a, C>,
-    t: &NewToken,
-) -> surrealdb::method::Query<'a, C> {
+pub(crate) fn bind_token<'a>(q: super::db::Query<'a>, t: &NewToken) -> super::db::Query<'a> {
     q.bind((
         "tid",
         RecordId::new("one_time_token", uuid::Uuid::now_v7().to_string()),
@@ -74,8 +71,7 @@ pub async fn find(db: &Db, hash: &str) -> StoreResult<Option<TokenRow>> {
     let mut res = db
         .query("SELECT record::id(id) AS id, kind, user, expires_at, used_at FROM one_time_token WHERE hash = $hash LIMIT 1")
         .bind(("hash", hash.to_string()))
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take::<Option<TokenRow>>(0)?)
 }
 
@@ -91,8 +87,7 @@ pub async fn issued_since(
         .bind(("user", user.to_string()))
         .bind(("kind", kind.as_str()))
         .bind(("since", since))
-        .await?
-        .check()?;
+        .await?;
     let n: Option<i64> = res.take((0, "n"))?;
     Ok(n.unwrap_or(0) as usize)
 }
@@ -117,7 +112,7 @@ pub async fn issue(
         .bind(("now", now))
         .bind(("oid", outbox::rid(&mail.id)))
         .bind(("mail", mail.mail));
-    bind_token(q, &token).await?.check()?;
+    bind_token(q, &token).await?;
     Ok(())
 }
 
@@ -149,8 +144,7 @@ pub async fn consume_reset(
     .bind(("oid", outbox::rid(&notice.id)))
     .bind(("mail", notice.mail))
     .bind(("now", now))
-    .await?
-    .check()?;
+    .await?;
     Ok(())
 }
 
@@ -173,7 +167,6 @@ pub async fn consume_verify(
     .bind(("uid", RecordId::new("user", user)))
     .bind(("ukey", user.to_string()))
     .bind(("now", now))
-    .await?
-    .check()?;
+    .await?;
     Ok(())
 }

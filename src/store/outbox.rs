@@ -66,8 +66,7 @@ pub async fn get(db: &Db, id: &str) -> StoreResult<Option<OutboxRow>> {
     let mut res = db
         .query("SELECT record::id(id) AS id, kind, recipient, subject, text, html, status, attempts FROM $rid")
         .bind(("rid", rid(id)))
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take::<Option<OutboxRow>>(0)?)
 }
 
@@ -77,8 +76,7 @@ pub async fn pending_ids(db: &Db) -> StoreResult<Vec<String>> {
         .query(
             "SELECT VALUE record::id(id) FROM outbox WHERE status = 'pending' ORDER BY created_at",
         )
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take(0)?)
 }
 
@@ -88,8 +86,7 @@ pub async fn mark(db: &Db, id: &str, status: &str, now: DateTime<Utc>) -> StoreR
         .bind(("rid", rid(id)))
         .bind(("status", status.to_string()))
         .bind(("now", now))
-        .await?
-        .check()?;
+        .await?;
     Ok(())
 }
 
@@ -99,7 +96,6 @@ pub async fn record_failure(db: &Db, id: &str, error: &str) -> StoreResult<()> {
     db.query("UPDATE $rid SET attempts += 1, last_error = $error")
         .bind(("rid", rid(id)))
         .bind(("error", error))
-        .await?
-        .check()?;
+        .await?;
     Ok(())
 }

@@ -79,8 +79,7 @@ pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
     .bind(("ua", s.user_agent))
     .bind(("hash", s.refresh_hash))
     .bind(("rexp", s.refresh_expires_at))
-    .await?
-    .check()?;
+    .await?;
     Ok(())
 }
 
@@ -92,8 +91,7 @@ pub async fn find_refresh(db: &Db, hash: &str) -> StoreResult<Option<RefreshRow>
              FROM refresh_token WHERE hash = $hash LIMIT 1",
         )
         .bind(("hash", hash.to_string()))
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take::<Option<RefreshRow>>(0)?)
 }
 
@@ -102,8 +100,7 @@ pub async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRow>> {
     let mut res = db
         .query("SELECT record::id(id) AS id, user, expires_at, revoked_at FROM $sid")
         .bind(("sid", RecordId::new("session", id)))
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take::<Option<SessionRow>>(0)?)
 }
 
@@ -166,7 +163,7 @@ pub async fn rotate_batch(db: &Db, batch: &[Rotation]) -> StoreResult<Vec<bool>>
             .bind((format!("exp{i}"), r.new_expires_at))
             .bind((format!("now{i}"), r.now));
     }
-    let mut res = q.await?.check()?;
+    let mut res = q.await?;
     let last = res.num_statements().saturating_sub(1);
     let done: Vec<bool> = res.take(last)?;
     if done.len() != batch.len() {
@@ -186,8 +183,7 @@ pub async fn revoke(db: &Db, id: &str, reason: &str, now: DateTime<Utc>) -> Stor
         .bind(("sid", RecordId::new("session", id)))
         .bind(("reason", reason.to_string()))
         .bind(("now", now))
-        .await?
-        .check()?;
+        .await?;
     let ids: Vec<String> = res.take((0, "id"))?;
     Ok(!ids.is_empty())
 }
@@ -210,8 +206,7 @@ pub async fn revoke_all(
         .bind(("keep", keep.unwrap_or("").to_string()))
         .bind(("reason", reason.to_string()))
         .bind(("now", now))
-        .await?
-        .check()?;
+        .await?;
     let ids: Vec<String> = res.take((0, "id"))?;
     Ok(ids.len())
 }
@@ -222,8 +217,7 @@ pub async fn count_active(db: &Db, user: &str, now: DateTime<Utc>) -> StoreResul
         .query("SELECT count() AS n FROM session WHERE user = $user AND revoked_at IS NONE AND expires_at > $now GROUP ALL")
         .bind(("user", user.to_string()))
         .bind(("now", now))
-        .await?
-        .check()?;
+        .await?;
     let n: Option<i64> = res.take((0, "n"))?;
     Ok(n.unwrap_or(0) as usize)
 }

@@ -65,8 +65,7 @@ pub async fn get(platform: &Db, slug: &str) -> StoreResult<Option<TenantRow>> {
             "SELECT {FIELDS} FROM tenant WHERE slug = $slug LIMIT 1"
         ))
         .bind(("slug", slug.to_string()))
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take::<Option<TenantRow>>(0)?)
 }
 
@@ -76,9 +75,8 @@ pub async fn create(platform: &Db, row: TenantRow) -> StoreResult<bool> {
         .query("CREATE $rid CONTENT $row")
         .bind(("rid", RecordId::new("tenant", row.slug.clone())))
         .bind(("row", row))
-        .await?
-        .check();
-    match res.map_err(StoreError::from) {
+        .await;
+    match res {
         Ok(_) => Ok(true),
         Err(StoreError::Conflict(_)) => Ok(false),
         Err(StoreError::Other(m)) if m.contains("already exists") => Ok(false),
@@ -92,17 +90,13 @@ pub async fn set_algorithm(platform: &Db, slug: &str, alg: &str) -> StoreResult<
         .query("UPDATE tenant SET algorithm = $alg WHERE slug = $slug")
         .bind(("slug", slug.to_string()))
         .bind(("alg", alg.to_string()))
-        .await?
-        .check()?;
+        .await?;
     Ok(())
 }
 
 /// All tenant slugs.
 pub async fn slugs(platform: &Db) -> StoreResult<Vec<String>> {
-    let mut res = platform
-        .query("SELECT VALUE slug FROM tenant")
-        .await?
-        .check()?;
+    let mut res = platform.query("SELECT VALUE slug FROM tenant").await?;
     Ok(res.take(0)?)
 }
 
@@ -119,8 +113,7 @@ pub async fn list(platform: &Db, limit: usize, after: Option<&str>) -> StoreResu
         ))
         .bind(("after", after.unwrap_or("").to_string()))
         .bind(("limit", limit as i64))
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take(0)?)
 }
 
@@ -128,8 +121,7 @@ pub async fn list(platform: &Db, limit: usize, after: Option<&str>) -> StoreResu
 pub async fn count(platform: &Db) -> StoreResult<usize> {
     let mut res = platform
         .query("SELECT count() AS n FROM tenant GROUP ALL")
-        .await?
-        .check()?;
+        .await?;
     let n: Option<i64> = res.take((0, "n"))?;
     Ok(n.unwrap_or(0) as usize)
 }
@@ -140,30 +132,27 @@ pub async fn update(platform: &Db, row: TenantRow) -> StoreResult<()> {
         .query("UPDATE $rid CONTENT $row")
         .bind(("rid", RecordId::new("tenant", row.slug.clone())))
         .bind(("row", row))
-        .await?
-        .check()?;
+        .await?;
     Ok(())
 }
 
-/// Removes a tenant's record and its whole database.
-pub async fn delete(root: &Db, slug: &str) -> StoreResult<bool> {
-    let platform = root.clone();
-    platform
-        .use_ns(super::NAMESPACE)
-        .use_db(super::PLATFORM_DB)
-        .await?;
+/// Removes a tenant's record; `true` if it existed.
+pub async fn delete(platform: &Db, slug: &str) -> StoreResult<bool> {
     let mut res = platform
         .query("DELETE $rid RETURN BEFORE")
         .bind(("rid", RecordId::new("tenant", slug)))
-        .await?
-        .check()?;
+        .await?;
     let gone: Vec<surrealdb::types::Value> = res.take(0)?;
-    platform
-        .query(format!(
-            "REMOVE DATABASE IF EXISTS `{}`",
-            super::tenant_database(slug)
-        ))
-        .await?
-        .check()?;
     Ok(!gone.is_empty())
+}
+
+/// Removes a tenant's whole database (no-op when there is none).
+pub async fn remove_database(root: &Db, slug: &str) -> StoreResult<()> {
+    let ns = root.bound_to(super::NAMESPACE, super::PLATFORM_DB).await?;
+    ns.query(format!(
+        "REMOVE DATABASE IF EXISTS `{}`",
+        super::tenant_database(slug)
+    ))
+    .await?;
+    Ok(())
 }

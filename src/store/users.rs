@@ -84,7 +84,7 @@ pub async fn create(
             .bind(("oid", outbox::rid(&m.id)))
             .bind(("mail", m.mail));
     }
-    let mut res = q.await?.check()?;
+    let mut res = q.await?;
     // Read back after the commit: the last statement's result, however the engine numbers
     // the statements of a transaction.
     let last = res.num_statements().saturating_sub(1);
@@ -108,8 +108,7 @@ pub async fn find_by_login(
             "SELECT {FIELDS} FROM user WHERE {field} = $v LIMIT 1"
         ))
         .bind(("v", normalized.to_string()))
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take::<Option<UserRow>>(0)?)
 }
 
@@ -118,8 +117,7 @@ pub async fn get(db: &Db, id: &str) -> StoreResult<Option<UserRow>> {
     let mut res = db
         .query(format!("SELECT {FIELDS} FROM $rid"))
         .bind(("rid", RecordId::new("user", id)))
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take::<Option<UserRow>>(0)?)
 }
 
@@ -129,8 +127,7 @@ pub async fn set_password(db: &Db, id: &str, hash: String, now: DateTime<Utc>) -
         .bind(("rid", RecordId::new("user", id)))
         .bind(("hash", hash))
         .bind(("now", now))
-        .await?
-        .check()?;
+        .await?;
     Ok(())
 }
 
@@ -139,8 +136,7 @@ pub async fn touch_login(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<(
     db.query("UPDATE $rid SET last_login_at = $now")
         .bind(("rid", RecordId::new("user", id)))
         .bind(("now", now))
-        .await?
-        .check()?;
+        .await?;
     Ok(())
 }
 
@@ -167,8 +163,7 @@ pub async fn list(
         .bind(("after", RecordId::new("user", after.unwrap_or(""))))
         .bind(("search", search.unwrap_or("").to_string()))
         .bind(("limit", limit as i64))
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take(0)?)
 }
 
@@ -182,8 +177,7 @@ pub async fn count(db: &Db, search: Option<&str>) -> StoreResult<usize> {
     let mut res = db
         .query(format!("SELECT count() AS n FROM user {filter} GROUP ALL"))
         .bind(("search", search.unwrap_or("").to_string()))
-        .await?
-        .check()?;
+        .await?;
     let n: Option<i64> = res.take((0, "n"))?;
     Ok(n.unwrap_or(0) as usize)
 }
@@ -207,8 +201,7 @@ pub async fn set_disabled(
         .bind(("ukey", id.to_string()))
         .bind(("disabled", disabled))
         .bind(("now", now))
-        .await?
-        .check()?;
+        .await?;
     let last = res.num_statements().saturating_sub(1);
     Ok(res.take::<Option<UserRow>>(last)?)
 }
@@ -227,8 +220,7 @@ pub async fn set_roles(
         .bind(("rid", RecordId::new("user", id)))
         .bind(("roles", roles))
         .bind(("now", now))
-        .await?
-        .check()?;
+        .await?;
     Ok(res.take::<Option<UserRow>>(1)?)
 }
 
@@ -246,8 +238,7 @@ pub async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
         )
         .bind(("rid", RecordId::new("user", id)))
         .bind(("ukey", id.to_string()))
-        .await?
-        .check()?;
+        .await?;
     let last = res.num_statements().saturating_sub(1);
     let left: Vec<RecordId> = res.take(last)?;
     Ok(left.is_empty())
@@ -289,7 +280,6 @@ pub async fn insert_many(db: &Db, rows: Vec<(String, NewUser)>) -> StoreResult<(
         .collect();
     db.query("INSERT INTO user $rows RETURN NONE")
         .bind(("rows", rows))
-        .await?
-        .check()?;
+        .await?;
     Ok(())
 }

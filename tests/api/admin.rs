@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use latchkey::service::tokens::KEY_PUBLISH_AHEAD_SECONDS;
 
 const USERS: &str = "query($first: Int, $after: String, $search: String) { users(first: $first, after: $after, search: $search) { totalCount edges { cursor node { id email username roles disabled } } pageInfo { hasNextPage endCursor } } }";
 const AUDIT: &str = "query($first: Int, $after: String, $user: ID) { auditEvents(first: $first, after: $after, userId: $user) { totalCount edges { cursor node { id at kind actorId userId ip detail } } pageInfo { hasNextPage endCursor } } }";
@@ -475,13 +476,30 @@ async fn key_rotation_keeps_earlier_tokens_valid_until_they_expire() {
         "JWKS serves both: {keys:?}"
     );
 
+    let header_kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    // Published first: until verifiers' cached JWKS (max-age 300 s) hold it, the old key signs.
+    let during = app.login_at("acme", "keyholder", PASSWORD).await["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        header_kid(&during),
+        old_kid,
+        "the new key does not sign before its time"
+    );
+    app.clock.advance(std::time::Duration::from_secs(
+        KEY_PUBLISH_AHEAD_SECONDS as u64 + 1,
+    ));
     let after = app.login_at("acme", "keyholder", PASSWORD).await["data"]["login"]["accessToken"]
         .as_str()
         .unwrap()
         .to_string();
-    let header_kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
     assert_eq!(header_kid(&before), old_kid);
-    assert_eq!(header_kid(&after), new_kid, "the new key signs from now on");
+    assert_eq!(
+        header_kid(&after),
+        new_kid,
+        "the new key signs once its time has come"
+    );
     assert!(
         app.gql_tenant("acme", Some(&before), ME, json!({})).await["errors"].is_null(),
         "old token still valid"

@@ -256,7 +256,7 @@ async fn lockout_never_blocks_password_reset() {
 #[tokio::test]
 async fn failure_counters_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("surrealkv://{}", dir.path().join("db").display());
+    let url = format!("rocksdb://{}", dir.path().join("db").display());
     let vars = [LONG_BASE, ("DATABASE_URL", url.as_str())];
     let app = TestApp::spawn_with(&vars).await;
     app.register("durable@example.com", "durable", PASSWORD)

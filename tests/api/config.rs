@@ -60,7 +60,7 @@ fn every_invalid_value_names_its_variable() {
 #[test]
 fn defaults_are_the_documented_ones() {
     let c = Config::from_vars(vec![("SECRET_KEY", crate::helpers::SECRET)]).unwrap();
-    assert_eq!(c.database_url, "surrealkv://./data/latchkey.db");
+    assert_eq!(c.database.to_string(), "rocksdb://./data/latchkey.db");
     assert_eq!(c.algorithm, latchkey::config::Algorithm::EdDSA);
     assert_eq!(c.access_token_ttl.as_secs(), 15 * 60);
     assert_eq!(c.refresh_token_ttl.as_secs(), 30 * 86_400);

@@ -351,6 +351,9 @@ async fn empty_batch_is_rejected() {
     app.shutdown().await;
 }
 
+/// Unknown tenants answer `TENANT_NOT_FOUND`. Under `application/json` that is HTTP 200, so a
+/// client such as Apollo hands the code to the application instead of raising a transport
+/// error; a client accepting `application/graphql-response+json` gets 404.
 #[tokio::test]
 async fn unknown_and_malformed_tenants_are_not_found() {
     let app = TestApp::spawn().await;
@@ -366,7 +369,7 @@ async fn unknown_and_malformed_tenants_are_not_found() {
     ];
     for path in &paths {
         let (status, body) = app.gql_at(path, None, "{ __typename }", json!({})).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "POST {path}: {body}");
+        assert_eq!(status, StatusCode::OK, "POST {path}: {body}");
         assert_eq!(
             code(&body).as_deref(),
             Some("TENANT_NOT_FOUND"),
@@ -375,11 +378,31 @@ async fn unknown_and_malformed_tenants_are_not_found() {
         assert!(body["data"].is_null(), "POST {path}: {body}");
 
         let (status, body) = get_json(&app, path, &[("query", "{ __typename }")]).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "GET {path}: {body}");
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
         assert_eq!(
             code(&body).as_deref(),
             Some("TENANT_NOT_FOUND"),
             "GET {path}: {body}"
+        );
+
+        let resp = app
+            .client
+            .post(format!("{}{}", app.base, path))
+            .header(ACCEPT, "application/graphql-response+json")
+            .json(&json!({"query": "{ __typename }"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::NOT_FOUND,
+            "POST {path} (graphql-response+json)"
+        );
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(code(&body).as_deref(), Some("TENANT_NOT_FOUND"), "{body}");
+        assert!(
+            body.get("data").is_none(),
+            "no data before execution: {body}"
         );
     }
 
@@ -387,7 +410,7 @@ async fn unknown_and_malformed_tenants_are_not_found() {
     let vars =
         json!({"input": {"email": "ghost@example.com", "username": "ghost", "password": PASSWORD}});
     let (status, body) = app.gql_at("/t/nope/graphql", None, REGISTER, vars).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(code(&body).as_deref(), Some("TENANT_NOT_FOUND"), "{body}");
     let body = app.login("ghost", PASSWORD).await;
     assert_eq!(
@@ -553,6 +576,7 @@ async fn request_ids_and_security_headers() {
         .client
         .get(format!("{}/t/nope/graphql", app.base))
         .header("x-request-id", "tenant-miss")
+        .header(ACCEPT, "application/graphql-response+json")
         .query(&[("query", "{ __typename }")])
         .send()
         .await

@@ -20,7 +20,7 @@ pub const NOW: i64 = 1_800_000_000;
 pub fn key_set(alg: Algorithm) -> KeySet {
     let secrets = Secrets::derive(&SecretString::from(SECRET));
     let now = chrono::DateTime::from_timestamp(NOW, 0).unwrap();
-    let row = generate_key(alg, "default", &secrets, now);
+    let row = generate_key(alg, "default", &secrets, now, None);
     KeySet::load(alg, "default", &[row], &secrets, chrono::Utc::now())
         .expect("key loads")
         .expect("a current key")

@@ -10,6 +10,7 @@ const RESET: &str =
     "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
 const VERIFY: &str = "mutation($t: String!) { verifyEmail(token: $t) }";
 const RESEND: &str = "mutation { resendVerificationEmail }";
+const SIGN_UP: &str = "mutation($input: RegisterInput!) { signUp(input: $input) { verificationRequired user { id username } session { accessToken } } }";
 const NEW_PASSWORD: &str = "a completely new passphrase";
 
 async fn app_with_smtp(sink: &SmtpSink) -> TestApp {
@@ -267,7 +268,23 @@ async fn a_tenant_can_require_a_verified_address_before_login() {
         ("REQUIRE_VERIFIED_EMAIL", "true"),
     ])
     .await;
-    app.register("strict@example.com", "strict", PASSWORD).await;
+    // register creates the account and mails the link, but starts no session.
+    let body = app
+        .gql(
+            REGISTER,
+            json!({"input": {"email": "strict@example.com", "username": "strict", "password": PASSWORD}}),
+        )
+        .await;
+    assert_eq!(
+        code(&body).as_deref(),
+        Some("ACCOUNT_NOT_VERIFIED"),
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["extensions"]["userId"].is_string(),
+        "{body}"
+    );
+    assert!(body["data"].is_null(), "no tokens: {body}");
     assert_eq!(
         code(&app.login("strict", PASSWORD).await).as_deref(),
         Some("ACCOUNT_NOT_VERIFIED")
@@ -277,12 +294,82 @@ async fn a_tenant_can_require_a_verified_address_before_login() {
         code(&app.login("strict", "wrong password!").await).as_deref(),
         Some("INVALID_CREDENTIALS")
     );
-    let token = sink
-        .wait_for("strict@example.com", "Confirm your email")
-        .await
-        .token();
+    // signUp answers the same case without an error: the user, and no session.
+    let body = app
+        .gql(
+            SIGN_UP,
+            json!({"input": {"email": "second@example.com", "username": "second", "password": PASSWORD}}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        body["data"]["signUp"]["verificationRequired"], true,
+        "{body}"
+    );
+    assert!(body["data"]["signUp"]["session"].is_null(), "{body}");
+    assert_eq!(body["data"]["signUp"]["user"]["username"], "second");
+
+    // Without a token, a new link can be asked for by address (always true).
+    sink.wait_for("strict@example.com", "Confirm your email")
+        .await;
+    let body = app
+        .gql(
+            "mutation($e: String) { resendVerificationEmail(email: $e) }",
+            json!({"e": "strict@example.com"}),
+        )
+        .await;
+    ok(&body, "resendVerificationEmail");
+    let body = app
+        .gql(
+            "mutation($e: String) { resendVerificationEmail(email: $e) }",
+            json!({"e": "nobody@example.com"}),
+        )
+        .await;
+    ok(&body, "resendVerificationEmail");
+    let links = sink
+        .wait_for_count("strict@example.com", "Confirm your email", 2)
+        .await;
+    let token = links.last().unwrap().token();
     ok(&app.gql(VERIFY, json!({"t": token})).await, "verifyEmail");
     assert!(app.login("strict", PASSWORD).await["errors"].is_null());
+    app.shutdown().await;
+}
+
+/// Sessions that began before a tenant turned the requirement on cannot be refreshed until
+/// the address is confirmed.
+#[tokio::test]
+async fn turning_the_requirement_on_stops_refreshing_unverified_sessions() {
+    let app = TestApp::spawn_platform(&[]).await;
+    let admin = app.create_tenant_with_admin("strict").await;
+    let user = app
+        .register_at("strict", "early@example.com", "early", PASSWORD)
+        .await;
+    let refresh = user["refreshToken"].as_str().unwrap().to_string();
+    let body = app
+        .gql_tenant(
+            "strict",
+            Some(&admin),
+            "mutation { updateTenantSettings(input: {requireVerifiedEmail: true}) { requireVerifiedEmail } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = app
+        .gql_tenant("strict", None, REFRESH, json!({"t": refresh}))
+        .await;
+    assert_eq!(
+        code(&body).as_deref(),
+        Some("ACCOUNT_NOT_VERIFIED"),
+        "{body}"
+    );
+    let rest = app
+        .client
+        .post(format!("{}/t/strict/api/auth/refresh", app.base))
+        .bearer_auth(&refresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), reqwest::StatusCode::FORBIDDEN);
     app.shutdown().await;
 }
 
@@ -309,7 +396,7 @@ async fn mail_queued_while_smtp_is_down_is_delivered_when_it_comes_up() {
 #[tokio::test]
 async fn a_restart_between_request_and_delivery_still_delivers() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("surrealkv://{}", dir.path().join("db").display());
+    let url = format!("rocksdb://{}", dir.path().join("db").display());
     let port = SmtpSink::reserve_port();
     let app = TestApp::spawn_with(&[("DATABASE_URL", &url), ("SMTP_URL", &smtp_url(port))]).await;
     app.register("restart@example.com", "restarter", PASSWORD)

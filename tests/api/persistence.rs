@@ -1,11 +1,11 @@
-//! Durability on the embedded `surrealkv://` engine.
+//! Durability on the embedded `rocksdb://` engine (the default).
 
 use crate::helpers::*;
 
 #[tokio::test]
-async fn a_registered_user_survives_a_restart_on_surrealkv() {
+async fn a_registered_user_survives_a_restart_on_rocksdb() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("surrealkv://{}", dir.path().join("db").display());
+    let url = format!("rocksdb://{}", dir.path().join("db").display());
     let app = TestApp::spawn_with(&[("DATABASE_URL", &url)]).await;
     let reg = app
         .register("durable@example.com", "durable", PASSWORD)

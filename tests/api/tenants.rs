@@ -321,7 +321,7 @@ async fn two_hundred_tenants_then_idle_eviction_and_transparent_restart() {
 #[tokio::test]
 async fn cli_creates_and_lists_tenants_before_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("surrealkv://{}", dir.path().join("db").display());
+    let db = format!("rocksdb://{}", dir.path().join("db").display());
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
             .args(args)

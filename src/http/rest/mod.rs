@@ -210,17 +210,20 @@ pub async fn me(
     responses(
         (status = 200, description = "A new token pair", body = TokenOut),
         (status = 401, description = "Refresh token missing, unknown, spent, expired or revoked", body = HttpError),
+        (status = 403, description = "The tenant requires a confirmed email address first", body = HttpError),
         (status = 404, description = "Unknown tenant", body = HttpError),
     )
 )]
 pub async fn refresh(
     State(st): State<AppState>,
     params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<TokenOut>, RestError> {
     let t = tenant(&st, params).await?;
     let token = bearer(&headers).ok_or(ServiceError::Unauthenticated("authentication required"))?;
-    Ok(Json(st.services.refresh(&t, &token).await?.into()))
+    let client = client_info(peer, &headers, &st.services.config.trusted_proxies);
+    Ok(Json(st.services.refresh(&t, &token, &client).await?.into()))
 }
 
 /// Log out.

@@ -75,6 +75,7 @@ pub async fn request(
 pub async fn confirm(
     State(st): State<AppState>,
     params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<StatusCode, RestError> {
@@ -84,7 +85,12 @@ pub async fn confirm(
     let mut f = Fields::new(&obj);
     let (token, new_password) = (f.string("token"), f.string("new_password"));
     f.finish()?;
-    match st.services.reset_password(&t, &token, &new_password).await {
+    let client = client_info(peer, &headers, &st.services.config.trusted_proxies);
+    match st
+        .services
+        .reset_password(&t, &token, &new_password, &client)
+        .await
+    {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
         // A bad reset token is a bad request, not a failed authentication (no WWW-Authenticate).
         Err(ServiceError::InvalidToken) => Err(RestError::BadRequest("invalid or expired token")),

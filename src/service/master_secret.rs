@@ -1,0 +1,105 @@
+//! `SECRET_KEY` and the store must agree: signing keys are sealed under a key derived from it.
+//! A server started with another secret refuses to start with one clear line, instead of
+//! saying "ready" and answering `INTERNAL` to every request whose keys no longer decrypt;
+//! `latchkey keys rekey` moves a store to a new secret deliberately.
+
+use chrono::{DateTime, Utc};
+
+use super::secrets::Secrets;
+use super::tokens::key_context;
+use crate::store::{self, Db, StoreError, keys, secret_check, tenants};
+
+const CHECK_CONTEXT: &str = "secret-check/v1";
+const CHECK_VALUE: &[u8] = b"latchkey: this store is sealed under this SECRET_KEY";
+
+/// Why the secret and the store disagree.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The store was sealed under another secret.
+    #[error(
+        "SECRET_KEY is not the secret this database's keys are sealed under: start with the original SECRET_KEY, or move the database to the new one with `latchkey keys rekey` (README \"Changing SECRET_KEY\")"
+    )]
+    Mismatch,
+    /// `rekey`: the old secret given does not open the store either.
+    #[error("the old secret does not open this database's keys either")]
+    OldMismatch,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks `secrets` against the store, recording the check value on a store that has none.
+pub async fn ensure(
+    platform: &Db,
+    root: &Db,
+    secrets: &Secrets,
+    now: DateTime<Utc>,
+) -> Result<(), SecretError> {
+    if !opens(platform, root, secrets).await? {
+        return Err(SecretError::Mismatch);
+    }
+    if secret_check::get(platform).await?.is_none() {
+        secret_check::put(platform, secrets.seal(CHECK_CONTEXT, CHECK_VALUE), now).await?;
+    }
+    Ok(())
+}
+
+/// Whether `secrets` opens the store: its check value, or, for a store from before the check
+/// existed, every tenant's signing keys.
+async fn opens(platform: &Db, root: &Db, secrets: &Secrets) -> Result<bool, SecretError> {
+    if let Some(sealed) = secret_check::get(platform).await? {
+        return Ok(secrets.open(CHECK_CONTEXT, &sealed).as_deref() == Some(CHECK_VALUE));
+    }
+    for slug in tenants::slugs(platform).await? {
+        for row in tenant_keys(root, &slug).await? {
+            if secrets
+                .open(&key_context(&slug, &row.kid), &row.private_sealed)
+                .is_none()
+            {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// A tenant's keys; none for a tenant whose database was never opened.
+async fn tenant_keys(root: &Db, slug: &str) -> Result<Vec<keys::KeyRow>, StoreError> {
+    let db = store::tenant_session(root, slug).await?;
+    match keys::list(&db).await {
+        Err(StoreError::Missing(_)) => Ok(Vec::new()),
+        other => other,
+    }
+}
+
+/// Re-seals every tenant's signing keys from `old` to `new` and records the new check value
+/// last, so an interrupted run can simply be repeated. Returns how many keys were re-sealed.
+pub async fn rekey(
+    platform: &Db,
+    root: &Db,
+    old: &Secrets,
+    new: &Secrets,
+    now: DateTime<Utc>,
+) -> Result<usize, SecretError> {
+    if !opens(platform, root, old).await? && !opens(platform, root, new).await? {
+        return Err(SecretError::OldMismatch);
+    }
+    let mut resealed = 0;
+    for slug in tenants::slugs(platform).await? {
+        let db = store::tenant_session(root, &slug).await?;
+        for row in tenant_keys(root, &slug).await? {
+            let context = key_context(&slug, &row.kid);
+            match old.open(&context, &row.private_sealed) {
+                Some(plain) => {
+                    keys::reseal(&db, &row.kid, new.seal(&context, &plain)).await?;
+                    resealed += 1;
+                }
+                // Re-sealed by an earlier, interrupted run.
+                None if new.open(&context, &row.private_sealed).is_some() => {}
+                None => return Err(SecretError::OldMismatch),
+            }
+        }
+    }
+    secret_check::put(platform, new.seal(CHECK_CONTEXT, CHECK_VALUE), now).await?;
+    Ok(resealed)
+}

@@ -1,0 +1,275 @@
+//! The one door to SurrealDB. Every statement latchkey sends goes through [`Db::query`], which
+//! runs it on the engine this process opened (embedded, or a SurrealDB server), looks at every
+//! statement's result, retries transaction conflicts, and turns engine I/O errors into the
+//! store's sticky failure ([`Health`]): `/readyz` reports it and later writes are refused
+//! until the process has reopened the store.
+
+use std::borrow::Cow;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use surrealdb::Surreal;
+use surrealdb::engine::any::Any;
+use surrealdb::engine::local::Db as Local;
+use surrealdb::method::IntoVariables;
+use surrealdb::types::{Object, QueryError, Variables};
+
+use super::{StoreError, StoreResult};
+
+/// Results of a query, one per statement (the SDK's type).
+pub type Response = surrealdb::IndexedResults;
+
+/// How often a statement that lost a transaction conflict is run again. Every write latchkey
+/// sends is one transaction whose conditions are evaluated inside it (a token is spent only if
+/// still unused, a user is created only if the unique indexes allow), so running a conflicted
+/// transaction again decides it afresh: the retry can never apply a change twice.
+const CONFLICT_RETRIES: u32 = 8;
+
+/// A session on the engine: embedded (a datastore this process owns and closes) or remote.
+#[derive(Clone)]
+enum Session {
+    Local(Surreal<Local>),
+    Remote(Surreal<Any>),
+}
+
+/// A database session (each clone is its own session with its own namespace and database),
+/// sharing the store's [`Health`].
+#[derive(Clone)]
+pub struct Db {
+    session: Session,
+    health: Arc<Health>,
+}
+
+/// Whether the store can still be trusted with writes. Set once, by the first engine I/O
+/// error (full disk, read-only remount, EIO): after a failed write the engine's log may hold a
+/// torn record, and RocksDB itself refuses writes until it is reopened, so nothing written
+/// later could be acknowledged honestly. Reads that the engine still serves keep working.
+#[derive(Debug, Default)]
+pub struct Health {
+    failure: OnceLock<String>,
+}
+
+impl Health {
+    /// The I/O error that failed the store, if one did.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
+    }
+
+    fn fail(&self, reason: &str) {
+        if self.failure.set(reason.to_string()).is_ok() {
+            tracing::error!(error = %reason, "store I/O error: refusing writes until latchkey is restarted on a healthy disk");
+        }
+    }
+}
+
+impl Db {
+    pub(super) fn local(db: Surreal<Local>, health: Arc<Health>) -> Self {
+        Self {
+            session: Session::Local(db),
+            health,
+        }
+    }
+
+    pub(super) fn remote(db: Surreal<Any>, health: Arc<Health>) -> Self {
+        Self {
+            session: Session::Remote(db),
+            health,
+        }
+    }
+
+    /// The store's health, shared by every session.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    /// A new session on the same engine bound to `ns`/`db`.
+    pub async fn bound_to(&self, ns: &str, db: &str) -> StoreResult<Db> {
+        let session = self.session.clone();
+        match &session {
+            Session::Local(s) => s.use_ns(ns).use_db(db).await,
+            Session::Remote(s) => s.use_ns(ns).use_db(db).await,
+        }
+        .map_err(|e| self.classify(e))?;
+        Ok(Db {
+            session,
+            health: self.health.clone(),
+        })
+    }
+
+    /// Signs this session in as a root user (a SurrealDB server).
+    pub(super) async fn signin_root(&self, username: String, password: String) -> StoreResult<()> {
+        let root = surrealdb::opt::auth::Root { username, password };
+        match &self.session {
+            Session::Local(s) => s.signin(root).await.map(drop),
+            Session::Remote(s) => s.signin(root).await.map(drop),
+        }
+        .map_err(|e| StoreError::Unavailable(format!("sign-in failed: {}", e.message())))
+    }
+
+    /// Writes this session's database as SurrealQL to `path` (embedded engines only).
+    pub async fn export_to(&self, path: &std::path::Path) -> StoreResult<()> {
+        match &self.session {
+            Session::Local(s) => s.export(path).await.map_err(|e| self.classify(e)),
+            Session::Remote(_) => Err(StoreError::Other(
+                "export needs an embedded engine (rocksdb://, surrealkv://)".into(),
+            )),
+        }
+    }
+
+    /// Runs the SurrealQL file `path` (an export) in this session's database (embedded only).
+    pub async fn import_from(&self, path: &std::path::Path) -> StoreResult<()> {
+        match &self.session {
+            Session::Local(s) => s.import(path).await.map_err(|e| self.classify(e)),
+            Session::Remote(_) => Err(StoreError::Other(
+                "import needs an embedded engine (rocksdb://)".into(),
+            )),
+        }
+    }
+
+    /// A query: bind its parameters, then `.await` it.
+    pub fn query<'a>(&'a self, sql: impl Into<Cow<'a, str>>) -> Query<'a> {
+        Query {
+            db: self,
+            sql: sql.into(),
+            vars: Ok(Variables::new()),
+        }
+    }
+
+    /// Maps an engine error, recording an I/O failure in the store's health.
+    fn classify(&self, e: surrealdb::Error) -> StoreError {
+        let err = StoreError::from(e);
+        if let StoreError::Io(reason) = &err {
+            self.health.fail(reason);
+            return StoreError::Unavailable(format!("store I/O error: {reason}"));
+        }
+        err
+    }
+
+    async fn run(&self, sql: &str, vars: Variables) -> StoreResult<Response> {
+        if let Some(reason) = self.health.failure()
+            && writes(sql)
+        {
+            return Err(StoreError::Unavailable(format!(
+                "store failed earlier ({reason}); writes are refused until restart"
+            )));
+        }
+        let mut attempt = 0;
+        loop {
+            let res = match &self.session {
+                Session::Local(s) => s.query(sql).bind(Object::from(vars.clone())).await,
+                Session::Remote(s) => s.query(sql).bind(Object::from(vars.clone())).await,
+            };
+            let outcome = match res {
+                Ok(mut r) => match worst(r.take_errors()) {
+                    None => Ok(r),
+                    Some(e) => Err(self.classify(e)),
+                },
+                Err(e) => Err(self.classify(e)),
+            };
+            match outcome {
+                Err(StoreError::Busy(_)) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Jittered exponential back-off: 1, 2, 4 ... ms, so conflicting writers spread out.
+fn backoff(attempt: u32) -> Duration {
+    let base = 1u64 << attempt.min(6);
+    let jitter = u64::from(crate::service::secrets::random_bytes(1)[0]) % base.max(1);
+    Duration::from_millis(base + jitter)
+}
+
+/// Whether a statement text may write (our SurrealQL is written with upper-case keywords).
+fn writes(sql: &str) -> bool {
+    [
+        "CREATE ", "UPDATE ", "UPSERT ", "DELETE ", "INSERT ", "RELATE ", "DEFINE ", "REMOVE ",
+    ]
+    .iter()
+    .any(|k| sql.contains(k))
+}
+
+/// The error that says most about a failed query. A statement that fails inside a transaction
+/// makes every other statement answer "not executed due to a failed transaction", and the
+/// SDK's own `check` returns whichever comes first; the cause is the one that is not that.
+fn worst(errors: std::collections::HashMap<usize, surrealdb::Error>) -> Option<surrealdb::Error> {
+    let rank = |e: &surrealdb::Error| {
+        let m = e.message();
+        if super::is_io_error(m) {
+            0
+        } else if m.contains("already contains") {
+            1
+        } else if e.is_thrown() {
+            2
+        } else if matches!(e.query_details(), Some(QueryError::TransactionConflict))
+            || super::is_conflict(m)
+        {
+            3
+        } else if matches!(e.query_details(), Some(QueryError::NotExecuted))
+            && m.contains("failed transaction")
+        {
+            5
+        } else {
+            4
+        }
+    };
+    let mut errors: Vec<(usize, surrealdb::Error)> = errors.into_iter().collect();
+    errors.sort_by_key(|(i, e)| (rank(e), *i));
+    errors.into_iter().next().map(|(_, e)| e)
+}
+
+/// A query being built; `.await` runs it.
+pub struct Query<'a> {
+    db: &'a Db,
+    sql: Cow<'a, str>,
+    vars: Result<Variables, surrealdb::Error>,
+}
+
+impl Query<'_> {
+    /// Binds parameters: a `(name, value)` pair or a struct/object of them.
+    pub fn bind(mut self, vars: impl IntoVariables) -> Self {
+        self.vars = match (self.vars, vars.into_variables()) {
+            (Ok(mut a), Ok(b)) => {
+                a.extend(b);
+                Ok(a)
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        self
+    }
+}
+
+impl<'a> IntoFuture for Query<'a> {
+    type Output = StoreResult<Response>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let vars = self.vars.map_err(StoreError::from)?;
+            self.db.run(&self.sql, vars).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_statements_are_recognised() {
+        assert!(writes(
+            "BEGIN TRANSACTION; UPDATE $rid SET a = 1; COMMIT TRANSACTION;"
+        ));
+        assert!(writes("DELETE $rid"));
+        assert!(!writes("SELECT VALUE version FROM migration"));
+        assert!(!writes(
+            "SELECT record::id(id) AS id FROM session WHERE user = $user"
+        ));
+    }
+}
