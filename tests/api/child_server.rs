@@ -17,20 +17,43 @@ pub struct ChildServer {
     pub base: String,
     lines: Arc<Mutex<Vec<String>>>,
     readers: Vec<JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl ChildServer {
     /// Starts the binary on an in-memory database with JSON logs, plus `extra` variables.
     pub fn start(extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Self::start_in(dir.path(), extra);
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts the binary with `work` as its working directory (kept by the caller, so a
+    /// restarted server finds the same `./data`), otherwise as [`ChildServer::start`].
+    pub fn start_in(work: &std::path::Path, extra: &[(&str, &str)]) -> Self {
+        match Self::try_start_in(work, extra) {
+            Ok(s) => s,
+            Err((status, lines)) => panic!(
+                "latchkey binary did not report its port; exit status {status:?}; output:\n{}",
+                lines.join("\n")
+            ),
+        }
+    }
+
+    /// Like [`ChildServer::start_in`], but a process that exits instead of listening is
+    /// returned as its exit status and output.
+    pub fn try_start_in(
+        work: &std::path::Path,
+        extra: &[(&str, &str)],
+    ) -> Result<Self, (Option<ExitStatus>, Vec<String>)> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
         cmd.env_clear()
             .envs(test_vars())
             .env("LOG_FORMAT", "json")
             .env("RUST_BACKTRACE", "0")
             .envs(extra.iter().copied())
-            .current_dir(dir.path())
+            .current_dir(work)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -56,19 +79,58 @@ impl ChildServer {
                 }
             }));
         }
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(port) => Self {
-                child,
-                base: format!("http://127.0.0.1:{port}"),
-                lines,
-                readers,
-                _dir: dir,
-            },
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait();
-                panic!("latchkey binary did not report its port; exit status {status:?}");
+        // Polled: a process that exits early closes its pipes, which ends the wait too.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(port) => {
+                    return Ok(Self {
+                        child,
+                        base: format!("http://127.0.0.1:{port}"),
+                        lines,
+                        readers,
+                        _dir: None,
+                    });
+                }
+                Err(_) if std::time::Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    for r in readers {
+                        let _ = r.join();
+                    }
+                    return Err((status, lines.lock().unwrap().clone()));
+                }
+                Err(_) => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        for r in readers {
+                            let _ = r.join();
+                        }
+                        return Err((Some(status), lines.lock().unwrap().clone()));
+                    }
+                }
             }
+        }
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        unsafe {
+            libc::kill(self.child.id() as i32, signal);
+        }
+    }
+
+    /// Waits up to `timeout` for the process to exit (polling); its status if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -8,6 +8,7 @@ mod admin;
 mod bruteforce;
 mod child_server;
 mod config;
+mod crash;
 mod docker;
 mod docs;
 mod enumeration;
