@@ -19,7 +19,7 @@ impl AdminQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
         search: Option<String>,
     ) -> Result<UserConnection> {
@@ -27,7 +27,8 @@ impl AdminQuery {
         let page = s.list_users(
             &req.tenant,
             req.bearer.as_deref(),
-            first,
+            // An explicit null means the default page, as an omitted argument does.
+            first.unwrap_or(20),
             after.as_deref(),
             search.as_deref(),
         );
@@ -48,7 +49,7 @@ impl AdminQuery {
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 50)] first: i32,
+        #[graphql(default = 50)] first: Option<i32>,
         after: Option<String>,
         user_id: Option<ID>,
     ) -> Result<AuditEventConnection> {
@@ -56,7 +57,7 @@ impl AdminQuery {
         let page = s.audit_events(
             &req.tenant,
             req.bearer.as_deref(),
-            first,
+            first.unwrap_or(50),
             after.as_deref(),
             user_id.as_ref().map(|i| i.as_str()),
         );

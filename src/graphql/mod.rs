@@ -2,10 +2,12 @@
 
 pub mod admin;
 pub mod auth;
+pub mod describe;
 pub mod guard;
 pub mod me;
 pub mod platform;
 pub mod recovery;
+pub mod scalars;
 pub mod types;
 
 use std::sync::Arc;
@@ -44,7 +46,8 @@ pub fn tenant_schema(services: Option<Arc<Services>>, introspection: bool) -> Te
         .limit_recursive_depth(32)
         .limit_directives(10)
         .disable_suggestions()
-        .extension(guard::Guard::new(introspection));
+        .extension(guard::Guard::new(introspection))
+        .extension(describe::Describe(DESCRIPTION));
     if !introspection {
         b = b.disable_introspection();
     }
@@ -54,9 +57,15 @@ pub fn tenant_schema(services: Option<Arc<Services>>, introspection: bool) -> Te
     b.finish()
 }
 
+/// The tenant schema's description, in introspection and in `schema/tenant.graphql`.
+pub const DESCRIPTION: &str = "latchkey, a tenant's identity API: sign-up, sign-in, sessions and tokens, password recovery, and the tenant admin's operations. Every error carries extensions.code.";
+
 /// The SDL of the tenant schema, as checked into `schema/tenant.graphql`.
 pub fn tenant_sdl() -> String {
-    tenant_schema(None, true).sdl()
+    describe::sdl(
+        tenant_schema(None, true).sdl_with_options(describe::sdl_options()),
+        DESCRIPTION,
+    )
 }
 
 /// Per-request data the HTTP layer attaches to every GraphQL request.

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use super::scalars::DateTime;
 use async_graphql::{
     Context, EmptySubscription, InputObject, Object, Result, Schema, SimpleObject,
 };
-use chrono::{DateTime, Utc};
 
 use super::guard::Guard;
 use super::types::PageInfo;
@@ -33,7 +33,8 @@ pub fn platform_schema(services: Option<Arc<Services>>, introspection: bool) -> 
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(10)
         .disable_suggestions()
-        .extension(Guard::new(introspection));
+        .extension(Guard::new(introspection))
+        .extension(super::describe::Describe(DESCRIPTION));
     if !introspection {
         b = b.disable_introspection();
     }
@@ -45,8 +46,14 @@ pub fn platform_schema(services: Option<Arc<Services>>, introspection: bool) -> 
 
 /// The SDL of the platform schema, as checked into `schema/platform.graphql`.
 pub fn platform_sdl() -> String {
-    platform_schema(None, true).sdl()
+    super::describe::sdl(
+        platform_schema(None, true).sdl_with_options(super::describe::sdl_options()),
+        DESCRIPTION,
+    )
 }
+
+/// The platform schema's description, in introspection and in `schema/platform.graphql`.
+pub const DESCRIPTION: &str = "latchkey's platform API: create, change and delete tenants. Every request needs Authorization: Bearer <ADMIN_API_KEY>.";
 
 /// A tenant.
 #[derive(SimpleObject)]
@@ -60,7 +67,7 @@ pub struct Tenant {
     /// A disabled tenant answers TENANT_NOT_FOUND.
     pub disabled: bool,
     /// Creation time.
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 impl From<TenantRow> for Tenant {
@@ -70,7 +77,7 @@ impl From<TenantRow> for Tenant {
             display_name: t.display_name,
             algorithm: t.algorithm,
             disabled: t.disabled,
-            created_at: t.created_at,
+            created_at: t.created_at.into(),
         }
     }
 }
@@ -164,12 +171,12 @@ impl PlatformQuery {
     async fn tenants(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> Result<TenantConnection> {
         let (s, req) = parts(ctx)?;
         let page = s
-            .list_tenants(first, after.as_deref())
+            .list_tenants(first.unwrap_or(20), after.as_deref())
             .await
             .map_err(|e| e.into_graphql(Some(&req.request_id)))?;
         Ok(page.into())

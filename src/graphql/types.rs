@@ -1,7 +1,7 @@
 //! GraphQL object and input types (names fixed by API.md).
 
+use super::scalars::DateTime;
 use async_graphql::{ID, InputObject, MaybeUndefined, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use crate::service::admin::{Page, SettingsUpdate};
 use crate::service::auth::AuthTokens;
@@ -26,9 +26,9 @@ pub struct User {
     /// Disabled by an admin.
     pub disabled: bool,
     /// Creation time.
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
     /// Last successful login.
-    pub last_login_at: Option<DateTime<Utc>>,
+    pub last_login_at: Option<DateTime>,
 }
 
 impl From<UserRow> for User {
@@ -40,8 +40,8 @@ impl From<UserRow> for User {
             email_verified: u.email_verified,
             roles: u.roles,
             disabled: u.disabled,
-            created_at: u.created_at,
-            last_login_at: u.last_login_at,
+            created_at: u.created_at.into(),
+            last_login_at: u.last_login_at.map(Into::into),
         }
     }
 }
@@ -170,7 +170,7 @@ pub struct AuditEvent {
     /// Event id.
     pub id: ID,
     /// When.
-    pub at: DateTime<Utc>,
+    pub at: DateTime,
     /// What (`login_failure`, `user_disabled`, `signing_key_rotated`, ...).
     pub kind: String,
     /// Who acted (user id).
@@ -213,7 +213,7 @@ impl From<Page<AuditRow>> for AuditEventConnection {
                 cursor,
                 node: AuditEvent {
                     id: ID(e.id),
-                    at: e.at,
+                    at: e.at.into(),
                     kind: e.kind,
                     actor_id: e.actor.map(ID),
                     user_id: e.subject.map(ID),
