@@ -4,7 +4,10 @@
 #   1. the seed's Python example (examples/seed_example.py, with `requests`),
 #   2. the served /openapi.json validated by openapi-spec-validator (OpenAPI 3.1),
 #   3. the browser test (tests/browser: Debian's chromium driven by playwright-core),
-#   4. docker/compose.yml parsed by a real YAML parser.
+#   4. docker/compose.yml parsed by a real YAML parser,
+#   5. the clients people bring (tests/clients): the graphql-http audit of all three GraphQL
+#      endpoints, graphql-js introspection compared with schema/*.graphql, jose and PyJWT
+#      verifying tokens across a key rotation, schemathesis over /openapi.json.
 # Needs what .ci/run installs: chromium, `npm ci` in tests/browser, and the Python packages
 # `requests`, `openapi-spec-validator` and `pyyaml`. Server log, OpenAPI document and screenshots
 # land in test-output/.
@@ -23,11 +26,16 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/latchkey"
 # A fresh working directory: no ./.env or ./data of the developer's leaks into the run.
 work=$(mktemp -d)
 log="$out/e2e-server.log"
+admin_key="e2e-admin-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+# Login and registration limits lifted: every request comes from 127.0.0.1, and the fuzzers
+# sign in and register thousands of times (the limits themselves are tested in tests/api).
 (
   cd "$work"
   exec env DATABASE_URL=mem:// \
     SECRET_KEY="e2e-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
-    BIND_ADDR=127.0.0.1:0 LOG_FORMAT=json SERVE_EXAMPLES=true "$bin"
+    BIND_ADDR=127.0.0.1:0 LOG_FORMAT=json SERVE_EXAMPLES=true ADMIN_API_KEY="$admin_key" \
+    RATE_LIMIT_LOGIN=1000000/60 LOGIN_FAILURES_PER_ADDRESS=1000000/900 \
+    RATE_LIMIT_REGISTER=1000000/600 "$bin"
 ) >"$log" 2>&1 &
 server=$!
 cleanup() {
@@ -46,7 +54,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -n "$addr" ] || { cat "$log"; echo "e2e: the server did not report its address in 30 s" >&2; exit 1; }
-export LATCHKEY_URL="http://$addr"
+export LATCHKEY_URL="http://$addr" ADMIN_API_KEY="$admin_key"
 echo "e2e: latchkey at $LATCHKEY_URL"
 
 passed=0
@@ -94,6 +102,11 @@ step "compose.yml parses" compose
 step "seed example (python requests)" python3 examples/seed_example.py
 step "openapi.json validates" openapi
 step "browser (chromium)" bash -c 'cd tests/browser && node --test --test-concurrency=1 browser.test.mjs'
+step "graphql-http audits (3 endpoints)" node tests/clients/audit.mjs
+step "introspection = schema/*.graphql (graphql-js)" node tests/clients/introspection.mjs
+step "JWKS rotation (jose)" node tests/clients/jwks_rotation.mjs
+step "JWKS rotation (PyJWT)" python3 tests/clients/jwks_rotation.py
+step "schemathesis (openapi.json)" tests/clients/schemathesis.sh
 
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

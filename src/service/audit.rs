@@ -42,7 +42,16 @@ impl Services {
             ip: info.client.and_then(|c| c.ip.clone()),
             detail: info.detail,
         };
-        tracing::info!(target: "audit", tenant = %tenant.slug(), kind, actor = ?row.actor, subject = ?row.subject, ip = ?row.ip, "audit");
+        let none = "-";
+        tracing::info!(
+            target: "audit",
+            tenant = %tenant.slug(),
+            kind,
+            actor = row.actor.as_deref().unwrap_or(none),
+            subject = row.subject.as_deref().unwrap_or(none),
+            ip = row.ip.as_deref().unwrap_or(none),
+            "audit"
+        );
         if let Err(e) = audit::record(tenant.db(), row).await {
             tracing::error!(tenant = %tenant.slug(), kind, error = %e, "audit event not recorded");
         }

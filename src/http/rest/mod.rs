@@ -81,6 +81,8 @@ async fn tenant(
         (status = 409, description = "Email or username already taken", body = HttpError),
         (status = 413, description = "Body over 64 KiB", body = HttpError),
         (status = 422, description = "Missing, mistyped or invalid field", body = HttpValidationError),
+        (status = 429, description = "Too many registrations from this address; see Retry-After", body = HttpError,
+            headers(("Retry-After" = u64, description = "Seconds until a retry may succeed"))),
         (status = 503, description = "Overloaded or database down; retry later", body = HttpError),
     )
 )]
@@ -130,7 +132,8 @@ pub async fn register(
         (status = 404, description = "Unknown tenant", body = HttpError),
         (status = 413, description = "Body over 64 KiB", body = HttpError),
         (status = 422, description = "Missing field or not a form", body = HttpValidationError),
-        (status = 429, description = "Too many attempts; see Retry-After", body = HttpError),
+        (status = 429, description = "Too many attempts; see Retry-After", body = HttpError,
+            headers(("Retry-After" = u64, description = "Seconds until a retry may succeed"))),
         (status = 503, description = "Overloaded or database down; retry later", body = HttpError),
     )
 )]
@@ -252,7 +255,11 @@ pub async fn logout(
 ) -> Result<StatusCode, RestError> {
     let t = tenant(&st, params).await?;
     let bytes = body::read(&headers, body).await?;
-    let refresh_token = if bytes.iter().all(u8::is_ascii_whitespace) {
+    // No body, or JSON `null` (what the document allows: the body is optional), is "no
+    // refresh token".
+    let empty = bytes.iter().all(u8::is_ascii_whitespace)
+        || serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v.is_null());
+    let refresh_token = if empty {
         None
     } else {
         let obj = body::json_object(&headers, &bytes)?;

@@ -30,7 +30,8 @@ use crate::http::client::client_info;
         (status = 404, description = "Unknown tenant", body = HttpError),
         (status = 413, description = "Body over 64 KiB", body = HttpError),
         (status = 422, description = "Missing, mistyped or invalid field", body = HttpValidationError),
-        (status = 429, description = "Too many requests; see Retry-After", body = HttpError),
+        (status = 429, description = "Too many requests; see Retry-After", body = HttpError,
+            headers(("Retry-After" = u64, description = "Seconds until a retry may succeed"))),
         (status = 503, description = "Overloaded or database down; retry later", body = HttpError),
     )
 )]

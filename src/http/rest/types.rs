@@ -75,13 +75,19 @@ impl From<AuthTokens> for TokenOut {
 #[allow(dead_code)] // Documentation only: the handler parses fields itself for FastAPI-like 422s.
 pub struct RegisterIn {
     /// Email address.
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, min_length = 3, max_length = 254)]
     pub email: String,
     /// 3 to 32 of `A-Z a-z 0-9 _ . -`.
-    #[schema(example = "ada")]
+    #[schema(
+        example = "ada",
+        pattern = r"^[A-Za-z0-9_.-]{3,32}$",
+        min_length = 3,
+        max_length = 32
+    )]
     pub username: String,
-    /// 8 to 128 characters.
-    #[schema(example = "correct horse battery")]
+    /// 8 to 128 characters (a tenant may require more). Common passwords and passwords
+    /// containing the username or the address's local part are refused with 422.
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -90,7 +96,7 @@ pub struct RegisterIn {
 #[allow(dead_code)] // Documentation only: the handler parses fields itself for FastAPI-like 422s.
 pub struct ResetRequestIn {
     /// The account's email address.
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, min_length = 3, max_length = 254)]
     pub email: String,
 }
 
@@ -99,8 +105,10 @@ pub struct ResetRequestIn {
 #[allow(dead_code)] // Documentation only.
 pub struct ResetConfirmIn {
     /// The token from the reset mail.
+    #[schema(min_length = 1, max_length = 512)]
     pub token: String,
     /// The new password (8 to 128 characters, or the tenant's minimum).
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -108,19 +116,33 @@ pub struct ResetConfirmIn {
 #[derive(ToSchema)]
 #[allow(dead_code)] // Documentation only, as RegisterIn.
 pub struct LoginForm {
-    /// Optional; if sent it must be `password`.
-    #[schema(pattern = "^password$")]
-    pub grant_type: Option<String>,
-    /// Email address or username.
+    /// Optional; if sent it must be `password`. (Form fields are absent or text, never
+    /// null: the optional ones are not nullable.)
+    #[schema(nullable = false)]
+    pub grant_type: Option<GrantType>,
+    /// Email address or username (not only spaces).
+    #[schema(example = "ada", min_length = 1, max_length = 254, pattern = r"\S")]
     pub username: String,
     /// Password.
+    #[schema(example = "correct horse battery", min_length = 1, max_length = 1024)]
     pub password: String,
     /// Ignored (accepted for OAuth 2.0 clients).
+    #[schema(nullable = false)]
     pub scope: Option<String>,
     /// Ignored (accepted for OAuth 2.0 clients).
+    #[schema(nullable = false)]
     pub client_id: Option<String>,
     /// Ignored (accepted for OAuth 2.0 clients).
+    #[schema(nullable = false)]
     pub client_secret: Option<String>,
+}
+
+/// The one grant the seed's login form takes.
+#[derive(ToSchema)]
+#[allow(dead_code, non_camel_case_types)] // Documentation only; the value is `password`.
+pub enum GrantType {
+    /// Resource owner password credentials.
+    password,
 }
 
 /// Optional logout body: also end the session of this refresh token.
