@@ -31,6 +31,12 @@ use crate::store::{Db, StoreError, StoreResult};
 
 /// Most rotations one transaction carries; more wait for the next.
 const MAX_ROTATION_BATCH: usize = 64;
+/// Login attempts on one account that may wait for a verdict in flight; more are refused
+/// with `RATE_LIMITED` (bounded memory, however many arrive).
+const MAX_WAITING_LOGINS: usize = 64;
+/// How long such an attempt waits before it is refused with `RATE_LIMITED`. A verdict takes
+/// one password hash (tens of milliseconds); this covers many rounds of them under load.
+const LOGIN_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// What every request of a tenant needs, shared by the handle and the actor.
 pub struct TenantShared {
@@ -149,6 +155,8 @@ pub enum TenantMsg {
     Rotate(Box<Rotation>, RpcReplyPort<StoreResult<()>>),
     /// Apply the queued rotations (the actor sends this to itself).
     FlushRotations,
+    /// Refuse login attempts on this account key that waited too long (sent to itself).
+    ExpireLoginWaiters(String),
     /// Revoke one session.
     RevokeSession(
         String,
@@ -177,12 +185,22 @@ pub enum TenantMsg {
 /// The actor itself; its state is the shared tenant plus the login attempts in flight.
 pub struct TenantActor;
 
+/// A login attempt waiting for admission.
+struct Waiter {
+    policy: LockoutPolicy,
+    since: std::time::Instant,
+    reply: RpcReplyPort<StoreResult<Admission>>,
+}
+
 /// The actor's state.
 pub struct TenantState {
     shared: Arc<TenantShared>,
     /// Admission instants of login attempts awaiting their verdict, per account key. Memory
     /// only: after a restart no attempt of the old incarnation can report back anyway.
     in_flight: HashMap<String, Vec<DateTime<Utc>>>,
+    /// Attempts that found the account's budget taken by attempts in flight, oldest first;
+    /// admitted as verdicts arrive.
+    waiting: HashMap<String, std::collections::VecDeque<Waiter>>,
     /// Rotations received but not yet written. Every rotation is a commit, and a commit is an
     /// fsync; rotations that pile up in the mailbox while one commit runs go to the database
     /// together in the next, so a tenant's refresh rate is not one fsync per request. The
@@ -233,6 +251,43 @@ impl TenantState {
         }
     }
 
+    /// Admits waiting attempts of `key` while the account's budget allows; refuses them all
+    /// once the account is locked.
+    async fn admit_waiting(&mut self, key: &str, now: DateTime<Utc>) {
+        if self.waiting.get(key).is_none_or(|w| w.is_empty()) {
+            return;
+        }
+        let row = login_throttle::get(&self.shared.db, key).await;
+        loop {
+            let in_flight = self.live_in_flight(key, now);
+            let Some(queue) = self.waiting.get_mut(key) else {
+                return;
+            };
+            let Some(next) = queue.front() else {
+                self.waiting.remove(key);
+                return;
+            };
+            let admission = match &row {
+                Ok(row) => Ok(next.policy.admit(row, in_flight, now)),
+                Err(e) => Err(e.clone()),
+            };
+            match admission {
+                Ok(Admission::Busy) => return,
+                Ok(Admission::Admitted) => {
+                    let w = queue.pop_front().expect("front exists");
+                    self.in_flight.entry(key.to_string()).or_default().push(now);
+                    let _ = w.reply.send(Ok(Admission::Admitted));
+                }
+                other => {
+                    for w in self.waiting.remove(key).unwrap_or_default() {
+                        let _ = w.reply.send(other.clone());
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
     fn finish_in_flight(&mut self, key: &str) {
         if let Some(v) = self.in_flight.get_mut(key) {
             v.pop();
@@ -256,6 +311,7 @@ impl Actor for TenantActor {
         Ok(TenantState {
             shared,
             in_flight: HashMap::new(),
+            waiting: HashMap::new(),
             rotations: Vec::new(),
         })
     }
@@ -274,18 +330,54 @@ impl Actor for TenantActor {
         // A closed reply port means the caller timed out; the write happened regardless.
         match msg {
             TenantMsg::LoginAdmit(key, policy, now, reply) => {
-                let res = match login_throttle::get(db, &key).await {
-                    Ok(row) => {
-                        let in_flight = state.live_in_flight(&key, now);
-                        let admission = policy.admit(&row, in_flight, now);
-                        if admission == Admission::Admitted {
-                            state.in_flight.entry(key).or_default().push(now);
-                        }
-                        Ok(admission)
+                let row = match login_throttle::get(db, &key).await {
+                    Ok(row) => row,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return Ok(());
                     }
-                    Err(e) => Err(e),
                 };
-                let _ = reply.send(res);
+                let in_flight = state.live_in_flight(&key, now);
+                match policy.admit(&row, in_flight, now) {
+                    Admission::Admitted => {
+                        state.in_flight.entry(key).or_default().push(now);
+                        let _ = reply.send(Ok(Admission::Admitted));
+                    }
+                    Admission::Busy => {
+                        let queue = state.waiting.entry(key.clone()).or_default();
+                        if queue.len() >= MAX_WAITING_LOGINS {
+                            let _ = reply.send(Ok(Admission::Locked(policy.base.as_secs().max(1))));
+                        } else {
+                            queue.push_back(Waiter {
+                                policy,
+                                since: std::time::Instant::now(),
+                                reply,
+                            });
+                            me.send_after(LOGIN_QUEUE_WAIT, move || {
+                                TenantMsg::ExpireLoginWaiters(key)
+                            });
+                        }
+                    }
+                    locked => {
+                        let _ = reply.send(Ok(locked));
+                    }
+                }
+            }
+            TenantMsg::ExpireLoginWaiters(key) => {
+                if let Some(queue) = state.waiting.get_mut(&key) {
+                    while queue
+                        .front()
+                        .is_some_and(|w| w.since.elapsed() >= LOGIN_QUEUE_WAIT)
+                    {
+                        let w = queue.pop_front().expect("front exists");
+                        let _ = w
+                            .reply
+                            .send(Ok(Admission::Locked(w.policy.base.as_secs().max(1))));
+                    }
+                    if queue.is_empty() {
+                        state.waiting.remove(&key);
+                    }
+                }
             }
             TenantMsg::LoginVerdict(key, verdict, policy, now, reply) => {
                 if verdict != LoginVerdict::Reset {
@@ -307,6 +399,7 @@ impl Actor for TenantActor {
                     },
                 };
                 let _ = reply.send(res);
+                state.admit_waiting(&key, now).await;
             }
             TenantMsg::CreateUser(id, user, verification, reply) => {
                 let _ = reply.send(users::create(db, &id, *user, verification).await);

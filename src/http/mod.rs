@@ -25,7 +25,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::{BODY_LIMIT_BYTES, Config};
+use crate::config::BODY_LIMIT_BYTES;
 use crate::graphql::TenantSchema;
 use crate::graphql::platform::PlatformSchema;
 use crate::service::Services;
@@ -47,6 +47,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Builds the router with all routes and middleware.
 pub fn router(state: AppState) -> Router {
     let config = state.services.config.clone();
+    let state_services = state.services.clone();
     let routes = Router::new()
         .route(
             "/graphql",
@@ -93,28 +94,57 @@ pub fn router(state: AppState) -> Router {
             security_headers::apply,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(cors(&config))
+        .layer(cors(&state_services))
         .layer(axum::middleware::from_fn(refuse_oversized))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
     routes.layer(middleware)
 }
 
-fn cors(config: &Config) -> CorsLayer {
+/// CORS. A tenant's own paths (`/t/{slug}/...`, and for the default tenant `/graphql` and
+/// `/api/auth/...`) allow the origins of its `corsOrigins` setting (which defaults to
+/// `CORS_ORIGINS`); every other path allows `CORS_ORIGINS` only. So one tenant's setting
+/// never opens another tenant's API to a site.
+fn cors(services: &Arc<Services>) -> CorsLayer {
     let base = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
         .max_age(Duration::from_secs(600));
+    let config = &services.config;
     if config.cors_origins.iter().any(|o| o == "*") {
         // Bearer tokens, not cookies: a wildcard origin cannot ride on ambient credentials.
-        base.allow_origin(AllowOrigin::any())
-    } else {
-        let origins: Vec<HeaderValue> = config
-            .cors_origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o).ok())
-            .collect();
-        base.allow_origin(AllowOrigin::list(origins))
+        return base.allow_origin(AllowOrigin::any());
     }
+    let services = services.clone();
+    base.allow_origin(AllowOrigin::async_predicate(
+        move |origin: HeaderValue, parts: &axum::http::request::Parts| {
+            let slug = tenant_of_path(parts.uri.path(), services.config.default_tenant.as_str());
+            let services = services.clone();
+            async move {
+                let Ok(origin) = origin.to_str() else {
+                    return false;
+                };
+                let allowed = match slug {
+                    None => services.config.cors_origins.clone(),
+                    Some(slug) => match services.tenant(&slug).await {
+                        Ok(t) => services.settings(&t).cors_origins,
+                        Err(_) => return false,
+                    },
+                };
+                allowed.iter().any(|o| o == "*" || o == origin)
+            }
+        },
+    ))
+}
+
+/// The tenant whose API a path belongs to, if any.
+fn tenant_of_path(path: &str, default_tenant: &str) -> Option<String> {
+    if let Some(rest) = path.strip_prefix("/t/") {
+        return rest.split('/').next().map(str::to_string);
+    }
+    if path == "/graphql" || path.starts_with("/api/auth/") {
+        return Some(default_tenant.to_string());
+    }
+    None
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

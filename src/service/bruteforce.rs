@@ -55,6 +55,13 @@ impl Services {
             Admission::Locked(retry_after) => {
                 return Err(ServiceError::RateLimited { retry_after });
             }
+            // The tenant actor queues busy attempts; one that comes back busy waited its turn
+            // out.
+            Admission::Busy => {
+                return Err(ServiceError::RateLimited {
+                    retry_after: policy.base.as_secs().max(1),
+                });
+            }
         }
         let ok = match verify.await {
             Ok(ok) => ok,

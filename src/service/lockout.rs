@@ -45,6 +45,11 @@ pub enum Admission {
     Admitted,
     /// Refused; retry after this many seconds (at least 1).
     Locked(u64),
+    /// Not now: as many attempts as could fail before a lock are being verified. The attempt
+    /// waits for their verdicts (queued, briefly) rather than being refused: a service that
+    /// starts many instances with one account at once must not see `RATE_LIMITED` for
+    /// passwords that are right.
+    Busy,
 }
 
 impl LockoutPolicy {
@@ -70,7 +75,7 @@ impl LockoutPolicy {
         // Past the threshold (lock expired) exactly one probe runs at a time.
         let budget = (i64::from(self.threshold) - row.failures).max(1);
         if i64::from(in_flight) >= budget {
-            return Admission::Locked(self.base.as_secs().max(1));
+            return Admission::Busy;
         }
         Admission::Admitted
     }

@@ -152,6 +152,35 @@ async fn two_hundred_parallel_wrong_logins_verify_at_most_five_passwords() {
     Arc::try_unwrap(app).ok().unwrap().shutdown().await;
 }
 
+/// Many instances of one service starting at once all sign in with the right password: the
+/// attempts beyond the threshold wait for those in flight instead of being refused (the
+/// test above shows the wait never lets more than the threshold be verified at once).
+#[tokio::test]
+async fn twelve_parallel_right_logins_all_succeed() {
+    let app = Arc::new(
+        TestApp::spawn_with(&[
+            ("RATE_LIMIT_LOGIN", "10000/60"),
+            ("LOGIN_FAILURES_PER_ADDRESS", "10000/60"),
+        ])
+        .await,
+    );
+    app.register("fleet@example.com", "fleet", PASSWORD).await;
+    let handles: Vec<_> = (0..12)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.login("fleet", PASSWORD).await })
+        })
+        .collect();
+    for h in handles {
+        let body = h.await.unwrap();
+        assert!(
+            body["errors"].is_null(),
+            "every right password signs in: {body}"
+        );
+    }
+    Arc::try_unwrap(app).ok().unwrap().shutdown().await;
+}
+
 fn login_fields(n: usize, identifier: &str) -> String {
     let fields: Vec<String> = (0..n)
         .map(|i| {

@@ -828,3 +828,63 @@ async fn disabled_introspection_answers_with_an_error() {
 
     app.shutdown().await;
 }
+
+/// A tenant's `corsOrigins` opens that tenant's paths, preflight and POST, to its origins,
+/// and no other tenant's.
+#[tokio::test]
+async fn a_tenants_cors_origins_apply_to_its_own_paths_only() {
+    let app = TestApp::spawn_platform(&[]).await;
+    let admin = app.create_tenant_with_admin("shop").await;
+    app.create_tenant_with_admin("other").await;
+    let body = app
+        .gql_tenant(
+            "shop",
+            Some(&admin),
+            "mutation { updateTenantSettings(input: {corsOrigins: [\"https://shop.example\"]}) { corsOrigins } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let preflight_at = |slug: &str| {
+        app.client
+            .request(Method::OPTIONS, format!("{}/t/{slug}/graphql", app.base))
+            .header("origin", "https://shop.example")
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,authorization",
+            )
+            .send()
+    };
+    let resp = preflight_at("shop").await.unwrap();
+    assert_eq!(
+        header(resp.headers(), "access-control-allow-origin"),
+        Some("https://shop.example"),
+        "{:?}",
+        resp.headers()
+    );
+    let resp = app
+        .client
+        .post(format!("{}/t/shop/graphql", app.base))
+        .header("origin", "https://shop.example")
+        .json(&json!({"query": "{ __typename }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(resp.headers(), "access-control-allow-origin"),
+        Some("https://shop.example")
+    );
+    for slug in ["other", "default"] {
+        let resp = preflight_at(slug).await.unwrap();
+        assert!(
+            resp.headers().get("access-control-allow-origin").is_none(),
+            "{slug}: {:?}",
+            resp.headers()
+        );
+    }
+    // Nor the default tenant's unprefixed paths or the platform API.
+    let resp = preflight(&app, "https://shop.example").await;
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    app.shutdown().await;
+}
