@@ -512,3 +512,90 @@ async fn key_rotation_keeps_earlier_tokens_valid_until_they_expire() {
     );
     app.shutdown().await;
 }
+
+/// Every event of a request carries the client address, every event about a user the user:
+/// a reset, a verification and a refresh-token reuse (the theft signal, which
+/// `auditEvents(userId:)` must show).
+#[tokio::test]
+async fn audit_events_say_who_and_from_where() {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_platform(&[("SMTP_URL", &sink.url())]).await;
+    let admin = app.create_tenant_with_admin("acme").await;
+    let user = app
+        .register_at("acme", "who@acme.example", "whoever", PASSWORD)
+        .await;
+    let uid = id(&user);
+    let verify = sink
+        .wait_for("who@acme.example", "Confirm your email")
+        .await
+        .token();
+    let b = app
+        .gql_tenant(
+            "acme",
+            None,
+            "mutation($t: String!) { verifyEmail(token: $t) }",
+            json!({"t": verify}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    app.gql_tenant(
+        "acme",
+        None,
+        "mutation { requestPasswordReset(email: \"who@acme.example\") }",
+        json!({}),
+    )
+    .await;
+    let reset = sink
+        .wait_for("who@acme.example", "Reset your")
+        .await
+        .token();
+    let b = app
+        .gql_tenant(
+            "acme",
+            None,
+            "mutation($t: String!) { resetPassword(token: $t, newPassword: \"a brand new passphrase\") }",
+            json!({"t": reset}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    // A stolen refresh token used after its owner rotated it.
+    let login = app
+        .login_at("acme", "whoever", "a brand new passphrase")
+        .await;
+    let rt = login["data"]["login"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rotated = app
+        .gql_tenant("acme", None, REFRESH, json!({"t": rt}))
+        .await;
+    assert!(rotated["errors"].is_null(), "{rotated}");
+    let reuse = app
+        .gql_tenant("acme", None, REFRESH, json!({"t": rt}))
+        .await;
+    assert_eq!(code(&reuse).as_deref(), Some("INVALID_TOKEN"));
+
+    let b = app
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            AUDIT,
+            json!({"first": 100, "user": uid}),
+        )
+        .await;
+    let events: Vec<Value> = b["data"]["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    for kind in ["email_verified", "password_reset", "refresh_token_reuse"] {
+        let e = events
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap_or_else(|| panic!("{kind} is listed for the user: {events:?}"));
+        assert_eq!(e["userId"], uid.as_str(), "{kind}: {e}");
+        assert_eq!(e["ip"], "127.0.0.1", "{kind}: {e}");
+    }
+    app.shutdown().await;
+}

@@ -571,3 +571,72 @@ async fn markup_in_the_tenant_name_is_escaped_in_the_mailed_html() {
     );
     app.shutdown().await;
 }
+
+/// One reset token presented by ten clients at once: one password change, nine
+/// INVALID_TOKEN, never INTERNAL (the losers' transactions used to surface as "failed
+/// transaction"). The same for twenty verifications of one link.
+#[tokio::test]
+async fn one_reset_or_verification_token_used_in_parallel_works_once() {
+    let sink = SmtpSink::start();
+    let app = std::sync::Arc::new(app_with_smtp(&sink).await);
+    app.register("race@example.com", "racer", PASSWORD).await;
+    let verify = sink
+        .wait_for("race@example.com", "Confirm your email")
+        .await
+        .token();
+    ok(
+        &app.gql(REQUEST_RESET, json!({"e": "race@example.com"}))
+            .await,
+        "requestPasswordReset",
+    );
+    let reset = sink
+        .wait_for("race@example.com", "Reset your")
+        .await
+        .token();
+
+    let answers = join_all(
+        (0..10)
+            .map(|i| {
+                let (app, t) = (app.clone(), reset.clone());
+                async move {
+                    app.gql(RESET, json!({"t": t, "p": format!("{NEW_PASSWORD} {i}")}))
+                        .await
+                }
+            })
+            .collect(),
+    )
+    .await;
+    let mut codes: Vec<Option<String>> = answers.iter().map(code).collect();
+    codes.sort();
+    let winners = codes.iter().filter(|c| c.is_none()).count();
+    assert_eq!(winners, 1, "one reset: {answers:?}");
+    assert!(
+        codes.iter().flatten().all(|c| c == "INVALID_TOKEN"),
+        "the others are INVALID_TOKEN: {codes:?}"
+    );
+
+    let answers = join_all(
+        (0..20)
+            .map(|_| {
+                let (app, t) = (app.clone(), verify.clone());
+                async move { app.gql(VERIFY, json!({"t": t})).await }
+            })
+            .collect(),
+    )
+    .await;
+    let codes: Vec<Option<String>> = answers.iter().map(code).collect();
+    assert_eq!(
+        codes.iter().filter(|c| c.is_none()).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        codes.iter().flatten().all(|c| c == "INVALID_TOKEN"),
+        "{codes:?}"
+    );
+    std::sync::Arc::try_unwrap(app)
+        .ok()
+        .unwrap()
+        .shutdown()
+        .await;
+}

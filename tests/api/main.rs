@@ -17,6 +17,7 @@ mod graphql_abuse;
 mod graphql_http;
 mod hostile_input;
 mod jwt_verifier;
+mod keys;
 mod logs;
 mod mail;
 mod password_policy;

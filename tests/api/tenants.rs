@@ -366,3 +366,121 @@ async fn cli_creates_and_lists_tenants_before_the_server_runs() {
     assert_eq!(body["data"]["login"]["user"]["emailVerified"], true);
     app.shutdown().await;
 }
+
+/// Deleting a tenant while requests to it are in flight, five rounds: no answer is ever
+/// INTERNAL, afterwards everything answers TENANT_NOT_FOUND and the JWKS is 404, and a
+/// re-created slug is a fresh tenant whose registration works.
+#[tokio::test]
+async fn deleting_a_tenant_under_load_leaves_no_zombie() {
+    let app =
+        std::sync::Arc::new(TestApp::spawn_platform(&[("RATE_LIMIT_REGISTER", "100000/60")]).await);
+    for round in 0..5 {
+        let admin = app.create_tenant_with_admin("acme3").await;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let load: Vec<_> = (0..6)
+            .map(|w| {
+                let (app, stop, admin) = (app.clone(), stop.clone(), admin.clone());
+                tokio::spawn(async move {
+                    let mut codes = Vec::new();
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        n += 1;
+                        let name = format!("r{round}w{w}n{n}");
+                        let vars = json!({"input": {"email": format!("{name}@acme.example"), "username": name, "password": PASSWORD}});
+                        let b = app.gql_tenant("acme3", None, REGISTER, vars).await;
+                        codes.push(code(&b));
+                        let b = app.gql_tenant("acme3", Some(&admin), ME, json!({})).await;
+                        codes.push(code(&b));
+                        let jwks = app
+                            .client
+                            .get(format!("{}/t/acme3/.well-known/jwks.json", app.base))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert!(
+                            jwks.status() == 200 || jwks.status() == 404,
+                            "JWKS answered {}",
+                            jwks.status()
+                        );
+                    }
+                    codes
+                })
+            })
+            .collect();
+        // Let the load reach the tenant, then delete it under the load.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while app
+            .gql_tenant("acme3", Some(&admin), "{ users { totalCount } }", json!({}))
+            .await["data"]["users"]["totalCount"]
+            .as_i64()
+            .unwrap_or(0)
+            < 3
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the load registers users"
+            );
+        }
+        let del = app
+            .platform("mutation { deleteTenant(slug: \"acme3\") }", json!({}))
+            .await;
+        assert_eq!(del["data"]["deleteTenant"], true, "{del}");
+        // After the delete answered: not found everywhere, at once.
+        assert_eq!(
+            code(&app.gql_tenant("acme3", Some(&admin), ME, json!({})).await).as_deref(),
+            Some("TENANT_NOT_FOUND")
+        );
+        let jwks = app
+            .client
+            .get(format!("{}/t/acme3/.well-known/jwks.json", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(jwks.status(), 404);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for h in load {
+            for c in h.await.unwrap() {
+                assert!(
+                    matches!(
+                        c.as_deref(),
+                        None | Some("TENANT_NOT_FOUND") | Some("UNAUTHENTICATED")
+                    ),
+                    "round {round}: an answer during the deletion was {c:?}"
+                );
+            }
+        }
+        // Still gone once the load has drained.
+        let b = app
+            .gql_tenant(
+                "acme3",
+                None,
+                REGISTER,
+                json!({"input": {"email": "late@acme.example", "username": "late", "password": PASSWORD}}),
+            )
+            .await;
+        assert_eq!(code(&b).as_deref(), Some("TENANT_NOT_FOUND"), "{b}");
+    }
+    // The slug again: a fresh tenant, its registration works, nothing of the old one left.
+    let admin = app.create_tenant_with_admin("acme3").await;
+    let b = app
+        .gql_tenant(
+            "acme3",
+            None,
+            REGISTER,
+            json!({"input": {"email": "fresh@acme.example", "username": "fresh", "password": PASSWORD}}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let users = app
+        .gql_tenant("acme3", Some(&admin), "{ users { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        users["data"]["users"]["totalCount"], 2,
+        "admin and fresh only: {users}"
+    );
+    std::sync::Arc::try_unwrap(app)
+        .ok()
+        .unwrap()
+        .shutdown()
+        .await;
+}
