@@ -43,7 +43,7 @@ pub async fn copy(from: &Store, to: &Store, work_dir: &std::path::Path) -> Store
 
 /// The databases in latchkey's namespace.
 async fn databases(root: &Db) -> StoreResult<Vec<String>> {
-    let ns = root.bound_to(NAMESPACE, "platform").await?;
+    let ns = root.in_namespace(NAMESPACE).await?;
     let mut res = ns.query("INFO FOR NS").await?;
     let info: Option<Value> = res.take(0)?;
     Ok(keys_of(info, "databases"))

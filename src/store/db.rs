@@ -98,6 +98,21 @@ impl Db {
         })
     }
 
+    /// A new session on the same engine in namespace `ns`, no database selected (selecting
+    /// one defines it).
+    pub async fn in_namespace(&self, ns: &str) -> StoreResult<Db> {
+        let session = self.session.clone();
+        match &session {
+            Session::Local(s) => s.use_ns(ns).await,
+            Session::Remote(s) => s.use_ns(ns).await,
+        }
+        .map_err(|e| self.classify(e))?;
+        Ok(Db {
+            session,
+            health: self.health.clone(),
+        })
+    }
+
     /// Signs this session in as a root user (a SurrealDB server).
     pub(super) async fn signin_root(&self, username: String, password: String) -> StoreResult<()> {
         let root = surrealdb::opt::auth::Root { username, password };
