@@ -250,7 +250,8 @@ impl Config {
             return Err(err(
                 "DATABASE_URL",
                 &format!(
-                    "surrealkv:// is no longer served (SurrealKV 0.21.4 loses acknowledged writes); copy it once with `latchkey store copy --from surrealkv://{path} --to rocksdb://{path}.rocksdb` and set DATABASE_URL=rocksdb://{path}.rocksdb"
+                    "surrealkv:// is no longer served (SurrealKV 0.21.4 loses acknowledged writes); copy it once with `latchkey store copy --from surrealkv://{path} --to rocksdb://{target}` and set DATABASE_URL=rocksdb://{target}",
+                    target = crate::store::engine::copy_target(path)
                 ),
             ));
         }

@@ -71,6 +71,7 @@ impl Store {
             }
             StoreUrl::Memory => open_local("memory", ConfigMap::empty(), health).await,
             StoreUrl::RocksDb { path, options } => {
+                refuse_surrealkv_directory(path)?;
                 prepare_dir(path)?;
                 let mut config = ConfigMap::empty();
                 for (k, v) in ROCKSDB_DEFAULTS {
@@ -127,6 +128,31 @@ impl Store {
         // Dropping the last reference closes RocksDB (a blocking call).
         let _ = tokio::task::spawn_blocking(move || drop(ds)).await;
         tracing::debug!("store closed");
+    }
+}
+
+/// The old default `surrealkv://./data/latchkey.db` and the new `rocksdb://./data/latchkey.db`
+/// name the same directory: RocksDB would start an empty database beside SurrealKV's files and
+/// the server would serve nothing of the old data. Refused, pointing at the copy.
+fn refuse_surrealkv_directory(path: &str) -> StoreResult<()> {
+    let dir = std::path::Path::new(path);
+    let surrealkv = ["wal", "sstables", "manifest"]
+        .iter()
+        .any(|d| dir.join(d).is_dir());
+    if surrealkv && !dir.join("CURRENT").exists() {
+        return Err(StoreError::Unavailable(format!(
+            "{path} holds a SurrealKV database (the old default engine), not RocksDB: copy it once with `latchkey store copy --from surrealkv://{path} --to rocksdb://{}` and set DATABASE_URL to the new one (README \"Durability\")",
+            copy_target(path)
+        )));
+    }
+    Ok(())
+}
+
+/// Where README suggests copying a SurrealKV store at `path`: `x.db` becomes `x.rocksdb`.
+pub fn copy_target(path: &str) -> String {
+    match path.strip_suffix(".db") {
+        Some(stem) => format!("{stem}.rocksdb"),
+        None => format!("{path}.rocksdb"),
     }
 }
 

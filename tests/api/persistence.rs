@@ -128,3 +128,50 @@ async fn store_copy_moves_everything_and_checks_counts() {
     );
     app.shutdown().await;
 }
+
+/// The old default `surrealkv://./data/latchkey.db` and the new `rocksdb://./data/latchkey.db`
+/// are one directory: opening a SurrealKV store as RocksDB would serve an empty database, so
+/// it is refused with the copy command.
+#[tokio::test]
+async fn a_surrealkv_directory_is_not_opened_as_rocksdb() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = format!("rocksdb://{}", dir.path().join("a").display());
+    let old = dir.path().join("latchkey.db");
+    let app = TestApp::spawn_with(&[("DATABASE_URL", &a)]).await;
+    app.register("old@example.com", "olduser", PASSWORD).await;
+    app.shutdown().await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .env_clear()
+        .env("RUST_LOG", "error")
+        .args([
+            "store",
+            "copy",
+            "--from",
+            &a,
+            "--to",
+            &format!("surrealkv://{}", old.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let config = latchkey::Config::from_vars(test_vars().into_iter().chain([(
+        "DATABASE_URL".to_string(),
+        format!("rocksdb://{}", old.display()),
+    )]))
+    .unwrap();
+    let err = match latchkey::spawn(config).await {
+        Ok(_) => panic!("a SurrealKV directory was opened as RocksDB"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("holds a SurrealKV database"), "{err}");
+    assert!(
+        err.contains("latchkey store copy --from surrealkv://"),
+        "{err}"
+    );
+    assert!(err.contains("latchkey.rocksdb"), "{err}");
+}
