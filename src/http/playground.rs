@@ -37,9 +37,14 @@ query Me {
 "#;
 
 /// The starting query of the platform API's page (`/admin/graphql`).
-pub const PLATFORM_QUERY: &str = r#"# latchkey's platform API. Put the admin key into the Headers pane below:
+pub const PLATFORM_QUERY: &str = r#"# latchkey's platform API. Every request needs the admin key, the schema too
+# (until then Docs and autocomplete show "Error fetching schema").
+#
+# 1. Put the admin key into the Headers pane below, like this:
 #      {"Authorization": "Bearer <ADMIN_API_KEY>"}
-# then run the query.
+# 2. Press "Re-fetch GraphQL schema" (the circling arrows, bottom left) to load the
+#    schema with the key: Docs and autocomplete then work.
+# 3. Press the run button (▶) to run the query.
 
 query Tenants {
   tenants(first: 20) {

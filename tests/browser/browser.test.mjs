@@ -82,9 +82,7 @@ async function result(page, needles) {
 }
 
 test('GraphiQL: register, then me with the token in the headers pane', async () => {
-  const page = await context.newPage();
-  await page.goto(`${BASE}/graphql`);
-  await page.locator('.graphiql-container').waitFor();
+  const { page } = await visit('/graphql');
   const query = await editorText(page, '.graphiql-query-editor');
   for (const op of ['mutation Register', 'mutation Login', 'query Me']) {
     assert.ok(query.includes(op), `default query shows ${op}`);
@@ -114,6 +112,364 @@ test('GraphiQL: register, then me with the token in the headers pane', async () 
     page.locator('.result-window').getByText('"username": "ada"').waitFor(),
   );
   await page.screenshot({ path: join(OUT, 'graphiql-me.png') });
+  await page.close();
+});
+
+// ---- What a visitor sees in GraphiQL ------------------------------------------------------
+// Selectors are GraphiQL 3.8's accessible names (aria-label, ARIA roles) where it has them and
+// its documented `graphiql-*` theming classes where it has none; CodeMirror 5's own classes for
+// the editors. Assertions read what the page renders, not GraphiQL's internal state.
+
+const ADMIN_KEY = process.env.ADMIN_API_KEY;
+const QUERY_EDITOR = '.graphiql-query-editor .CodeMirror';
+
+/** Whether `res` answers GraphiQL's schema fetch (operation IntrospectionQuery). */
+function isIntrospection(res) {
+  const req = res.request();
+  return req.method() === 'POST' && (req.postData() || '').includes('IntrospectionQuery');
+}
+
+/** A new tab on `path` as a first-time visitor. GraphiQL keeps its state in the tab's
+ *  sessionStorage, which a new tab starts without; localStorage (where earlier builds kept it)
+ *  is emptied too before the page's script runs (once per tab; reloads keep state). Records
+ *  every introspection answer. */
+async function visit(path, { fresh = true, setup } = {}) {
+  const page = await context.newPage();
+  if (fresh) {
+    await page.addInitScript(() => {
+      if (!sessionStorage.getItem('latchkey-test-fresh')) {
+        localStorage.clear();
+        sessionStorage.setItem('latchkey-test-fresh', '1');
+      }
+    });
+  }
+  const introspections = [];
+  page.on('response', (res) => {
+    if (isIntrospection(res)) introspections.push(res);
+  });
+  if (setup) await setup(page);
+  await page.goto(`${BASE}${path}`);
+  await page.locator('.graphiql-container').waitFor();
+  return { page, introspections };
+}
+
+/** The result pane's text as drawn: its rendered lines (CodeMirror draws only the lines in
+ *  view, so this is what a person can read), empty-line placeholders removed. */
+async function resultPaneText(page) {
+  const lines = await page.locator('.result-window .CodeMirror-code pre.CodeMirror-line').allInnerTexts();
+  return lines.join('\n').replace(/\u200b/g, '').replace(/\u00a0/g, ' ').trim();
+}
+
+/** Waits until the result pane shows one of `needles`, then returns what it shows parsed as
+ *  JSON, after checking that this is the whole answer (nothing scrolled out of view). */
+async function shownResult(page, needles) {
+  await page.waitForFunction((ns) => {
+    const lines = [...document.querySelectorAll('.result-window .CodeMirror-code pre.CodeMirror-line')];
+    const text = lines.map((l) => l.innerText).join('\n');
+    return ns.some((n) => text.includes(n));
+  }, needles);
+  const shown = JSON.parse(await resultPaneText(page));
+  assert.deepEqual(shown, JSON.parse(await editorText(page, '.result-window')), 'the result pane shows the whole answer');
+  return shown;
+}
+
+/** The Docs pane: opened through the sidebar button, waited on until it shows either the
+ *  schema's root types or GraphiQL's error box. Throws if the error box is what shows. */
+async function openDocs(page) {
+  const docs = page.getByRole('region', { name: 'Documentation Explorer' });
+  if (!(await docs.isVisible())) {
+    await page.getByRole('button', { name: 'Show Documentation Explorer', exact: true }).click();
+  }
+  const rootTypes = docs.locator('.graphiql-doc-explorer-section-title', { hasText: 'Root Types' });
+  const error = docs.locator('.graphiql-doc-explorer-error');
+  await rootTypes.or(error).first().waitFor();
+  if (await error.count()) throw new Error(`Docs pane shows "${await error.first().innerText()}"`);
+  return docs;
+}
+
+/** Checks what a visitor sees once the schema is in: every introspection went to `path` (the
+ *  page's own endpoint) and was answered 200 with a schema and no errors, the Docs pane lists
+ *  root types, and the result pane is empty (GraphiQL writes a failed schema fetch, or an
+ *  invalid schema, into it). */
+async function assertArrivedClean(page, path, introspections) {
+  const problems = [];
+  try {
+    await openDocs(page);
+  } catch (err) {
+    problems.push(err.message);
+  }
+  if (introspections.length === 0) problems.push('no introspection request was made');
+  for (const res of introspections) {
+    if (new URL(res.url()).pathname !== path) problems.push(`introspection went to ${res.url()}`);
+    const body = await res.json().catch(() => null);
+    if (res.status() !== 200 || !body?.data?.__schema || body.errors) {
+      problems.push(`introspection answered ${res.status()}: ${JSON.stringify(body)}`);
+    }
+  }
+  const shown = await resultPaneText(page);
+  if (shown !== '') problems.push(`result pane shows ${JSON.stringify(shown)}`);
+  if (problems.length) throw new Error(`GraphiQL on arrival: ${problems.join('; ')}`);
+}
+
+/** Drills from the Docs pane's root into root type `type` and checks that its Fields
+ *  section shows each of `fields` as a link, on a line of its own (`name(` or `name:`). */
+async function assertDocsFields(page, docs, type, fields) {
+  // Root Types come before All Schema Types, which lists the same names again.
+  await docs.getByRole('link', { name: type, exact: true }).first().click();
+  await docs.locator('.graphiql-doc-explorer-title').getByText(type, { exact: true }).waitFor();
+  for (const f of fields) await docs.getByRole('link', { name: f, exact: true }).waitFor();
+  const shown = await docs.innerText();
+  const listed = shown.slice(shown.indexOf('\nFields\n'));
+  assert.ok(listed.length < shown.length, `${type} shows a Fields section:\n${shown}`);
+  for (const f of fields) assert.match(listed, new RegExp(`^${f}[(:]`, 'm'), `${type}.${f} listed`);
+}
+
+/** Back from a type to the Docs pane's root. */
+async function docsBack(page, docs) {
+  await docs.getByRole('link', { name: 'Go back to Docs', exact: true }).click();
+  await docs.locator('.graphiql-doc-explorer-title').getByText('Docs', { exact: true }).waitFor();
+}
+
+/** Empties the query editor and types `text` key by key, as a person would. */
+async function typeQuery(page, text) {
+  await page.locator(QUERY_EDITOR).first().click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.type(text, { delay: 5 });
+}
+
+/** Everything the page's origin keeps in localStorage and in this tab's sessionStorage, keys
+ *  and values, as one text. */
+async function storedText(page) {
+  return page.evaluate(() => [localStorage, sessionStorage]
+    .flatMap((store) => Object.entries(store).map(([k, v]) => `${k}=${v}`))
+    .join('\n'));
+}
+
+/** Neither storage may keep a secret typed into or shown by the page. */
+async function assertNotStored(page, secrets) {
+  const stored = await storedText(page);
+  for (const s of secrets) assert.ok(!stored.includes(s), `browser storage keeps ${s.slice(0, 12)}…`);
+}
+
+/** Waits for the page's GraphiQL to be up after a navigation or reload in the same tab. */
+async function graphiqlUp(page) {
+  await page.locator('.graphiql-container').waitFor();
+  await page.locator(QUERY_EDITOR).first().waitFor();
+}
+
+for (const [path, shot] of [['/graphql', 'graphiql'], ['/t/default/graphql', 'graphiql-t-default']]) {
+  test(`GraphiQL at ${path}: clean arrival, Docs, a typed register, autocomplete`, async () => {
+    const { page, introspections } = await visit(path);
+    // The standard introspection query is accepted and nothing shows in the result pane.
+    assert.match(await editorText(page, '.graphiql-query-editor'), /mutation Register/);
+    await assertArrivedClean(page, path, introspections);
+    await page.getByRole('button', { name: 'Hide Documentation Explorer', exact: true }).click();
+    await page.screenshot({ path: join(OUT, `${shot}-arrival.png`) });
+
+    // Docs: root types, then Query.me and Mutation.register.
+    const docs = await openDocs(page);
+    const root = await docs.innerText();
+    assert.match(root, /query:\s*Query/);
+    assert.match(root, /mutation:\s*Mutation/);
+    await page.screenshot({ path: join(OUT, `${shot}-docs.png`) });
+    await assertDocsFields(page, docs, 'Query', ['me']);
+    await page.screenshot({ path: join(OUT, `${shot}-docs-query.png`) });
+    await docsBack(page, docs);
+    await assertDocsFields(page, docs, 'Mutation', ['register', 'login', 'refresh']);
+    await page.screenshot({ path: join(OUT, `${shot}-docs-mutation.png`) });
+    await page.getByRole('button', { name: 'Hide Documentation Explorer', exact: true }).click();
+
+    // A register mutation typed key by key, prettified, run with the run button.
+    const who = `visitor${Math.random().toString(36).slice(2, 10)}`;
+    const mutation =
+      `mutation { register(input: {email: "${who}@example.com", username: "${who}", ` +
+      `password: "correct horse battery"}) { accessToken refreshToken user { username } } }`;
+    await typeQuery(page, mutation);
+    await page.keyboard.press('Escape');
+    assert.equal(await editorText(page, '.graphiql-query-editor'), mutation, 'the editor holds what was typed');
+    await page.getByRole('button', { name: /^Prettify query/ }).click();
+    await page.locator('.graphiql-query-editor').getByText('refreshToken').waitFor();
+    await page.screenshot({ path: join(OUT, `${shot}-register-typed.png`) });
+    await page.getByRole('button', { name: 'Execute query (Ctrl-Enter)', exact: true }).click();
+    const shown = await shownResult(page, ['"register"', '"errors"']);
+    assert.equal(shown.errors, undefined, JSON.stringify(shown.errors));
+    const { accessToken, refreshToken, user } = shown.data.register;
+    assert.equal(typeof accessToken, 'string');
+    assert.equal(typeof refreshToken, 'string');
+    assert.match(accessToken, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'accessToken is a JWT');
+    assert.ok(refreshToken.length >= 16, 'refreshToken is non-empty');
+    assert.equal(user.username, who);
+    await page.screenshot({ path: join(OUT, `${shot}-register-result.png`) });
+    await assertNotStored(page, [accessToken, refreshToken]);
+
+    // Autocomplete: `{ m` offers `me`; Enter takes it.
+    await typeQuery(page, '{ m');
+    const hints = page.getByRole('listbox');
+    await hints.getByRole('option', { name: 'me', exact: true }).waitFor();
+    const offered = await hints.getByRole('option').allInnerTexts();
+    assert.ok(offered.includes('me'), `hints ${JSON.stringify(offered)}`);
+    await page.screenshot({ path: join(OUT, `${shot}-autocomplete.png`) });
+    await page.keyboard.press('Enter');
+    assert.match(await editorText(page, '.graphiql-query-editor'), /^\{ me\b/);
+    await page.close();
+  });
+}
+
+test('GraphiQL at /admin/graphql: the key in the Headers pane opens the platform schema', async () => {
+  assert.ok(ADMIN_KEY, 'ADMIN_API_KEY must be the started server\'s admin key (scripts/e2e.sh exports it)');
+  const { page, introspections } = await visit('/admin/graphql');
+  assert.match(await editorText(page, '.graphiql-query-editor'), /query Tenants/);
+  // Without the key the platform API answers nothing, introspection included: the result
+  // pane shows that one error and nothing else (and the page says to put the key in).
+  const refused = await shownResult(page, ['"errors"', '"data"']);
+  assert.deepEqual(refused, {
+    errors: [{ message: 'platform API key required', extensions: { code: 'UNAUTHENTICATED' } }],
+  });
+  await page.screenshot({ path: join(OUT, 'graphiql-admin-arrival.png') });
+
+  // The key typed into the Headers pane (shown on arrival), then the schema fetched again.
+  const headers = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
+  await headers.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${ADMIN_KEY}` }));
+  // GraphiQL 3.8 takes in an edit of the Headers pane 500 ms later (debounced); a re-fetch
+  // pressed sooner still sends the old, empty headers. A person's pause before the button:
+  await page.waitForTimeout(1000);
+  const refetch = page.waitForResponse(isIntrospection);
+  await page.getByRole('button', { name: 'Re-fetch GraphQL schema', exact: true }).click();
+  const res = await refetch;
+  const body = await res.json();
+  assert.equal(res.status(), 200);
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  assert.ok(body.data.__schema, 'the re-fetched introspection carries the schema');
+  const docs = await openDocs(page);
+  const root = await docs.innerText();
+  assert.match(root, /query:\s*PlatformQuery/);
+  assert.match(root, /mutation:\s*PlatformMutation/);
+  await assertDocsFields(page, docs, 'PlatformMutation', ['createTenant', 'updateTenant', 'deleteTenant']);
+  await page.screenshot({ path: join(OUT, 'graphiql-admin-docs-mutation.png') });
+
+  // The page's own query, run with the key: the tenants, no error.
+  await page.getByRole('button', { name: 'Execute query (Ctrl-Enter)', exact: true }).click();
+  const tenants = await shownResult(page, ['"tenants"']);
+  assert.equal(tenants.errors, undefined, JSON.stringify(tenants.errors));
+  assert.ok(tenants.data.tenants.edges.some((e) => e.node.slug === 'default'), JSON.stringify(tenants));
+  await page.screenshot({ path: join(OUT, 'graphiql-admin-tenants.png') });
+  await page.close();
+});
+
+test('self-check: the arrival check sees a refused introspection', async () => {
+  // The failure this guards against: the server refused GraphiQL's standard introspection
+  // query ("query nests deeper than 16 levels") and GraphiQL wrote that into the result pane.
+  const { page, introspections } = await visit('/graphql', {
+    setup: async (p) => {
+      await p.route(`${BASE}/graphql`, (route) => {
+        if (route.request().method() !== 'POST') return route.fallback();
+        return route.fulfill({
+          status: 200,
+          contentType: 'application/json',
+          body: JSON.stringify({ errors: [{ message: 'query nests deeper than 16 levels' }] }),
+        });
+      });
+    },
+  });
+  await assert.rejects(assertArrivedClean(page, '/graphql', introspections), (err) => {
+    assert.match(err.message, /Docs pane shows "Error fetching schema"/);
+    assert.match(err.message, /result pane shows .*nests deeper than 16 levels/);
+    return true;
+  });
+  await page.screenshot({ path: join(OUT, 'graphiql-selfcheck-refused-introspection.png') });
+  await page.close();
+});
+
+// GraphiQL's storage (scripts/graphiql/entry.jsx): sessionStorage, one namespace per
+// endpoint, no header value ever written.
+
+test('GraphiQL keeps each endpoint\'s state apart: /admin/graphql opens with its own query after /graphql', async () => {
+  const { page } = await visit('/graphql');
+  await typeQuery(page, '{ me { id } }');
+  // GraphiQL saves the edit (debounced); wait until it is in the tab's sessionStorage.
+  await page.waitForFunction(() => Object.values(sessionStorage).some((v) => v.includes('{ me { id } }')));
+
+  // The same tab (so the same sessionStorage) goes on to the admin page: its own query.
+  await page.goto(`${BASE}/admin/graphql`);
+  await graphiqlUp(page);
+  await page.screenshot({ path: join(OUT, 'graphiql-admin-after-graphql.png') });
+  const admin = await editorText(page, '.graphiql-query-editor');
+  assert.match(admin, /query Tenants/, `the admin page opened with:\n${admin.slice(0, 300)}`);
+  assert.ok(!admin.includes('{ me { id } }'), 'the admin page shows /graphql\'s edit');
+  const keys = await page.evaluate(() => Object.keys(sessionStorage));
+  assert.ok(keys.some((k) => k.startsWith('latchkey:/graphql:graphiql:')), JSON.stringify(keys));
+  assert.ok(keys.some((k) => k.startsWith('latchkey:/admin/graphql:graphiql:')), JSON.stringify(keys));
+
+  // Back on /graphql, its own edit is still there (state survives within the tab).
+  await page.goto(`${BASE}/graphql`);
+  await graphiqlUp(page);
+  const again = await editorText(page, '.graphiql-query-editor');
+  assert.match(again, /^\{ me \{ id \} \}/, `/graphql reopened with:\n${again.slice(0, 300)}`);
+  await page.close();
+
+  // Another tab starts afresh: nothing of the first tab's carries over.
+  const other = await visit('/graphql', { fresh: false });
+  assert.match(await editorText(other.page, '.graphiql-query-editor'), /mutation Register/);
+  await other.page.close();
+});
+
+test('GraphiQL stores no key typed into the Headers pane, and History does not bring it back', async () => {
+  assert.ok(ADMIN_KEY, 'ADMIN_API_KEY must be the started server\'s admin key');
+  // What an earlier build left in localStorage (its history kept each run's headers).
+  const legacy = JSON.stringify({
+    queries: [{ query: '{ tenants { totalCount } }', headers: '{"Authorization": "Bearer legacy-admin-key-0123456789"}' }],
+  });
+  const { page } = await visit('/admin/graphql', {
+    setup: (p) => p.addInitScript((value) => {
+      if (!sessionStorage.getItem('latchkey-test-legacy')) {
+        localStorage.setItem('graphiql:queries', value);
+        sessionStorage.setItem('latchkey-test-legacy', '1');
+      }
+    }, legacy),
+  });
+  const left = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('graphiql:')));
+  assert.deepEqual(left, [], 'the page removes what earlier builds left in localStorage');
+
+  await page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${ADMIN_KEY}` }));
+  // Past GraphiQL's 500 ms debounce of the Headers pane and of saving tabs.
+  await page.waitForTimeout(1000);
+  await page.getByRole('button', { name: 'Execute query (Ctrl-Enter)', exact: true }).click();
+  await shownResult(page, ['"tenants"']);
+  // The run is in the stored history (so history is stored, just without headers).
+  await page.waitForFunction(() => Object.entries(sessionStorage)
+    .some(([k, v]) => k === 'latchkey:/admin/graphql:graphiql:queries' && v.includes('query Tenants')));
+  await page.waitForTimeout(1000);
+  const stored = await storedText(page);
+  assert.ok(!stored.includes(ADMIN_KEY), 'browser storage keeps the admin key');
+  assert.ok(!stored.includes('legacy-admin-key'), 'browser storage keeps the earlier build\'s key');
+
+  // The same tab reloaded: the History entry is there, and picking it leaves Headers empty.
+  await page.reload();
+  await graphiqlUp(page);
+  await page.getByRole('button', { name: 'Show History', exact: true }).click();
+  const history = page.getByRole('region', { name: 'History' });
+  const entry = history.getByRole('button', { name: 'Set active' }).filter({ hasText: 'Tenants' });
+  await entry.first().waitFor();
+  await entry.first().click();
+  const headersShown = await page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror-code').innerText();
+  await page.screenshot({ path: join(OUT, 'graphiql-history-without-admin-key.png') });
+  assert.ok(!headersShown.includes(ADMIN_KEY), 'the History entry puts the admin key back into the Headers pane');
+  assert.ok(!(await storedText(page)).includes(ADMIN_KEY), 'browser storage keeps the admin key');
+
+  // The tenant page in the same tab has its own history: not the admin run.
+  await page.goto(`${BASE}/graphql`);
+  await graphiqlUp(page);
+  await page.getByRole('button', { name: 'Show History', exact: true }).click();
+  const tenantHistory = page.getByRole('region', { name: 'History' });
+  await tenantHistory.waitFor();
+  assert.equal(await tenantHistory.getByRole('button', { name: 'Set active' }).filter({ hasText: 'Tenants' }).count(), 0,
+    '/graphql\'s History lists the admin page\'s run');
+  await page.screenshot({ path: join(OUT, 'graphiql-history-tenant-page.png') });
   await page.close();
 });
 
