@@ -7,7 +7,9 @@
 #   4. docker/compose.yml parsed by a real YAML parser,
 #   5. the clients people bring (tests/clients): the graphql-http audit of all three GraphQL
 #      endpoints, graphql-js introspection compared with schema/*.graphql, jose and PyJWT
-#      verifying tokens across a key rotation, schemathesis over /openapi.json.
+#      verifying tokens across a key rotation, schemathesis over /openapi.json,
+#   6. every command of README.md as written (tests/readme/run.py: its own server, on the
+#      README's port 8000, from a copy of the repository).
 # Needs what .ci/run installs: chromium, `npm ci` in tests/browser, and the Python packages
 # `requests`, `openapi-spec-validator` and `pyyaml`. Server log, OpenAPI document and screenshots
 # land in test-output/.
@@ -107,6 +109,7 @@ step "introspection = schema/*.graphql (graphql-js)" node tests/clients/introspe
 step "JWKS rotation (jose)" node tests/clients/jwks_rotation.mjs
 step "JWKS rotation (PyJWT)" python3 tests/clients/jwks_rotation.py
 step "schemathesis (openapi.json)" tests/clients/schemathesis.sh
+step "README commands" python3 tests/readme/run.py
 
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
