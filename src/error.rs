@@ -49,6 +49,22 @@ pub enum ServiceError {
         /// The new account.
         user_id: String,
     },
+    /// Password right, a second factor is due: `verifyMfa` with the token completes it.
+    #[error("a second factor is required")]
+    MfaRequired {
+        /// Opaque, single use, 5 minutes, bound to the user and this attempt.
+        mfa_token: String,
+        /// What the account can answer with: `totp`, `recovery_code`, `passkey`.
+        methods: Vec<&'static str>,
+        /// The options for `navigator.credentials.get`, when a passkey can answer.
+        passkey_options: Option<serde_json::Value>,
+    },
+    /// The tenant requires a factor the user has none of: the token allows enrolment only.
+    #[error("this tenant requires a second factor: enrol one, then sign in")]
+    MfaEnrollmentRequired {
+        /// Opaque enrolment-only token.
+        mfa_token: String,
+    },
     /// Throttled.
     #[error("too many attempts; retry in {retry_after} seconds")]
     RateLimited {
@@ -89,6 +105,8 @@ impl ServiceError {
             ServiceError::AccountNotVerified | ServiceError::AccountCreatedUnverified { .. } => {
                 "ACCOUNT_NOT_VERIFIED"
             }
+            ServiceError::MfaRequired { .. } => "MFA_REQUIRED",
+            ServiceError::MfaEnrollmentRequired { .. } => "MFA_ENROLLMENT_REQUIRED",
             ServiceError::RateLimited { .. } => "RATE_LIMITED",
             ServiceError::TenantNotFound => "TENANT_NOT_FOUND",
             ServiceError::Unavailable(_) => "SERVICE_UNAVAILABLE",
@@ -102,7 +120,9 @@ impl ServiceError {
             ServiceError::BadInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::Unauthenticated(_)
             | ServiceError::InvalidCredentials
-            | ServiceError::InvalidToken => StatusCode::UNAUTHORIZED,
+            | ServiceError::InvalidToken
+            | ServiceError::MfaRequired { .. } => StatusCode::UNAUTHORIZED,
+            ServiceError::MfaEnrollmentRequired { .. } => StatusCode::FORBIDDEN,
             ServiceError::Forbidden
             | ServiceError::AccountDisabled
             | ServiceError::AccountNotVerified
@@ -133,6 +153,23 @@ impl ServiceError {
             ServiceError::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
             ServiceError::AccountCreatedUnverified { user_id } => {
                 ext.set("userId", user_id.as_str())
+            }
+            ServiceError::MfaRequired {
+                mfa_token,
+                methods,
+                passkey_options,
+            } => {
+                ext.set("mfaToken", mfa_token.as_str());
+                ext.set("methods", methods.clone());
+                if let Some(o) = passkey_options {
+                    ext.set(
+                        "passkeyOptions",
+                        async_graphql::Value::from_json(o.clone()).unwrap_or_default(),
+                    );
+                }
+            }
+            ServiceError::MfaEnrollmentRequired { mfa_token } => {
+                ext.set("mfaToken", mfa_token.as_str())
             }
             ServiceError::Internal(_) | ServiceError::Unavailable(_) => {
                 if let Some(id) = request_id {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod mfa;
 pub mod service;
 pub mod store;
 

@@ -161,6 +161,7 @@ mod tests {
             user: user.into(),
             expires_at: Utc::now(),
             revoked_at: None,
+            amr: None,
         }
     }
 

@@ -27,6 +27,7 @@ pub struct Query(me::MeQuery, admin::AdminQuery);
 pub struct Mutation(
     auth::AuthMutation,
     recovery::RecoveryMutation,
+    crate::mfa::graphql::MfaMutation,
     admin::AdminMutation,
 );
 
@@ -58,7 +59,7 @@ pub fn tenant_schema(services: Option<Arc<Services>>, introspection: bool) -> Te
 }
 
 /// The tenant schema's description, in introspection and in `schema/tenant.graphql`.
-pub const DESCRIPTION: &str = "latchkey, a tenant's identity API: sign-up, sign-in, sessions and tokens, password recovery, and the tenant admin's operations. Every error carries extensions.code.";
+pub const DESCRIPTION: &str = "latchkey, a tenant's identity API: sign-up, sign-in (password, then a second factor, or a passkey), sessions and tokens, password recovery, and the tenant admin's operations. Every error carries extensions.code.";
 
 /// The SDL of the tenant schema, as checked into `schema/tenant.graphql`.
 pub fn tenant_sdl() -> String {

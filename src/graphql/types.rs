@@ -12,6 +12,7 @@ use crate::store::users::UserRow;
 
 /// An account of the tenant.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct User {
     /// Stable id.
     pub id: ID,
@@ -29,6 +30,17 @@ pub struct User {
     pub created_at: DateTime,
     /// Last successful login.
     pub last_login_at: Option<DateTime>,
+}
+
+#[async_graphql::ComplexObject]
+impl User {
+    /// Second factors (visible to the user and to tenant admins).
+    async fn mfa(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<crate::mfa::graphql::MfaStatus> {
+        crate::mfa::graphql::user_mfa(ctx, &self.id).await
+    }
 }
 
 impl From<UserRow> for User {
@@ -267,6 +279,21 @@ pub struct TenantSettings {
     pub verify_url_template: String,
     /// Browser origins allowed.
     pub cors_origins: Vec<String>,
+    /// Whether every user must have a second factor.
+    pub mfa: MfaPolicy,
+    /// Passkeys' relying party id (default: PUBLIC_URL's host).
+    pub passkey_rp_id: String,
+    /// The origin passkey ceremonies come from (default: PUBLIC_URL's origin).
+    pub passkey_origin: String,
+}
+
+/// A tenant's multi-factor policy.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum MfaPolicy {
+    /// Users may add a second factor.
+    Optional,
+    /// Every user must enrol one before signing in.
+    Required,
 }
 
 impl From<(TenantRow, Settings)> for TenantSettings {
@@ -280,6 +307,13 @@ impl From<(TenantRow, Settings)> for TenantSettings {
             reset_url_template: s.reset_url_template,
             verify_url_template: s.verify_url_template,
             cors_origins: s.cors_origins,
+            mfa: if s.mfa_required {
+                MfaPolicy::Required
+            } else {
+                MfaPolicy::Optional
+            },
+            passkey_rp_id: s.passkey_rp_id,
+            passkey_origin: s.passkey_origin,
         }
     }
 }
@@ -303,6 +337,12 @@ pub struct TenantSettingsInput {
     pub verify_url_template: MaybeUndefined<String>,
     /// Allowed browser origins.
     pub cors_origins: MaybeUndefined<Vec<String>>,
+    /// Multi-factor policy.
+    pub mfa: MaybeUndefined<MfaPolicy>,
+    /// Passkeys' relying party id (a domain: the origin's host or a parent of it).
+    pub passkey_rp_id: MaybeUndefined<String>,
+    /// The origin passkey ceremonies come from.
+    pub passkey_origin: MaybeUndefined<String>,
 }
 
 fn change<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
@@ -324,6 +364,9 @@ impl From<TenantSettingsInput> for SettingsUpdate {
             reset_url_template: change(i.reset_url_template),
             verify_url_template: change(i.verify_url_template),
             cors_origins: change(i.cors_origins),
+            mfa_required: change(i.mfa).map(|m| m.map(|p| p == MfaPolicy::Required)),
+            passkey_rp_id: change(i.passkey_rp_id),
+            passkey_origin: change(i.passkey_origin),
         }
     }
 }

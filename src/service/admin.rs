@@ -67,6 +67,12 @@ pub struct SettingsUpdate {
     pub verify_url_template: Option<Option<String>>,
     /// Allowed browser origins.
     pub cors_origins: Option<Option<Vec<String>>>,
+    /// Whether every user must enrol a second factor.
+    pub mfa_required: Option<Option<bool>>,
+    /// Passkeys' relying party id.
+    pub passkey_rp_id: Option<Option<String>>,
+    /// Passkeys' origin.
+    pub passkey_origin: Option<Option<String>>,
 }
 
 /// Encodes a list cursor (opaque to clients).
@@ -146,7 +152,7 @@ impl Services {
         Ok(p)
     }
 
-    async fn admin_audit(
+    pub(crate) async fn admin_audit(
         &self,
         tenant: &Tenant,
         kind: &str,
@@ -443,6 +449,52 @@ impl Services {
                 }
             }
             row.cors_origins = v;
+        }
+        if let Some(v) = u.mfa_required {
+            row.mfa_policy = v.map(|r| if r { "required" } else { "optional" }.to_string());
+        }
+        if let Some(v) = u.passkey_rp_id {
+            if let Some(id) = &v
+                && (id.is_empty()
+                    || id.len() > 253
+                    || !id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+            {
+                return Err(ServiceError::bad_input(
+                    "passkeyRpId",
+                    "must be a domain name",
+                ));
+            }
+            row.passkey_rp_id = v;
+        }
+        if let Some(v) = u.passkey_origin {
+            if let Some(o) = &v
+                && !url::Url::parse(o).is_ok_and(|u| {
+                    matches!(u.scheme(), "http" | "https") && u.path() == "/" && u.query().is_none()
+                })
+            {
+                return Err(ServiceError::bad_input(
+                    "passkeyOrigin",
+                    "must be an origin like https://app.example.com",
+                ));
+            }
+            row.passkey_origin = v;
+        }
+        // The relying party must be able to serve the origin (its id is the origin's host or a
+        // parent domain of it), or every passkey ceremony would fail.
+        let s = self.settings_of(&row);
+        if crate::mfa::passkeys::RelyingParty::new(
+            &s.passkey_rp_id,
+            &s.passkey_origin,
+            &s.display_name,
+        )
+        .is_err()
+        {
+            return Err(ServiceError::bad_input(
+                "passkeyRpId",
+                "must be the passkey origin's host or a parent domain of it",
+            ));
         }
         tenants::update(&self.platform, row.clone()).await?;
         tenant.replace_row(row.clone());

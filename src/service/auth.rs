@@ -9,7 +9,7 @@ use super::bruteforce::Account;
 use super::domain::{Email, NewPassword, Username, candidate_password};
 use super::password_policy;
 use super::throttle::address_key;
-use super::tokens::{AccessClaims, new_refresh_token};
+use super::tokens::{AccessClaims, AuthMethod, new_refresh_token};
 use super::{ClientInfo, Services};
 use crate::actors::Tenant;
 use crate::error::ServiceError;
@@ -188,7 +188,11 @@ impl Services {
         if self.settings(tenant).require_verified_email && !user.email_verified {
             return Ok(SignedUp { user, tokens: None });
         }
-        let tokens = self.start_session(tenant, user, client).await?;
+        // Under a tenant that requires a second factor, the new account enrols one first.
+        self.second_step_due(tenant, &user).await?;
+        let tokens = self
+            .start_session(tenant, user, client, AuthMethod::Password)
+            .await?;
         Ok(SignedUp {
             user: tokens.user.clone(),
             tokens: Some(tokens),
@@ -262,7 +266,14 @@ impl Services {
             candidate_password(password),
             user.as_ref().map(|u| u.password_hash.clone()),
         );
-        let ok = self.guarded_verify(tenant, account, client, verify).await?;
+        // With a second step to come, a right password does not complete the authentication.
+        let completes = match &user {
+            Some(u) => !self.second_step_possible(tenant, &u.id).await?,
+            None => true,
+        };
+        let ok = self
+            .guarded_verify(tenant, account, client, verify, completes)
+            .await?;
         let user = match user {
             Some(u) if ok => u,
             _ => {
@@ -287,9 +298,14 @@ impl Services {
         if require_verified && !user.email_verified {
             return Err(ServiceError::AccountNotVerified);
         }
+        // A factor enrolled (or required by the tenant): the password was the first step.
+        if !completes {
+            self.second_step_due(tenant, &user).await?;
+        }
         self.audit(tenant, "login_success", AuditInfo::own(&user.id, client))
             .await;
-        self.start_session(tenant, user, client).await
+        self.start_session(tenant, user, client, AuthMethod::Password)
+            .await
     }
 
     /// Exchanges a refresh token for a new pair. The presented token is spent; presenting a
@@ -358,7 +374,8 @@ impl Services {
             }
             Err(e) => return Err(e.into()),
         }
-        let (access_token, expires_in) = self.issue_access(tenant, &user, &sid, now)?;
+        let method = AuthMethod::from_amr(session.amr.as_deref().unwrap_or_default());
+        let (access_token, expires_in) = self.issue_access(tenant, &user, &sid, method, now)?;
         Ok(AuthTokens {
             access_token,
             refresh_token: new_token,
@@ -517,11 +534,13 @@ impl Services {
         Ok(true)
     }
 
-    async fn start_session(
+    /// Starts a session for an authenticated user; `method` says how (its `amr`/`acr`).
+    pub(crate) async fn start_session(
         &self,
         tenant: &Tenant,
         user: UserRow,
         client: &ClientInfo,
+        method: AuthMethod,
     ) -> Result<AuthTokens, ServiceError> {
         let now = self.clock.now();
         let sid = uuid::Uuid::now_v7().to_string();
@@ -537,10 +556,11 @@ impl Services {
                 expires_at,
                 client_ip: client.ip.clone(),
                 user_agent: client.user_agent.clone(),
+                amr: method.amr().iter().map(|a| a.to_string()).collect(),
                 now,
             })
             .await?;
-        let (access_token, expires_in) = self.issue_access(tenant, &user, &sid, now)?;
+        let (access_token, expires_in) = self.issue_access(tenant, &user, &sid, method, now)?;
         let user = UserRow {
             last_login_at: Some(now),
             ..user
@@ -558,6 +578,7 @@ impl Services {
         tenant: &Tenant,
         user: &UserRow,
         sid: &str,
+        method: AuthMethod,
         now: DateTime<Utc>,
     ) -> Result<(String, i64), ServiceError> {
         let ttl = self.settings(tenant).access_token_ttl.as_secs() as i64;
@@ -573,6 +594,8 @@ impl Services {
             sid: sid.to_string(),
             tenant: tenant.slug().to_string(),
             roles: user.roles.clone(),
+            amr: method.amr().iter().map(|a| a.to_string()).collect(),
+            acr: Some(method.acr().to_string()),
         };
         Ok((tenant.keys().sign(&claims)?, ttl))
     }

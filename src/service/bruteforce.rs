@@ -30,15 +30,19 @@ impl Services {
         }
     }
 
-    /// Runs `verify` (one password verification) only if the client address and the account
-    /// may guess now, then records the verdict. `RateLimited` (with seconds to wait) while
-    /// locked, even when the password would have been right.
-    pub(super) async fn guarded_verify(
+    /// Runs `verify` (one password or code verification) only if the client address and the
+    /// account may guess now, then records the verdict. `RateLimited` (with seconds to wait)
+    /// while locked, even when the answer would have been right. A right answer clears the
+    /// account's failures only when it `completes` the authentication: a right password
+    /// followed by a second step must not wipe the wrong codes before it, or whoever has the
+    /// password could try codes without ever being locked.
+    pub(crate) async fn guarded_verify(
         &self,
         tenant: &Tenant,
         account: Account<'_>,
         client: &ClientInfo,
         verify: impl Future<Output = Result<bool, ServiceError>>,
+        completes: bool,
     ) -> Result<bool, ServiceError> {
         let now = self.clock.now();
         let addr = client
@@ -73,10 +77,10 @@ impl Services {
                 return Err(e);
             }
         };
-        let verdict = if ok {
-            LoginVerdict::Success
-        } else {
-            LoginVerdict::Failure
+        let verdict = match (ok, completes) {
+            (true, true) => LoginVerdict::Success,
+            (true, false) => LoginVerdict::Abandoned,
+            (false, _) => LoginVerdict::Failure,
         };
         let now = self.clock.now();
         let lock = tenant.login_verdict(key, verdict, policy, now).await?;

@@ -14,6 +14,10 @@ pub enum Template {
     Verify,
     /// Notice that the password was changed.
     PasswordChanged,
+    /// Notice that a sign-in factor was added (what, in words: "an authenticator app").
+    FactorAdded(&'static str),
+    /// Notice that a sign-in factor was removed.
+    FactorRemoved(&'static str),
 }
 
 /// Values a template needs.
@@ -92,6 +96,22 @@ pub fn render(
             format!(
                 "The password of your {name} account was just changed, and all its sessions were signed out."
             ),
+            String::new(),
+            "If this was not you, reset your password at once and contact your administrator."
+                .to_string(),
+        ),
+        Template::FactorAdded(what) => (
+            "factor_added",
+            format!("A sign-in factor was added to your {name} account"),
+            format!("{what} was just added to your {name} account as a way to sign in."),
+            String::new(),
+            "If this was not you, reset your password at once and contact your administrator."
+                .to_string(),
+        ),
+        Template::FactorRemoved(what) => (
+            "factor_removed",
+            format!("A sign-in factor was removed from your {name} account"),
+            format!("{what} was just removed from your {name} account."),
             String::new(),
             "If this was not you, reset your password at once and contact your administrator."
                 .to_string(),

@@ -230,7 +230,7 @@ impl Services {
         (token, mail)
     }
 
-    fn render(
+    pub(crate) fn render(
         &self,
         tenant: &Tenant,
         user: &UserRow,

@@ -6,6 +6,7 @@ use super::Services;
 use super::domain::PASSWORD_MIN;
 use super::mail::{DEFAULT_RESET_TEMPLATE, DEFAULT_VERIFY_TEMPLATE};
 use crate::actors::Tenant;
+use crate::store::tenants::TenantRow;
 
 /// Settings in force for one tenant.
 #[derive(Clone, Debug)]
@@ -26,13 +27,26 @@ pub struct Settings {
     pub verify_url_template: String,
     /// Browser origins allowed to call this tenant.
     pub cors_origins: Vec<String>,
+    /// Every user must have a second factor.
+    pub mfa_required: bool,
+    /// Passkeys' relying party id (a domain).
+    pub passkey_rp_id: String,
+    /// The origin passkey ceremonies must come from.
+    pub passkey_origin: String,
 }
 
 impl Services {
     /// The settings in force for `tenant`.
     pub fn settings(&self, tenant: &Tenant) -> Settings {
-        let row = tenant.row();
+        self.settings_of(&tenant.row())
+    }
+
+    /// The settings a tenant record puts in force.
+    pub fn settings_of(&self, row: &TenantRow) -> Settings {
         let c = &self.config;
+        // PUBLIC_URL was checked to be a URL when the configuration was read.
+        let public = url::Url::parse(&c.public_url)
+            .unwrap_or_else(|_| url::Url::parse("http://localhost").expect("a URL"));
         Settings {
             display_name: row.display_name.clone(),
             access_token_ttl: row.access_token_minutes.map_or(c.access_token_ttl, |m| {
@@ -59,6 +73,15 @@ impl Services {
                 .cors_origins
                 .clone()
                 .unwrap_or_else(|| c.cors_origins.clone()),
+            mfa_required: row.mfa_policy.as_deref() == Some("required"),
+            passkey_rp_id: row
+                .passkey_rp_id
+                .clone()
+                .unwrap_or_else(|| public.host_str().unwrap_or("localhost").to_string()),
+            passkey_origin: row
+                .passkey_origin
+                .clone()
+                .unwrap_or_else(|| public.origin().ascii_serialization()),
         }
     }
 }

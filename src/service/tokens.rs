@@ -49,6 +49,58 @@ pub struct AccessClaims {
     pub tenant: String,
     /// Role names at issue time.
     pub roles: Vec<String>,
+    /// How the session was authenticated (RFC 8176 values, e.g. `["pwd", "otp"]`).
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// The assurance level the session reached: `aal1` (one factor) or `aal2` (two, or a
+    /// passkey with user verification), NIST SP 800-63B's levels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+}
+
+/// How a session was authenticated; decides its `amr` and `acr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A password alone.
+    Password,
+    /// A password, then a TOTP or recovery code.
+    PasswordAndOtp,
+    /// A passkey with user verification: possession of the key plus the authenticator's
+    /// PIN or biometric, so multi-factor on its own.
+    Passkey,
+    /// A password, then a passkey.
+    PasswordAndPasskey,
+}
+
+impl AuthMethod {
+    /// RFC 8176 `amr` values.
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            AuthMethod::Password => &["pwd"],
+            AuthMethod::PasswordAndOtp => &["pwd", "otp", "mfa"],
+            AuthMethod::Passkey => &["pop", "hwk", "user", "mfa"],
+            AuthMethod::PasswordAndPasskey => &["pwd", "pop", "hwk", "mfa"],
+        }
+    }
+
+    /// The `acr` value.
+    pub fn acr(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "aal1",
+            _ => "aal2",
+        }
+    }
+
+    /// The method a session's stored `amr` records (sessions from before `amr`: a password).
+    pub fn from_amr(amr: &[String]) -> Self {
+        let has = |v: &str| amr.iter().any(|a| a == v);
+        match (has("pwd"), has("otp"), has("pop")) {
+            (true, true, _) => AuthMethod::PasswordAndOtp,
+            (true, _, true) => AuthMethod::PasswordAndPasskey,
+            (false, _, true) => AuthMethod::Passkey,
+            _ => AuthMethod::Password,
+        }
+    }
 }
 
 /// A key that verifies: its algorithm comes from the stored key, never from a token header.

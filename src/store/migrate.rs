@@ -37,6 +37,11 @@ pub const PLATFORM: &[Migration] = &[
         name: "platform/004_secret_check.surql",
         sql: include_str!("../../schema/surreal/platform/004_secret_check.surql"),
     },
+    Migration {
+        version: 5,
+        name: "platform/005_mfa_settings.surql",
+        sql: include_str!("../../schema/surreal/platform/005_mfa_settings.surql"),
+    },
 ];
 
 /// Definitions of each tenant's database.
@@ -65,6 +70,11 @@ pub const TENANT: &[Migration] = &[
         version: 5,
         name: "tenant/005_key_rollover.surql",
         sql: include_str!("../../schema/surreal/tenant/005_key_rollover.surql"),
+    },
+    Migration {
+        version: 6,
+        name: "tenant/006_mfa.surql",
+        sql: include_str!("../../schema/surreal/tenant/006_mfa.surql"),
     },
 ];
 

@@ -16,6 +16,8 @@ pub struct SessionRow {
     pub expires_at: DateTime<Utc>,
     /// Set once revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// How it was authenticated (RFC 8176 `amr`); NONE for sessions from before it was kept.
+    pub amr: Option<Vec<String>>,
 }
 
 /// A refresh token row, looked up by hash.
@@ -49,6 +51,8 @@ pub struct NewSession {
     pub client_ip: Option<String>,
     /// Client user agent (truncated).
     pub user_agent: Option<String>,
+    /// How the user authenticated (RFC 8176 `amr`).
+    pub amr: Vec<String>,
     /// Now.
     pub now: DateTime<Utc>,
 }
@@ -60,7 +64,7 @@ pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
         "BEGIN TRANSACTION;
          UPDATE $uid SET last_login_at = $now;
          CREATE $sid SET user = $user, created_at = $now, last_seen_at = $now, expires_at = $exp,
-             client_ip = $ip, user_agent = $ua;
+             client_ip = $ip, user_agent = $ua, amr = $amr;
          CREATE $rtid SET hash = $hash, session = $sid_key, user = $user, created_at = $now,
              expires_at = $rexp;
          COMMIT TRANSACTION;",
@@ -77,6 +81,7 @@ pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
     .bind(("exp", s.expires_at))
     .bind(("ip", s.client_ip))
     .bind(("ua", s.user_agent))
+    .bind(("amr", s.amr))
     .bind(("hash", s.refresh_hash))
     .bind(("rexp", s.refresh_expires_at))
     .await?;
@@ -98,7 +103,7 @@ pub async fn find_refresh(db: &Db, hash: &str) -> StoreResult<Option<RefreshRow>
 /// Loads a session.
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRow>> {
     let mut res = db
-        .query("SELECT record::id(id) AS id, user, expires_at, revoked_at FROM $sid")
+        .query("SELECT record::id(id) AS id, user, expires_at, revoked_at, amr FROM $sid")
         .bind(("sid", RecordId::new("session", id)))
         .await?;
     Ok(res.take::<Option<SessionRow>>(0)?)

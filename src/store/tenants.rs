@@ -32,6 +32,12 @@ pub struct TenantRow {
     pub cors_origins: Option<Vec<String>>,
     /// A disabled tenant answers like an unknown one.
     pub disabled: bool,
+    /// `optional` or `required`; NONE: optional.
+    pub mfa_policy: Option<String>,
+    /// Passkeys' relying party id; NONE: `PUBLIC_URL`'s host.
+    pub passkey_rp_id: Option<String>,
+    /// Passkeys' origin; NONE: `PUBLIC_URL`'s origin.
+    pub passkey_origin: Option<String>,
 }
 
 impl TenantRow {
@@ -50,13 +56,17 @@ impl TenantRow {
             password_min_length: None,
             cors_origins: None,
             disabled: false,
+            mfa_policy: None,
+            passkey_rp_id: None,
+            passkey_origin: None,
         }
     }
 }
 
 /// Columns of [`TenantRow`].
 const FIELDS: &str = "slug, display_name, algorithm, created_at, reset_url_template, verify_url_template, \
-    require_verified_email, access_token_minutes, refresh_token_days, password_min_length, cors_origins, disabled";
+    require_verified_email, access_token_minutes, refresh_token_days, password_min_length, cors_origins, disabled, \
+    mfa_policy, passkey_rp_id, passkey_origin";
 
 /// Loads a tenant by slug.
 pub async fn get(platform: &Db, slug: &str) -> StoreResult<Option<TenantRow>> {

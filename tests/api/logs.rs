@@ -147,6 +147,72 @@ async fn a_full_flow_logs_no_password_token_or_hash() {
         .await,
         "changePassword",
     );
+    // Multi-factor: the TOTP secret, its URI, the codes, the recovery codes and the mfaToken
+    // never reach the log either.
+    let start = data(
+        &gql(
+            &base,
+            Some(&access),
+            "mutation { startTotpEnrollment { secret otpauthUri } }",
+            json!({}),
+        )
+        .await,
+        "startTotpEnrollment",
+    )
+    .clone();
+    let secret = s(&start["secret"]);
+    secrets.push(("TOTP secret".into(), secret.clone()));
+    secrets.push(("otpauth URI".into(), s(&start["otpauthUri"])));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(secret).to_bytes().unwrap(),
+    )
+    .generate(now);
+    secrets.push(("TOTP code".into(), code.clone()));
+    let codes = data(
+        &gql(
+            &base,
+            Some(&access),
+            "mutation($c: String!) { confirmTotpEnrollment(code: $c) { codes } }",
+            json!({"c": code}),
+        )
+        .await,
+        "confirmTotpEnrollment",
+    )["codes"]
+        .clone();
+    for c in codes.as_array().unwrap() {
+        secrets.push(("recovery code".into(), s(c)));
+    }
+    let step = gql(
+        &base,
+        None,
+        LOGIN,
+        json!({"input": {"identifier": "logged", "password": p3}}),
+    )
+    .await;
+    let mfa_token = s(&step["errors"][0]["extensions"]["mfaToken"]);
+    secrets.push(("mfa token".into(), mfa_token.clone()));
+    let verified = data(
+        &gql(
+            &base,
+            None,
+            "mutation($t: String!, $c: String) { verifyMfa(mfaToken: $t, recoveryCode: $c) { accessToken refreshToken } }",
+            json!({"t": mfa_token, "c": codes[0]}),
+        )
+        .await,
+        "verifyMfa",
+    )
+    .clone();
+    secrets.push(("mfa access".into(), s(&verified["accessToken"])));
+    secrets.push(("mfa refresh".into(), s(&verified["refreshToken"])));
+
     // Five wrong guesses lock the account (an audited security event).
     let wrong = "wrong Guess-0a9f";
     secrets.push(("wrong guess".into(), wrong.into()));
@@ -193,6 +259,7 @@ async fn a_full_flow_logs_no_password_token_or_hash() {
         "password_hash",
         "BEGIN PRIVATE",
         "private_sealed",
+        "secret_sealed",
     ] {
         assert!(!log.contains(marker), "the log contains {marker}");
     }
@@ -206,6 +273,8 @@ async fn a_full_flow_logs_no_password_token_or_hash() {
         "refresh_token_reuse",
         "password_reset",
         "password_changed",
+        "totp_enrolled",
+        "mfa_success",
     ] {
         let line = lines
             .iter()

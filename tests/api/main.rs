@@ -20,6 +20,7 @@ mod jwt_verifier;
 mod keys;
 mod logs;
 mod mail;
+mod mfa;
 mod password_policy;
 mod persistence;
 mod register_login;

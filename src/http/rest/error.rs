@@ -83,7 +83,22 @@ fn service_error(e: ServiceError) -> Response {
         tracing::error!(code = e.code(), detail = %d, "REST request failed");
     }
     let status = e.status();
-    let mut resp = detail(status, &e.to_string());
+    let mut resp = match &e {
+        // The second step's token and methods travel in the body, as over GraphQL.
+        ServiceError::MfaRequired {
+            mfa_token, methods, ..
+        } => (
+            status,
+            Json(serde_json::json!({"detail": e.to_string(), "mfa_token": mfa_token, "methods": methods})),
+        )
+            .into_response(),
+        ServiceError::MfaEnrollmentRequired { mfa_token } => (
+            status,
+            Json(serde_json::json!({"detail": e.to_string(), "mfa_token": mfa_token})),
+        )
+            .into_response(),
+        _ => detail(status, &e.to_string()),
+    };
     let headers = resp.headers_mut();
     match &e {
         // RFC 6750 §3: a 401 for a Bearer-protected resource names the scheme.
