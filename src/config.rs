@@ -24,6 +24,9 @@ pub enum Algorithm {
     ES256,
     /// HMAC-SHA256 with a per-tenant secret; cannot be published in the JWKS.
     HS256,
+    /// RSA PKCS#1 v1.5 with SHA-256 (2048-bit keys): what OpenID Connect requires every
+    /// provider to offer for id_tokens; every tenant has one beside its own algorithm's key.
+    RS256,
 }
 
 impl Algorithm {
@@ -33,6 +36,7 @@ impl Algorithm {
             Algorithm::EdDSA => "EdDSA",
             Algorithm::ES256 => "ES256",
             Algorithm::HS256 => "HS256",
+            Algorithm::RS256 => "RS256",
         }
     }
 
@@ -42,6 +46,7 @@ impl Algorithm {
             "EDDSA" => Some(Algorithm::EdDSA),
             "ES256" => Some(Algorithm::ES256),
             "HS256" => Some(Algorithm::HS256),
+            "RS256" => Some(Algorithm::RS256),
             _ => None,
         }
     }

@@ -260,25 +260,26 @@ async fn open_tenant(args: &RegistryArgs, slug: &TenantSlug) -> Result<TenantSha
     let alg = Algorithm::parse(&row.algorithm).unwrap_or(Algorithm::EdDSA);
     let now = args.clock.now();
     let mut rows = store::keys::list(&db).await?;
-    let keys = match KeySet::load(alg, slug.as_str(), &rows, &args.secrets, now)? {
-        Some(k) => k,
-        None => {
-            // No key of the tenant's algorithm (a new tenant, or ALGORITHM changed): make one.
-            // When keys of another algorithm are signing, the new one is published first and
-            // takes over after the JWKS cache time, like any rotation; the old keys keep
-            // verifying their tokens until those expire.
-            let signing = rows
-                .iter()
-                .any(|r| r.revoked_at.is_none() && r.retired_at.is_none());
-            let activates =
-                signing.then(|| now + chrono::Duration::seconds(KEY_PUBLISH_AHEAD_SECONDS));
-            let key = generate_key(alg, slug.as_str(), &args.secrets, now, activates);
-            store::keys::rotate(&db, key, false, now).await?;
-            rows = store::keys::list(&db).await?;
-            KeySet::load(alg, slug.as_str(), &rows, &args.secrets, now)?
-                .ok_or_else(|| ServiceError::Internal("generated key does not load".into()))?
-        }
-    };
+    let loaded = KeySet::load(alg, slug.as_str(), &rows, &args.secrets, now)?;
+    if loaded.as_ref().is_none_or(|k| !k.has_signer(alg)) {
+        // No key of the tenant's algorithm (a new tenant, or ALGORITHM changed): make one.
+        // When keys of another algorithm are signing access tokens, the new one is published
+        // first and takes over after the JWKS cache time, like any rotation; the old keys
+        // keep verifying their tokens until those expire.
+        let access_algs: Vec<String> = rows
+            .iter()
+            .filter(|r| r.revoked_at.is_none() && r.retired_at.is_none())
+            .filter(|r| r.alg != Algorithm::RS256.as_str() || alg == Algorithm::RS256)
+            .map(|r| r.alg.clone())
+            .collect();
+        let activates = (!access_algs.is_empty())
+            .then(|| now + chrono::Duration::seconds(KEY_PUBLISH_AHEAD_SECONDS));
+        let key = generate_key(alg, slug.as_str(), &args.secrets, now, activates);
+        store::keys::rotate(&db, vec![key], access_algs, false, now).await?;
+        rows = store::keys::list(&db).await?;
+    }
+    let keys = KeySet::load(alg, slug.as_str(), &rows, &args.secrets, now)?
+        .ok_or_else(|| ServiceError::Internal("generated key does not load".into()))?;
     Ok(TenantShared {
         slug: slug.clone(),
         row: RwLock::new(Arc::new(row)),

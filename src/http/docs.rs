@@ -20,6 +20,11 @@ const EXAMPLE_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'
 const LOGIN_EXAMPLE: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/login.html"));
 
+/// The passkey and authenticator-app example (examples/mfa.html with its script, no inline
+/// code: it runs under the strict page policy).
+const MFA_EXAMPLE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/mfa.html"));
+const MFA_EXAMPLE_JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/mfa.js"));
+
 const SWAGGER_PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <head>
@@ -71,6 +76,22 @@ pub fn routes(openapi: String, serve_examples: bool) -> Router<AppState> {
         // style on purpose, so it can be copied anywhere and read in one go. Its own policy
         // still keeps it to this origin; it is off unless SERVE_EXAMPLES=true.
         r.route(
+            "/examples/mfa.html",
+            get(|| async { page(MFA_EXAMPLE.into()) }),
+        )
+        .route(
+            "/examples/mfa.js",
+            get(|| async {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/javascript; charset=utf-8"),
+                    )],
+                    MFA_EXAMPLE_JS,
+                )
+            }),
+        )
+        .route(
             "/examples/login.html",
             get(|| async {
                 (

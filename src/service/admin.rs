@@ -11,8 +11,10 @@ use super::settings::Settings;
 use super::tokens::{KEY_PUBLISH_AHEAD_SECONDS, generate_key};
 use super::{ClientInfo, Services};
 use crate::actors::Tenant;
+use crate::config::Algorithm;
 use crate::error::ServiceError;
 use crate::store::audit::{self, AuditRow};
+use crate::store::keys::KeyRow;
 use crate::store::tenants::{self, TenantRow};
 use crate::store::users::{self, UserRow};
 
@@ -519,14 +521,17 @@ impl Services {
         // accepting that verifiers refetch.
         let activates =
             (!emergency).then(|| now + chrono::Duration::seconds(KEY_PUBLISH_AHEAD_SECONDS));
-        let key = generate_key(
-            tenant.keys().algorithm(),
-            tenant.slug().as_str(),
-            &self.secrets,
-            now,
-            activates,
-        );
-        let kid = tenant.rotate_key(key, emergency).await?;
+        // The tenant's own algorithm and, once it has one, its RSA key (id_tokens) rotate
+        // together.
+        let mut algs = vec![tenant.keys().algorithm()];
+        if algs[0] != Algorithm::RS256 && tenant.keys().has_signer(Algorithm::RS256) {
+            algs.push(Algorithm::RS256);
+        }
+        let keys: Vec<KeyRow> = algs
+            .iter()
+            .map(|alg| generate_key(*alg, tenant.slug().as_str(), &self.secrets, now, activates))
+            .collect();
+        let kid = tenant.rotate_keys(keys, emergency).await?;
         let detail = match activates {
             Some(at) => format!("kid {kid}, signs from {}", at.to_rfc3339()),
             None => format!("kid {kid}, emergency: signs now, earlier keys revoked"),

@@ -597,6 +597,6 @@ impl Services {
             amr: method.amr().iter().map(|a| a.to_string()).collect(),
             acr: Some(method.acr().to_string()),
         };
-        Ok((tenant.keys().sign(&claims)?, ttl))
+        Ok((tenant.keys().sign(&claims, now)?, ttl))
     }
 }

@@ -179,6 +179,21 @@ pub fn generate_key(
             (doc.as_ref().to_vec(), Some(jwk.to_string()))
         }
         Algorithm::HS256 => (crate::service::secrets::random_bytes(32), None),
+        Algorithm::RS256 => {
+            use aws_lc_rs::encoding::AsDer;
+            use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKeyComponents};
+            let pair = RsaKeyPair::generate(KeySize::Rsa2048).expect("rsa keygen");
+            let pkcs8 = pair.as_der().expect("own pkcs8");
+            let private = pkcs1_of_pkcs8(pkcs8.as_ref())
+                .expect("a PKCS#8 RSA key holds a PKCS#1 key")
+                .to_vec();
+            let public = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+            let jwk = serde_json::json!({
+                "kty": "RSA", "n": b64url(&public.n), "e": b64url(&public.e),
+                "kid": kid, "alg": "RS256", "use": "sig",
+            });
+            (private, Some(jwk.to_string()))
+        }
     };
     KeyRow {
         private_sealed: secrets.seal(&key_context(slug, &kid), &private),
@@ -247,16 +262,16 @@ impl KeySet {
                     kid: row.kid.clone(),
                 })?;
             let (enc, dec) = match alg {
-                Algorithm::EdDSA | Algorithm::ES256 => {
+                Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256 => {
                     let text = row.public_jwk.as_deref().unwrap_or("{}");
                     let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_str(text)
                         .map_err(|_| KeyError::Malformed(row.kid.clone()))?;
                     let dec = DecodingKey::from_jwk(&jwk)
                         .map_err(|_| KeyError::Malformed(row.kid.clone()))?;
-                    let enc = if alg == Algorithm::EdDSA {
-                        EncodingKey::from_ed_der(&private)
-                    } else {
-                        EncodingKey::from_ec_der(&private)
+                    let enc = match alg {
+                        Algorithm::EdDSA => EncodingKey::from_ed_der(&private),
+                        Algorithm::RS256 => EncodingKey::from_rsa_der(&private),
+                        _ => EncodingKey::from_ec_der(&private),
                     };
                     jwks.push(serde_json::from_str::<serde_json::Value>(text).unwrap_or_default());
                     (enc, dec)
@@ -292,14 +307,50 @@ impl KeySet {
         }))
     }
 
-    /// The key that signs at `now`: the newest whose window holds it; before a pending key's
-    /// time, the one it replaces.
-    fn signer(&self, now: DateTime<Utc>) -> Result<&Signer, ServiceError> {
-        self.signers
-            .iter()
+    /// The key of `alg` that signs at `now`: the newest whose window holds it; before a
+    /// pending key's time, the one it replaces.
+    fn signer(&self, alg: Algorithm, now: DateTime<Utc>) -> Result<&Signer, ServiceError> {
+        let of_alg = || self.signers.iter().filter(move |s| s.alg == alg);
+        of_alg()
             .find(|s| s.from <= now && s.until.is_none_or(|u| now < u))
-            .or_else(|| self.signers.last())
-            .ok_or_else(|| ServiceError::Internal("the tenant has no signing key".into()))
+            .or_else(|| of_alg().last())
+            .ok_or_else(|| {
+                ServiceError::Internal(format!("the tenant has no {} key", alg.as_str()))
+            })
+    }
+
+    /// Whether a key of `alg` signs now or will.
+    pub fn has_signer(&self, alg: Algorithm) -> bool {
+        self.signers.iter().any(|s| s.alg == alg)
+    }
+
+    /// Signs `payload` (an id_token, a logout token) with the key of `alg` signing now, with
+    /// `typ: JWT`.
+    pub fn sign_with(
+        &self,
+        alg: Algorithm,
+        payload: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<String, ServiceError> {
+        self.encode_with(alg, Some("JWT"), payload, now)
+    }
+
+    /// Checks a JWT this tenant signed (an id_token presented back as a hint): signature by one of
+    /// its keys with that key's algorithm, `iss`; not the clock (a hint may have expired).
+    pub fn verify_issued(&self, token: &str, issuer: &str) -> Option<serde_json::Value> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let key = self.verify.get(header.kid.as_deref()?)?;
+        if header.alg != jwt_alg(key.alg) {
+            return None;
+        }
+        let mut v = Validation::new(jwt_alg(key.alg));
+        v.validate_exp = false;
+        v.validate_aud = false;
+        v.set_required_spec_claims(&["iss", "sub"]);
+        v.set_issuer(&[issuer]);
+        jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &v)
+            .ok()
+            .map(|d| d.claims)
     }
 
     /// When the next key starts signing, if one is waiting (reported after a rotation).
@@ -321,10 +372,10 @@ impl KeySet {
         self.preferred
     }
 
-    /// Signs claims with the key that signs at their `iat`.
-    pub fn sign(&self, claims: &AccessClaims) -> Result<String, ServiceError> {
-        let at = DateTime::from_timestamp(claims.iat, 0).unwrap_or_default();
-        self.encode(Some(ACCESS_TOKEN_TYP), claims, at)
+    /// Signs claims with the access-token key that signs at `now` (their `iat`, to the
+    /// instant: `iat` itself is whole seconds, older than a key made this second).
+    pub fn sign(&self, claims: &AccessClaims, now: DateTime<Utc>) -> Result<String, ServiceError> {
+        self.encode(Some(ACCESS_TOKEN_TYP), claims, now)
     }
 
     /// Signs an arbitrary JSON payload with the key signing now and the given `typ`. Not used
@@ -345,7 +396,36 @@ impl KeySet {
         payload: &T,
         at: DateTime<Utc>,
     ) -> Result<String, ServiceError> {
-        let signer = self.signer(at)?;
+        self.encode_with(self.access_alg(at), typ, payload, at)
+    }
+
+    /// The algorithm access tokens are signed with at `at`: the tenant's, once a key of it
+    /// signs; until then (ALGORITHM just changed) the one its key replaces.
+    fn access_alg(&self, at: DateTime<Utc>) -> Algorithm {
+        let active = |s: &&Signer| s.from <= at && s.until.is_none_or(|u| at < u);
+        if self
+            .signers
+            .iter()
+            .filter(active)
+            .any(|s| s.alg == self.preferred)
+        {
+            return self.preferred;
+        }
+        self.signers
+            .iter()
+            .filter(active)
+            .find(|s| s.alg != Algorithm::RS256)
+            .map_or(self.preferred, |s| s.alg)
+    }
+
+    fn encode_with<T: Serialize>(
+        &self,
+        alg: Algorithm,
+        typ: Option<&str>,
+        payload: &T,
+        at: DateTime<Utc>,
+    ) -> Result<String, ServiceError> {
+        let signer = self.signer(alg, at)?;
         let mut header = Header::new(jwt_alg(signer.alg));
         header.kid = Some(signer.kid.clone());
         header.typ = typ.map(str::to_string);
@@ -465,10 +545,123 @@ fn jwt_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
         Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
         Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
         Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
+        Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
     }
+}
+
+/// The RSAPrivateKey (PKCS#1) inside a PKCS#8 PrivateKeyInfo, which is what jsonwebtoken's
+/// RSA signer reads: SEQUENCE { INTEGER version, SEQUENCE algorithm, OCTET STRING key }.
+fn pkcs1_of_pkcs8(der: &[u8]) -> Option<&[u8]> {
+    // One DER element at `at`: (tag, content range, end).
+    fn element(der: &[u8], at: usize) -> Option<(u8, std::ops::Range<usize>)> {
+        let tag = *der.get(at)?;
+        let first = *der.get(at + 1)? as usize;
+        let (len, header) = if first < 0x80 {
+            (first, 2)
+        } else {
+            let n = first & 0x7f;
+            if n == 0 || n > 4 {
+                return None;
+            }
+            let mut len = 0usize;
+            for i in 0..n {
+                len = (len << 8) | *der.get(at + 2 + i)? as usize;
+            }
+            (len, 2 + n)
+        };
+        let start = at + header;
+        let end = start.checked_add(len)?;
+        (end <= der.len()).then_some((tag, start..end))
+    }
+    let (tag, outer) = element(der, 0)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, version) = element(der, outer.start)?;
+    if tag != 0x02 {
+        return None;
+    }
+    let (tag, algorithm) = element(der, version.end)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, key) = element(der, algorithm.end)?;
+    (tag == 0x04).then(|| &der[key])
 }
 
 /// A new opaque refresh token (256 random bits).
 pub fn new_refresh_token() -> String {
     random_token(REFRESH_TOKEN_BYTES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    fn claims(iat: i64) -> AccessClaims {
+        AccessClaims {
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: "i".into(),
+            exp: iat + 60,
+            iat,
+            nbf: iat,
+            jti: "j".into(),
+            sid: "x".into(),
+            tenant: "t".into(),
+            roles: vec![],
+            amr: vec![],
+            acr: None,
+        }
+    }
+
+    /// After ALGORITHM changed, the old algorithm's key signs access tokens until the new
+    /// one's time; the RSA key (id_tokens) never signs them.
+    #[test]
+    fn a_pending_key_of_a_new_algorithm_does_not_sign_yet() {
+        let secrets = Secrets::derive(&SecretString::from("x".repeat(40)));
+        let now = Utc::now();
+        let later = now + chrono::Duration::seconds(KEY_PUBLISH_AHEAD_SECONDS);
+        let mut eddsa = generate_key(
+            Algorithm::EdDSA,
+            "t",
+            &secrets,
+            now - chrono::Duration::days(1),
+            None,
+        );
+        eddsa.retired_at = Some(later);
+        let rsa = generate_key(
+            Algorithm::RS256,
+            "t",
+            &secrets,
+            now - chrono::Duration::days(1),
+            None,
+        );
+        let es256 = generate_key(Algorithm::ES256, "t", &secrets, now, Some(later));
+        let set = KeySet::load(
+            Algorithm::ES256,
+            "t",
+            &[es256.clone(), rsa, eddsa.clone()],
+            &secrets,
+            now,
+        )
+        .unwrap()
+        .unwrap();
+        let token = set.sign(&claims(now.timestamp()), now).unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().kid.unwrap(),
+            eddsa.kid
+        );
+        let token = set
+            .sign(
+                &claims(later.timestamp() + 1),
+                later + chrono::Duration::seconds(1),
+            )
+            .unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().kid.unwrap(),
+            es256.kid
+        );
+    }
 }

@@ -43,29 +43,43 @@ pub async fn insert(db: &Db, key: KeyRow) -> StoreResult<()> {
     Ok(())
 }
 
-/// Stores a new key, atomically retiring the keys that sign until it starts (its
-/// `activates_at`, or now). With `revoke`, those keys are revoked instead: they stop
-/// verifying at once (a compromised key).
-pub async fn rotate(db: &Db, key: KeyRow, revoke: bool, now: DateTime<Utc>) -> StoreResult<()> {
-    let starts = key.activates_at.unwrap_or(now);
-    let retire = if revoke {
+/// Stores new keys, atomically retiring the keys of the algorithms `retire` that sign until
+/// they start (their `activates_at`, or now). With `revoke`, those keys are revoked instead:
+/// they stop verifying at once (a compromised key).
+pub async fn rotate(
+    db: &Db,
+    new: Vec<KeyRow>,
+    retire: Vec<String>,
+    revoke: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let starts = new.first().and_then(|k| k.activates_at).unwrap_or(now);
+    let retire_sql = if revoke {
         "UPDATE signing_key SET retired_at = $now, revoked_at = $now
-             WHERE revoked_at IS NONE AND (retired_at IS NONE OR retired_at > $now);"
+             WHERE alg IN $algs AND revoked_at IS NONE AND (retired_at IS NONE OR retired_at > $now);"
     } else {
         "UPDATE signing_key SET retired_at = $starts
-             WHERE revoked_at IS NONE AND (retired_at IS NONE OR retired_at > $starts);"
+             WHERE alg IN $algs AND revoked_at IS NONE AND (retired_at IS NONE OR retired_at > $starts);"
     };
-    db.query(format!(
-        "BEGIN TRANSACTION;
-         {retire}
-         CREATE $rid CONTENT $key;
-         COMMIT TRANSACTION;"
-    ))
-    .bind(("rid", RecordId::new("signing_key", key.kid.clone())))
-    .bind(("key", key))
-    .bind(("now", now))
-    .bind(("starts", starts))
-    .await?;
+    let mut sql = format!("BEGIN TRANSACTION;\n{retire_sql}\n");
+    for i in 0..new.len() {
+        sql.push_str(&format!("CREATE $rid{i} CONTENT $key{i};\n"));
+    }
+    sql.push_str("COMMIT TRANSACTION;");
+    let mut q = db
+        .query(sql)
+        .bind(("algs", retire))
+        .bind(("now", now))
+        .bind(("starts", starts));
+    for (i, key) in new.into_iter().enumerate() {
+        q = q
+            .bind((
+                format!("rid{i}"),
+                RecordId::new("signing_key", key.kid.clone()),
+            ))
+            .bind((format!("key{i}"), key));
+    }
+    q.await?;
     Ok(())
 }
 

@@ -42,6 +42,11 @@ pub const PLATFORM: &[Migration] = &[
         name: "platform/005_mfa_settings.surql",
         sql: include_str!("../../schema/surreal/platform/005_mfa_settings.surql"),
     },
+    Migration {
+        version: 6,
+        name: "platform/006_rs256.surql",
+        sql: include_str!("../../schema/surreal/platform/006_rs256.surql"),
+    },
 ];
 
 /// Definitions of each tenant's database.
@@ -75,6 +80,11 @@ pub const TENANT: &[Migration] = &[
         version: 6,
         name: "tenant/006_mfa.surql",
         sql: include_str!("../../schema/surreal/tenant/006_mfa.surql"),
+    },
+    Migration {
+        version: 7,
+        name: "tenant/007_rsa_keys.surql",
+        sql: include_str!("../../schema/surreal/tenant/007_rsa_keys.surql"),
     },
 ];
 

@@ -453,7 +453,16 @@ async fn key_rotation_keeps_earlier_tokens_valid_until_they_expire() {
             .await
             .unwrap()
     };
-    let old_kid = jwks().await["keys"][0]["kid"].as_str().unwrap().to_string();
+    // The tenant's access-token key (EdDSA); its RSA key (id_tokens) rotates alongside.
+    let old_kid = jwks().await["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["alg"] == "EdDSA")
+        .unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let b = app
         .gql_tenant(

@@ -135,6 +135,7 @@ async fn a_changed_algorithm_keeps_the_previous_key_verifying() {
         .as_str()
         .unwrap()
         .to_string();
+
     assert_eq!(
         header(&during).alg,
         jsonwebtoken::Algorithm::EdDSA,
