@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end checks against a real latchkey process on a free port with an in-memory
-# database:
+# End-to-end checks against a real latchkey process on a free port of loopback, addressed as
+# http://localhost:PORT (its PUBLIC_URL, so passkeys work), with an in-memory database:
 #   1. the seed's Python example (examples/seed_example.py, with `requests`),
 #   2. the served /openapi.json validated by openapi-spec-validator (OpenAPI 3.1),
-#   3. the browser test (tests/browser: Debian's chromium driven by playwright-core),
+#   3. the browser test (tests/browser: Debian's chromium driven by playwright-core; the MFA
+#      example with a virtual WebAuthn authenticator),
 #   4. docker/compose.yml parsed by a real YAML parser,
 #   5. the clients people bring (tests/clients): the graphql-http audit of all three GraphQL
 #      endpoints, graphql-js introspection compared with schema/*.graphql, jose and PyJWT
@@ -29,13 +30,19 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/latchkey"
 work=$(mktemp -d)
 log="$out/e2e-server.log"
 admin_key="e2e-admin-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+# A port known before the server starts: passkeys (WebAuthn, in the browser test) need the
+# relying party id `localhost` and the origin http://localhost:PORT, which the server derives
+# from PUBLIC_URL; an IP address is not a valid RP id. The kernel picks a free port, which is
+# released for the server to bind (on loopback only); every client below uses localhost.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 # Login and registration limits lifted: every request comes from 127.0.0.1, and the fuzzers
 # sign in and register thousands of times (the limits themselves are tested in tests/api).
 (
   cd "$work"
   exec env DATABASE_URL=mem:// \
     SECRET_KEY="e2e-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
-    BIND_ADDR=127.0.0.1:0 LOG_FORMAT=json SERVE_EXAMPLES=true ADMIN_API_KEY="$admin_key" \
+    BIND_ADDR="127.0.0.1:$port" PUBLIC_URL="http://localhost:$port" \
+    LOG_FORMAT=json SERVE_EXAMPLES=true ADMIN_API_KEY="$admin_key" \
     RATE_LIMIT_LOGIN=1000000/60 LOGIN_FAILURES_PER_ADDRESS=1000000/900 \
     RATE_LIMIT_REGISTER=1000000/600 "$bin"
 ) >"$log" 2>&1 &
@@ -47,16 +54,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Port 0 lets the kernel pick a free port; the server logs the address it got.
-addr=""
+export LATCHKEY_URL="http://localhost:$port" ADMIN_API_KEY="$admin_key"
+# Ready once /readyz answers 200 (through the name `localhost`, as the clients connect).
+ready() {
+  python3 - "$LATCHKEY_URL/readyz" <<'PY' 2>/dev/null
+import sys, urllib.request
+sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).status == 200 else 1)
+PY
+}
+up=""
 for _ in $(seq 1 300); do
-  addr=$(grep -o '"addr":"[0-9.:]*"' "$log" | head -n1 | cut -d'"' -f4 || true)
-  [ -n "$addr" ] && break
-  kill -0 "$server" 2>/dev/null || { cat "$log"; echo "e2e: the server exited" >&2; exit 1; }
+  ready && { up=1; break; }
+  kill -0 "$server" 2>/dev/null || { cat "$log"; echo "e2e: the server exited (port $port taken meanwhile?)" >&2; exit 1; }
   sleep 0.1
 done
-[ -n "$addr" ] || { cat "$log"; echo "e2e: the server did not report its address in 30 s" >&2; exit 1; }
-export LATCHKEY_URL="http://$addr" ADMIN_API_KEY="$admin_key"
+[ -n "$up" ] || { cat "$log"; echo "e2e: the server did not answer $LATCHKEY_URL/readyz in 30 s" >&2; exit 1; }
 echo "e2e: latchkey at $LATCHKEY_URL"
 
 passed=0

@@ -72,9 +72,9 @@ pub fn routes(openapi: String, serve_examples: bool) -> Router<AppState> {
         .route("/docs", get(|| async { page(SWAGGER_PAGE.into()) }))
         .route("/redoc", get(|| async { page(REDOC_PAGE.into()) }));
     if serve_examples {
-        // Not the strict page CSP: the example is a single file with an inline script and
-        // style on purpose, so it can be copied anywhere and read in one go. Its own policy
-        // still keeps it to this origin; it is off unless SERVE_EXAMPLES=true.
+        // The examples are off unless SERVE_EXAMPLES=true. The MFA page runs under the strict
+        // page policy (its script is a file of its own); the login example does not, see
+        // below.
         r.route(
             "/examples/mfa.html",
             get(|| async { page(MFA_EXAMPLE.into()) }),
@@ -91,6 +91,9 @@ pub fn routes(openapi: String, serve_examples: bool) -> Router<AppState> {
                 )
             }),
         )
+        // Not the strict page CSP: the login example is a single file with an inline script
+        // and style on purpose, so it can be copied anywhere and read in one go. Its own
+        // policy still keeps it to this origin.
         .route(
             "/examples/login.html",
             get(|| async {

@@ -4,6 +4,7 @@
 // must work with the network cable pulled. Screenshots go to test-output/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -530,6 +531,361 @@ test('the plain fetch example logs in and shows me', async () => {
   assert.equal(shown.is_active, true);
   await page.screenshot({ path: join(OUT, 'login-example.png') });
   await page.close();
+});
+
+// ---- The multi-factor example (examples/mfa.html) ------------------------------------------
+// A person's whole way through it in Chromium, with a virtual authenticator (Chrome DevTools
+// Protocol, WebAuthn domain) standing in for the platform's passkey store: the RP id is
+// `localhost`, which is why scripts/e2e.sh serves on http://localhost:PORT (PUBLIC_URL).
+
+/** RFC 4648 base32 (what an authenticator app is typed) to bytes. */
+function base32Bytes(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const v = alphabet.indexOf(c);
+    assert.ok(v >= 0, `${c} is not base32`);
+    bits += v.toString(2).padStart(5, '0');
+  }
+  return Buffer.from((bits.match(/.{8}/g) || []).map((b) => parseInt(b, 2)));
+}
+
+/** RFC 6238 TOTP as an authenticator app computes it: HMAC-SHA1, 6 digits, 30-second steps. */
+function totpAt(secretBase32, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', base32Bytes(secretBase32)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+const totpStep = () => Math.floor(Date.now() / 1000 / 30);
+
+test('TOTP helper: the RFC 6238 test vector', () => {
+  // RFC 6238 appendix B, SHA-1 seed "12345678901234567890": T=59 gives 94287082 (8 digits).
+  const seed = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+  assert.equal(base32Bytes(seed).toString(), '12345678901234567890');
+  assert.equal(totpAt(seed, Math.floor(59 / 30)), '287082');
+  assert.equal(totpAt(seed, Math.floor(1111111109 / 30)), '081804');
+});
+
+test('the MFA example: register, add a passkey, sign in with it, add an authenticator app, every second step', async () => {
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  const credentials = async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+  // Every token the server hands the page, to check none ends up in browser storage.
+  const tokens = [];
+  page.on('response', async (res) => {
+    if (!res.url().endsWith('/graphql') || res.request().method() !== 'POST') return;
+    const body = await res.json().catch(() => null);
+    for (const v of Object.values(body?.data || {})) {
+      if (v?.accessToken) tokens.push(v.accessToken, v.refreshToken);
+    }
+    for (const e of body?.errors || []) if (e.extensions?.mfaToken) tokens.push(e.extensions.mfaToken);
+  });
+  const shot = (name) => page.screenshot({ path: join(OUT, `mfa-${name}.png`), fullPage: true });
+  const status = page.getByRole('status');
+  const heading = (name) => page.getByRole('heading', { name, exact: true });
+  const passkeys = page.getByRole('list', { name: 'Your passkeys' });
+  const signInForm = page.getByRole('form', { name: 'Sign in' });
+  /** Waits for the status region to say `text` (a substring) and returns all it says. */
+  const says = async (text) => {
+    await status.getByText(text).waitFor();
+    return status.innerText();
+  };
+
+  const who = `mfa${Math.random().toString(36).slice(2, 10)}`;
+  const password = 'correct horse battery staple';
+
+  // The start screen, served under the page CSP (no inline script; mfa.js does everything).
+  const res = await page.goto(`${BASE}/examples/mfa.html`);
+  assert.equal(res.status(), 200);
+  assert.match(res.headers()['content-security-policy'], /script-src 'self';/);
+  await heading('Sign in').waitFor();
+  assert.equal(await page.locator('script:not([src])').count(), 0, 'no inline script');
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).waitFor();
+  // Keyboard focus is visible: Tab reaches the first field, which draws an outline.
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement;
+    return { label: el.labels?.[0]?.textContent, outline: getComputedStyle(el).outlineStyle };
+  });
+  assert.deepEqual(focused, { label: 'Email or username', outline: 'solid' });
+  await shot('1-start');
+
+  // Register: signed in at once; no factor yet.
+  const register = page.getByRole('form', { name: 'Create an account' });
+  await register.getByLabel('Email', { exact: true }).fill(`${who}@example.com`);
+  await register.getByLabel('Username', { exact: true }).fill(who);
+  await register.getByLabel('New password', { exact: true }).fill(password);
+  await register.getByRole('button', { name: 'Create account' }).click();
+  await heading(`Signed in as ${who}`).waitFor();
+  assert.match(await says('Account created'), new RegExp(`Welcome, ${who}\\.`));
+  await page.getByText('No passkeys yet.').waitFor();
+  assert.equal(await page.locator('#totp-state').innerText(), 'Not set up');
+  assert.equal(await page.locator('#recovery-left').innerText(), '0');
+  await shot('2-registered');
+
+  // Add a passkey named "Virtual key": listed, and the authenticator holds one resident
+  // credential for RP id localhost.
+  await page.getByLabel('Name for the new passkey').fill('Virtual key');
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await says('Passkey "Virtual key" added.');
+  const [added] = await passkeys.getByRole('listitem').allInnerTexts();
+  assert.equal(await passkeys.getByRole('listitem').count(), 1);
+  assert.match(added, /^Virtual key\n/);
+  assert.match(added, /not used to sign in yet/);
+  await page.getByRole('button', { name: 'Remove passkey Virtual key' }).waitFor();
+  assert.ok(await page.getByText('No passkeys yet.').isHidden());
+  let held = await credentials();
+  assert.equal(held.length, 1, JSON.stringify(held));
+  assert.equal(held[0].isResidentCredential, true);
+  assert.equal(held[0].rpId, 'localhost');
+  await shot('3-passkey-added');
+
+  // Sign out, then "Sign in with a passkey" with no name typed: the same account.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await heading('Sign in').waitFor();
+  await says('Signed out.');
+  assert.equal(await signInForm.getByLabel('Email or username').inputValue(), '');
+  await shot('4-signed-out');
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await heading(`Signed in as ${who}`).waitFor();
+  assert.match(await says('Signed in with your passkey.'), new RegExp(`Welcome, ${who}\\.`));
+  assert.match((await passkeys.getByRole('listitem').allInnerTexts())[0], /last used /);
+  held = await credentials();
+  assert.equal(held.length, 1);
+  assert.ok(held[0].signCount >= 1, `the authenticator signed (signCount ${held[0].signCount})`);
+  await shot('5-passkey-signed-in');
+
+  // Set up an authenticator app: a QR code (an SVG as a data: image) and the secret; the app's
+  // code (computed here from the secret shown) confirms it; 10 recovery codes, shown once.
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  const qr = page.getByRole('img', { name: /QR code/ });
+  await qr.waitFor();
+  const src = await qr.getAttribute('src');
+  assert.match(src, /^data:image\/svg\+xml;base64,/);
+  assert.match(Buffer.from(src.split(',')[1], 'base64').toString(), /^<svg[\s>]/);
+  assert.ok(await qr.evaluate((img) => img.complete && img.naturalWidth > 100), 'the QR code is drawn');
+  const secret = (await page.locator('#totp-secret').innerText()).replace(/\s/g, '');
+  assert.match(secret, /^[A-Z2-7]{26,}$/);
+  assert.match(await page.getByRole('link', { name: /authenticator app/ }).getAttribute('href'),
+    new RegExp(`^otpauth://totp/.*secret=${secret}`));
+  await says('type the code it shows');
+  await shot('6-totp-setup');
+  const enrolStep = totpStep();
+  await page.getByLabel('6-digit code the app shows now').fill(totpAt(secret, enrolStep));
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await heading('Your recovery codes').waitFor();
+  await says('Authenticator app set up.');
+  const codes = await page.getByRole('list', { name: 'Your recovery codes' }).getByRole('listitem').allInnerTexts();
+  assert.equal(codes.length, 10, JSON.stringify(codes));
+  for (const c of codes) assert.match(c, /^[a-z2-9]{5}-[a-z2-9]{5}$/);
+  assert.equal(new Set(codes).size, 10);
+  assert.equal(await page.locator('#totp-state').innerText(), 'Set up');
+  assert.equal(await page.locator('#recovery-left').innerText(), '10');
+  assert.ok(await qr.isHidden(), 'the secret is gone once confirmed');
+  assert.ok(await page.getByRole('button', { name: 'Set up an authenticator app' }).isHidden());
+  await shot('7-recovery-codes');
+  await page.getByRole('button', { name: 'I have saved my recovery codes' }).click();
+  assert.equal(await page.getByRole('list', { name: 'Your recovery codes' }).getByRole('listitem').count(), 0);
+
+  /** Signs out, then in with the password: the second step, offering all three factors. */
+  const passwordToSecondStep = async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await says('Signed out.');
+    await signInForm.getByLabel('Email or username').fill(who);
+    await signInForm.getByLabel('Password').fill(password);
+    await signInForm.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await heading('Second step').waitFor();
+    await says('Password accepted.');
+    await page.getByLabel('6-digit code from your authenticator app').waitFor();
+    await page.getByLabel('One of your recovery codes').waitFor();
+    await page.getByRole('button', { name: 'Use my passkey' }).waitFor();
+  };
+
+  // Password, then the authenticator app. The code confirmed at enrolment is spent (a code
+  // is accepted once): answering with it again is INVALID_CREDENTIALS, shown with its code.
+  await passwordToSecondStep();
+  await shot('8-second-step');
+  await page.getByLabel('6-digit code from your authenticator app').fill(totpAt(secret, enrolStep));
+  await page.getByRole('button', { name: 'Verify code' }).click();
+  assert.match(await says('INVALID_CREDENTIALS'), /^INVALID_CREDENTIALS: /);
+  await heading('Second step').waitFor();
+  await shot('9-second-step-reused-code');
+  // The next step's code (the server accepts one step either side of its clock).
+  await page.getByLabel('6-digit code from your authenticator app').fill(totpAt(secret, Math.max(enrolStep + 1, totpStep())));
+  await page.getByRole('button', { name: 'Verify code' }).click();
+  await heading(`Signed in as ${who}`).waitFor();
+  await says('Signed in with your password and your authenticator app.');
+  await shot('10-totp-signed-in');
+
+  // Password, then the passkey (verifyMfa with the login's passkeyOptions).
+  await passwordToSecondStep();
+  await page.getByRole('button', { name: 'Use my passkey' }).click();
+  await heading(`Signed in as ${who}`).waitFor();
+  await says('Signed in with your password and your passkey.');
+  await shot('11-second-step-passkey-signed-in');
+
+  // Password, then a recovery code: it is spent, 9 left.
+  await passwordToSecondStep();
+  await page.getByLabel('One of your recovery codes').fill(codes[3].toUpperCase());
+  await page.getByRole('button', { name: 'Use recovery code' }).click();
+  await heading(`Signed in as ${who}`).waitFor();
+  await says('Signed in with your password and a recovery code.');
+  assert.equal(await page.locator('#recovery-left').innerText(), '9');
+  await shot('12-recovery-code-signed-in');
+
+  // Remove the passkey: the list is empty again (the authenticator still holds its copy).
+  await page.getByRole('button', { name: 'Remove passkey Virtual key' }).click();
+  await says('Passkey "Virtual key" removed.');
+  await page.getByText('No passkeys yet.').waitFor();
+  assert.equal(await passkeys.getByRole('listitem').count(), 0);
+  await shot('13-passkey-removed');
+
+  // Nothing secret was kept by the browser: tokens, the TOTP secret, the recovery codes.
+  assert.ok(tokens.length >= 10, `tokens seen: ${tokens.length}`);
+  await assertNotStored(page, [...tokens, secret, ...codes]);
+  assert.equal(await page.evaluate(() => document.cookie), '');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await says('Signed out.');
+
+  await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
+  await cdp.detach();
+  await page.close();
+});
+
+/** One GraphQL request from the test itself (setting up what a person would not do in the
+ *  page): the data, or a throw with the errors. */
+async function graphql(path, query, variables = {}, bearer = undefined) {
+  const res = await fetch(`${BASE}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await res.json();
+  assert.equal(body.errors, undefined, `${path}: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+test('the MFA example under a tenant that requires a second factor: set one up at sign-up, then sign in with it', async () => {
+  assert.ok(ADMIN_KEY, 'ADMIN_API_KEY must be the started server\'s admin key');
+  // A tenant of its own (the default tenant's policy stays as the other tests expect), with
+  // mfa: REQUIRED set by its admin.
+  const slug = `mfa-required-${Math.random().toString(36).slice(2, 8)}`;
+  const password = 'correct horse battery staple';
+  const admin = { email: `owner-${slug}@example.com`, username: 'owner', password };
+  await graphql('/admin/graphql', 'mutation($i: CreateTenantInput!) { createTenant(input: $i) { slug } }',
+    { i: { slug, displayName: 'MFA required', admin } }, ADMIN_KEY);
+  const { login } = await graphql(`/t/${slug}/graphql`, 'mutation($i: LoginInput!) { login(input: $i) { accessToken } }',
+    { i: { identifier: 'owner', password } });
+  const { updateTenantSettings } = await graphql(`/t/${slug}/graphql`,
+    'mutation { updateTenantSettings(input: {mfa: REQUIRED}) { mfa } }', {}, login.accessToken);
+  assert.equal(updateTenantSettings.mfa, 'REQUIRED');
+
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  const shot = (name) => page.screenshot({ path: join(OUT, `mfa-enrol-${name}.png`), fullPage: true });
+  const status = page.getByRole('status');
+  const heading = (name) => page.getByRole('heading', { name, exact: true });
+  const says = async (text) => {
+    await status.getByText(text).waitFor();
+    return status.innerText();
+  };
+  const signInForm = page.getByRole('form', { name: 'Sign in' });
+  const registerAs = async (who) => {
+    const form = page.getByRole('form', { name: 'Create an account' });
+    await form.getByLabel('Email', { exact: true }).fill(`${who}@example.com`);
+    await form.getByLabel('Username', { exact: true }).fill(who);
+    await form.getByLabel('New password', { exact: true }).fill(password);
+    await form.getByRole('button', { name: 'Create account' }).click();
+    await heading('Set up a second factor').waitFor();
+    await says('Account created, but this account needs a second factor before it can sign in.');
+  };
+  const signInWithPassword = async (who) => {
+    await signInForm.getByLabel('Email or username').fill(who);
+    await signInForm.getByLabel('Password').fill(password);
+    await signInForm.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await heading('Second step').waitFor();
+  };
+
+  await page.goto(`${BASE}/examples/mfa.html?tenant=${slug}`);
+  await page.getByText(`Tenant: ${slug} (/t/${slug}/graphql)`).waitFor();
+
+  // Someone signs up: MFA_ENROLLMENT_REQUIRED; they set up an authenticator app with the
+  // enrolment-only token, keep the recovery codes, and are sent back to sign in.
+  const first = `app${Math.random().toString(36).slice(2, 10)}`;
+  await registerAs(first);
+  await shot('1-required');
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  await page.getByRole('img', { name: /QR code/ }).waitFor();
+  const secret = (await page.locator('#totp-secret').innerText()).replace(/\s/g, '');
+  const enrolStep = totpStep();
+  await page.getByLabel('6-digit code the app shows now').fill(totpAt(secret, enrolStep));
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await heading('Your recovery codes').waitFor();
+  const codes = await page.getByRole('list', { name: 'Your recovery codes' }).getByRole('listitem').allInnerTexts();
+  assert.equal(codes.length, 10);
+  await shot('2-recovery-codes');
+  await page.getByRole('button', { name: 'I have saved my recovery codes' }).click();
+  await heading('Sign in').waitFor();
+  await says('Authenticator app set up. Now sign in again with your password.');
+  await signInWithPassword(first);
+  await page.getByLabel('6-digit code from your authenticator app').waitFor();
+  await page.getByLabel('One of your recovery codes').waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Use my passkey' }).isHidden(), 'no passkey, no passkey button');
+  await page.getByLabel('6-digit code from your authenticator app').fill(totpAt(secret, Math.max(enrolStep + 1, totpStep())));
+  await page.getByRole('button', { name: 'Verify code' }).click();
+  await heading(`Signed in as ${first}`).waitFor();
+  await says('Signed in with your password and your authenticator app.');
+  assert.equal(await page.locator('#totp-state').innerText(), 'Set up');
+  assert.equal(await page.locator('#recovery-left').innerText(), '10');
+  await shot('3-app-signed-in');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await says('Signed out.');
+
+  // Someone else sets up a passkey instead; their second step offers only the passkey.
+  const second = `key${Math.random().toString(36).slice(2, 10)}`;
+  await registerAs(second);
+  await page.getByLabel('Name for the new passkey').fill('Enrolment key');
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await heading('Sign in').waitFor();
+  await says('Passkey "Enrolment key" added. Now sign in again with your password.');
+  const held = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+  assert.equal(held.length, 1);
+  assert.equal(held[0].rpId, 'localhost');
+  await signInWithPassword(second);
+  await page.getByRole('button', { name: 'Use my passkey' }).waitFor();
+  assert.ok(await page.getByLabel('6-digit code from your authenticator app').isHidden());
+  assert.ok(await page.getByLabel('One of your recovery codes').isHidden());
+  await shot('4-second-step-passkey-only');
+  await page.getByRole('button', { name: 'Use my passkey' }).click();
+  await heading(`Signed in as ${second}`).waitFor();
+  await says('Signed in with your password and your passkey.');
+  const listed = await page.getByRole('list', { name: 'Your passkeys' }).getByRole('listitem').allInnerTexts();
+  assert.equal(listed.length, 1);
+  assert.match(listed[0], /^Enrolment key\n.*last used /s);
+  await shot('5-passkey-signed-in');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await says('Signed out.');
+
+  await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
+  await cdp.detach();
+  await page.close();
+  await graphql('/admin/graphql', 'mutation($s: String!) { deleteTenant(slug: $s) }', { s: slug }, ADMIN_KEY);
 });
 
 test('no request left the server and no page logged an error', () => {
