@@ -696,6 +696,22 @@ impl Services {
         credential: &Value,
         client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
+        let user = self
+            .complete_passkey_login(tenant, challenge_id, credential, client)
+            .await?;
+        self.start_session(tenant, user, client, AuthMethod::Passkey)
+            .await
+    }
+
+    /// Everything [`Services::finish_passkey_login`] checks, without starting an API
+    /// session (the hosted sign-in starts a browser session instead).
+    pub async fn complete_passkey_login(
+        &self,
+        tenant: &Tenant,
+        challenge_id: &str,
+        credential: &Value,
+        client: &ClientInfo,
+    ) -> Result<UserRow, ServiceError> {
         let (hash, row) = self
             .live_challenge(tenant, challenge_id, &["passkey_login"])
             .await?;
@@ -727,8 +743,7 @@ impl Services {
             AuditInfo::own(&user.id, client),
         )
         .await;
-        self.start_session(tenant, user, client, AuthMethod::Passkey)
-            .await
+        Ok(user)
     }
 
     /// Completes a login's second step with one factor. Wrong codes count toward the account
@@ -740,6 +755,19 @@ impl Services {
         factor: Factor<'_>,
         client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
+        let (user, method) = self.complete_mfa(tenant, mfa_token, factor, client).await?;
+        self.start_session(tenant, user, client, method).await
+    }
+
+    /// Everything [`Services::verify_mfa`] checks, without starting an API session: the user
+    /// and how they authenticated (the hosted sign-in starts a browser session instead).
+    pub async fn complete_mfa(
+        &self,
+        tenant: &Tenant,
+        mfa_token: &str,
+        factor: Factor<'_>,
+        client: &ClientInfo,
+    ) -> Result<(UserRow, AuthMethod), ServiceError> {
         let (hash, row) = self.live_challenge(tenant, mfa_token, &["login"]).await?;
         let user_id = row.user.clone().ok_or(ServiceError::InvalidToken)?;
         let user = tenant
@@ -805,7 +833,7 @@ impl Services {
         self.after_authentication(tenant, &user)?;
         self.audit(tenant, "mfa_success", AuditInfo::own(&user.id, client))
             .await;
-        self.start_session(tenant, user, client, method).await
+        Ok((user, method))
     }
 
     async fn check_totp(

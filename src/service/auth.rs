@@ -235,6 +235,23 @@ impl Services {
         password: &str,
         client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
+        let user = self
+            .check_login(tenant, identifier, password, client)
+            .await?;
+        self.start_session(tenant, user, client, AuthMethod::Password)
+            .await
+    }
+
+    /// Everything [`Services::login`] checks, without starting an API session: the hosted
+    /// sign-in page starts a browser session instead. Ends in `MFA_REQUIRED` (or
+    /// `MFA_ENROLLMENT_REQUIRED`) when a second step is due.
+    pub async fn check_login(
+        &self,
+        tenant: &Tenant,
+        identifier: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<UserRow, ServiceError> {
         let identifier = identifier.trim();
         if identifier.is_empty() {
             return Err(ServiceError::bad_input("identifier", "is required"));
@@ -304,8 +321,7 @@ impl Services {
         }
         self.audit(tenant, "login_success", AuditInfo::own(&user.id, client))
             .await;
-        self.start_session(tenant, user, client, AuthMethod::Password)
-            .await
+        Ok(user)
     }
 
     /// Exchanges a refresh token for a new pair. The presented token is spent; presenting a
