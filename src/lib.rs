@@ -10,6 +10,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod mfa;
+pub mod oidc;
 pub mod service;
 pub mod store;
 

@@ -162,6 +162,8 @@ mod tests {
             expires_at: Utc::now(),
             revoked_at: None,
             amr: None,
+            client_id: None,
+            scope: None,
         }
     }
 

@@ -20,7 +20,11 @@ use crate::service::{ClientInfo, Services};
 
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct Query(me::MeQuery, admin::AdminQuery);
+pub struct Query(
+    me::MeQuery,
+    admin::AdminQuery,
+    crate::oidc::graphql::ClientQuery,
+);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
@@ -29,6 +33,7 @@ pub struct Mutation(
     recovery::RecoveryMutation,
     crate::mfa::graphql::MfaMutation,
     admin::AdminMutation,
+    crate::oidc::graphql::ClientMutation,
 );
 
 /// The tenant schema type.

@@ -34,6 +34,7 @@ static ASSETS: &[Asset] = &[
     asset!("graphiql/graphiql.js", JS),
     asset!("graphiql/graphiql.css", CSS),
     asset!("pages/swagger-init.js", JS),
+    asset!("pages/hosted.js", JS),
 ];
 
 /// `GET /assets/{*path}`.

@@ -58,10 +58,7 @@ pub fn router(state: AppState) -> Router {
             get(graphql::get_tenant).post(graphql::post_tenant),
         )
         .route("/t/{tenant}/.well-known/jwks.json", get(wellknown::jwks))
-        .route(
-            "/t/{tenant}/.well-known/openid-configuration",
-            get(wellknown::openid_configuration),
-        )
+        .merge(crate::oidc::routes::routes())
         .merge(rest::routes())
         .merge(docs::routes(
             openapi::document_json(config.default_tenant.as_str()),

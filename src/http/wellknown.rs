@@ -35,28 +35,3 @@ pub async fn jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> 
         Err(e) => rest_error(e),
     }
 }
-
-/// Discovery document.
-pub async fn openid_configuration(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-) -> Response {
-    match state.services.tenant(&tenant).await {
-        Ok(t) => {
-            let issuer = state.services.issuer(t.slug());
-            (
-                [(header::CACHE_CONTROL, public_cache())],
-                Json(serde_json::json!({
-                "issuer": issuer,
-                "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-                "graphql_endpoint": format!("{issuer}/graphql"),
-                "id_token_signing_alg_values_supported": [t.keys().algorithm().as_str()],
-                "token_endpoint_auth_methods_supported": ["none"],
-                "grant_types_supported": ["password", "refresh_token"],
-                })),
-            )
-                .into_response()
-        }
-        Err(e) => rest_error(e),
-    }
-}

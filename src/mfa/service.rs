@@ -196,6 +196,17 @@ impl Services {
         }
     }
 
+    /// The methods the second step of a live login `mfa_token` offers.
+    pub async fn second_step_methods(
+        &self,
+        tenant: &Tenant,
+        mfa_token: &str,
+    ) -> Result<Vec<&'static str>, ServiceError> {
+        let (_, row) = self.live_challenge(tenant, mfa_token, &["login"]).await?;
+        let user = row.user.ok_or(ServiceError::InvalidToken)?;
+        Ok(self.mfa_status(tenant, &user).await?.methods())
+    }
+
     /// Whether a login of `user` may need a second step: a factor enrolled, or a tenant that
     /// requires one. One query, asked before the password is checked.
     pub(crate) async fn second_step_possible(

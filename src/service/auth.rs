@@ -14,7 +14,7 @@ use super::{ClientInfo, Services};
 use crate::actors::Tenant;
 use crate::error::ServiceError;
 use crate::store::one_time_tokens::Kind;
-use crate::store::sessions::{NewSession, RefreshRow, Rotation};
+use crate::store::sessions::{NewSession, RefreshRow, Rotation, SessionRow};
 use crate::store::users::{NewUser, UserRow};
 use crate::store::{StoreError, sessions, users};
 
@@ -28,6 +28,17 @@ pub struct AuthTokens {
     pub expires_in: i64,
     /// The user.
     pub user: UserRow,
+}
+
+/// What a session for an OAuth client carries: the client, the scopes granted, and the
+/// browser session (`sid`) it came from.
+pub struct OAuthGrant {
+    /// The client_id.
+    pub client_id: String,
+    /// Scopes granted.
+    pub scope: Vec<String>,
+    /// The browser session's public id.
+    pub sso: String,
 }
 
 /// A new account, and its tokens unless the tenant asks for a verified address first.
@@ -333,6 +344,21 @@ impl Services {
         refresh_token: &str,
         client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
+        self.refresh_for(tenant, refresh_token, client, None)
+            .await
+            .map(|(t, _)| t)
+    }
+
+    /// [`Services::refresh`] for a session of the OAuth client `oauth_client` (the token
+    /// endpoint), or, with `None`, for an API session: a refresh token is bound to the client
+    /// it was issued to. Returns the tokens and the session.
+    pub(crate) async fn refresh_for(
+        &self,
+        tenant: &Tenant,
+        refresh_token: &str,
+        client: &ClientInfo,
+        oauth_client: Option<&str>,
+    ) -> Result<(AuthTokens, SessionRow), ServiceError> {
         let token = refresh_token.trim();
         if token.is_empty() || token.len() > MAX_OPAQUE_TOKEN_LEN {
             return Err(ServiceError::InvalidToken);
@@ -354,6 +380,9 @@ impl Services {
             .await?
             .ok_or(ServiceError::InvalidToken)?;
         if session.revoked_at.is_some() || session.expires_at <= now {
+            return Err(ServiceError::InvalidToken);
+        }
+        if session.client_id.as_deref() != oauth_client {
             return Err(ServiceError::InvalidToken);
         }
         let user = tenant
@@ -391,13 +420,19 @@ impl Services {
             Err(e) => return Err(e.into()),
         }
         let method = AuthMethod::from_amr(session.amr.as_deref().unwrap_or_default());
-        let (access_token, expires_in) = self.issue_access(tenant, &user, &sid, method, now)?;
-        Ok(AuthTokens {
-            access_token,
-            refresh_token: new_token,
-            expires_in,
-            user,
-        })
+        let scope = session.scope.clone().unwrap_or_default();
+        let oauth = session.client_id.as_deref().map(|c| (c, scope.as_slice()));
+        let (access_token, expires_in) =
+            self.issue_access(tenant, &user, &sid, method, oauth, now)?;
+        Ok((
+            AuthTokens {
+                access_token,
+                refresh_token: new_token,
+                expires_in,
+                user,
+            },
+            session,
+        ))
     }
 
     /// A spent refresh token came back: someone holds a copy (RFC 9700 §4.14.2). The whole
@@ -558,6 +593,22 @@ impl Services {
         client: &ClientInfo,
         method: AuthMethod,
     ) -> Result<AuthTokens, ServiceError> {
+        self.start_session_for(tenant, user, client, method, None)
+            .await
+            .map(|(t, _)| t)
+    }
+
+    /// Starts a session; with `grant`, one for an OAuth client (the token endpoint's): its
+    /// tokens carry the client and scope, and it is bound to the browser session it came from.
+    /// Returns the tokens and the session id.
+    pub(crate) async fn start_session_for(
+        &self,
+        tenant: &Tenant,
+        user: UserRow,
+        client: &ClientInfo,
+        method: AuthMethod,
+        grant: Option<&OAuthGrant>,
+    ) -> Result<(AuthTokens, String), ServiceError> {
         let now = self.clock.now();
         let sid = uuid::Uuid::now_v7().to_string();
         let refresh_token = new_refresh_token();
@@ -573,20 +624,31 @@ impl Services {
                 client_ip: client.ip.clone(),
                 user_agent: client.user_agent.clone(),
                 amr: method.amr().iter().map(|a| a.to_string()).collect(),
+                client: grant.map(|g| (g.client_id.clone(), g.scope.clone(), g.sso.clone())),
                 now,
             })
             .await?;
-        let (access_token, expires_in) = self.issue_access(tenant, &user, &sid, method, now)?;
+        let (access_token, expires_in) = self.issue_access(
+            tenant,
+            &user,
+            &sid,
+            method,
+            grant.map(|g| (g.client_id.as_str(), g.scope.as_slice())),
+            now,
+        )?;
         let user = UserRow {
             last_login_at: Some(now),
             ..user
         };
-        Ok(AuthTokens {
-            access_token,
-            refresh_token,
-            expires_in,
-            user,
-        })
+        Ok((
+            AuthTokens {
+                access_token,
+                refresh_token,
+                expires_in,
+                user,
+            },
+            sid,
+        ))
     }
 
     fn issue_access(
@@ -595,6 +657,7 @@ impl Services {
         user: &UserRow,
         sid: &str,
         method: AuthMethod,
+        oauth: Option<(&str, &[String])>,
         now: DateTime<Utc>,
     ) -> Result<(String, i64), ServiceError> {
         let ttl = self.settings(tenant).access_token_ttl.as_secs() as i64;
@@ -612,6 +675,8 @@ impl Services {
             roles: user.roles.clone(),
             amr: method.amr().iter().map(|a| a.to_string()).collect(),
             acr: Some(method.acr().to_string()),
+            client_id: oauth.map(|(c, _)| c.to_string()),
+            scope: oauth.map(|(_, s)| s.join(" ")),
         };
         Ok((tenant.keys().sign(&claims, now)?, ttl))
     }

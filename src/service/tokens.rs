@@ -56,6 +56,12 @@ pub struct AccessClaims {
     /// passkey with user verification), NIST SP 800-63B's levels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr: Option<String>,
+    /// The OAuth client the token was issued to (RFC 9068), for tokens of the token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The scopes granted, space-separated (RFC 9068), for tokens of the token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// How a session was authenticated; decides its `amr` and `acr`.
@@ -613,6 +619,8 @@ mod tests {
             roles: vec![],
             amr: vec![],
             acr: None,
+            client_id: None,
+            scope: None,
         }
     }
 

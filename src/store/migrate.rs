@@ -86,6 +86,11 @@ pub const TENANT: &[Migration] = &[
         name: "tenant/007_rsa_keys.surql",
         sql: include_str!("../../schema/surreal/tenant/007_rsa_keys.surql"),
     },
+    Migration {
+        version: 8,
+        name: "tenant/008_oidc.surql",
+        sql: include_str!("../../schema/surreal/tenant/008_oidc.surql"),
+    },
 ];
 
 /// Applies the migrations newer than the database's recorded version, all in one

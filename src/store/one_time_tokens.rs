@@ -134,6 +134,7 @@ pub async fn consume_reset(
          IF array::len($spent) = 0 { THROW 'token already used or expired' };
          UPDATE $uid SET password_hash = $hash, updated_at = $now;
          UPDATE session SET revoked_at = $now, revoked_reason = 'password_reset' WHERE user = $ukey AND revoked_at IS NONE;
+         UPDATE sso_session SET revoked_at = $now WHERE user = $ukey AND revoked_at IS NONE;
          CREATE $oid CONTENT $mail;
          COMMIT TRANSACTION;",
     )

@@ -18,6 +18,10 @@ pub struct SessionRow {
     pub revoked_at: Option<DateTime<Utc>>,
     /// How it was authenticated (RFC 8176 `amr`); NONE for sessions from before it was kept.
     pub amr: Option<Vec<String>>,
+    /// The OAuth client it was started for (the token endpoint's sessions).
+    pub client_id: Option<String>,
+    /// The scopes granted to that client.
+    pub scope: Option<Vec<String>>,
 }
 
 /// A refresh token row, looked up by hash.
@@ -53,6 +57,8 @@ pub struct NewSession {
     pub user_agent: Option<String>,
     /// How the user authenticated (RFC 8176 `amr`).
     pub amr: Vec<String>,
+    /// The OAuth client, scope and browser session (`sid`) of a token-endpoint session.
+    pub client: Option<(String, Vec<String>, String)>,
     /// Now.
     pub now: DateTime<Utc>,
 }
@@ -64,7 +70,8 @@ pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
         "BEGIN TRANSACTION;
          UPDATE $uid SET last_login_at = $now;
          CREATE $sid SET user = $user, created_at = $now, last_seen_at = $now, expires_at = $exp,
-             client_ip = $ip, user_agent = $ua, amr = $amr;
+             client_ip = $ip, user_agent = $ua, amr = $amr, client_id = $client,
+             scope = $scope, sso = $sso;
          CREATE $rtid SET hash = $hash, session = $sid_key, user = $user, created_at = $now,
              expires_at = $rexp;
          COMMIT TRANSACTION;",
@@ -82,6 +89,9 @@ pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
     .bind(("ip", s.client_ip))
     .bind(("ua", s.user_agent))
     .bind(("amr", s.amr))
+    .bind(("client", s.client.as_ref().map(|c| c.0.clone())))
+    .bind(("scope", s.client.as_ref().map(|c| c.1.clone())))
+    .bind(("sso", s.client.as_ref().map(|c| c.2.clone())))
     .bind(("hash", s.refresh_hash))
     .bind(("rexp", s.refresh_expires_at))
     .await?;
@@ -103,7 +113,7 @@ pub async fn find_refresh(db: &Db, hash: &str) -> StoreResult<Option<RefreshRow>
 /// Loads a session.
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRow>> {
     let mut res = db
-        .query("SELECT record::id(id) AS id, user, expires_at, revoked_at, amr FROM $sid")
+        .query("SELECT record::id(id) AS id, user, expires_at, revoked_at, amr, client_id, scope FROM $sid")
         .bind(("sid", RecordId::new("session", id)))
         .await?;
     Ok(res.take::<Option<SessionRow>>(0)?)
@@ -201,11 +211,14 @@ pub async fn revoke_all(
     reason: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<usize> {
+    // Browser sign-in sessions (the hosted pages') end with the rest: signing out everywhere,
+    // a disabled account or an admin's revocation leaves no way back in without a password.
     let mut res = db
         .query(
             "UPDATE session SET revoked_at = $now, revoked_reason = $reason
              WHERE user = $user AND revoked_at IS NONE AND record::id(id) != $keep
-             RETURN record::id(id) AS id",
+             RETURN record::id(id) AS id;
+             UPDATE sso_session SET revoked_at = $now WHERE user = $user AND revoked_at IS NONE;",
         )
         .bind(("user", user.to_string()))
         .bind(("keep", keep.unwrap_or("").to_string()))

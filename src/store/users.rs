@@ -193,7 +193,10 @@ pub async fn set_disabled(
         .query(format!(
             "BEGIN TRANSACTION;
              UPDATE $rid SET disabled = $disabled, updated_at = $now;
-             IF $disabled {{ UPDATE session SET revoked_at = $now, revoked_reason = 'user_disabled' WHERE user = $ukey AND revoked_at IS NONE }};
+             IF $disabled {{
+                 UPDATE session SET revoked_at = $now, revoked_reason = 'user_disabled' WHERE user = $ukey AND revoked_at IS NONE;
+                 UPDATE sso_session SET revoked_at = $now WHERE user = $ukey AND revoked_at IS NONE;
+             }};
              COMMIT TRANSACTION;
              SELECT {FIELDS} FROM $rid;"
         ))

@@ -21,6 +21,7 @@ mod keys;
 mod logs;
 mod mail;
 mod mfa;
+mod oidc;
 mod password_policy;
 mod persistence;
 mod register_login;

@@ -1,0 +1,453 @@
+//! The token endpoint's grants (RFC 6749 §4.1.3, §6, §4.4) and their errors (§5.2): codes
+//! exchanged once with PKCE, refresh tokens rotated with reuse detection, machine tokens for
+//! confidential clients; id_tokens (OpenID Connect Core §2) beside the access tokens.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::store::{self as oidc_store, ClientRow, CodeRow};
+use crate::actors::Tenant;
+use crate::config::Algorithm;
+use crate::error::ServiceError;
+use crate::service::auth::OAuthGrant;
+use crate::service::tokens::{AccessClaims, AuthMethod};
+use crate::service::{ClientInfo, Services};
+use crate::store::StoreError;
+use crate::store::users::UserRow;
+
+/// An error of the OAuth endpoints, answered as RFC 6749 §5.2 JSON.
+#[derive(Debug)]
+pub struct OAuthError {
+    /// The `error` code.
+    pub error: &'static str,
+    /// `error_description`.
+    pub description: String,
+    /// HTTP status (400, or 401 for `invalid_client`, 503 when the store is down).
+    pub status: u16,
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            description: description.into(),
+            status: 400,
+        }
+    }
+    /// `invalid_request`.
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new("invalid_request", d)
+    }
+    /// `invalid_client` (401).
+    pub fn invalid_client(d: impl Into<String>) -> Self {
+        Self {
+            status: 401,
+            ..Self::new("invalid_client", d)
+        }
+    }
+    /// `invalid_grant`.
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::new("invalid_grant", d)
+    }
+    /// `unauthorized_client`.
+    pub fn unauthorized_client(d: impl Into<String>) -> Self {
+        Self::new("unauthorized_client", d)
+    }
+    /// `invalid_scope`.
+    pub fn invalid_scope(d: impl Into<String>) -> Self {
+        Self::new("invalid_scope", d)
+    }
+    /// `unsupported_grant_type`.
+    pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
+        Self::new("unsupported_grant_type", d)
+    }
+    /// A store failure: 503 `temporarily_unavailable`; anything else 500 `server_error`.
+    pub fn from_store(e: StoreError) -> Self {
+        Self::from_service(e.into())
+    }
+    /// Maps a service error met inside a grant.
+    pub fn from_service(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Unavailable(d) => {
+                tracing::error!(detail = %d, "token endpoint: store unavailable");
+                Self {
+                    status: 503,
+                    ..Self::new("temporarily_unavailable", "retry later")
+                }
+            }
+            ServiceError::InvalidToken
+            | ServiceError::AccountDisabled
+            | ServiceError::AccountNotVerified => {
+                Self::invalid_grant("the grant is invalid, expired or revoked")
+            }
+            ServiceError::TenantNotFound => Self {
+                status: 404,
+                ..Self::invalid_request("unknown tenant")
+            },
+            ServiceError::RateLimited { retry_after } => Self {
+                status: 429,
+                ..Self::invalid_request(format!("too many attempts; retry in {retry_after} s"))
+            },
+            ServiceError::BadInput { field, message } => {
+                Self::invalid_request(format!("{field} {message}"))
+            }
+            other => {
+                tracing::error!(error = %other, "token endpoint failed");
+                Self {
+                    status: 500,
+                    ..Self::new("server_error", "internal error")
+                }
+            }
+        }
+    }
+}
+
+/// A token response (RFC 6749 §5.1) as JSON.
+pub fn token_response(
+    access: &str,
+    expires_in: i64,
+    refresh: Option<&str>,
+    id_token: Option<&str>,
+    scope: &[String],
+) -> Value {
+    let mut v = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "scope": scope.join(" "),
+    });
+    if let Some(r) = refresh {
+        v["refresh_token"] = json!(r);
+    }
+    if let Some(i) = id_token {
+        v["id_token"] = json!(i);
+    }
+    v
+}
+
+/// PKCE S256 (RFC 7636 §4.6): BASE64URL(SHA256(verifier)) == challenge, in constant time.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    // RFC 7636 §4.1: 43..128 characters of the unreserved set.
+    if !(43..=128).contains(&verifier.len())
+        || !verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    {
+        return false;
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    let computed = B64.encode(digest.as_ref());
+    aws_lc_rs::constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes())
+        .is_ok()
+}
+
+/// The left half of the access token's hash (OpenID Connect Core §3.1.3.6), with the hash of
+/// the id_token's algorithm: SHA-256 for RS256/ES256, SHA-512 for EdDSA (Ed25519).
+fn at_hash(access: &str, alg: Algorithm) -> String {
+    let algorithm = match alg {
+        Algorithm::EdDSA => &aws_lc_rs::digest::SHA512,
+        _ => &aws_lc_rs::digest::SHA256,
+    };
+    let d = aws_lc_rs::digest::digest(algorithm, access.as_bytes());
+    let bytes = d.as_ref();
+    B64.encode(&bytes[..bytes.len() / 2])
+}
+
+/// What goes into an id_token beyond the fixed claims.
+pub struct IdTokenInput<'a> {
+    /// The user.
+    pub user: &'a UserRow,
+    /// The client (audience).
+    pub client: &'a ClientRow,
+    /// Granted scopes.
+    pub scope: &'a [String],
+    /// From the authorization request.
+    pub nonce: Option<&'a str>,
+    /// When the user authenticated.
+    pub auth_time: chrono::DateTime<Utc>,
+    /// How.
+    pub amr: &'a [String],
+    /// The browser session's public id.
+    pub sid: &'a str,
+    /// The access token issued with it.
+    pub access_token: &'a str,
+}
+
+impl Services {
+    /// The standard claims a scope unlocks (OpenID Connect Core §5.4), for id_tokens and
+    /// userinfo.
+    pub fn scoped_claims(
+        &self,
+        user: &UserRow,
+        scope: &[String],
+    ) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("sub".into(), json!(user.id));
+        if scope.iter().any(|s| s == "email") {
+            m.insert("email".into(), json!(user.email));
+            m.insert("email_verified".into(), json!(user.email_verified));
+        }
+        if scope.iter().any(|s| s == "profile") {
+            m.insert("preferred_username".into(), json!(user.username));
+            m.insert("name".into(), json!(user.username));
+        }
+        m
+    }
+
+    /// Signs an id_token for `input` with the client's algorithm.
+    pub async fn id_token(
+        &self,
+        tenant: &Tenant,
+        input: IdTokenInput<'_>,
+    ) -> Result<String, ServiceError> {
+        let alg = Algorithm::parse(&input.client.id_token_alg).unwrap_or(Algorithm::RS256);
+        let keys = tenant.ensure_key(alg).await?;
+        let now = self.clock.now();
+        let ttl = self.settings(tenant).access_token_ttl.as_secs() as i64;
+        let mut claims = self.scoped_claims(input.user, input.scope);
+        let issuer = self.issuer(tenant.slug());
+        let method = AuthMethod::from_amr(input.amr);
+        for (k, v) in [
+            ("iss", json!(issuer)),
+            ("aud", json!(input.client.id)),
+            ("azp", json!(input.client.id)),
+            ("exp", json!(now.timestamp() + ttl)),
+            ("iat", json!(now.timestamp())),
+            ("auth_time", json!(input.auth_time.timestamp())),
+            ("amr", json!(input.amr)),
+            ("acr", json!(method.acr())),
+            ("sid", json!(input.sid)),
+            ("at_hash", json!(at_hash(input.access_token, alg))),
+        ] {
+            claims.insert(k.into(), v);
+        }
+        if let Some(n) = input.nonce {
+            claims.insert("nonce".into(), json!(n));
+        }
+        keys.sign_with(alg, &Value::Object(claims), now)
+    }
+
+    /// `grant_type=authorization_code`: the code once, from the client it was issued to, with
+    /// the same redirect URI and the PKCE verifier. A code presented a second time revokes
+    /// the tokens its first exchange issued (RFC 6749 §4.1.2).
+    pub async fn exchange_code(
+        &self,
+        tenant: &Tenant,
+        client: &ClientRow,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+        info: &ClientInfo,
+    ) -> Result<Value, OAuthError> {
+        if !client.allows("authorization_code") {
+            return Err(OAuthError::unauthorized_client(
+                "this client may not use authorization_code",
+            ));
+        }
+        if code.is_empty() || code.len() > 512 {
+            return Err(OAuthError::invalid_grant("unknown or expired code"));
+        }
+        let hash = self.secrets.hash_token(code);
+        let db = tenant.db();
+        let row: CodeRow = oidc_store::code(db, &hash)
+            .await
+            .map_err(OAuthError::from_store)?
+            .ok_or_else(|| OAuthError::invalid_grant("unknown or expired code"))?;
+        let now = self.clock.now();
+        if row.used_at.is_some() {
+            // Replayed: someone else may hold the tokens of the first exchange.
+            if let Some(sid) = &row.session {
+                let _ = tenant.revoke_session(sid.clone(), "code_reuse", now).await;
+            }
+            self.audit(
+                tenant,
+                "authorization_code_reuse",
+                crate::service::audit::AuditInfo {
+                    subject: Some(&row.user),
+                    client: Some(info),
+                    detail: Some(format!("client {}", row.client_id)),
+                    ..Default::default()
+                },
+            )
+            .await;
+            return Err(OAuthError::invalid_grant(
+                "this code was used already; its tokens are revoked",
+            ));
+        }
+        if row.client_id != client.id {
+            return Err(OAuthError::invalid_grant(
+                "the code was issued to another client",
+            ));
+        }
+        if row.expires_at <= now {
+            return Err(OAuthError::invalid_grant("the code expired"));
+        }
+        if redirect_uri != Some(row.redirect_uri.as_str()) {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri differs from the authorization request's",
+            ));
+        }
+        match (&row.code_challenge, verifier) {
+            (Some(challenge), Some(v)) if pkce_matches(v, challenge) => {}
+            (Some(_), _) => {
+                return Err(OAuthError::invalid_grant(
+                    "the PKCE code_verifier does not match",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(OAuthError::invalid_grant(
+                    "no code_challenge was sent for this code",
+                ));
+            }
+            (None, None) => {}
+        }
+        if !oidc_store::spend_code(db, &hash, now)
+            .await
+            .map_err(OAuthError::from_store)?
+        {
+            return Err(OAuthError::invalid_grant("this code was used already"));
+        }
+        let user = tenant
+            .user(&row.user)
+            .await
+            .map_err(OAuthError::from_store)?
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| OAuthError::invalid_grant("the account is gone or disabled"))?;
+        let method = AuthMethod::from_amr(&row.amr);
+        let grant = OAuthGrant {
+            client_id: client.id.clone(),
+            scope: row.scope.clone(),
+            sso: row.sso.clone(),
+        };
+        let (tokens, session) = self
+            .start_session_for(tenant, user.clone(), info, method, Some(&grant))
+            .await
+            .map_err(OAuthError::from_service)?;
+        // Without this record a replayed code could not revoke what it issued: fail closed.
+        oidc_store::code_issued(db, &hash, &session)
+            .await
+            .map_err(OAuthError::from_store)?;
+        let offline =
+            row.scope.iter().any(|s| s == "offline_access") && client.allows("refresh_token");
+        let id_token = if row.scope.iter().any(|s| s == "openid") {
+            Some(
+                self.id_token(
+                    tenant,
+                    IdTokenInput {
+                        user: &user,
+                        client,
+                        scope: &row.scope,
+                        nonce: row.nonce.as_deref(),
+                        auth_time: row.auth_time,
+                        amr: &row.amr,
+                        sid: &row.sso,
+                        access_token: &tokens.access_token,
+                    },
+                )
+                .await
+                .map_err(OAuthError::from_service)?,
+            )
+        } else {
+            None
+        };
+        Ok(token_response(
+            &tokens.access_token,
+            tokens.expires_in,
+            offline.then_some(tokens.refresh_token.as_str()),
+            id_token.as_deref(),
+            &row.scope,
+        ))
+    }
+
+    /// `grant_type=refresh_token`: rotation with reuse detection, as for API sessions; the
+    /// token belongs to the client it was issued to; `scope` may narrow, never widen.
+    pub async fn refresh_grant(
+        &self,
+        tenant: &Tenant,
+        client: &ClientRow,
+        refresh_token: &str,
+        scope: Option<&str>,
+        info: &ClientInfo,
+    ) -> Result<Value, OAuthError> {
+        if !client.allows("refresh_token") {
+            return Err(OAuthError::unauthorized_client(
+                "this client may not use refresh_token",
+            ));
+        }
+        let (tokens, session) = self
+            .refresh_for(tenant, refresh_token, info, Some(&client.id))
+            .await
+            .map_err(OAuthError::from_service)?;
+        let granted = session.scope.clone().unwrap_or_default();
+        let scope: Vec<String> = match scope.map(str::split_whitespace) {
+            Some(asked) => {
+                let asked: Vec<String> = asked.map(str::to_string).collect();
+                if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
+                    return Err(OAuthError::invalid_scope(format!(
+                        "`{extra}` was not granted"
+                    )));
+                }
+                asked
+            }
+            None => granted,
+        };
+        Ok(token_response(
+            &tokens.access_token,
+            tokens.expires_in,
+            Some(&tokens.refresh_token),
+            None,
+            &scope,
+        ))
+    }
+
+    /// `grant_type=client_credentials` (confidential clients): a machine token whose `sub` is
+    /// the client, for the scopes it asks among those it may have; no refresh token.
+    pub async fn client_credentials_grant(
+        &self,
+        tenant: &Tenant,
+        client: &ClientRow,
+        scope: Option<&str>,
+    ) -> Result<Value, OAuthError> {
+        if !client.is_confidential() || !client.allows("client_credentials") {
+            return Err(OAuthError::unauthorized_client(
+                "this client may not use client_credentials",
+            ));
+        }
+        let asked: Vec<String> = match scope {
+            Some(s) => s.split_whitespace().map(str::to_string).collect(),
+            None => client.scopes.clone(),
+        };
+        if let Some(extra) = asked.iter().find(|s| !client.scopes.contains(s)) {
+            return Err(OAuthError::invalid_scope(format!(
+                "`{extra}` is not allowed for this client"
+            )));
+        }
+        let now = self.clock.now();
+        let ttl = self.settings(tenant).access_token_ttl.as_secs() as i64;
+        let issuer = self.issuer(tenant.slug());
+        let claims = AccessClaims {
+            aud: issuer.clone(),
+            iss: issuer,
+            sub: client.id.clone(),
+            exp: now.timestamp() + ttl,
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            // No user and no session: a machine token does not sign anyone in.
+            sid: String::new(),
+            tenant: tenant.slug().to_string(),
+            roles: Vec::new(),
+            amr: Vec::new(),
+            acr: None,
+            client_id: Some(client.id.clone()),
+            scope: Some(asked.join(" ")),
+        };
+        let token = tenant
+            .keys()
+            .sign(&claims, now)
+            .map_err(OAuthError::from_service)?;
+        Ok(token_response(&token, ttl, None, None, &asked))
+    }
+}
