@@ -5,15 +5,22 @@
 #   2. the served /openapi.json validated by openapi-spec-validator (OpenAPI 3.1),
 #   3. the browser test (tests/browser: Debian's chromium driven by playwright-core; the MFA
 #      example with a virtual WebAuthn authenticator),
-#   4. docker/compose.yml parsed by a real YAML parser,
-#   5. the clients people bring (tests/clients): the graphql-http audit of all three GraphQL
+#   4. the OpenID Connect provider through certified client libraries and that browser
+#      (tests/browser/oidc.test.mjs): openid-client for a public client (discovery, PKCE, the
+#      hosted sign-in page, code, userinfo, refresh) and a machine client (client_credentials);
+#      examples/oidc/sign-in.mjs (the README's openid-client app) for the consent page, silent
+#      SSO with prompt=none and RP-initiated logout; Authlib (tests/clients/oidc_authlib.py)
+#      validating the discovery documents, then the code flow with PKCE and its id_token,
+#   5. docker/compose.yml parsed by a real YAML parser,
+#   6. the clients people bring (tests/clients): the graphql-http audit of all three GraphQL
 #      endpoints, graphql-js introspection compared with schema/*.graphql, jose and PyJWT
 #      verifying tokens across a key rotation, schemathesis over /openapi.json,
-#   6. every command of README.md as written (tests/readme/run.py: its own server, on the
+#   7. every command of README.md as written (tests/readme/run.py: its own server, on the
 #      README's port 8000, from a copy of the repository).
-# Needs what .ci/run installs: chromium, `npm ci` in tests/browser, and the Python packages
-# `requests`, `openapi-spec-validator` and `pyyaml`. Server log, OpenAPI document and screenshots
-# land in test-output/.
+# Needs what .ci/run installs: chromium, `npm ci` in tests/browser, tests/clients and
+# examples/oidc, and the Python packages `requests`, `openapi-spec-validator`, `pyyaml` and
+# tests/clients/requirements.txt. Server log, OpenAPI document and screenshots land in
+# test-output/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -116,6 +123,7 @@ step "compose.yml parses" compose
 step "seed example (python requests)" python3 examples/seed_example.py
 step "openapi.json validates" openapi
 step "browser (chromium)" bash -c 'cd tests/browser && node --test --test-concurrency=1 browser.test.mjs'
+step "OIDC (openid-client, Authlib, chromium)" bash -c 'cd tests/browser && node --test --test-concurrency=1 oidc.test.mjs'
 step "graphql-http audits (3 endpoints)" node tests/clients/audit.mjs
 step "introspection = schema/*.graphql (graphql-js)" node tests/clients/introspection.mjs
 step "JWKS rotation (jose)" node tests/clients/jwks_rotation.mjs
