@@ -143,6 +143,11 @@ pub struct Config {
     pub require_verified_email: bool,
     /// `TENANT_IDLE_SECONDS`: a tenant unused this long has its actor and caches dropped.
     pub tenant_idle: Duration,
+    /// `OUTBOX_CLAIM_SECONDS`: how long a node's claim on a queued mail lasts. Several nodes
+    /// on one SurrealDB server send a row only once they hold its claim; a node that dies
+    /// mid-send leaves the row to another once the claim lapses (it is looked for at half
+    /// this period).
+    pub outbox_claim: Duration,
     /// `TRUSTED_PROXIES`: peers whose first `X-Forwarded-For` hop is taken as the client
     /// address. Empty (default): the TCP peer is the client, whatever headers say.
     pub trusted_proxies: Vec<IpAddr>,
@@ -188,6 +193,7 @@ pub const VARIABLES: &[&str] = &[
     "EMAIL_VERIFY_EXPIRE_HOURS",
     "REQUIRE_VERIFIED_EMAIL",
     "TENANT_IDLE_SECONDS",
+    "OUTBOX_CLAIM_SECONDS",
     "TRUSTED_PROXIES",
     "LOGIN_LOCKOUT_THRESHOLD",
     "LOGIN_LOCKOUT_BASE_SECONDS",
@@ -437,9 +443,11 @@ impl Config {
         )?;
 
         let tenant_idle_secs = ranged(&get, "TENANT_IDLE_SECONDS", 300, 1, 86_400)?;
+        let outbox_claim_secs = ranged(&get, "OUTBOX_CLAIM_SECONDS", 60, 2, 3600)?;
 
         Ok(Config {
             tenant_idle: Duration::from_secs(tenant_idle_secs),
+            outbox_claim: Duration::from_secs(outbox_claim_secs),
             trusted_proxies,
             lockout,
             login_failures_per_address,

@@ -86,13 +86,8 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
         .bound_to(store::NAMESPACE, store::PLATFORM_DB)
         .await
         .context("selecting the platform database")?;
-    store::migrate::apply(&platform, store::migrate::PLATFORM)
-        .await
-        .context("applying platform migrations")?;
-    ensure_default_tenant(&platform, &config).await?;
-
     let secrets = Arc::new(Secrets::derive(&config.secret_key));
-    service::master_secret::ensure(&platform, &root, &secrets, config.clock.now()).await?;
+    prepare_platform(&platform, &root, &secrets, &config).await?;
     let registry = TenantRegistry::start(RegistryArgs {
         root: root.clone(),
         platform: platform.clone(),
@@ -125,6 +120,48 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
         limits,
         root,
     }))
+}
+
+/// Migrates the platform database, creates the default tenant and checks `SECRET_KEY`.
+///
+/// Nodes started at the same moment on a fresh shared store race through these steps and the
+/// loser's transaction fails ("already exists" or a transaction conflict). Every step is
+/// idempotent, so running them again finds the winner's work done: a few attempts, spaced out,
+/// before start-up fails. A real error (wrong `SECRET_KEY`) fails the same on every attempt.
+async fn prepare_platform(
+    platform: &store::Db,
+    root: &store::Db,
+    secrets: &Secrets,
+    config: &Config,
+) -> anyhow::Result<()> {
+    const ATTEMPTS: u32 = 5;
+    let mut attempt = 1;
+    loop {
+        let done = async {
+            store::migrate::apply(platform, store::migrate::PLATFORM)
+                .await
+                .context("applying platform migrations")?;
+            ensure_default_tenant(platform, config).await?;
+            service::master_secret::ensure(platform, root, secrets, config.clock.now()).await?;
+            anyhow::Ok(())
+        }
+        .await;
+        let mismatch = done.as_ref().is_err_and(|e| {
+            matches!(
+                e.downcast_ref::<service::master_secret::SecretError>(),
+                Some(service::master_secret::SecretError::Mismatch)
+            )
+        });
+        match done {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < ATTEMPTS && !mismatch && !config.database.is_exclusive() => {
+                tracing::info!(attempt, error = %e, "preparing the platform database raced another node; again");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The default tenant always exists; its signing algorithm follows `ALGORITHM`.

@@ -4,10 +4,12 @@
 //!
 //! Exact, not time-based: every write to a user or a session goes through the tenant actor,
 //! which calls [`AuthCache::forget_user`] / [`AuthCache::forget_session`] after committing.
-//! That holds only while this process is the database's only writer, which the embedded
-//! engines guarantee (one process opens a SurrealKV directory; `mem://` is private). Against
-//! a shared `ws://` server another process could revoke a session behind our back, so the
-//! cache is off there.
+//! With an embedded engine this process is the database's only writer (one process opens a
+//! RocksDB directory; `mem://` is private), so that is all. Against a shared SurrealDB server
+//! other nodes write too: there the cache is on only while the tenant's change subscriptions
+//! (`actors::change_feed`, SurrealDB `LIVE SELECT`) are registered, and their notifications
+//! invalidate exactly as a local write does. Between a lost connection and renewed
+//! subscriptions it is off and empty.
 //!
 //! A read that started before an invalidation must not put its (older) answer back: readers
 //! note the generation before reading the database and fill only if no invalidation happened
@@ -15,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::store::sessions::SessionRow;
 use crate::store::users::UserRow;
@@ -25,7 +28,7 @@ const MAX_ENTRIES: usize = 20_000;
 
 /// The cache of one tenant; lives as long as its actor.
 pub struct AuthCache {
-    enabled: bool,
+    enabled: AtomicBool,
     inner: RwLock<Inner>,
 }
 
@@ -45,9 +48,23 @@ impl AuthCache {
     /// A cache; `enabled` only when this process is the store's only writer.
     pub fn new(enabled: bool) -> Self {
         Self {
-            enabled,
+            enabled: AtomicBool::new(enabled),
             inner: RwLock::new(Inner::default()),
         }
+    }
+
+    fn on(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
+    /// Turns the cache on or off, empty either way, with a new generation (so a fill that
+    /// read before cannot land).
+    pub fn set_enabled(&self, enabled: bool) {
+        let mut inner = self.write();
+        inner.generation += 1;
+        inner.sessions.clear();
+        inner.users.clear();
+        self.enabled.store(enabled, Ordering::Release);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -60,7 +77,7 @@ impl AuthCache {
 
     /// The cached session `sid`, if any.
     pub fn session(&self, sid: &str) -> Option<SessionRow> {
-        if !self.enabled {
+        if !self.on() {
             return None;
         }
         self.read().sessions.get(sid).cloned()
@@ -68,7 +85,7 @@ impl AuthCache {
 
     /// The cached user `id`, if any.
     pub fn user(&self, id: &str) -> Option<UserRow> {
-        if !self.enabled {
+        if !self.on() {
             return None;
         }
         self.read().users.get(id).cloned()
@@ -76,7 +93,7 @@ impl AuthCache {
 
     /// Take one before reading the database for a fill.
     pub fn ticket(&self) -> Ticket {
-        Ticket(self.enabled.then(|| self.read().generation))
+        Ticket(self.on().then(|| self.read().generation))
     }
 
     /// Caches a session read with `ticket` (live sessions only).
@@ -141,7 +158,7 @@ impl AuthCache {
     /// Starts an invalidation: a new generation, so fills that read before it are dropped;
     /// `None` when the cache is off.
     fn invalidate(&self) -> Option<std::sync::RwLockWriteGuard<'_, Inner>> {
-        if !self.enabled {
+        if !self.on() {
             return None;
         }
         let mut inner = self.write();

@@ -28,6 +28,8 @@ const RETRY_CAP: Duration = Duration::from_secs(300);
 const MAX_CONCURRENT_SENDS: usize = 4;
 /// A hung SMTP server must not hold a send slot forever.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest one whole SMTP conversation may take.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The email actor's messages.
 pub enum EmailMsg {
@@ -57,6 +59,12 @@ struct EmailState {
     clock: Clock,
     in_flight: HashSet<(TenantSlug, String)>,
     slots: Arc<Semaphore>,
+    /// Who claims rows: a fresh id per process when several nodes share the store; a fixed
+    /// one with an embedded store, whose only other claimant was this process before a
+    /// restart (its claims are taken over at once).
+    node: String,
+    /// `OUTBOX_CLAIM_SECONDS`.
+    claim_for: chrono::Duration,
 }
 
 /// What the actor needs.
@@ -91,6 +99,18 @@ impl Actor for EmailActor {
         };
         let from: Mailbox = args.config.mail_from.parse()?;
         me.send_message(EmailMsg::ResumeAll)?;
+        let shared_store = !args.config.database.is_exclusive();
+        // Shared store: rows whose node died (lapsed claims), or queued by a node that stopped
+        // before sending, are looked for at half the claim period. The claim itself outlasts
+        // an SMTP conversation (SMTP_TIMEOUT) many times, so it lapses only for a dead node.
+        if shared_store {
+            me.send_interval(args.config.outbox_claim / 2, || EmailMsg::ResumeAll);
+        }
+        let node = if shared_store {
+            format!("node-{}", uuid::Uuid::new_v4())
+        } else {
+            "local".to_string()
+        };
         Ok(EmailState {
             registry: args.registry,
             root: args.root,
@@ -100,6 +120,8 @@ impl Actor for EmailActor {
             clock: args.config.clock.clone(),
             in_flight: HashSet::new(),
             slots: Arc::new(Semaphore::new(MAX_CONCURRENT_SENDS)),
+            node,
+            claim_for: chrono::Duration::from_std(args.config.outbox_claim).unwrap_or_default(),
         })
     }
 
@@ -153,6 +175,7 @@ async fn resume_all(me: &ActorRef<EmailMsg>, st: &mut EmailState) -> Result<(), 
             me.send_message(EmailMsg::Deliver(slug.clone(), id)).ok();
         }
     }
+    tracing::debug!("outbox scan finished");
     Ok(())
 }
 
@@ -167,12 +190,12 @@ async fn deliver(
         Err(crate::error::ServiceError::TenantNotFound) => return Ok(()),
         Err(e) => return Err(e),
     };
-    let Some(row) = outbox::get(tenant.db(), &id).await? else {
+    // Claimed, not just read: another node may be sending the same row.
+    let now = st.clock.now();
+    let Some(row) = outbox::claim(tenant.db(), &id, &st.node, now, now + st.claim_for).await?
+    else {
         return Ok(());
     };
-    if row.status != "pending" {
-        return Ok(());
-    }
     let Some(transport) = st.transport.clone() else {
         tracing::warn!(
             tenant = %slug, to = %row.recipient, subject = %row.subject,
@@ -196,11 +219,15 @@ async fn deliver(
     let me = me.clone();
     tokio::spawn(async move {
         let _slot = slots.acquire_owned().await;
-        let result = transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string());
+        // lettre's timeout covers each socket operation, not a session that is accepted and
+        // then never served (a server out of worker threads): bound the whole conversation so
+        // the row is released and retried instead of held in flight forever.
+        let result = match tokio::time::timeout(SESSION_TIMEOUT, transport.send(message)).await {
+            Ok(sent) => sent.map(|_| ()).map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "no answer from the SMTP server in {SESSION_TIMEOUT:?}"
+            )),
+        };
         me.send_message(EmailMsg::Attempted(slug, id, result)).ok();
     });
     Ok(())

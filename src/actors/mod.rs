@@ -2,6 +2,7 @@
 //! them. Only this module names ractor types; callers use the typed handles.
 
 pub mod auth_cache;
+pub mod change_feed;
 pub mod email;
 pub mod registry;
 pub mod tenant;

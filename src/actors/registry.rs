@@ -32,6 +32,8 @@ pub struct TenantRegistry {
     tenants: Arc<DashMap<TenantSlug, Tenant>>,
     supervisor: ActorRef<RegistryMsg>,
     clock: crate::clock::Clock,
+    /// Shared store: the follower of the platform's tenant records (`change_feed`).
+    follower: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 /// The supervisor's messages.
@@ -230,6 +232,10 @@ async fn spawn_tenant(
     shared: TenantShared,
 ) -> Result<Tenant, ServiceError> {
     let shared = Arc::new(shared);
+    if !shared.exclusive {
+        *shared.feed.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(super::change_feed::follow(&shared));
+    }
     let (actor, _join) = Actor::spawn_linked(None, TenantActor, shared.clone(), me.get_cell())
         .await
         .map_err(|e| ServiceError::Internal(format!("spawn tenant actor: {e}")))?;
@@ -289,6 +295,8 @@ async fn open_tenant(args: &RegistryArgs, slug: &TenantSlug) -> Result<TenantSha
         clock: args.clock.clone(),
         last_used_ms: now.timestamp_millis().into(),
         gone: false.into(),
+        exclusive: args.exclusive_store,
+        feed: Default::default(),
         cache: AuthCache::new(args.exclusive_store),
     })
 }
@@ -298,14 +306,21 @@ impl TenantRegistry {
     pub async fn start(args: RegistryArgs) -> Result<Self, ServiceError> {
         let tenants = Arc::new(DashMap::new());
         let clock = args.clock.clone();
+        let shared_store = (!args.exclusive_store).then(|| args.platform.clone());
         let (supervisor, _join) = Actor::spawn(None, Supervisor, (args, tenants.clone()))
             .await
             .map_err(|e| ServiceError::Internal(format!("spawn registry: {e}")))?;
-        Ok(Self {
+        let registry = Self {
             tenants,
             supervisor,
             clock,
-        })
+            follower: Default::default(),
+        };
+        if let Some(platform) = shared_store {
+            let task = super::change_feed::follow_tenants(platform, registry.clone());
+            *registry.follower.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        }
+        Ok(registry)
     }
 
     /// The running tenant for `slug`, started on first use; `TenantNotFound` if it does not exist.
@@ -344,9 +359,28 @@ impl TenantRegistry {
         self.tenants.len()
     }
 
+    /// The tenant if its actor is running here (no start).
+    pub fn running_tenant(&self, slug: &TenantSlug) -> Option<Tenant> {
+        self.tenants.get(slug).map(|t| t.clone())
+    }
+
+    /// The slugs of the tenants running here.
+    pub fn running_slugs(&self) -> Vec<TenantSlug> {
+        self.tenants.iter().map(|t| t.key().clone()).collect()
+    }
+
     /// Stops every tenant actor and the supervisor, waiting until their database sessions are
     /// released (so an embedded database can be reopened by another server).
     pub async fn shutdown(&self) {
+        let follower = self
+            .follower
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(f) = follower {
+            f.abort();
+            let _ = f.await;
+        }
         let actors: Vec<_> = self
             .tenants
             .iter()

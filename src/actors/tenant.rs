@@ -58,6 +58,11 @@ pub struct TenantShared {
     pub cache: AuthCache,
     /// Set when the tenant was deleted or disabled while this handle was out.
     pub gone: AtomicBool,
+    /// Whether this process is the store's only writer (an embedded engine). Otherwise other
+    /// nodes share the database, and login attempts in flight are reserved there.
+    pub exclusive: bool,
+    /// Shared store: the task following other nodes' writes (aborted with this state).
+    pub feed: std::sync::Mutex<Option<super::change_feed::FeedGuard>>,
 }
 
 /// A cheap, cloneable handle to a running tenant.
@@ -162,6 +167,9 @@ pub enum TenantMsg {
     FlushRotations,
     /// Refuse login attempts on this account key that waited too long (sent to itself).
     ExpireLoginWaiters(String),
+    /// Waiting attempts of this account try again (shared store: the verdicts that free the
+    /// budget may come from other nodes, which send no message here).
+    RetryLoginWaiters(String),
     /// Revoke one session.
     RevokeSession(
         String,
@@ -212,9 +220,129 @@ pub struct TenantState {
     /// queue is written before any other message is handled, so the order of writes seen by
     /// the rest of the tenant is the order of the mailbox.
     rotations: Vec<(Rotation, RpcReplyPort<StoreResult<()>>)>,
+    /// Shared store: ids of this node's reservations in the database, per account key (the
+    /// verdict of any of its attempts removes one of them; they are interchangeable).
+    reservations: HashMap<String, Vec<String>>,
+    /// Shared store: accounts with a retry of their waiting attempts already scheduled.
+    retry_scheduled: std::collections::HashSet<String>,
 }
 
+/// How long waiting attempts wait before trying again when the store is shared.
+const SHARED_RETRY: Duration = Duration::from_millis(20);
+/// Compare-and-set rounds before an admission or verdict gives up (`Busy`, retried by the
+/// caller as a transaction conflict). Each lost round means another node wrote in between.
+const CAS_ROUNDS: u32 = 64;
+
 impl TenantState {
+    /// Admission against the database (shared store): the account's row holds every node's
+    /// attempts in flight, and a reservation is added only by a compare-and-set write, so of
+    /// two nodes deciding at once one decides again on what the other wrote.
+    async fn admit_shared(
+        &mut self,
+        key: &str,
+        policy: &LockoutPolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Admission> {
+        let db = &self.shared.db;
+        let stale = now - chrono::Duration::seconds(IN_FLIGHT_TTL_SECS);
+        for _ in 0..CAS_ROUNDS {
+            let mut row = login_throttle::get_shared(db, key).await?;
+            row.reserved.retain(|r| r.at > stale);
+            match policy.admit(&row.throttle(), row.reserved.len() as u32, now) {
+                Admission::Admitted => {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    row.reserved.push(login_throttle::Reservation {
+                        id: id.clone(),
+                        at: now,
+                    });
+                    if login_throttle::put_shared_if(db, key, &row, now).await? {
+                        self.reservations
+                            .entry(key.to_string())
+                            .or_default()
+                            .push(id);
+                        return Ok(Admission::Admitted);
+                    }
+                }
+                other => return Ok(other),
+            }
+        }
+        Err(StoreError::Busy(
+            "login admission kept losing to other nodes".into(),
+        ))
+    }
+
+    /// The verdict against the database (shared store): this node's reservation goes, the
+    /// failure state changes as the policy says, in one compare-and-set write.
+    async fn verdict_shared(
+        &mut self,
+        key: &str,
+        verdict: LoginVerdict,
+        policy: &LockoutPolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<LockStarted> {
+        let mine = if verdict == LoginVerdict::Reset {
+            None
+        } else {
+            let v = self.reservations.get_mut(key).and_then(|v| v.pop());
+            if self.reservations.get(key).is_some_and(|v| v.is_empty()) {
+                self.reservations.remove(key);
+            }
+            v
+        };
+        let db = &self.shared.db;
+        let stale = now - chrono::Duration::seconds(IN_FLIGHT_TTL_SECS);
+        for _ in 0..CAS_ROUNDS {
+            let mut row = login_throttle::get_shared(db, key).await?;
+            row.reserved
+                .retain(|r| r.at > stale && Some(&r.id) != mine.as_ref());
+            let mut lock = None;
+            match verdict {
+                LoginVerdict::Abandoned => {}
+                LoginVerdict::Success | LoginVerdict::Reset => {
+                    row.failures = 0;
+                    row.locked_until = None;
+                }
+                LoginVerdict::Failure => {
+                    let (next, started) = policy.fail(&row.throttle(), now);
+                    row.failures = next.failures;
+                    row.locked_until = next.locked_until;
+                    lock = started.map(|d| (next.failures, d));
+                }
+            }
+            if login_throttle::put_shared_if(db, key, &row, now).await? {
+                return Ok(lock);
+            }
+        }
+        Err(StoreError::Busy(
+            "login verdict kept losing to other nodes".into(),
+        ))
+    }
+
+    /// Queues an attempt that found the budget taken; `false` when the queue is full.
+    fn enqueue(
+        &mut self,
+        me: &ActorRef<TenantMsg>,
+        key: String,
+        policy: LockoutPolicy,
+        reply: RpcReplyPort<StoreResult<Admission>>,
+    ) -> Option<RpcReplyPort<StoreResult<Admission>>> {
+        let queue = self.waiting.entry(key.clone()).or_default();
+        if queue.len() >= MAX_WAITING_LOGINS {
+            return Some(reply);
+        }
+        queue.push_back(Waiter {
+            policy,
+            since: std::time::Instant::now(),
+            reply,
+        });
+        let k = key.clone();
+        me.send_after(LOGIN_QUEUE_WAIT, move || TenantMsg::ExpireLoginWaiters(k));
+        if !self.shared.exclusive && self.retry_scheduled.insert(key.clone()) {
+            me.send_after(SHARED_RETRY, move || TenantMsg::RetryLoginWaiters(key));
+        }
+        None
+    }
+
     /// Attempts of `key` still in flight, dropping reservations that never reported back.
     fn live_in_flight(&mut self, key: &str, now: DateTime<Utc>) -> u32 {
         let stale = now - chrono::Duration::seconds(IN_FLIGHT_TTL_SECS);
@@ -262,25 +390,37 @@ impl TenantState {
         if self.waiting.get(key).is_none_or(|w| w.is_empty()) {
             return;
         }
-        let row = login_throttle::get(&self.shared.db, key).await;
+        let row = if self.shared.exclusive {
+            Some(login_throttle::get(&self.shared.db, key).await)
+        } else {
+            None
+        };
         loop {
-            let in_flight = self.live_in_flight(key, now);
-            let Some(queue) = self.waiting.get_mut(key) else {
-                return;
-            };
-            let Some(next) = queue.front() else {
+            let Some(next) = self.waiting.get(key).and_then(|q| q.front()) else {
                 self.waiting.remove(key);
                 return;
             };
+            let policy = next.policy;
             let admission = match &row {
-                Ok(row) => Ok(next.policy.admit(row, in_flight, now)),
-                Err(e) => Err(e.clone()),
+                Some(Ok(row)) => {
+                    let in_flight = self.live_in_flight(key, now);
+                    let a = policy.admit(row, in_flight, now);
+                    if a == Admission::Admitted {
+                        self.in_flight.entry(key.to_string()).or_default().push(now);
+                    }
+                    Ok(a)
+                }
+                Some(Err(e)) => Err(e.clone()),
+                None => self.admit_shared(key, &policy, now).await,
             };
             match admission {
                 Ok(Admission::Busy) => return,
                 Ok(Admission::Admitted) => {
-                    let w = queue.pop_front().expect("front exists");
-                    self.in_flight.entry(key.to_string()).or_default().push(now);
+                    let w = self
+                        .waiting
+                        .get_mut(key)
+                        .and_then(|q| q.pop_front())
+                        .expect("front exists");
                     let _ = w.reply.send(Ok(Admission::Admitted));
                 }
                 other => {
@@ -318,6 +458,8 @@ impl Actor for TenantActor {
             in_flight: HashMap::new(),
             waiting: HashMap::new(),
             rotations: Vec::new(),
+            reservations: HashMap::new(),
+            retry_scheduled: Default::default(),
         })
     }
 
@@ -335,37 +477,40 @@ impl Actor for TenantActor {
         // A closed reply port means the caller timed out; the write happened regardless.
         match msg {
             TenantMsg::LoginAdmit(key, policy, now, reply) => {
-                let row = match login_throttle::get(db, &key).await {
-                    Ok(row) => row,
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                        return Ok(());
+                let admission = if shared.exclusive {
+                    match login_throttle::get(db, &key).await {
+                        Ok(row) => {
+                            let in_flight = state.live_in_flight(&key, now);
+                            let a = policy.admit(&row, in_flight, now);
+                            if a == Admission::Admitted {
+                                state.in_flight.entry(key.clone()).or_default().push(now);
+                            }
+                            Ok(a)
+                        }
+                        Err(e) => Err(e),
                     }
+                } else {
+                    state.admit_shared(&key, &policy, now).await
                 };
-                let in_flight = state.live_in_flight(&key, now);
-                match policy.admit(&row, in_flight, now) {
-                    Admission::Admitted => {
-                        state.in_flight.entry(key).or_default().push(now);
-                        let _ = reply.send(Ok(Admission::Admitted));
-                    }
-                    Admission::Busy => {
-                        let queue = state.waiting.entry(key.clone()).or_default();
-                        if queue.len() >= MAX_WAITING_LOGINS {
+                match admission {
+                    Ok(Admission::Busy) => {
+                        if let Some(reply) = state.enqueue(&me, key, policy, reply) {
                             let _ = reply.send(Ok(Admission::Locked(policy.base.as_secs().max(1))));
-                        } else {
-                            queue.push_back(Waiter {
-                                policy,
-                                since: std::time::Instant::now(),
-                                reply,
-                            });
-                            me.send_after(LOGIN_QUEUE_WAIT, move || {
-                                TenantMsg::ExpireLoginWaiters(key)
-                            });
                         }
                     }
-                    locked => {
-                        let _ = reply.send(Ok(locked));
+                    other => {
+                        let _ = reply.send(other);
                     }
+                }
+            }
+            TenantMsg::RetryLoginWaiters(key) => {
+                state.retry_scheduled.remove(&key);
+                let now = shared.clock.now();
+                state.admit_waiting(&key, now).await;
+                if state.waiting.get(&key).is_some_and(|w| !w.is_empty())
+                    && state.retry_scheduled.insert(key.clone())
+                {
+                    me.send_after(SHARED_RETRY, move || TenantMsg::RetryLoginWaiters(key));
                 }
             }
             TenantMsg::ExpireLoginWaiters(key) => {
@@ -385,23 +530,27 @@ impl Actor for TenantActor {
                 }
             }
             TenantMsg::LoginVerdict(key, verdict, policy, now, reply) => {
-                if verdict != LoginVerdict::Reset {
-                    state.finish_in_flight(&key);
-                }
-                let res = match verdict {
-                    LoginVerdict::Abandoned => Ok(None),
-                    LoginVerdict::Success | LoginVerdict::Reset => {
-                        login_throttle::clear(db, &key).await.map(|()| None)
+                let res = if shared.exclusive {
+                    if verdict != LoginVerdict::Reset {
+                        state.finish_in_flight(&key);
                     }
-                    LoginVerdict::Failure => match login_throttle::get(db, &key).await {
-                        Ok(row) => {
-                            let (row, lock) = policy.fail(&row, now);
-                            login_throttle::put(db, &key, &row, now)
-                                .await
-                                .map(|()| lock.map(|d| (row.failures, d)))
+                    match verdict {
+                        LoginVerdict::Abandoned => Ok(None),
+                        LoginVerdict::Success | LoginVerdict::Reset => {
+                            login_throttle::clear(db, &key).await.map(|()| None)
                         }
-                        Err(e) => Err(e),
-                    },
+                        LoginVerdict::Failure => match login_throttle::get(db, &key).await {
+                            Ok(row) => {
+                                let (row, lock) = policy.fail(&row, now);
+                                login_throttle::put(db, &key, &row, now)
+                                    .await
+                                    .map(|()| lock.map(|d| (row.failures, d)))
+                            }
+                            Err(e) => Err(e),
+                        },
+                    }
+                } else {
+                    state.verdict_shared(&key, verdict, &policy, now).await
                 };
                 let _ = reply.send(res);
                 state.admit_waiting(&key, now).await;
@@ -603,6 +752,14 @@ impl Tenant {
     /// The platform record.
     pub fn row(&self) -> Arc<TenantRow> {
         self.shared.row.read().expect("row lock").clone()
+    }
+
+    /// Drops sessions revoked by a write that did not go through the actor (one transaction
+    /// of several tables, such as ending a browser sign-in session) from the auth cache.
+    pub fn forget_sessions(&self, ids: &[String]) {
+        for id in ids {
+            self.shared.cache.forget_session(id);
+        }
     }
 
     /// Installs changed settings (already persisted) for the requests that follow.

@@ -27,6 +27,11 @@ pub type Response = surrealdb::IndexedResults;
 /// transaction again decides it afresh: the retry can never apply a change twice.
 const CONFLICT_RETRIES: u32 = 8;
 
+/// Longest a query to a SurrealDB server may take before its request is answered
+/// `SERVICE_UNAVAILABLE`. A lost server is noticed sooner, by the link watch; this bounds a
+/// server that accepts connections but does not answer.
+const REMOTE_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A session on the engine: embedded (a datastore this process owns and closes) or remote.
 #[derive(Clone)]
 enum Session {
@@ -46,12 +51,77 @@ pub struct Db {
 /// error (full disk, read-only remount, EIO): after a failed write the engine's log may hold a
 /// torn record, and RocksDB itself refuses writes until it is reopened, so nothing written
 /// later could be acknowledged honestly. Reads that the engine still serves keep working.
-#[derive(Debug, Default)]
+///
+/// For a SurrealDB server there is a second, passing state: whether the server answers at all
+/// ([`Health::link_up`]), kept by the link watch (`store::link`). While it is down every
+/// query fails at once with `Unavailable` instead of waiting for the SDK's reconnection.
+#[derive(Debug)]
 pub struct Health {
     failure: OnceLock<String>,
+    link: tokio::sync::watch::Sender<Link>,
+}
+
+/// The connection to a SurrealDB server as the link watch last saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The server answered the last probe.
+    pub up: bool,
+    /// Incremented every time the link comes back: whatever a node learns from the server's
+    /// change notifications was missed meanwhile, so caches are flushed and subscriptions
+    /// renewed for each new epoch.
+    pub epoch: u64,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            failure: OnceLock::new(),
+            link: tokio::sync::watch::Sender::new(Link { up: true, epoch: 0 }),
+        }
+    }
 }
 
 impl Health {
+    /// Whether the store's server answers (always, for embedded engines).
+    pub fn link_up(&self) -> bool {
+        self.link.borrow().up
+    }
+
+    /// The link state, to wait on.
+    pub fn link(&self) -> tokio::sync::watch::Receiver<Link> {
+        self.link.subscribe()
+    }
+
+    /// Waits until the link is down or a new epoch began after `epoch` (the receiver's guard
+    /// is not kept across the wait, so the future stays `Send`).
+    pub async fn link_changed(rx: &mut tokio::sync::watch::Receiver<Link>, epoch: u64) {
+        let _ = rx.wait_for(|l| !l.up || l.epoch != epoch).await.map(drop);
+    }
+
+    /// Waits until the link is up; `false` if the store is gone.
+    pub async fn link_restored(rx: &mut tokio::sync::watch::Receiver<Link>) -> bool {
+        rx.wait_for(|l| l.up).await.map(drop).is_ok()
+    }
+
+    /// Records a probe's outcome (the link watch).
+    pub(super) fn set_link(&self, up: bool) {
+        self.link.send_if_modified(|l| {
+            if l.up == up {
+                return false;
+            }
+            if up {
+                l.epoch += 1;
+                tracing::warn!(epoch = l.epoch, "SurrealDB server reachable again");
+            } else {
+                tracing::error!(
+                    "SurrealDB server unreachable: requests answer SERVICE_UNAVAILABLE"
+                );
+            }
+            l.up = up;
+            true
+        });
+    }
+
     /// The I/O error that failed the store, if one did.
     pub fn failure(&self) -> Option<&str> {
         self.failure.get().map(String::as_str)
@@ -111,6 +181,26 @@ impl Db {
             session,
             health: self.health.clone(),
         })
+    }
+
+    /// Whether the server answers a trivial query within `within` (the link watch's probe;
+    /// it bypasses the fail-fast check of [`Db::query`], which it decides).
+    pub(super) async fn probe(&self, within: Duration) -> bool {
+        match &self.session {
+            Session::Local(_) => true,
+            Session::Remote(s) => matches!(
+                tokio::time::timeout(within, s.query("RETURN 1")).await,
+                Ok(Ok(_))
+            ),
+        }
+    }
+
+    /// The remote session, for live queries (`None` for embedded engines).
+    pub(super) fn remote_session(&self) -> Option<&Surreal<Any>> {
+        match &self.session {
+            Session::Remote(s) => Some(s),
+            Session::Local(_) => None,
+        }
     }
 
     /// Signs this session in as a root user (a SurrealDB server).
@@ -174,7 +264,30 @@ impl Db {
         loop {
             let res = match &self.session {
                 Session::Local(s) => s.query(sql).bind(Object::from(vars.clone())).await,
-                Session::Remote(s) => s.query(sql).bind(Object::from(vars.clone())).await,
+                Session::Remote(s) => {
+                    // The SDK queues queries while it reconnects, however long that takes: a
+                    // request must instead fail at once when the server is away (and the
+                    // query it sent, of unknown outcome, is not acknowledged).
+                    let mut link = self.health.link();
+                    let Link { up, epoch } = *link.borrow();
+                    if !up {
+                        return Err(StoreError::Unavailable(
+                            "SurrealDB server unreachable".into(),
+                        ));
+                    }
+                    let query = s.query(sql).bind(Object::from(vars.clone()));
+                    tokio::select! {
+                        res = tokio::time::timeout(REMOTE_QUERY_TIMEOUT, query) => match res {
+                            Ok(r) => r,
+                            Err(_) => return Err(StoreError::Unavailable(format!(
+                                "SurrealDB server gave no answer in {} s", REMOTE_QUERY_TIMEOUT.as_secs()
+                            ))),
+                        },
+                        _ = Health::link_changed(&mut link, epoch) => {
+                            return Err(StoreError::Unavailable("connection to the SurrealDB server lost".into()));
+                        }
+                    }
+                }
             };
             let outcome = match res {
                 Ok(mut r) => match worst(r.take_errors()) {

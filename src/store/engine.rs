@@ -43,6 +43,8 @@ const CLOSE_WAIT: Duration = Duration::from_secs(60);
 pub struct Store {
     root: Db,
     datastore: Option<Arc<Datastore>>,
+    /// A SurrealDB server's link watch (`store::link`), stopped with the store.
+    watch: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Store {
@@ -64,9 +66,11 @@ impl Store {
                     root.signin_root(user.clone(), pass.expose_secret().to_string())
                         .await?;
                 }
+                let watch = Some(super::link::watch(root.clone()));
                 Ok(Store {
                     root,
                     datastore: None,
+                    watch,
                 })
             }
             StoreUrl::Memory => open_local("memory", ConfigMap::empty(), health).await,
@@ -109,7 +113,15 @@ impl Store {
     /// shut the datastore down (memtables flushed), then closes the engine, releasing its
     /// lock. Call after everything holding a [`Db`] has stopped.
     pub async fn close(self) {
-        let Store { root, datastore } = self;
+        let Store {
+            root,
+            datastore,
+            watch,
+        } = self;
+        if let Some(w) = watch {
+            w.abort();
+            let _ = w.await;
+        }
         drop(root);
         let Some(ds) = datastore else { return };
         let deadline = tokio::time::Instant::now() + CLOSE_WAIT;
@@ -219,5 +231,6 @@ async fn open_local(target: &str, config: ConfigMap, health: Arc<Health>) -> Sto
     Ok(Store {
         root: Db::local(session, health),
         datastore: Some(ds),
+        watch: None,
     })
 }

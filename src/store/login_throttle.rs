@@ -43,3 +43,77 @@ pub async fn clear(db: &Db, key: &str) -> StoreResult<()> {
         .await?;
     Ok(())
 }
+
+/// A login attempt admitted on some node and not yet decided, as the database holds it when
+/// several nodes share the store.
+#[derive(Clone, Debug, SurrealValue)]
+pub struct Reservation {
+    /// Its id (the node that made it removes it with the verdict).
+    pub id: String,
+    /// When it was admitted; it lapses after `IN_FLIGHT_TTL_SECS` (a node that died).
+    pub at: DateTime<Utc>,
+}
+
+/// An account's state with the attempts in flight on every node, and the version a
+/// conditional write compares.
+#[derive(Clone, Debug, Default, SurrealValue)]
+pub struct SharedRow {
+    /// Consecutive failures since the last success.
+    pub failures: i64,
+    /// No attempt is evaluated before this instant.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// Attempts admitted, not yet decided.
+    pub reserved: Vec<Reservation>,
+    /// Bumped by every write; 0 for an account never written.
+    pub version: i64,
+}
+
+impl SharedRow {
+    /// The failure state alone, for the lockout policy.
+    pub fn throttle(&self) -> ThrottleRow {
+        ThrottleRow {
+            failures: self.failures,
+            locked_until: self.locked_until,
+        }
+    }
+}
+
+/// The shared state of `key` (the default for an account never written).
+pub async fn get_shared(db: &Db, key: &str) -> StoreResult<SharedRow> {
+    let mut res = db
+        .query(
+            "SELECT failures, locked_until, reserved ?? [] AS reserved, version ?? 0 AS version
+             FROM ONLY $rid",
+        )
+        .bind(("rid", RecordId::new("login_throttle", key)))
+        .await?;
+    let row: Option<SharedRow> = res.take(0)?;
+    Ok(row.unwrap_or_default())
+}
+
+/// Writes `row` as the next version of `key` if the stored version is still `row.version`
+/// (compare-and-set: the check and the write are one transaction, so of two nodes that read
+/// the same version only one writes; the other reads again). `false` when it lost.
+pub async fn put_shared_if(
+    db: &Db,
+    key: &str,
+    row: &SharedRow,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let mut res = db
+        .query(
+            "UPSERT $rid SET failures = $failures, locked_until = $locked, reserved = $reserved,
+                 version = $next, updated_at = $now
+             WHERE (version ?? 0) = $expected RETURN VALUE version",
+        )
+        .bind(("rid", RecordId::new("login_throttle", key)))
+        .bind(("failures", row.failures))
+        .bind(("locked", row.locked_until))
+        .bind(("reserved", row.reserved.clone()))
+        .bind(("expected", row.version))
+        .bind(("next", row.version + 1))
+        .bind(("now", now))
+        .await?;
+    let written: Vec<i64> = res.take(0)?;
+    Ok(!written.is_empty())
+}

@@ -2,10 +2,12 @@
 //! [`Db`] session already bound to the right namespace and database.
 
 pub mod audit;
+pub mod changes;
 pub mod copy;
 pub mod db;
 pub mod engine;
 pub mod keys;
+pub mod link;
 pub mod login_throttle;
 pub mod migrate;
 pub mod one_time_tokens;

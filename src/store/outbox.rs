@@ -80,20 +80,48 @@ pub async fn pending_ids(db: &Db) -> StoreResult<Vec<String>> {
     Ok(res.take(0)?)
 }
 
-/// Marks a row `sent` or `logged`.
-pub async fn mark(db: &Db, id: &str, status: &str, now: DateTime<Utc>) -> StoreResult<()> {
-    db.query("UPDATE $rid SET status = $status, sent_at = $now, attempts += 1, last_error = NONE")
+/// Claims a pending row for `node` until `until`: `None` when it is sent already or another
+/// node's claim is still running. One conditional write, so of two nodes only one sends.
+pub async fn claim(
+    db: &Db,
+    id: &str,
+    node: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> StoreResult<Option<OutboxRow>> {
+    let mut res = db
+        .query(
+            "UPDATE $rid SET claimed_by = $node, claimed_until = $until
+             WHERE status = 'pending'
+               AND (claimed_until IS NONE OR claimed_until <= $now OR claimed_by = $node)
+             RETURN record::id(id) AS id, kind, recipient, subject, text, html, status, attempts",
+        )
         .bind(("rid", rid(id)))
-        .bind(("status", status.to_string()))
+        .bind(("node", node.to_string()))
         .bind(("now", now))
+        .bind(("until", until))
         .await?;
+    let rows: Vec<OutboxRow> = res.take(0)?;
+    Ok(rows.into_iter().next())
+}
+
+/// Marks a row `sent` or `logged` and ends the claim.
+pub async fn mark(db: &Db, id: &str, status: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    db.query(
+        "UPDATE $rid SET status = $status, sent_at = $now, attempts += 1, last_error = NONE,
+             claimed_by = NONE, claimed_until = NONE",
+    )
+    .bind(("rid", rid(id)))
+    .bind(("status", status.to_string()))
+    .bind(("now", now))
+    .await?;
     Ok(())
 }
 
-/// Records a failed attempt.
+/// Records a failed attempt and ends the claim (the retry claims it again).
 pub async fn record_failure(db: &Db, id: &str, error: &str) -> StoreResult<()> {
     let error: String = error.chars().take(500).collect();
-    db.query("UPDATE $rid SET attempts += 1, last_error = $error")
+    db.query("UPDATE $rid SET attempts += 1, last_error = $error, claimed_by = NONE, claimed_until = NONE")
         .bind(("rid", rid(id)))
         .bind(("error", error))
         .await?;

@@ -162,8 +162,12 @@ impl Drop for ChildServer {
     }
 }
 
-/// The port in a log line naming `127.0.0.1:PORT` (the "listening" line), never 0.
+/// The port in the "listening" log line naming `127.0.0.1:PORT`, never 0 (other lines may
+/// name other addresses, such as a SurrealDB server's).
 fn listening_port(line: &str) -> Option<u16> {
+    if !line.contains("listening") {
+        return None;
+    }
     line.match_indices("127.0.0.1:").find_map(|(i, m)| {
         let digits: String = line[i + m.len()..]
             .chars()

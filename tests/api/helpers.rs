@@ -277,7 +277,12 @@ impl SmtpSink {
             buf: Vec::new(),
             mails: mails.clone(),
         });
-        server.with_name("sink.test").with_tcp_listener(listener);
+        // Real SMTP servers take many sessions at once; mailin's default of 4 threads is held by
+        // the idle pooled connections of one node, and a second node's mail would wait forever.
+        server
+            .with_name("sink.test")
+            .with_num_threads(32)
+            .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });

@@ -1,0 +1,162 @@
+//! A real SurrealDB server for the multi-node tests: `surreal-test-server` (the `surreal`
+//! binary's code from the `surrealdb-server` crate, the same version as our SDK; built by
+//! `cargo test` as an example of this package, see tests/support/surreal_server.rs) in a child
+//! process on loopback, with root credentials and a RocksDB directory that outlives a restart.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Root credentials of every test server.
+pub const ROOT_USER: &str = "root";
+/// Root password.
+pub const ROOT_PASS: &str = "root-pass-for-tests";
+
+/// A running (or killed, restartable) SurrealDB server.
+pub struct SurrealServer {
+    child: Option<Child>,
+    /// Its port on 127.0.0.1, kept across restarts (the nodes reconnect to it).
+    pub port: u16,
+    data: PathBuf,
+    log: PathBuf,
+}
+
+/// The server binary, beside the test binary's directory: target/debug/examples/.
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/debug/deps/api-HASH -> target/debug
+    let debug = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = debug.join("examples").join("surreal-test-server");
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo test` builds it (the surreal-test-server example)",
+        bin.display()
+    );
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl SurrealServer {
+    /// Starts a server with its data in `dir/surreal` on a free port.
+    pub fn start(dir: &Path) -> Self {
+        let mut s = Self {
+            child: None,
+            port: free_port(),
+            data: dir.join("surreal"),
+            log: dir.join("surreal.log"),
+        };
+        s.spawn();
+        s
+    }
+
+    /// `DATABASE_URL` of a node using this server.
+    pub fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    /// The variables a latchkey node needs to use this server.
+    pub fn node_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("DATABASE_URL", self.url()),
+            ("DATABASE_USER", ROOT_USER.into()),
+            ("DATABASE_PASSWORD", ROOT_PASS.into()),
+        ]
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(binary())
+            .args([
+                "start",
+                "--no-banner",
+                "--log",
+                "warn",
+                "--user",
+                ROOT_USER,
+                "--pass",
+                ROOT_PASS,
+                "--bind",
+                &format!("127.0.0.1:{}", self.port),
+            ])
+            // Every commit fsynced before it is answered, as our embedded default does.
+            .arg(format!("rocksdb://{}?sync=every", self.data.display()))
+            // The server sizes RocksDB from the machine's memory; a test server needs little.
+            .env("SURREAL_ROCKSDB_BLOCK_CACHE_SIZE", "16777216")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("surreal-test-server starts");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    /// Polls /health until the server answers (60 s at most).
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let _ = s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+                let mut buf = [0u8; 64];
+                if let Ok(n) = s.read(&mut buf)
+                    && buf[..n].starts_with(b"HTTP/1.")
+                    && buf[..n].windows(5).any(|w| w == b" 200 ")
+                {
+                    return;
+                }
+            }
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!(
+                    "surreal-test-server exited ({status}):\n{}",
+                    self.log_text()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "SurrealDB server not ready in 60 s:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What the server wrote.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for SurrealServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
