@@ -109,13 +109,20 @@ compose() {
 import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 services = doc["services"]
-assert set(services) == {"latchkey", "surrealdb", "mailpit"}, services.keys()
+assert set(services) == {"latchkey", "latchkey-2", "proxy", "surrealdb", "mailpit"}, services.keys()
 for name, svc in services.items():
     assert "test" in svc["healthcheck"], name
 env = services["latchkey"]["environment"]
 assert env["DATABASE_URL"].startswith("ws://surrealdb:"), env
 assert env["SMTP_URL"].startswith("smtp://mailpit:"), env
-print("compose.yml:", ", ".join(sorted(env)))
+# The cluster profile: a second node with the very same settings, and the proxy in front.
+cluster = sorted(n for n, s in services.items() if "cluster" in s.get("profiles", []))
+assert cluster == ["latchkey-2", "proxy"], cluster
+assert services["latchkey-2"]["environment"] == env, "both nodes are configured alike"
+proxy = services["proxy"]
+assert all(f"--to {n}:8000" in proxy["command"] for n in ("latchkey", "latchkey-2")), proxy
+assert proxy["networks"]["default"]["ipv4_address"] == env["TRUSTED_PROXIES"], proxy
+print("compose.yml:", ", ".join(sorted(env)), "| profile cluster:", ", ".join(cluster))
 PY
 }
 

@@ -79,6 +79,46 @@ fn compose_wires_surrealdb_over_ws_and_mailpit_over_smtp() {
     assert_eq!(lk.matches("condition: service_healthy").count(), 2);
 }
 
+/// The cluster profile's second node must be configured exactly like the first: tokens carry
+/// `PUBLIC_URL` and are sealed under `SECRET_KEY`, so a node that differs refuses the other's.
+#[test]
+fn the_cluster_profile_runs_a_second_identical_node_behind_a_proxy() {
+    let first = service("latchkey");
+    let second = service("latchkey-2");
+    assert!(
+        second
+            .iter()
+            .any(|l| l.contains(r#"profiles: ["cluster"]"#))
+    );
+    let settings = |lines: &[&str]| -> Vec<String> {
+        let mut it = lines.iter().skip_while(|l| l.trim() != "environment:");
+        it.next();
+        it.take_while(|l| l.starts_with("      ") || l.trim_start().starts_with('#'))
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.starts_with('#'))
+            .collect()
+    };
+    assert_eq!(settings(&first), settings(&second), "both nodes alike");
+    assert!(
+        second
+            .join("\n")
+            .contains("latchkey-data:/var/lib/latchkey/data")
+    );
+    let proxy = service("proxy").join("\n");
+    assert!(proxy.contains(r#"profiles: ["cluster"]"#), "{proxy}");
+    assert!(
+        proxy.contains("--to latchkey:8000 --to latchkey-2:8000"),
+        "{proxy}"
+    );
+    assert!(
+        first
+            .iter()
+            .any(|l| l.trim() == "TRUSTED_PROXIES: 172.30.80.10")
+            && proxy.contains("ipv4_address: 172.30.80.10"),
+        "the nodes believe X-Forwarded-For from the proxy only"
+    );
+}
+
 #[test]
 fn the_dockerfile_is_multi_stage_and_runs_as_non_root() {
     let froms: Vec<&str> = DOCKERFILE
