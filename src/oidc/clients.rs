@@ -265,7 +265,12 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<bool, ServiceError> {
         let admin = self.require_admin(tenant, bearer).await?;
-        let gone = oidc_store::delete_client(tenant.db(), id, self.clock.now()).await?;
+        let revoked = oidc_store::delete_client(tenant.db(), id, self.clock.now()).await?;
+        let gone = revoked.is_some();
+        if let Some(sessions) = &revoked {
+            // Written outside the tenant actor: drop them from the auth cache here.
+            tenant.forget_sessions(sessions);
+        }
         if gone {
             self.admin_audit(
                 tenant,

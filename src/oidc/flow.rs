@@ -479,12 +479,17 @@ impl Services {
         tenant: &Tenant,
         cookie: &str,
     ) -> Result<Option<String>, ServiceError> {
-        Ok(oidc_store::end_sso(
+        let ended = oidc_store::end_sso(
             tenant.db(),
             &self.secrets.hash_token(cookie),
             self.clock.now(),
         )
-        .await?)
+        .await?;
+        Ok(ended.map(|(user, revoked)| {
+            // Written outside the tenant actor: drop them from the auth cache here.
+            tenant.forget_sessions(&revoked);
+            user
+        }))
     }
 
     /// Seconds since `t`.

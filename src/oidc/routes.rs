@@ -115,16 +115,22 @@ fn form(body: &Bytes) -> HashMap<String, String> {
 /// A cross-site form post is refused whatever it carries (the form tokens are the first
 /// defence; this is the second, OWASP CSRF cheat sheet "verifying origin").
 fn same_origin(st: &AppState, headers: &HeaderMap) -> bool {
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let ours = url::Url::parse(&st.services.config.public_url)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default();
-        return origin == ours;
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        // Our own pages are served with `Referrer-Policy: no-referrer`, under which browsers
+        // send `Origin: null` even for a same-origin form post (Fetch standard, "serializing
+        // a request origin"). A sandboxed frame of another site sends `null` too, so `null`
+        // is accepted only with the browser's own word that the request is same-origin.
+        Some("null") => fetch_site == Some("same-origin"),
+        Some(origin) => {
+            let ours = url::Url::parse(&st.services.config.public_url)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default();
+            origin == ours
+        }
+        // No Origin (not a browser, or a very old one): the CSRF token decides.
+        None => !matches!(fetch_site, Some("cross-site" | "same-site")),
     }
-    !matches!(
-        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
-        Some("cross-site")
-    )
 }
 
 fn tokens_equal(a: &str, b: &str) -> bool {
@@ -149,7 +155,9 @@ fn with_query(base: &str, params: &[(&str, Option<&str>)]) -> String {
         Ok(u) => u,
         Err(_) => return base.to_string(),
     };
-    {
+    // Only when something is added: `query_pairs_mut` alone leaves an empty `?` behind, and
+    // a registered redirect URI must come back exactly as registered.
+    if params.iter().any(|(_, v)| v.is_some()) {
         let mut q = u.query_pairs_mut();
         for (k, v) in params {
             if let Some(v) = v {

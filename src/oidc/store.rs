@@ -107,27 +107,37 @@ pub async fn put_client(db: &Db, c: &ClientRow, now: DateTime<Utc>) -> StoreResu
     Ok(())
 }
 
-/// Deletes a client, its consents and its codes, and revokes the sessions it holds; `false`
+/// Deletes a client, its consents and its codes, and revokes the sessions it holds (their ids
+/// returned, for the auth cache); `None`
 /// when there was none.
-pub async fn delete_client(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+pub async fn delete_client(
+    db: &Db,
+    id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Vec<String>>> {
     let mut res = db
         .query(
             "BEGIN TRANSACTION;
              LET $gone = (DELETE $rid RETURN BEFORE);
              DELETE consent WHERE client_id = $id;
              UPDATE auth_code SET used_at = $now WHERE client_id = $id AND used_at IS NONE;
-             UPDATE session SET revoked_at = $now, revoked_reason = 'client_deleted'
-                 WHERE client_id = $id AND revoked_at IS NONE;
+             LET $revoked = (UPDATE session SET revoked_at = $now, revoked_reason = 'client_deleted'
+                 WHERE client_id = $id AND revoked_at IS NONE RETURN VALUE record::id(id));
              COMMIT TRANSACTION;
-             RETURN array::len($gone);",
+             RETURN { gone: array::len($gone), revoked: $revoked };",
         )
         .bind(("rid", RecordId::new("oauth_client", id)))
         .bind(("id", id.to_string()))
         .bind(("now", now))
         .await?;
+    #[derive(SurrealValue)]
+    struct Outcome {
+        gone: i64,
+        revoked: Vec<String>,
+    }
     let last = res.num_statements().saturating_sub(1);
-    let n: Option<i64> = res.take(last).unwrap_or(None);
-    Ok(n.unwrap_or(0) > 0)
+    let o: Option<Outcome> = res.take(last)?;
+    Ok(o.filter(|o| o.gone > 0).map(|o| o.revoked))
 }
 
 /// An authorization request in progress.
@@ -350,24 +360,35 @@ pub async fn live_sso(db: &Db, hash: &str, now: DateTime<Utc>) -> StoreResult<Op
     Ok(row.filter(|s| s.revoked_at.is_none() && s.expires_at > now))
 }
 
-/// Ends a browser session and the client sessions started from it.
-pub async fn end_sso(db: &Db, hash: &str, now: DateTime<Utc>) -> StoreResult<Option<String>> {
+/// Ends a browser session and the client sessions started from it: its user and the ids of
+/// those sessions (for the auth cache), `None` when it had ended already.
+pub async fn end_sso(
+    db: &Db,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<(String, Vec<String>)>> {
     let mut res = db
         .query(
             "BEGIN TRANSACTION;
              LET $s = (UPDATE $rid SET revoked_at = $now WHERE revoked_at IS NONE RETURN AFTER);
-             IF array::len($s) > 0 {
-                 UPDATE session SET revoked_at = $now, revoked_reason = 'sso_logout'
-                     WHERE sso = $s[0].sid AND revoked_at IS NONE;
-             };
+             LET $revoked = IF array::len($s) > 0 {
+                 (UPDATE session SET revoked_at = $now, revoked_reason = 'sso_logout'
+                     WHERE sso = $s[0].sid AND revoked_at IS NONE RETURN VALUE record::id(id))
+             } ELSE { [] };
              COMMIT TRANSACTION;
-             RETURN $s[0].user;",
+             RETURN IF array::len($s) > 0 { { user: $s[0].user, revoked: $revoked } } ELSE { NONE };",
         )
         .bind(("rid", RecordId::new("sso_session", hash)))
         .bind(("now", now))
         .await?;
+    #[derive(SurrealValue)]
+    struct Ended {
+        user: String,
+        revoked: Vec<String>,
+    }
     let last = res.num_statements().saturating_sub(1);
-    Ok(res.take::<Option<String>>(last).unwrap_or(None))
+    let e: Option<Ended> = res.take(last)?;
+    Ok(e.map(|e| (e.user, e.revoked)))
 }
 
 /// The scopes a user consented to for a client.

@@ -22,7 +22,9 @@ fn challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
-/// A browser: keeps cookies, follows no redirect by itself (the tests look at each).
+/// A browser: keeps cookies, follows no redirect by itself (the tests look at each), and posts
+/// forms with the headers Chromium sends from a page served with `Referrer-Policy:
+/// no-referrer` (as every latchkey page is): `Origin: null`, `Sec-Fetch-Site: same-origin`.
 struct Browser {
     http: reqwest::Client,
     base: String,
@@ -105,14 +107,30 @@ impl Browser {
     }
 
     async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let resp = self
+        self.post_from(
+            path,
+            fields,
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        )
+        .await
+    }
+
+    /// A form post with these request headers instead of a same-origin browser's.
+    async fn post_from(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self
             .http
             .post(self.url(path))
             .header("cookie", self.cookie_header())
-            .form(fields)
-            .send()
-            .await
-            .unwrap();
+            .form(fields);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
         self.take(resp).await
     }
 }
@@ -1010,6 +1028,24 @@ async fn rp_initiated_logout() {
         .await;
     assert_eq!(bad.status, 400);
     assert!(bad.location.is_none(), "never to an unregistered address");
+    // A refresh first: the session it rotated must end with the browser session too.
+    let (st, refreshed) = s
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t["refresh_token"].as_str().unwrap()),
+                ("client_id", &spa),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{refreshed}");
+    assert_eq!(
+        s.userinfo(refreshed["access_token"].as_str().unwrap())
+            .await
+            .0,
+        200
+    );
     let out = b
         .get(&format!("/t/acme/logout?id_token_hint={hint}&post_logout_redirect_uri=https://app.example/bye&state=s1"))
         .await;
@@ -1029,6 +1065,41 @@ async fn rp_initiated_logout() {
         s.userinfo(t["access_token"].as_str().unwrap()).await.0,
         401,
         "its client sessions end too"
+    );
+    assert_eq!(
+        s.userinfo(refreshed["access_token"].as_str().unwrap())
+            .await
+            .0,
+        401,
+        "also after a refresh (the auth cache had it as live)"
+    );
+    let (st, e) = s
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                (
+                    "refresh_token",
+                    refreshed["refresh_token"].as_str().unwrap(),
+                ),
+                ("client_id", &spa),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!((st, e["error"].as_str()), (400, Some("invalid_grant")));
+    // Signed in again, out again without `state`: back to the registered address exactly.
+    s.sign_in(&mut b, &s.authorize_url(&spa, &[]), PASSWORD)
+        .await;
+    let plain = b
+        .get(&format!(
+            "/t/acme/logout?id_token_hint={hint}&post_logout_redirect_uri=https://app.example/bye"
+        ))
+        .await;
+    assert_eq!(plain.status, 303, "{}", plain.body);
+    assert_eq!(
+        plain.location.as_deref(),
+        Some("https://app.example/bye"),
+        "no stray `?`"
     );
     let a = b.get(&s.authorize_url(&spa, &[("prompt", "none")])).await;
     assert_eq!(
@@ -1115,6 +1186,25 @@ async fn hosted_pages_cookies_and_forms_are_locked_down() {
         .await
         .unwrap();
     assert_eq!(cross.status(), 400);
+    // `Origin: null` (what a sandboxed frame of another site sends too) passes only with the
+    // browser saying same-origin.
+    let form = [
+        ("request", field(&login.body, "request")),
+        ("csrf", field(&login.body, "csrf")),
+        ("identifier", "ada".to_string()),
+        ("password", PASSWORD.to_string()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for headers in [
+        &[("origin", "null")][..],
+        &[("origin", "null"), ("sec-fetch-site", "cross-site")][..],
+        &[("origin", "null"), ("sec-fetch-site", "same-site")][..],
+        &[("sec-fetch-site", "same-site")][..],
+    ] {
+        let refused = b.post_from("/t/acme/login", &form, headers).await;
+        assert_eq!(refused.status, 400, "{headers:?}");
+        assert!(refused.body.contains("another site"), "{}", refused.body);
+    }
     // The right one: a cookie that scripts cannot read, sent on top-level navigation only.
     let ok = b
         .post(
