@@ -86,8 +86,10 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
         .bound_to(store::NAMESPACE, store::PLATFORM_DB)
         .await
         .context("selecting the platform database")?;
-    let secrets = Arc::new(Secrets::derive(&config.secret_key));
+    let secrets = Secrets::derive(&config.secret_key);
     prepare_platform(&platform, &root, &secrets, &config).await?;
+    let retired = service::master_secret::retired_hash_keys(&platform, &secrets).await?;
+    let secrets = Arc::new(secrets.with_retired_hash_keys(&retired));
     let registry = TenantRegistry::start(RegistryArgs {
         root: root.clone(),
         platform: platform.clone(),

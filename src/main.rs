@@ -409,7 +409,10 @@ fn keys_rekey(old_secret_env: &str) -> ExitCode {
         store.close().await;
         match result {
             Ok(n) => {
-                println!("re-sealed {n} signing keys under the new SECRET_KEY");
+                println!(
+                    "re-sealed {} signing keys and {} TOTP secrets under the new SECRET_KEY; recovery codes and client secrets keep working ({} earlier key(s) kept for their hashes)",
+                    n.signing_keys, n.totp_secrets, n.retired_hash_keys
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -106,17 +106,32 @@ fn normalize_code(code: &str) -> String {
         .collect()
 }
 
+/// What a recovery code's hash is taken of: bound to the tenant and the user.
+fn recovery_material(tenant: &Tenant, user: &str, code: &str) -> String {
+    format!("recovery/{}/{user}/{}", tenant.slug(), normalize_code(code))
+}
+
+/// What a user's TOTP secret is sealed to (tenant and user), so a sealed secret copied to
+/// another row does not open; `keys rekey` re-seals under the same context.
+pub fn totp_context(tenant: &str, user: &str) -> String {
+    format!("totp/{tenant}/{user}")
+}
+
 impl Services {
     fn totp_context(tenant: &Tenant, user: &str) -> String {
-        format!("totp/{}/{user}", tenant.slug())
+        totp_context(tenant.slug().as_str(), user)
     }
 
     fn recovery_hash(&self, tenant: &Tenant, user: &str, code: &str) -> String {
-        self.secrets.hash_token(&format!(
-            "recovery/{}/{user}/{}",
-            tenant.slug(),
-            normalize_code(code)
-        ))
+        self.secrets
+            .hash_token(&recovery_material(tenant, user, code))
+    }
+
+    /// What a presented recovery code may be stored as: its hash under the current key, or
+    /// under a retired one for codes issued before `keys rekey`.
+    fn recovery_hashes(&self, tenant: &Tenant, user: &str, code: &str) -> Vec<String> {
+        self.secrets
+            .hash_candidates(&recovery_material(tenant, user, code))
     }
 
     /// Fresh recovery codes and their stored hashes.
@@ -800,8 +815,8 @@ impl Services {
                     if code.len() > MAX_CODE_LEN {
                         return Ok(false);
                     }
-                    let hash = self.recovery_hash(tenant, &user.id, code);
-                    Ok(mfa_store::use_recovery_code(tenant.db(), &user.id, &hash, now).await?)
+                    let hashes = self.recovery_hashes(tenant, &user.id, code);
+                    Ok(mfa_store::use_recovery_code(tenant.db(), &user.id, &hashes, now).await?)
                 };
                 (
                     self.guarded_verify(tenant, Account::User(&user.id), client, check, true)

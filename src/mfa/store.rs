@@ -77,6 +77,30 @@ pub async fn totp(db: &Db, user: &str) -> StoreResult<Option<TotpRow>> {
     Ok(res.take(0)?)
 }
 
+/// Every TOTP row of a tenant: (user, sealed secret), for `keys rekey`.
+pub async fn all_totp(db: &Db) -> StoreResult<Vec<(String, String)>> {
+    #[derive(SurrealValue)]
+    struct Row {
+        user: String,
+        secret_sealed: String,
+    }
+    let mut res = db.query("SELECT user, secret_sealed FROM totp").await?;
+    let rows: Vec<Row> = res.take(0)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.user, r.secret_sealed))
+        .collect())
+}
+
+/// Replaces a user's sealed TOTP secret (same secret, sealed under a new `SECRET_KEY`).
+pub async fn reseal_totp(db: &Db, user: &str, sealed: String) -> StoreResult<()> {
+    db.query("UPDATE $rid SET secret_sealed = $sealed")
+        .bind(("rid", RecordId::new("totp", user)))
+        .bind(("sealed", sealed))
+        .await?;
+    Ok(())
+}
+
 /// Whether a user has a confirmed authenticator app or a passkey.
 pub async fn has_factor(db: &Db, user: &str) -> StoreResult<bool> {
     let mut res = db
@@ -230,16 +254,17 @@ pub async fn replace_recovery_codes(
 pub async fn use_recovery_code(
     db: &Db,
     user: &str,
-    hash: &str,
+    hashes: &[String],
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    // `hashes`: the code under the current key and any retired one (at most one row matches).
     let mut res = db
         .query(
             "UPDATE recovery_code SET used_at = $now
-             WHERE user = $user AND hash = $hash AND used_at IS NONE RETURN AFTER",
+             WHERE user = $user AND hash IN $hashes AND used_at IS NONE RETURN AFTER",
         )
         .bind(("user", user.to_string()))
-        .bind(("hash", hash.to_string()))
+        .bind(("hashes", hashes.to_vec()))
         .bind(("now", now))
         .await?;
     let rows: Vec<surrealdb::types::Value> = res.take(0)?;

@@ -86,12 +86,15 @@ fn check_uris(field: &'static str, uris: &[String]) -> Result<(), ServiceError> 
     uris.iter().try_for_each(|u| check_uri(field, u))
 }
 
+/// What a client secret's hash is taken of: bound to the tenant and the client.
+fn secret_material(tenant: &Tenant, client_id: &str, secret: &str) -> String {
+    format!("client-secret/{}/{client_id}/{secret}", tenant.slug())
+}
+
 impl Services {
     fn secret_hash(&self, tenant: &Tenant, client_id: &str, secret: &str) -> String {
-        self.secrets.hash_token(&format!(
-            "client-secret/{}/{client_id}/{secret}",
-            tenant.slug()
-        ))
+        self.secrets
+            .hash_token(&secret_material(tenant, client_id, secret))
     }
 
     /// Applies `spec` to `c`, validating every field.
@@ -386,13 +389,21 @@ impl Services {
             .ok_or(OAuthError::invalid_client("unknown client"))?;
         match (&c.secret_hash, &presented.secret) {
             (Some(expected), Some(secret)) => {
-                let given = self.secret_hash(tenant, &c.id, secret.expose_secret());
-                if aws_lc_rs::constant_time::verify_slices_are_equal(
-                    given.as_bytes(),
-                    expected.as_bytes(),
-                )
-                .is_err()
-                {
+                // Under the current key, or a retired one for a secret issued before
+                // `keys rekey` (only its hash is kept, so it cannot be re-hashed).
+                let candidates = self.secrets.hash_candidates(&secret_material(
+                    tenant,
+                    &c.id,
+                    secret.expose_secret(),
+                ));
+                let matches = candidates.iter().any(|given| {
+                    aws_lc_rs::constant_time::verify_slices_are_equal(
+                        given.as_bytes(),
+                        expected.as_bytes(),
+                    )
+                    .is_ok()
+                });
+                if !matches {
                     return Err(OAuthError::invalid_client("wrong client secret"));
                 }
             }

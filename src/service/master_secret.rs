@@ -10,6 +10,10 @@ use super::tokens::key_context;
 use crate::store::{self, Db, StoreError, keys, secret_check, tenants};
 
 const CHECK_CONTEXT: &str = "secret-check/v1";
+const RETIRED_CONTEXT: &str = "retired-token-hash/v1";
+/// Retired token-hash keys kept: every one is tried for each recovery code and client secret
+/// presented, and a store rekeyed more often than this has older codes re-issued anyway.
+const MAX_RETIRED: usize = 8;
 const CHECK_VALUE: &[u8] = b"latchkey: this store is sealed under this SECRET_KEY";
 
 /// Why the secret and the store disagree.
@@ -80,19 +84,42 @@ pub async fn rekey(
     old: &Secrets,
     new: &Secrets,
     now: DateTime<Utc>,
-) -> Result<usize, SecretError> {
+) -> Result<Rekeyed, SecretError> {
     if !opens(platform, root, old).await? && !opens(platform, root, new).await? {
         return Err(SecretError::OldMismatch);
     }
-    let mut resealed = 0;
+    // The retired keys so far, under whichever secret holds them now (an interrupted run may
+    // have left the store half moved), then the old secret's own key, newest first.
+    let mut retired = Vec::new();
+    for sealed in secret_check::retired(platform).await? {
+        match old
+            .open(RETIRED_CONTEXT, &sealed)
+            .or_else(|| new.open(RETIRED_CONTEXT, &sealed))
+        {
+            Some(raw) => retired.push(raw),
+            None => return Err(SecretError::OldMismatch),
+        }
+    }
+    if opens(platform, root, old).await? {
+        retired.insert(0, old.token_hash_raw().to_vec());
+    }
+    retired.dedup();
+    retired.retain(|k| k.as_slice() != new.token_hash_raw().as_slice());
+    retired.truncate(MAX_RETIRED);
+
+    let mut done = Rekeyed {
+        retired_hash_keys: retired.len(),
+        ..Rekeyed::default()
+    };
     for slug in tenants::slugs(platform).await? {
         let db = store::tenant_session(root, &slug).await?;
+        done.totp_secrets += reseal_totp(&db, &slug, old, new).await?;
         for row in tenant_keys(root, &slug).await? {
             let context = key_context(&slug, &row.kid);
             match old.open(&context, &row.private_sealed) {
                 Some(plain) => {
                     keys::reseal(&db, &row.kid, new.seal(&context, &plain)).await?;
-                    resealed += 1;
+                    done.signing_keys += 1;
                 }
                 // Re-sealed by an earlier, interrupted run.
                 None if new.open(&context, &row.private_sealed).is_some() => {}
@@ -100,6 +127,65 @@ pub async fn rekey(
             }
         }
     }
-    secret_check::put(platform, new.seal(CHECK_CONTEXT, CHECK_VALUE), now).await?;
+    let retired = retired
+        .iter()
+        .map(|k| new.seal(RETIRED_CONTEXT, k))
+        .collect();
+    secret_check::put_rekeyed(platform, new.seal(CHECK_CONTEXT, CHECK_VALUE), retired, now).await?;
+    Ok(done)
+}
+
+/// What `rekey` moved to the new secret.
+#[derive(Debug, Default)]
+pub struct Rekeyed {
+    /// Signing keys re-sealed.
+    pub signing_keys: usize,
+    /// TOTP secrets re-sealed.
+    pub totp_secrets: usize,
+    /// Token-hash keys of earlier secrets now kept, sealed (recovery codes and client secrets
+    /// hashed under them keep working).
+    pub retired_hash_keys: usize,
+}
+
+/// Re-seals a tenant's TOTP secrets from `old` to `new`; how many.
+async fn reseal_totp(
+    db: &Db,
+    slug: &str,
+    old: &Secrets,
+    new: &Secrets,
+) -> Result<usize, SecretError> {
+    let rows = match crate::mfa::store::all_totp(db).await {
+        Err(StoreError::Missing(_)) => Vec::new(),
+        other => other?,
+    };
+    let mut resealed = 0;
+    for (user, sealed) in rows {
+        let context = crate::mfa::service::totp_context(slug, &user);
+        match old.open(&context, &sealed) {
+            Some(plain) => {
+                crate::mfa::store::reseal_totp(db, &user, new.seal(&context, &plain)).await?;
+                resealed += 1;
+            }
+            None if new.open(&context, &sealed).is_some() => {}
+            None => return Err(SecretError::OldMismatch),
+        }
+    }
     Ok(resealed)
+}
+
+/// The retired token-hash keys `keys rekey` left, opened under the current secret.
+pub async fn retired_hash_keys(
+    platform: &Db,
+    secrets: &Secrets,
+) -> Result<Vec<Vec<u8>>, SecretError> {
+    let mut keys = Vec::new();
+    for sealed in secret_check::retired(platform).await? {
+        // Sealed under this secret by the rekey that retired it; anything else is not ours.
+        keys.push(
+            secrets
+                .open(RETIRED_CONTEXT, &sealed)
+                .ok_or(SecretError::Mismatch)?,
+        );
+    }
+    Ok(keys)
 }

@@ -9,6 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 /// Keys derived from `SECRET_KEY`, one per purpose, so no key is used for two jobs.
 pub struct Secrets {
     token_hash_key: hmac::Key,
+    /// The raw token-hash key, so that `keys rekey` can keep it (sealed) as a retired key.
+    token_hash_raw: [u8; 32],
+    /// Token-hash keys of earlier `SECRET_KEY`s, newest first (see [`Secrets::hash_candidates`]).
+    retired_hash_keys: Vec<hmac::Key>,
     key_encryption_key: LessSafeKey,
 }
 
@@ -19,6 +23,8 @@ impl Secrets {
         let kek = derive_bytes(master, b"latchkey/v1/signing-key-encryption");
         Self {
             token_hash_key: hmac::Key::new(hmac::HMAC_SHA256, &token_hash),
+            token_hash_raw: token_hash,
+            retired_hash_keys: Vec::new(),
             key_encryption_key: LessSafeKey::new(
                 UnboundKey::new(&AES_256_GCM, &kek).expect("32-byte key fits AES-256-GCM"),
             ),
@@ -29,6 +35,33 @@ impl Secrets {
     /// leak yields neither usable tokens nor a way to test guesses offline.
     pub fn hash_token(&self, token: &str) -> String {
         B64.encode(hmac::sign(&self.token_hash_key, token.as_bytes()).as_ref())
+    }
+
+    /// Adds the token-hash keys of earlier secrets (raw, newest first), as `keys rekey` left them.
+    pub fn with_retired_hash_keys(mut self, raw: &[Vec<u8>]) -> Self {
+        self.retired_hash_keys = raw
+            .iter()
+            .map(|k| hmac::Key::new(hmac::HMAC_SHA256, k))
+            .collect();
+        self
+    }
+
+    /// The raw token-hash key (only for `keys rekey`, which seals it into the store).
+    pub(crate) fn token_hash_raw(&self) -> &[u8; 32] {
+        &self.token_hash_raw
+    }
+
+    /// `token`'s hash under the current key, then under each retired key. For the long-lived
+    /// secrets a user or an app keeps across a `SECRET_KEY` change (recovery codes, OIDC client
+    /// secrets): only their hashes are stored, so they cannot be re-hashed under the new key,
+    /// and without the retired keys they would all stop working. Short-lived tokens (refresh,
+    /// reset, verification) are looked up by the current key only: after a rekey users sign in
+    /// again, as with a leaked secret one wants.
+    pub fn hash_candidates(&self, token: &str) -> Vec<String> {
+        std::iter::once(&self.token_hash_key)
+            .chain(&self.retired_hash_keys)
+            .map(|k| B64.encode(hmac::sign(k, token.as_bytes()).as_ref()))
+            .collect()
     }
 
     /// Encrypts `plain` with AES-256-GCM, binding it to `context` (tenant and key id) so a

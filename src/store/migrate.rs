@@ -47,6 +47,11 @@ pub const PLATFORM: &[Migration] = &[
         name: "platform/006_rs256.surql",
         sql: include_str!("../../schema/surreal/platform/006_rs256.surql"),
     },
+    Migration {
+        version: 7,
+        name: "platform/007_retired_hash_keys.surql",
+        sql: include_str!("../../schema/surreal/platform/007_retired_hash_keys.surql"),
+    },
 ];
 
 /// Definitions of each tenant's database.

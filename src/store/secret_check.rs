@@ -1,7 +1,7 @@
 //! The `secret_check` table of the platform database: one value sealed under `SECRET_KEY`.
 
 use chrono::{DateTime, Utc};
-use surrealdb::types::RecordId;
+use surrealdb::types::{RecordId, SurrealValue};
 
 use super::{Db, StoreResult};
 
@@ -24,6 +24,39 @@ pub async fn put(platform: &Db, sealed: String, now: DateTime<Utc>) -> StoreResu
         .query("UPSERT $rid SET sealed = $sealed, updated_at = $now")
         .bind(("rid", rid()))
         .bind(("sealed", sealed))
+        .bind(("now", now))
+        .await?;
+    Ok(())
+}
+
+/// The retired token-hash keys, sealed, newest first.
+pub async fn retired(platform: &Db) -> StoreResult<Vec<String>> {
+    // A row, not `SELECT VALUE`: the SDK would take an array value for rows.
+    #[derive(SurrealValue)]
+    struct Row {
+        retired: Option<Vec<String>>,
+    }
+    let mut res = platform
+        .query("SELECT retired FROM ONLY $rid")
+        .bind(("rid", rid()))
+        .await?;
+    let row: Option<Row> = res.take(0)?;
+    Ok(row.and_then(|r| r.retired).unwrap_or_default())
+}
+
+/// Stores the check value under a new secret with the retired keys sealed under it, in one
+/// write: a rekey interrupted before it leaves the store on the old secret.
+pub async fn put_rekeyed(
+    platform: &Db,
+    sealed: String,
+    retired: Vec<String>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    platform
+        .query("UPSERT $rid SET sealed = $sealed, retired = $retired, updated_at = $now")
+        .bind(("rid", rid()))
+        .bind(("sealed", sealed))
+        .bind(("retired", retired))
         .bind(("now", now))
         .await?;
     Ok(())

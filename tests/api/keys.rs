@@ -37,6 +37,128 @@ fn header(token: &str) -> jsonwebtoken::Header {
     jsonwebtoken::decode_header(token).unwrap()
 }
 
+/// Runs the latchkey binary on the store at `url` with `SECRET_KEY=secret` (and
+/// `LATCHKEY_OLD_SECRET_KEY=old`).
+fn cli(
+    dir: &std::path::Path,
+    url: &str,
+    args: &[&str],
+    secret: &str,
+    old: Option<&str>,
+) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    cmd.env_clear()
+        .envs(test_vars())
+        .env("DATABASE_URL", url)
+        .env("SECRET_KEY", secret)
+        .env("RUST_LOG", "error")
+        .args(args)
+        .current_dir(dir);
+    if let Some(old) = old {
+        cmd.env("LATCHKEY_OLD_SECRET_KEY", old);
+    }
+    cmd.output().unwrap()
+}
+
+/// What a user or an app keeps across a `SECRET_KEY` change keeps working through two
+/// rekeys: the authenticator app (its secret is re-sealed), recovery codes and a confidential
+/// client's secret (stored only as keyed hashes: the earlier keys are kept, sealed).
+#[tokio::test]
+async fn second_factors_and_client_secrets_survive_two_rekeys() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("rocksdb://{}", dir.path().join("db").display());
+    let app = TestApp::spawn_platform(&[("DATABASE_URL", &url)]).await;
+    let (_, totp_secret, codes) = crate::mfa::with_totp(&app, "twofa").await;
+    let admin = app.create_tenant_with_admin("acme").await;
+    let b = app
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation($i: CreateClientInput!) { createClient(input: $i) { clientSecret client { id } } }",
+            serde_json::json!({"i": {"name": "Billing", "type": "CONFIDENTIAL",
+                "redirectUris": ["https://billing.example/cb"],
+                "grantTypes": ["client_credentials"], "scopes": []}}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let client = b["data"]["createClient"]["client"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let client_secret = b["data"]["createClient"]["clientSecret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.shutdown().await;
+
+    const THIRD_SECRET: &str = "a-third-secret-key-0123456789abcdef0123456";
+    for (old, new) in [(SECRET, OTHER_SECRET), (OTHER_SECRET, THIRD_SECRET)] {
+        let out = cli(dir.path(), &url, &["keys", "rekey"], new, Some(old));
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(printed.contains("and 1 TOTP secrets"), "{printed}");
+    }
+
+    let app =
+        TestApp::spawn_platform(&[("DATABASE_URL", &url), ("SECRET_KEY", THIRD_SECRET)]).await;
+    // The confirming code's step is spent; the next one signs in.
+    app.clock.advance(Duration::from_secs(60));
+    let step = crate::mfa::password_step(&app, "twofa").await;
+    let otp = crate::mfa::code_at(&totp_secret, app.clock.now().timestamp());
+    let ok = app
+        .gql(
+            crate::mfa::VERIFY_TOTP,
+            serde_json::json!({"t": crate::mfa::mfa_token(&step), "c": otp}),
+        )
+        .await;
+    assert!(
+        ok["errors"].is_null(),
+        "the authenticator app still works: {ok}"
+    );
+    let step = crate::mfa::password_step(&app, "twofa").await;
+    let ok = app
+        .gql(
+            crate::mfa::VERIFY_RECOVERY,
+            serde_json::json!({"t": crate::mfa::mfa_token(&step), "c": codes[0]}),
+        )
+        .await;
+    assert!(ok["errors"].is_null(), "a recovery code still works: {ok}");
+    let step = crate::mfa::password_step(&app, "twofa").await;
+    let again = app
+        .gql(
+            crate::mfa::VERIFY_RECOVERY,
+            serde_json::json!({"t": crate::mfa::mfa_token(&step), "c": codes[0]}),
+        )
+        .await;
+    assert_eq!(
+        code(&again).as_deref(),
+        Some("INVALID_CREDENTIALS"),
+        "and only once: {again}"
+    );
+
+    let token = |secret: String| {
+        app.client
+            .post(format!("{}/t/acme/oauth/token", app.base))
+            .basic_auth(&client, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    let resp = token(client_secret.clone()).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "the client secret still works: {}",
+        resp.text().await.unwrap()
+    );
+    let resp = token(format!("{client_secret}x")).await.unwrap();
+    assert_eq!(resp.status(), 401, "a wrong one is still refused");
+    app.shutdown().await;
+}
+
 /// A server started with another SECRET_KEY than the store was sealed under does not start
 /// (one line, non-zero exit) instead of answering INTERNAL; `latchkey keys rekey` moves the
 /// store to the new secret, after which passwords and keys work and the old secret's refresh
@@ -51,20 +173,8 @@ async fn a_changed_secret_key_refuses_to_start_until_the_store_is_rekeyed() {
     let kids = jwks(&app).await;
     app.shutdown().await;
 
-    let run = |args: &[&str], secret: &str, old: Option<&str>| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-        cmd.env_clear()
-            .envs(test_vars())
-            .env("DATABASE_URL", &url)
-            .env("SECRET_KEY", secret)
-            .env("RUST_LOG", "error")
-            .args(args)
-            .current_dir(dir.path());
-        if let Some(old) = old {
-            cmd.env("LATCHKEY_OLD_SECRET_KEY", old);
-        }
-        cmd.output().unwrap()
-    };
+    let run =
+        |args: &[&str], secret: &str, old: Option<&str>| cli(dir.path(), &url, args, secret, old);
     let out = run(&[], OTHER_SECRET, None);
     let printed = format!(
         "{}{}",

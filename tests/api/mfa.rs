@@ -14,8 +14,8 @@ const START_TOTP: &str =
     "mutation($t: String) { startTotpEnrollment(mfaToken: $t) { secret otpauthUri qrCodeSvg } }";
 const CONFIRM_TOTP: &str =
     "mutation($c: String!, $t: String) { confirmTotpEnrollment(code: $c, mfaToken: $t) { codes } }";
-const VERIFY_TOTP: &str = "mutation($t: String!, $c: String) { verifyMfa(mfaToken: $t, totp: $c) { accessToken refreshToken user { id } } }";
-const VERIFY_RECOVERY: &str = "mutation($t: String!, $c: String) { verifyMfa(mfaToken: $t, recoveryCode: $c) { accessToken user { id } } }";
+pub(crate) const VERIFY_TOTP: &str = "mutation($t: String!, $c: String) { verifyMfa(mfaToken: $t, totp: $c) { accessToken refreshToken user { id } } }";
+pub(crate) const VERIFY_RECOVERY: &str = "mutation($t: String!, $c: String) { verifyMfa(mfaToken: $t, recoveryCode: $c) { accessToken user { id } } }";
 const VERIFY_PASSKEY: &str = "mutation($t: String!, $p: JSON) { verifyMfa(mfaToken: $t, passkey: $p) { accessToken user { id } } }";
 const MFA_STATUS: &str =
     "{ me { mfa { totp recoveryCodesLeft passkeys { id name createdAt lastUsedAt } } } }";
@@ -27,7 +27,7 @@ const START_PASSKEY_LOGIN: &str =
 const FINISH_PASSKEY_LOGIN: &str = "mutation($id: ID!, $c: JSON!) { finishPasskeyLogin(challengeId: $id, credential: $c) { accessToken refreshToken user { id username } } }";
 
 /// A TOTP generator that is not ours.
-fn code_at(secret_b32: &str, unix: i64) -> String {
+pub(crate) fn code_at(secret_b32: &str, unix: i64) -> String {
     let secret = totp_rs::Secret::Encoded(secret_b32.to_string())
         .to_bytes()
         .unwrap();
@@ -48,7 +48,7 @@ fn ext<'a>(body: &'a Value, name: &str) -> &'a Value {
 
 /// Registers `name`, enrols TOTP with a code of the current step; returns (access token,
 /// base32 secret, recovery codes).
-async fn with_totp(app: &TestApp, name: &str) -> (String, String, Vec<String>) {
+pub(crate) async fn with_totp(app: &TestApp, name: &str) -> (String, String, Vec<String>) {
     let reg = app
         .register(&format!("{name}@example.com"), name, PASSWORD)
         .await;
@@ -78,7 +78,7 @@ async fn with_totp(app: &TestApp, name: &str) -> (String, String, Vec<String>) {
 }
 
 /// Logs in with the password; returns the MFA_REQUIRED answer.
-async fn password_step(app: &TestApp, name: &str) -> Value {
+pub(crate) async fn password_step(app: &TestApp, name: &str) -> Value {
     let body = app.login(name, PASSWORD).await;
     assert_eq!(code(&body).as_deref(), Some("MFA_REQUIRED"), "{body}");
     assert!(
@@ -88,7 +88,7 @@ async fn password_step(app: &TestApp, name: &str) -> Value {
     body
 }
 
-fn mfa_token(body: &Value) -> String {
+pub(crate) fn mfa_token(body: &Value) -> String {
     ext(body, "mfaToken").as_str().unwrap().to_string()
 }
 

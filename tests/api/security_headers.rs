@@ -131,3 +131,67 @@ async fn the_graphiql_page_runs_only_same_origin_scripts_and_no_inline_ones() {
     assert!(external >= 1, "the page loads its bundle");
     app.shutdown().await;
 }
+
+/// Answers that carry tokens must not be stored by any cache (RFC 6749 §5.1: `no-store` and
+/// `Pragma: no-cache`): GraphQL register, login and refresh, and the REST login and refresh.
+#[tokio::test]
+async fn token_answers_are_never_cached() {
+    let app = TestApp::spawn().await;
+    let cached = |h: &HeaderMap| {
+        (
+            header(h, "cache-control").map(str::to_string),
+            header(h, "pragma").map(str::to_string),
+        )
+    };
+    let none = (Some("no-store".to_string()), Some("no-cache".to_string()));
+    let gql = |query: &str, variables: serde_json::Value| {
+        app.client
+            .post(format!("{}/graphql", app.base))
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+    };
+    let resp = gql(
+        "mutation($i: RegisterInput!) { register(input: $i) { refreshToken } }",
+        json!({"i": {"email": "cache@example.com", "username": "cache", "password": PASSWORD}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cached(resp.headers()), none, "GraphQL register");
+    let resp = gql(
+        "mutation($i: LoginInput!) { login(input: $i) { refreshToken } }",
+        json!({"i": {"identifier": "cache", "password": PASSWORD}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cached(resp.headers()), none, "GraphQL login");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let refresh = body["data"]["login"]["refreshToken"].as_str().unwrap();
+    let resp = gql(
+        "mutation($t: String!) { refresh(refreshToken: $t) { refreshToken } }",
+        json!({"t": refresh}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cached(resp.headers()), none, "GraphQL refresh");
+
+    let resp = app
+        .client
+        .post(format!("{}/api/auth/login", app.base))
+        .form(&[("username", "cache"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(cached(resp.headers()), none, "REST login");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let resp = app
+        .client
+        .post(format!("{}/api/auth/refresh", app.base))
+        .bearer_auth(body["refresh_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(cached(resp.headers()), none, "REST refresh");
+    app.shutdown().await;
+}
