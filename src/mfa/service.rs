@@ -74,6 +74,7 @@ impl MfaStatus {
 }
 
 /// Exactly one factor of a second step.
+#[derive(Clone, Copy)]
 pub enum Factor<'a> {
     /// A TOTP code.
     Totp(&'a str),
@@ -811,12 +812,14 @@ impl Services {
                 )
             }
             Factor::RecoveryCode(code) => {
+                // Only checked here; spent below, after the mfaToken: requests racing on one
+                // token must not burn the codes they bring.
                 let check = async {
                     if code.len() > MAX_CODE_LEN {
                         return Ok(false);
                     }
                     let hashes = self.recovery_hashes(tenant, &user.id, code);
-                    Ok(mfa_store::use_recovery_code(tenant.db(), &user.id, &hashes, now).await?)
+                    Ok(mfa_store::has_recovery_code(tenant.db(), &user.id, &hashes).await?)
                 };
                 (
                     self.guarded_verify(tenant, Account::User(&user.id), client, check, true)
@@ -856,6 +859,14 @@ impl Services {
         }
         // Single use: of two right answers at once, one wins.
         self.spend(tenant, &hash).await?;
+        // The code itself is single use too: another login (another token) may have spent it
+        // since it was checked.
+        if let Factor::RecoveryCode(code) = factor {
+            let hashes = self.recovery_hashes(tenant, &user.id, code);
+            if !mfa_store::use_recovery_code(tenant.db(), &user.id, &hashes, now).await? {
+                return Err(ServiceError::InvalidCredentials);
+            }
+        }
         self.after_authentication(tenant, &user)?;
         self.audit(tenant, "mfa_success", AuditInfo::own(&user.id, client))
             .await;

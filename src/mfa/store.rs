@@ -77,6 +77,20 @@ pub async fn totp(db: &Db, user: &str) -> StoreResult<Option<TotpRow>> {
     Ok(res.take(0)?)
 }
 
+/// Whether one of `hashes` is an unused recovery code of `user` (nothing is spent).
+pub async fn has_recovery_code(db: &Db, user: &str, hashes: &[String]) -> StoreResult<bool> {
+    let mut res = db
+        .query(
+            "RETURN count(SELECT id FROM recovery_code
+                 WHERE user = $user AND hash IN $hashes AND used_at IS NONE LIMIT 1) > 0",
+        )
+        .bind(("user", user.to_string()))
+        .bind(("hashes", hashes.to_vec()))
+        .await?;
+    let yes: Option<bool> = res.take(0)?;
+    Ok(yes.unwrap_or(false))
+}
+
 /// Every TOTP row of a tenant: (user, sealed secret), for `keys rekey`.
 pub async fn all_totp(db: &Db) -> StoreResult<Vec<(String, String)>> {
     #[derive(SurrealValue)]

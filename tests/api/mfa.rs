@@ -942,3 +942,75 @@ async fn a_passkey_answers_the_second_step() {
     assert_eq!(c["amr"], json!(["pwd", "pop", "hwk", "mfa"]), "{c}");
     Arc::try_unwrap(app).ok().unwrap().shutdown().await;
 }
+
+/// Answers of parallel calls: (successes, the error codes of the rest).
+fn tally(answers: &[Value], field: &str) -> (usize, Vec<String>) {
+    let ok = answers
+        .iter()
+        .filter(|a| a["errors"].is_null() && a["data"][field].is_object())
+        .count();
+    let codes = answers.iter().filter_map(|a| code(a)).collect();
+    (ok, codes)
+}
+
+/// One factor spent by many requests at once: one TOTP code over parallel second steps, one
+/// recovery code likewise, one mfaToken with many codes. Each works exactly once; the others
+/// get the domain error, never INTERNAL; the losers of a token race burn no recovery code.
+#[tokio::test]
+async fn a_code_or_an_mfa_token_spent_in_parallel_works_once() {
+    let app = TestApp::spawn_with(&[("LOGIN_LOCKOUT_THRESHOLD", "100")]).await;
+    let (_, secret, codes) = with_totp(&app, "racer").await;
+    app.clock.advance(Duration::from_secs(30));
+    let otp = code_at(&secret, app.clock.now().timestamp());
+    let mut tokens = Vec::new();
+    for _ in 0..8 {
+        tokens.push(mfa_token(&password_step(&app, "racer").await));
+    }
+    let answers = futures::future::join_all(
+        tokens
+            .iter()
+            .map(|t| app.gql(VERIFY_TOTP, json!({"t": t, "c": otp}))),
+    )
+    .await;
+    let (ok, rest) = tally(&answers, "verifyMfa");
+    assert_eq!(ok, 1, "one TOTP code, 8 second steps at once: {answers:?}");
+    assert!(rest.iter().all(|c| c == "INVALID_CREDENTIALS"), "{rest:?}");
+
+    let mut tokens = Vec::new();
+    for _ in 0..8 {
+        tokens.push(mfa_token(&password_step(&app, "racer").await));
+    }
+    let answers = futures::future::join_all(
+        tokens
+            .iter()
+            .map(|t| app.gql(VERIFY_RECOVERY, json!({"t": t, "c": codes[0]}))),
+    )
+    .await;
+    let (ok, rest) = tally(&answers, "verifyMfa");
+    assert_eq!(
+        ok, 1,
+        "one recovery code, 8 second steps at once: {answers:?}"
+    );
+    assert!(rest.iter().all(|c| c == "INVALID_CREDENTIALS"), "{rest:?}");
+
+    let token = mfa_token(&password_step(&app, "racer").await);
+    let answers = futures::future::join_all(
+        codes[1..9]
+            .iter()
+            .map(|c| app.gql(VERIFY_RECOVERY, json!({"t": token, "c": c}))),
+    )
+    .await;
+    let (ok, rest) = tally(&answers, "verifyMfa");
+    assert_eq!(ok, 1, "one mfaToken, 8 recovery codes at once: {answers:?}");
+    assert!(rest.iter().all(|c| c == "INVALID_TOKEN"), "{rest:?}");
+    let access = answers
+        .iter()
+        .find_map(|a| a["data"]["verifyMfa"]["accessToken"].as_str())
+        .unwrap();
+    let status = app.gql_as(access, MFA_STATUS, json!({})).await;
+    assert_eq!(
+        status["data"]["me"]["mfa"]["recoveryCodesLeft"], 8,
+        "two codes spent, none by the losers: {status}"
+    );
+    app.shutdown().await;
+}
