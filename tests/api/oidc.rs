@@ -461,6 +461,85 @@ async fn clients_are_managed_by_tenant_admins_and_their_secrets_shown_once() {
         Some("BAD_USER_INPUT"),
         "a public client has no secret: {b}"
     );
+    // One client by id, and an update: validated like a creation, applied to the flow.
+    let b = s
+        .app
+        .gql_tenant(
+            "acme",
+            Some(&s.admin),
+            "mutation($id: ID!, $i: UpdateClientInput!) { updateClient(id: $id, input: $i) { id name redirectUris } }",
+            json!({"id": id, "i": {"name": "Partner App v2", "redirectUris": ["https://partner.example/cb"]}}),
+        )
+        .await;
+    assert_eq!(b["data"]["updateClient"]["name"], "Partner App v2", "{b}");
+    let b = s
+        .app
+        .gql_tenant(
+            "acme",
+            Some(&s.admin),
+            "mutation($id: ID!, $i: UpdateClientInput!) { updateClient(id: $id, input: $i) { id } }",
+            json!({"id": id, "i": {"redirectUris": ["http://partner.example/cb"]}}),
+        )
+        .await;
+    assert_eq!(
+        code(&b).as_deref(),
+        Some("BAD_USER_INPUT"),
+        "plain http refused on update too: {b}"
+    );
+    let b = s
+        .app
+        .gql_tenant(
+            "acme",
+            Some(&s.admin),
+            "query($id: ID!) { client(id: $id) { name type redirectUris } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        b["data"]["client"],
+        json!({"name": "Partner App v2", "type": "CONFIDENTIAL", "redirectUris": ["https://partner.example/cb"]}),
+        "{b}"
+    );
+    let a = s.authorize_url(&id, &[]);
+    let old_redirect = s.app.client.get(&a).send().await.unwrap();
+    assert_eq!(
+        old_redirect.status(),
+        400,
+        "the old redirect URI is no longer registered"
+    );
+    let b = s
+        .app
+        .gql_tenant(
+            "acme",
+            Some(&s.admin),
+            "query($id: ID!) { client(id: $id) { id } }",
+            json!({"id": "nope"}),
+        )
+        .await;
+    assert!(b["data"]["client"].is_null(), "{b}");
+    // Every change is in the audit log, with its actor.
+    let b = s
+        .app
+        .gql_tenant(
+            "acme",
+            Some(&s.admin),
+            "{ auditEvents(first: 100) { edges { node { kind actorId detail } } } }",
+            json!({}),
+        )
+        .await;
+    let kinds: Vec<&str> = b["data"]["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["node"]["actorId"].is_null())
+        .map(|e| e["node"]["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["client_created", "client_secret_rotated", "client_updated"] {
+        assert!(
+            kinds.contains(&kind),
+            "{kind} audited with its actor: {kinds:?}"
+        );
+    }
     // Non-admins cannot.
     let user = s.app.login_at("acme", "ada", PASSWORD).await["data"]["login"]["accessToken"]
         .as_str()
@@ -873,6 +952,142 @@ async fn revocation_ends_the_session_of_a_refresh_or_access_token() {
         s.userinfo(t["access_token"].as_str().unwrap()).await.0,
         401,
         "the session is gone"
+    );
+    s.app.shutdown().await;
+}
+
+/// Revoking an access token (RFC 7009) ends its session, but only when its own client asks;
+/// another client's tokens are left alone. Introspection is refused to a public client; the
+/// token endpoint refuses an unknown client and a code without its PKCE verifier.
+#[tokio::test]
+async fn access_token_revocation_is_the_clients_own_and_the_token_endpoint_refuses_strangers() {
+    let s = setup().await;
+    let (a, a_secret) = s.confidential_client(true).await;
+    let (b, b_secret) = s.confidential_client(true).await;
+    let exchange =
+        |client: String, secret: String, code: String, verifier: Option<&'static str>| {
+            let s = &s;
+            async move {
+                let mut form = vec![
+                    ("grant_type", "authorization_code".to_string()),
+                    ("code", code),
+                    ("redirect_uri", REDIRECT.to_string()),
+                ];
+                if let Some(v) = verifier {
+                    form.push(("code_verifier", v.to_string()));
+                }
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                s.token(&form, Some((&client, &secret))).await
+            }
+        };
+    let mut browser_a = Browser::new(&s.app);
+    let back = s
+        .sign_in(&mut browser_a, &s.authorize_url(&a, &[]), PASSWORD)
+        .await;
+    let (st, ta) = exchange(
+        a.clone(),
+        a_secret.clone(),
+        back["code"].clone(),
+        Some(VERIFIER),
+    )
+    .await;
+    assert_eq!(st, 200, "{ta}");
+    let mut browser_b = Browser::new(&s.app);
+    let back = s
+        .sign_in(&mut browser_b, &s.authorize_url(&b, &[]), PASSWORD)
+        .await;
+    let (st, tb) = exchange(
+        b.clone(),
+        b_secret.clone(),
+        back["code"].clone(),
+        Some(VERIFIER),
+    )
+    .await;
+    assert_eq!(st, 200, "{tb}");
+    let access_a = ta["access_token"].as_str().unwrap();
+    let access_b = tb["access_token"].as_str().unwrap();
+
+    let revoke = |client: &str, secret: &str, token: &str| {
+        let req = s
+            .app
+            .client
+            .post(format!("{}/t/acme/oauth/revoke", s.app.base))
+            .basic_auth(client, Some(secret))
+            .form(&[("token", token), ("token_type_hint", "access_token")]);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        revoke(&b, &b_secret, access_a).await,
+        200,
+        "answered 200 (RFC 7009 §2.2)"
+    );
+    assert_eq!(
+        s.userinfo(access_a).await.0,
+        200,
+        "but another client cannot revoke it"
+    );
+    assert_eq!(revoke(&a, &a_secret, access_a).await, 200);
+    assert_eq!(
+        s.userinfo(access_a).await.0,
+        401,
+        "its own client revoked it"
+    );
+    let (st, e) = s
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", ta["refresh_token"].as_str().unwrap()),
+            ],
+            Some((&a, &a_secret)),
+        )
+        .await;
+    assert_eq!(
+        (st, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the session is gone"
+    );
+    assert_eq!(
+        s.userinfo(access_b).await.0,
+        200,
+        "the other client's session lives on"
+    );
+
+    // Introspection is for confidential clients only.
+    let public = s.public_client().await;
+    let resp = s
+        .app
+        .client
+        .post(format!("{}/t/acme/oauth/introspect", s.app.base))
+        .form(&[("client_id", public.as_str()), ("token", access_b)])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let e: Value = resp.json().await.unwrap();
+    assert_eq!(e["error"], "unauthorized_client", "{status} {e}");
+    assert!(status == 400 || status == 401, "{status}");
+
+    // An unknown client; a code without its verifier (and the code is then spent).
+    let (st, e) = s
+        .token(
+            &[("grant_type", "client_credentials")],
+            Some(("no-such-client", "x")),
+        )
+        .await;
+    assert_eq!(
+        (st, e["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{e}"
+    );
+    let mut browser_c = Browser::new(&s.app);
+    let back = s
+        .sign_in(&mut browser_c, &s.authorize_url(&a, &[]), PASSWORD)
+        .await;
+    let (st, e) = exchange(a.clone(), a_secret.clone(), back["code"].clone(), None).await;
+    assert_eq!(
+        (st, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "no verifier: {e}"
     );
     s.app.shutdown().await;
 }
