@@ -55,9 +55,9 @@ command -v curl >/dev/null || { echo "curl is required" >&2; exit 1; }
 # --- build -----------------------------------------------------------------------------
 BUILD_SECS=0
 if [ -z "${SKIP_BUILD:-}" ]; then
-  log "cargo build --release --features bench --bins (target: $TARGET)"
+  log "cargo build --release --features bench --bins --example surreal-test-server (target: $TARGET)"
   b0=$(date +%s)
-  (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --features bench --bins --quiet)
+  (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --features bench --bins --example surreal-test-server --quiet)
   BUILD_SECS=$(($(date +%s) - b0))
   log "build took ${BUILD_SECS}s"
 fi
@@ -81,6 +81,14 @@ json_get() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"
 # Resets a process's peak RSS (VmHWM) so the next reading is this scenario's peak.
 reset_peak() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
 rss_kib() { awk -v f="$2:" '$1==f {print $2}' "/proc/$1/status"; }
+# CPU time (user + system, all threads) a process has used so far, in clock ticks; summed over
+# several PIDs. Read before and after a scenario: CPU-seconds per 1,000 requests.
+cpu_ticks() {
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+CLK_TCK=$(getconf CLK_TCK)
 
 SPID=""; PORT=""; BASE=""
 start_server() { # $1 database dir, $2 log name, then extra VAR=VALUE pairs
@@ -110,24 +118,73 @@ stop_server() {
 # Runs wrk for DURATION seconds and writes $OUT/NAME.json with its summary and the peak RSS.
 wrk_run() {
   local name=$1 pid=$2 threads=$3 conns=$4 script=$5 path=$6; shift 6
-  [ -n "$pid" ] && reset_peak "$pid"
+  local cpu0=0
+  [ -n "$pid" ] && { reset_peak "$pid"; cpu0=$(cpu_ticks "$pid"); }
   log "wrk $name: -t$threads -c$conns -d${DURATION}s $script $path"
   env BENCH_PATH="$path" BENCH_THREADS="$threads" "$@" \
     wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s -s "$BENCH/lua/$script" "$BASE" \
     >"$WORK/wrk-$name.txt" 2>&1 || true
   local line; line=$(grep '^WRKJSON ' "$WORK/wrk-$name.txt" | sed 's/^WRKJSON //' || true)
   [ -n "$line" ] || { cat "$WORK/wrk-$name.txt" >&2; echo "wrk $name produced no summary" >&2; exit 1; }
-  local hwm=0; [ -n "$pid" ] && hwm=$(rss_kib "$pid" VmHWM)
-  python3 - "$OUT/$name.json" "$line" "$hwm" "$threads" "$conns" <<'PY'
+  local hwm=0 end=0 cpu=0
+  [ -n "$pid" ] && { hwm=$(rss_kib "$pid" VmHWM); end=$(rss_kib "$pid" VmRSS); cpu=$(($(cpu_ticks "$pid") - cpu0)); }
+  python3 - "$OUT/$name.json" "$line" "$hwm" "$threads" "$conns" "$end" "$cpu" "$CLK_TCK" <<'PY'
 import json, sys
-path, line, hwm, threads, conns = sys.argv[1:]
+path, line, hwm, threads, conns, end, cpu, tck = sys.argv[1:]
 d = json.loads(line)
 d["rps"] = round(d["requests"] / (d["duration_us"] / 1e6), 1)
 d["errors"] = d["socket_errors"] + d["timeouts"] + d["http_errors"] + d["gql_errors"]
 d["peak_rss_kib"] = int(hwm)
+d["end_rss_kib"] = int(end)
+if int(cpu) and d["requests"]:
+    d["cpu_s_per_1k"] = round(int(cpu) / int(tck) / d["requests"] * 1000, 3)
 d["wrk"] = f"-t{threads} -c{conns}"
 json.dump(d, open(path, "w"))
 print(f"  {d['rps']} req/s, p50 {d['p50_us']/1000:.1f} ms, p99 {d['p99_us']/1000:.1f} ms, errors {d['errors']}")
+PY
+}
+
+# wrk_many NAME THREADS CONNECTIONS SCRIPT "PIDS" SPEC...   (SPEC: "BASE_URL PATH [VAR=VALUE...]")
+# One wrk per SPEC, all at once for DURATION seconds (several tenants, or several nodes), merged
+# into $OUT/NAME.json: requests, req/s and errors summed, p50 and p99 the worst part's, peak RSS
+# summed over PIDS (the servers under load).
+wrk_many() {
+  local name=$1 threads=$2 conns=$3 script=$4 pids=$5; shift 5
+  local i=0 jobs=() parts=() p
+  for p in $pids; do reset_peak "$p"; done
+  # shellcheck disable=SC2086 # a list of PIDs
+  local cpu0; cpu0=$(cpu_ticks $pids)
+  for spec in "$@"; do
+    local base path vars
+    read -r base path vars <<<"$spec"
+    # shellcheck disable=SC2086 # VAR=VALUE words, split on purpose
+    ( BASE=$base; wrk_run "${name}.part$i" "" "$threads" "$conns" "$script" "$path" $vars >/dev/null ) &
+    jobs+=("$!"); parts+=("$OUT/${name}.part$i.json"); i=$((i + 1))
+  done
+  for p in "${jobs[@]}"; do wait "$p"; done
+  local hwm=0 end=0 cpu
+  for p in $pids; do hwm=$((hwm + $(rss_kib "$p" VmHWM))); end=$((end + $(rss_kib "$p" VmRSS))); done
+  # shellcheck disable=SC2086
+  cpu=$(($(cpu_ticks $pids) - cpu0))
+  python3 - "$OUT/$name.json" "$hwm" "$threads" "$conns" "$end" "$cpu" "$CLK_TCK" "${parts[@]}" <<'PY'
+import json, os, sys
+path, hwm, threads, conns, end, cpu, tck, *parts = sys.argv[1:]
+ds = [json.load(open(p)) for p in parts]
+for p in parts:
+    os.remove(p)
+d = {k: sum(x[k] for x in ds) for k in ("requests", "socket_errors", "timeouts", "http_errors", "gql_errors", "errors")}
+d["rps"] = round(sum(x["rps"] for x in ds), 1)
+d["duration_us"] = max(x["duration_us"] for x in ds)
+d["p50_us"] = max(x["p50_us"] for x in ds)
+d["p99_us"] = max(x["p99_us"] for x in ds)
+d["peak_rss_kib"] = int(hwm)
+d["end_rss_kib"] = int(end)
+if int(cpu) and d["requests"]:
+    d["cpu_s_per_1k"] = round(int(cpu) / int(tck) / d["requests"] * 1000, 3)
+d["parts"] = len(ds)
+d["wrk"] = f"{len(ds)} x -t{threads} -c{conns}"
+json.dump(d, open(path, "w"))
+print(f"  {d['rps']} req/s over {len(ds)} wrk, worst p50 {d['p50_us']/1000:.1f} ms, p99 {d['p99_us']/1000:.1f} ms, errors {d['errors']}")
 PY
 }
 
@@ -185,6 +242,20 @@ wrk_run login "$SPID" 2 16 login.lua /graphql BENCH_USERS="$LOGIN_USERS"
 wrk_run register "$SPID" 2 16 register.lua /graphql BENCH_RUN="$(date +%s)"
 wrk_run me "$SPID" 2 32 gql.lua /graphql BENCH_QUERY='{ me { id email } }' BENCH_TOKEN="$ACCESS"
 wrk_run refresh "$SPID" 2 "$REFRESH_CONNS" refresh.lua /graphql BENCH_TOKENS="$WORK/refresh-tokens.txt"
+
+# Refresh in 8 tenants at once: the same 16 connections, 2 per tenant (each tenant's
+# rotations are its own actor's; this shows whether tenants rotate side by side).
+SPECS=()
+for t in $(seq 1 8); do
+  gql /admin/graphql "{\"query\":\"mutation { createTenant(input: {slug: \\\"bench-r$t\\\", displayName: \\\"R$t\\\"}) { slug } }\"}" "$ADMIN_KEY" >/dev/null
+  gql "/t/bench-r$t/graphql" "{\"query\":\"mutation { register(input: {email: \\\"r@bench.test\\\", username: \\\"user0\\\", password: \\\"$PASSWORD\\\"}) { accessToken } }\"}" >/dev/null
+  : >"$WORK/refresh-tokens-$t.txt"
+  for _ in 1 2 3 4; do
+    login_json "/t/bench-r$t/graphql" user0 | json_get '["data"]["login"]["refreshToken"]' >>"$WORK/refresh-tokens-$t.txt"
+  done
+  SPECS+=("$BASE /t/bench-r$t/graphql BENCH_TOKENS=$WORK/refresh-tokens-$t.txt BENCH_THREADS=1")
+done
+wrk_many refresh_8_tenants 1 2 refresh.lua "$SPID" "${SPECS[@]}"
 
 # Noisy neighbour: B's `me` at low concurrency, alone, then while A (default) is flooded
 # with logins (hash pool saturated, HASH_CONCURRENCY = cores).
@@ -259,6 +330,60 @@ if [ "$TENANTS" -gt 0 ]; then
 EOF
   cat "$OUT/tenants.json" >&2
   stop_server
+fi
+
+# --- 6. over a SurrealDB server: one node, then two -------------------------------------------
+# The SurrealDB server code the tests run (the surreal-test-server example, built in release
+# above) on RocksDB fsynced every commit, like the embedded default. The same login, me and
+# refresh as in 3, through one node and then two (load split evenly); ratios against the
+# embedded figures of 3. Both nodes share PUBLIC_URL and SECRET_KEY, as README requires.
+SURREAL="$TARGET/release/examples/surreal-test-server"
+if [ -z "${SKIP_CLUSTER:-}" ]; then
+  SPORT=$(free_port)
+  SURREAL_ROCKSDB_BLOCK_CACHE_SIZE=33554432 "$SURREAL" start --no-banner --log warn \
+    --bind "127.0.0.1:$SPORT" --user root --pass root "rocksdb://$WORK/db-surreal?sync=every" \
+    >"$WORK/surreal.log" 2>&1 &
+  SURPID=$!; PIDS+=("$SURPID")
+  for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$SPORT/health" >/dev/null 2>&1 && break; sleep 0.2; done
+  NODE_VARS=(DATABASE_URL="ws://127.0.0.1:$SPORT" DATABASE_USER=root DATABASE_PASSWORD=root
+    PUBLIC_URL=http://bench-cluster.test)
+  start_server "$WORK/unused" node-a "${NODE_VARS[@]}"
+  APID=$SPID; ABASE=$BASE
+  CLUSTER_USERS=256
+  log "registering $CLUSTER_USERS users through node A"
+  seq 0 $((CLUSTER_USERS - 1)) | xargs -P 4 -I{} curl -fsS -o /dev/null "$ABASE/graphql" \
+    -H 'content-type: application/json' \
+    -d "{\"query\":\"mutation { register(input: {email: \\\"user{}@bench.test\\\", username: \\\"user{}\\\", password: \\\"$PASSWORD\\\"}) { user { id } } }\"}"
+  CACCESS=$(login_json /graphql user0 | json_get '["data"]["login"]["accessToken"]')
+  for f in a b1 b2; do
+    : >"$WORK/cluster-tokens-$f.txt"
+    for i in $(seq 1 16); do
+      login_json /graphql "user$i" | json_get '["data"]["login"]["refreshToken"]' >>"$WORK/cluster-tokens-$f.txt"
+    done
+  done
+  # Memory and CPU count the SurrealDB server too: embedded, the database is in latchkey's
+  # own process.
+  wrk_many server_login 2 16 login.lua "$APID $SURPID" "$ABASE /graphql BENCH_USERS=$CLUSTER_USERS"
+  BENCH_QUERY='{ me { id email } }' wrk_many server_me 2 32 gql.lua "$APID $SURPID" \
+    "$ABASE /graphql BENCH_TOKEN=$CACCESS"
+  wrk_many server_refresh 2 16 refresh.lua "$APID $SURPID" \
+    "$ABASE /graphql BENCH_TOKENS=$WORK/cluster-tokens-a.txt"
+  SURREAL_RSS_ONE=$(rss_kib "$SURPID" VmHWM)
+  start_server "$WORK/unused" node-b "${NODE_VARS[@]}"
+  BPID2=$SPID; BBASE=$BASE
+  wrk_many cluster_login 1 8 login.lua "$APID $BPID2 $SURPID" \
+    "$ABASE /graphql BENCH_USERS=$CLUSTER_USERS" "$BBASE /graphql BENCH_USERS=$CLUSTER_USERS"
+  # (A query has spaces, which a SPEC cannot carry: it goes in the environment.)
+  BENCH_QUERY='{ me { id email } }' wrk_many cluster_me 1 16 gql.lua "$APID $BPID2 $SURPID" \
+    "$ABASE /graphql BENCH_TOKEN=$CACCESS" "$BBASE /graphql BENCH_TOKEN=$CACCESS"
+  # Sessions of their own per node (the single-node run rotated file a's).
+  wrk_many cluster_refresh 1 8 refresh.lua "$APID $BPID2 $SURPID" \
+    "$ABASE /graphql BENCH_TOKENS=$WORK/cluster-tokens-b1.txt BENCH_THREADS=1" \
+    "$BBASE /graphql BENCH_TOKENS=$WORK/cluster-tokens-b2.txt BENCH_THREADS=1"
+  echo "{\"users\": $CLUSTER_USERS, \"surreal_peak_rss_kib\": $(rss_kib "$SURPID" VmHWM), \"surreal_peak_rss_one_node_kib\": $SURREAL_RSS_ONE}" >"$OUT/cluster.json"
+  SPID=$BPID2; stop_server
+  SPID=$APID; stop_server
+  kill "$SURPID" 2>/dev/null || true; wait "$SURPID" 2>/dev/null || true
 fi
 
 echo "{\"startup_rss_kib\": ${STARTUP_RSS:-0}, \"total_s\": $(($(date +%s) - T0)), \"loadavg_at_end\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >"$OUT/run.json"
