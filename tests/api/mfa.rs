@@ -953,6 +953,25 @@ fn tally(answers: &[Value], field: &str) -> (usize, Vec<String>) {
     (ok, codes)
 }
 
+/// Eight mfaTokens of "racer", one per password step.
+async fn eight_second_steps(app: &TestApp) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for _ in 0..8 {
+        tokens.push(mfa_token(&password_step(app, "racer").await));
+    }
+    tokens
+}
+
+/// `query` with each of `tokens` and the same `code`, all at once.
+async fn at_once(app: &TestApp, tokens: &[String], query: &str, code: &str) -> Vec<Value> {
+    futures::future::join_all(
+        tokens
+            .iter()
+            .map(|t| app.gql(query, json!({"t": t, "c": code}))),
+    )
+    .await
+}
+
 /// One factor spent by many requests at once: one TOTP code over parallel second steps, one
 /// recovery code likewise, one mfaToken with many codes. Each works exactly once; the others
 /// get the domain error, never INTERNAL; the losers of a token race burn no recovery code.
@@ -962,28 +981,16 @@ async fn a_code_or_an_mfa_token_spent_in_parallel_works_once() {
     let (_, secret, codes) = with_totp(&app, "racer").await;
     app.clock.advance(Duration::from_secs(30));
     let otp = code_at(&secret, app.clock.now().timestamp());
-    let mut tokens = Vec::new();
-    for _ in 0..8 {
-        tokens.push(mfa_token(&password_step(&app, "racer").await));
-    }
-    let answers = futures::future::join_all(
-        tokens
-            .iter()
-            .map(|t| app.gql(VERIFY_TOTP, json!({"t": t, "c": otp}))),
-    )
-    .await;
+    let answers = at_once(&app, &eight_second_steps(&app).await, VERIFY_TOTP, &otp).await;
     let (ok, rest) = tally(&answers, "verifyMfa");
     assert_eq!(ok, 1, "one TOTP code, 8 second steps at once: {answers:?}");
     assert!(rest.iter().all(|c| c == "INVALID_CREDENTIALS"), "{rest:?}");
 
-    let mut tokens = Vec::new();
-    for _ in 0..8 {
-        tokens.push(mfa_token(&password_step(&app, "racer").await));
-    }
-    let answers = futures::future::join_all(
-        tokens
-            .iter()
-            .map(|t| app.gql(VERIFY_RECOVERY, json!({"t": t, "c": codes[0]}))),
+    let answers = at_once(
+        &app,
+        &eight_second_steps(&app).await,
+        VERIFY_RECOVERY,
+        &codes[0],
     )
     .await;
     let (ok, rest) = tally(&answers, "verifyMfa");
