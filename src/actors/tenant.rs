@@ -31,10 +31,6 @@ use crate::store::{Db, StoreError, StoreResult};
 
 /// Most rotations one transaction carries; more wait for the next.
 const MAX_ROTATION_BATCH: usize = 64;
-/// Rotation batches committing at once. One at a time left a core idle while each commit
-/// waited for its fsync; two overlap one batch's fsync with the next batch's work (the engine
-/// groups concurrent commits into one WAL write). No token is in two batches in flight.
-const MAX_ROTATION_BATCHES_IN_FLIGHT: usize = 2;
 /// Login attempts on one account that may wait for a verdict in flight; more are refused
 /// with `RATE_LIMITED` (bounded memory, however many arrive).
 const MAX_WAITING_LOGINS: usize = 64;
@@ -169,8 +165,6 @@ pub enum TenantMsg {
     Rotate(Box<Rotation>, RpcReplyPort<StoreResult<()>>),
     /// Apply the queued rotations (the actor sends this to itself).
     FlushRotations,
-    /// A rotation batch (by its number) has committed and answered its callers.
-    RotationsDone(u64),
     /// Refuse login attempts on this account key that waited too long (sent to itself).
     ExpireLoginWaiters(String),
     /// Waiting attempts of this account try again (shared store: the verdicts that free the
@@ -226,12 +220,6 @@ pub struct TenantState {
     /// queue is written before any other message is handled, so the order of writes seen by
     /// the rest of the tenant is the order of the mailbox.
     rotations: Vec<(Rotation, RpcReplyPort<StoreResult<()>>)>,
-    /// Rotation batches committing now: number, task, and the old tokens they spend (a
-    /// queued rotation of one of those waits for that batch, whose commit then answers it as
-    /// reuse).
-    rotating: Vec<(u64, tokio::task::JoinHandle<()>, Vec<String>)>,
-    /// Number of the next rotation batch.
-    next_batch: u64,
     /// Shared store: ids of this node's reservations in the database, per account key (the
     /// verdict of any of its attempts removes one of them; they are interchangeable).
     reservations: HashMap<String, Vec<String>>,
@@ -369,53 +357,30 @@ impl TenantState {
         n
     }
 
-    /// Starts committing queued rotations, up to [`MAX_ROTATION_BATCHES_IN_FLIGHT`] batches at
-    /// once; each answers its callers when it has committed and then tells the actor.
-    fn start_rotations(&mut self, me: &ActorRef<TenantMsg>) {
-        while self.rotating.len() < MAX_ROTATION_BATCHES_IN_FLIGHT && !self.rotations.is_empty() {
-            let busy: std::collections::HashSet<&str> = self
-                .rotating
-                .iter()
-                .flat_map(|(_, _, ids)| ids.iter().map(String::as_str))
-                .collect();
-            let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.rotations)
-                .into_iter()
-                .enumerate()
-                .partition(|(i, (r, _))| {
-                    *i < MAX_ROTATION_BATCH && !busy.contains(r.old.id.as_str())
-                });
-            self.rotations = waiting.into_iter().map(|(_, r)| r).collect();
-            if ready.is_empty() {
-                return;
-            }
-            let (batch, replies): (Vec<Rotation>, Vec<_>) =
-                ready.into_iter().map(|(_, r)| r).unzip();
-            let ids = batch.iter().map(|r| r.old.id.clone()).collect();
-            let n = self.next_batch;
-            self.next_batch += 1;
-            let db = self.shared.db.clone();
-            let me = me.clone();
-            let task = tokio::spawn(async move {
-                answer_rotations(sessions::rotate_batch(&db, &batch).await, replies);
-                let _ = me.send_message(TenantMsg::RotationsDone(n));
-            });
-            self.rotating.push((n, task, ids));
-        }
-    }
-
-    /// Writes every queued rotation and waits for those in flight: before any other message,
-    /// so the order of writes seen by the rest of the tenant is the order of the mailbox.
+    /// Writes the queued rotations in one transaction and answers their callers.
     async fn flush_rotations(&mut self) {
-        for (_, task, _) in std::mem::take(&mut self.rotating) {
-            let _ = task.await;
+        if self.rotations.is_empty() {
+            return;
         }
-        while !self.rotations.is_empty() {
-            let take = self.rotations.len().min(MAX_ROTATION_BATCH);
-            let (batch, replies): (Vec<Rotation>, Vec<_>) = self.rotations.drain(..take).unzip();
-            answer_rotations(
-                sessions::rotate_batch(&self.shared.db, &batch).await,
-                replies,
-            );
+        let (batch, replies): (Vec<Rotation>, Vec<_>) =
+            std::mem::take(&mut self.rotations).into_iter().unzip();
+        match sessions::rotate_batch(&self.shared.db, &batch).await {
+            Ok(done) => {
+                for (ok, reply) in done.into_iter().zip(replies) {
+                    let _ = reply.send(if ok {
+                        Ok(())
+                    } else {
+                        Err(StoreError::Precondition(
+                            "refresh token already used".into(),
+                        ))
+                    });
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
         }
     }
 
@@ -478,28 +443,6 @@ impl TenantState {
     }
 }
 
-/// Answers each rotation of a batch: done, or spent meanwhile (reuse), or the batch's error.
-fn answer_rotations(result: StoreResult<Vec<bool>>, replies: Vec<RpcReplyPort<StoreResult<()>>>) {
-    match result {
-        Ok(done) => {
-            for (ok, reply) in done.into_iter().zip(replies) {
-                let _ = reply.send(if ok {
-                    Ok(())
-                } else {
-                    Err(StoreError::Precondition(
-                        "refresh token already used".into(),
-                    ))
-                });
-            }
-        }
-        Err(e) => {
-            for reply in replies {
-                let _ = reply.send(Err(e.clone()));
-            }
-        }
-    }
-}
-
 impl Actor for TenantActor {
     type Msg = TenantMsg;
     type State = TenantState;
@@ -515,8 +458,6 @@ impl Actor for TenantActor {
             in_flight: HashMap::new(),
             waiting: HashMap::new(),
             rotations: Vec::new(),
-            rotating: Vec::new(),
-            next_batch: 0,
             reservations: HashMap::new(),
             retry_scheduled: Default::default(),
         })
@@ -528,10 +469,7 @@ impl Actor for TenantActor {
         msg: TenantMsg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        if !matches!(
-            msg,
-            TenantMsg::Rotate(..) | TenantMsg::FlushRotations | TenantMsg::RotationsDone(_)
-        ) {
+        if !matches!(msg, TenantMsg::Rotate(..) | TenantMsg::FlushRotations) {
             state.flush_rotations().await;
         }
         let shared = state.shared.clone();
@@ -671,15 +609,10 @@ impl Actor for TenantActor {
                 }
                 state.rotations.push((*rotation, reply));
                 if state.rotations.len() >= MAX_ROTATION_BATCH {
-                    state.start_rotations(&me);
+                    state.flush_rotations().await;
                 }
             }
-            TenantMsg::FlushRotations => state.start_rotations(&me),
-            TenantMsg::RotationsDone(n) => {
-                // Already gone if a flush waited for it.
-                state.rotating.retain(|(m, _, _)| *m != n);
-                state.start_rotations(&me);
-            }
+            TenantMsg::FlushRotations => state.flush_rotations().await,
             TenantMsg::RevokeSession(sid, reason, now, reply) => {
                 let res = sessions::revoke(db, &sid, reason, now).await;
                 shared.cache.forget_session(&sid);
