@@ -196,6 +196,31 @@ async fn ctx(st: &AppState, slug: &str) -> Result<Ctx, Response> {
     }
 }
 
+/// What every form of the hosted pages checks first: the tenant, that the form was posted from
+/// our own pages, and its authorization request with the CSRF token; then the fields.
+async fn posted_form(
+    st: &AppState,
+    slug: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Ctx, HashMap<String, String>, RequestRow, ClientRow), Response> {
+    let c = ctx(st, slug).await?;
+    if !same_origin(st, headers) {
+        return Err(pages::error(
+            &c.name,
+            "The form was sent from another site.",
+        ));
+    }
+    let f = form(body);
+    let (r, client) = c
+        .request(
+            f.get("request"),
+            Some(f.get("csrf").unwrap_or(&String::new())),
+        )
+        .await?;
+    Ok((c, f, r, client))
+}
+
 fn unavailable(e: ServiceError) -> Response {
     tracing::error!(error = %e, "hosted page failed");
     let (status, text) = match e {
@@ -415,21 +440,7 @@ async fn login_submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let c = match ctx(&st, &slug).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if !same_origin(&st, &headers) {
-        return pages::error(&c.name, "The form was sent from another site.");
-    }
-    let f = form(&body);
-    let (r, client) = match c
-        .request(
-            f.get("request"),
-            Some(f.get("csrf").unwrap_or(&String::new())),
-        )
-        .await
-    {
+    let (c, f, r, client) = match posted_form(&st, &slug, &headers, &body).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
@@ -453,21 +464,7 @@ async fn mfa_submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let c = match ctx(&st, &slug).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if !same_origin(&st, &headers) {
-        return pages::error(&c.name, "The form was sent from another site.");
-    }
-    let f = form(&body);
-    let (r, client) = match c
-        .request(
-            f.get("request"),
-            Some(f.get("csrf").unwrap_or(&String::new())),
-        )
-        .await
-    {
+    let (c, f, r, client) = match posted_form(&st, &slug, &headers, &body).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
@@ -563,21 +560,7 @@ async fn passkey_submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let c = match ctx(&st, &slug).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if !same_origin(&st, &headers) {
-        return pages::error(&c.name, "The form was sent from another site.");
-    }
-    let f = form(&body);
-    let (r, client) = match c
-        .request(
-            f.get("request"),
-            Some(f.get("csrf").unwrap_or(&String::new())),
-        )
-        .await
-    {
+    let (c, f, r, client) = match posted_form(&st, &slug, &headers, &body).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
@@ -634,21 +617,7 @@ async fn consent_submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let c = match ctx(&st, &slug).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if !same_origin(&st, &headers) {
-        return pages::error(&c.name, "The form was sent from another site.");
-    }
-    let f = form(&body);
-    let (r, client) = match c
-        .request(
-            f.get("request"),
-            Some(f.get("csrf").unwrap_or(&String::new())),
-        )
-        .await
-    {
+    let (c, f, r, client) = match posted_form(&st, &slug, &headers, &body).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
