@@ -269,12 +269,9 @@ impl Services {
     ) -> Result<bool, ServiceError> {
         let admin = self.require_admin(tenant, bearer).await?;
         let revoked = oidc_store::delete_client(tenant.db(), id, self.clock.now()).await?;
-        let gone = revoked.is_some();
         if let Some(sessions) = &revoked {
             // Written outside the tenant actor: drop them from the auth cache here.
             tenant.forget_sessions(sessions);
-        }
-        if gone {
             self.admin_audit(
                 tenant,
                 "client_deleted",
@@ -285,7 +282,7 @@ impl Services {
             )
             .await;
         }
-        Ok(gone)
+        Ok(revoked.is_some())
     }
 
     /// A new secret for a confidential client (tenant admin); the old one stops working.
