@@ -66,7 +66,7 @@ impl Store {
                     root.signin_root(user.clone(), pass.expose_secret().to_string())
                         .await?;
                 }
-                let watch = Some(super::link::watch(root.clone()));
+                let watch = Some(super::link::watch(root.clone(), address));
                 Ok(Store {
                     root,
                     datastore: None,

@@ -121,14 +121,19 @@ impl Node {
     }
 
     async fn readyz(&self) -> u16 {
+        self.readiness().await.0
+    }
+
+    /// `/readyz`'s status and body (the reason when unready); status 0 when nothing answered.
+    async fn readiness(&self) -> (u16, String) {
         match self
             .http
             .get(format!("{}/readyz", self.base()))
             .send()
             .await
         {
-            Ok(r) => r.status().as_u16(),
-            Err(_) => 0,
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
         }
     }
 }
@@ -166,7 +171,8 @@ async fn three_nodes_started_at_once_on_a_fresh_server_agree() {
         started.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for n in &nodes {
-        assert_eq!(n.readyz().await, 200, "{} is ready", n.base());
+        let (status, body) = n.readiness().await;
+        assert_eq!(status, 200, "{} is ready: {body}", n.base());
     }
     let list = "{ tenants { edges { node { slug } } } }";
     for n in &nodes {
@@ -771,6 +777,80 @@ async fn the_surrealdb_server_killed_and_restarted() {
         code(&node.acme(Some(&token), ME, json!({})).await).is_none(),
         "the session too"
     );
+}
+
+/// A server that is slow is waited for, one that hangs fails closed. Paused for one second
+/// (SIGSTOP: the port still accepts connections), a registration asked meanwhile is answered
+/// once it goes on and the node never declares the server lost; paused for good, requests
+/// answer SERVICE_UNAVAILABLE after the watch's 2 s limit and the node recovers when it goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_server_is_waited_for_and_a_hung_one_fails_closed() {
+    let (_dir, db, nodes, _) = cluster(1, &[]).await;
+    let node = &nodes[0];
+    user_id(&node.register("before@acme.example", "before").await);
+    let lost = |node: &Node| {
+        node.server
+            .lines()
+            .iter()
+            .filter(|l| l.contains("SurrealDB server unreachable"))
+            .count()
+    };
+    assert_eq!(lost(node), 0);
+
+    db.pause();
+    let asked = tokio::spawn({
+        let http = node.http.clone();
+        let url = format!("{}/t/acme/graphql", node.base());
+        async move {
+            http.post(url)
+                .json(&json!({"query": REGISTER, "variables": {"input": {
+                    "email": "paused@acme.example", "username": "paused", "password": PASSWORD}}}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    });
+    // The length of the pause is the scenario (a server that stalls for a second), not a wait
+    // for something to happen.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    db.resume();
+    let body = asked.await.unwrap();
+    user_id(&body);
+    assert_eq!(lost(node), 0, "a one-second stall is not a lost server");
+    assert_eq!(node.readyz().await, 200);
+
+    db.pause();
+    let paused = Instant::now();
+    let t = within(Duration::from_secs(5), || async {
+        let body = node
+            .register(
+                &format!("hung{}@acme.example", paused.elapsed().as_millis()),
+                "hung",
+            )
+            .await;
+        code(&body).as_deref() == Some("SERVICE_UNAVAILABLE")
+    })
+    .await;
+    assert!(t.is_some(), "a hung server fails requests closed");
+    let t = within(Duration::from_secs(5), || async {
+        node.readyz().await == 503
+    })
+    .await;
+    assert!(t.is_some(), "/readyz unready while the server hangs");
+    println!(
+        "cluster fault: SurrealDB paused; SERVICE_UNAVAILABLE and /readyz 503 after {:?}",
+        paused.elapsed()
+    );
+    db.resume();
+    let back = within(Duration::from_secs(30), || async {
+        node.readyz().await == 200
+    })
+    .await;
+    assert!(back.is_some(), "ready again once the server goes on");
+    assert!(code(&node.login("paused", PASSWORD).await).is_none());
 }
 
 /// Registrations through two nodes while one is killed -9: the other carries on, and every

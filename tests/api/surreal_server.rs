@@ -148,6 +148,26 @@ impl SurrealServer {
         }
     }
 
+    /// Stops the server (SIGSTOP): its port still accepts connections (the kernel completes
+    /// the handshake) but nothing is answered, as with a server that hangs or is overloaded.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: i32) {
+        if let Some(c) = self.child.as_ref() {
+            // SAFETY: kill(2) on our own child's pid has no memory effects.
+            unsafe {
+                libc::kill(c.id() as i32, signal);
+            }
+        }
+    }
+
     /// Starts it again on the same port and data.
     pub fn restart(&mut self) {
         self.kill();
