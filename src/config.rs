@@ -127,6 +127,9 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// `HASH_QUEUE`: hash requests allowed to wait before new ones are refused.
     pub hash_queue: usize,
+    /// `HASH_QUEUE_PER_TENANT`: hash requests one tenant may have waiting before its new ones
+    /// are told to retry later (default: half of `HASH_QUEUE`, so one tenant cannot fill it).
+    pub hash_queue_per_tenant: usize,
     /// `SERVE_EXAMPLES`: serve `examples/login.html` at `/examples/login.html`.
     pub serve_examples: bool,
     /// `SMTP_URL`: `smtp://[user:pass@]host:port` (add `?tls=required` for STARTTLS) or
@@ -186,6 +189,7 @@ pub const VARIABLES: &[&str] = &[
     "GRAPHQL_INTROSPECTION",
     "HASH_CONCURRENCY",
     "HASH_QUEUE",
+    "HASH_QUEUE_PER_TENANT",
     "SERVE_EXAMPLES",
     "SMTP_URL",
     "MAIL_FROM",
@@ -349,6 +353,13 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hash_concurrency = ranged(&get, "HASH_CONCURRENCY", cores as u64, 1, 256)? as usize;
         let hash_queue = ranged(&get, "HASH_QUEUE", 1024, 1, 1_000_000)? as usize;
+        let hash_queue_per_tenant = ranged(
+            &get,
+            "HASH_QUEUE_PER_TENANT",
+            (hash_queue as u64 / 2).max(1),
+            1,
+            1_000_000,
+        )? as usize;
         let serve_examples = boolean(&get, "SERVE_EXAMPLES", false)?;
 
         let smtp_url = match get("SMTP_URL") {
@@ -476,6 +487,7 @@ impl Config {
             graphql_introspection,
             hash_concurrency,
             hash_queue,
+            hash_queue_per_tenant,
             serve_examples,
             clock: Clock::system(),
         })

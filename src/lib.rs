@@ -109,7 +109,11 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
     if config.smtp_url.is_none() {
         tracing::warn!("SMTP_URL is not set: mail is written to the log and NOT sent");
     }
-    let hasher = service::passwords::Hasher::new(config.hash_concurrency, config.hash_queue);
+    let hasher = service::passwords::Hasher::new(
+        config.hash_concurrency,
+        config.hash_queue_per_tenant,
+        config.hash_queue,
+    );
     let limits = service::throttle::Limiters::new(&config);
     Ok(Arc::new(Services {
         clock: config.clock.clone(),

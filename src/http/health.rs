@@ -48,10 +48,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let running = state.services.registry.running();
+    let hashing = state.services.hasher.waiting();
     let body = format!(
         "# HELP latchkey_tenant_actors Tenant actors running (idle tenants are stopped).\n\
          # TYPE latchkey_tenant_actors gauge\n\
-         latchkey_tenant_actors {running}\n"
+         latchkey_tenant_actors {running}\n\
+         # HELP latchkey_hash_queue Password hashes waiting for a hashing thread, all tenants.\n\
+         # TYPE latchkey_hash_queue gauge\n\
+         latchkey_hash_queue {hashing}\n"
     );
     (
         [(

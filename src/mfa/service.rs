@@ -315,6 +315,7 @@ impl Services {
             return Err(ServiceError::bad_input("password", "is required"));
         }
         let verify = self.hasher.verify(
+            tenant.slug().as_str(),
             candidate_password(password),
             Some(p.user.password_hash.clone()),
         );

@@ -126,7 +126,10 @@ impl Services {
         {
             return Err(ServiceError::UsernameTaken);
         }
-        let hash = self.hasher.hash(a.password.secret().clone()).await?;
+        let hash = self
+            .hasher
+            .hash(tenant.slug().as_str(), a.password.secret().clone())
+            .await?;
         let now = self.clock.now();
         let id = uuid::Uuid::now_v7().to_string();
         let row = NewUser {
@@ -291,6 +294,7 @@ impl Services {
             None => Account::Unknown(&normalized),
         };
         let verify = self.hasher.verify(
+            tenant.slug().as_str(),
             candidate_password(password),
             user.as_ref().map(|u| u.password_hash.clone()),
         );
@@ -559,6 +563,7 @@ impl Services {
         if !self
             .hasher
             .verify(
+                tenant.slug().as_str(),
                 candidate_password(current),
                 Some(p.user.password_hash.clone()),
             )
@@ -566,7 +571,10 @@ impl Services {
         {
             return Err(ServiceError::InvalidCredentials);
         }
-        let hash = self.hasher.hash(new.secret().clone()).await?;
+        let hash = self
+            .hasher
+            .hash(tenant.slug().as_str(), new.secret().clone())
+            .await?;
         let revoked = tenant
             .set_password(
                 p.user.id.clone(),

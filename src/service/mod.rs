@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod bruteforce;
 pub mod domain;
+pub mod fair_queue;
 pub mod lockout;
 pub mod mail;
 pub mod master_secret;

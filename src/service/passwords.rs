@@ -2,8 +2,11 @@
 //!
 //! A hash costs tens of milliseconds and ~19 MiB; running it inside a tenant's mailbox would
 //! limit that tenant to one login at a time. Hashes run on `HASH_CONCURRENCY` dedicated
-//! threads; beyond `hash_queue` waiting requests new ones are refused (503) instead of
-//! queueing without bound.
+//! threads, taking jobs from one queue per tenant in turn (`fair_queue`), so a tenant
+//! flooded with logins does not make another tenant's login wait behind its whole queue. A
+//! tenant with `HASH_QUEUE_PER_TENANT` hashes waiting is told to retry later (429
+//! `RATE_LIMITED` with `retryAfter`); beyond `HASH_QUEUE` waiting in all, new requests are
+//! refused (503) instead of queueing without bound.
 //!
 //! The hashing threads run at a lower scheduling priority (nice +10 on Linux). On an idle
 //! machine that changes nothing: they still get every core. When hashing saturates the cores
@@ -11,8 +14,8 @@
 //! requests (`me`, refresh, JWKS) are scheduled first, so a flood slows logins down rather
 //! than every tenant's traffic.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::cell::RefCell;
 
@@ -22,6 +25,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::oneshot;
 
 use crate::error::ServiceError;
+use crate::service::fair_queue::{FairQueue, Refused};
 use crate::service::secrets::random_bytes;
 
 /// OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1.
@@ -34,14 +38,17 @@ const HASH_THREAD_NICE: i32 = 10;
 /// Time slice the hashing threads ask for (the kernel's minimum, 0.1 ms).
 const HASH_THREAD_SLICE_NS: u64 = 100_000;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A queued hash; it answers whether it ran (its caller may have gone meanwhile).
+type Job = Box<dyn FnOnce() -> bool + Send>;
 
 /// The bounded argon2id pool.
 pub struct Hasher {
-    /// Jobs for the hashing threads; they exit when the pool (this sender) is dropped.
-    jobs: mpsc::Sender<Job>,
-    waiting: AtomicUsize,
-    max_waiting: usize,
+    /// Jobs for the hashing threads, by tenant; they exit when the pool is dropped.
+    jobs: Arc<FairQueue<Job>>,
+    threads: usize,
+    /// How long a hash takes, microseconds (a moving average the threads keep), for the
+    /// `retryAfter` of a tenant whose queue is full.
+    hash_micros: Arc<AtomicU64>,
     /// Verified against for unknown users so a miss costs the same time as a wrong password.
     dummy_hash: String,
 }
@@ -181,48 +188,53 @@ mod tests {
 
 impl Hasher {
     /// Creates the pool; computes the dummy hash once (one hash of start-up time).
-    pub fn new(concurrency: usize, max_waiting: usize) -> Self {
+    pub fn new(concurrency: usize, per_tenant: usize, max_waiting: usize) -> Self {
         let dummy = SecretString::from(crate::service::secrets::random_token(24));
+        let started = std::time::Instant::now();
         let dummy_hash = hash_blocking(&dummy).expect("argon2 works at start-up");
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..concurrency.max(1) {
-            let rx = rx.clone();
+        let hash_micros = Arc::new(AtomicU64::new(started.elapsed().as_micros() as u64));
+        let jobs = Arc::new(FairQueue::<Job>::new(per_tenant, max_waiting));
+        let threads = concurrency.max(1);
+        for i in 0..threads {
+            let jobs = jobs.clone();
+            let hash_micros = hash_micros.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     lower_priority();
-                    loop {
-                        // The lock is held only while taking a job, not while running it.
-                        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
+                    while let Some(job) = jobs.pop() {
+                        let t = std::time::Instant::now();
+                        if job() {
+                            // Average over the last ~8 hashes run (skipped jobs cost nothing).
+                            let took = t.elapsed().as_micros() as u64;
+                            let avg = hash_micros.load(Ordering::Relaxed);
+                            hash_micros.store((avg * 7 + took) / 8, Ordering::Relaxed);
                         }
                     }
                 })
                 .expect("spawn a hashing thread");
         }
         Self {
-            jobs: tx,
-            waiting: AtomicUsize::new(0),
-            max_waiting,
+            jobs,
+            threads,
+            hash_micros,
             dummy_hash,
         }
     }
 
-    /// Hashes a new password.
-    pub async fn hash(&self, password: SecretString) -> Result<String, ServiceError> {
+    /// Hashes a new password for a user of `tenant` (the queue it waits in).
+    pub async fn hash(&self, tenant: &str, password: SecretString) -> Result<String, ServiceError> {
         // One line per argon2 run (never with its input or output): the enumeration test
         // counts them to prove every login path spends exactly one hash.
         tracing::debug!(target: "latchkey::argon2", op = "hash", "argon2 run");
-        self.run(move || hash_blocking(&password)).await?
+        self.run(tenant, move || hash_blocking(&password)).await?
     }
 
     /// Verifies `password` against `phc`, or against the dummy hash when there is no user
     /// (the answer is then always false, after the same work).
     pub async fn verify(
         &self,
+        tenant: &str,
         password: SecretString,
         phc: Option<String>,
     ) -> Result<bool, ServiceError> {
@@ -232,35 +244,62 @@ impl Hasher {
             None => (self.dummy_hash.clone(), false),
         };
         let ok = self
-            .run(move || verify_blocking(&password, &target))
+            .run(tenant, move || verify_blocking(&password, &target))
             .await?;
         Ok(ok && real)
     }
 
+    /// Hashes waiting for a thread, over every tenant (`/metrics`).
+    pub fn waiting(&self) -> usize {
+        self.jobs.waiting()
+    }
+
     async fn run<T: Send + 'static>(
         &self,
+        tenant: &str,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
-        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
-        let _guard = WaitGuard(&self.waiting);
-        if queued >= self.max_waiting {
-            return Err(ServiceError::Unavailable(
-                "password hashing queue is full".into(),
-            ));
-        }
         let (tx, rx) = oneshot::channel();
-        let sent = self.jobs.send(Box::new(move || {
-            // The caller gave up (client gone) while this waited: its slot in the queue was
-            // already released, so skipping keeps abandoned requests from costing hashes.
-            if !tx.is_closed() {
+        let queued = self.jobs.push(
+            tenant,
+            Box::new(move || {
+                // The caller gave up (client gone) while this waited: skipping keeps
+                // abandoned requests from costing hashes.
+                if tx.is_closed() {
+                    return false;
+                }
                 let _ = tx.send(job());
+                true
+            }),
+        );
+        match queued {
+            Ok(()) => {}
+            Err(Refused::KeyFull { waiting }) => {
+                // The time this tenant's queue takes to drain if it had every thread.
+                let micros = self.hash_micros.load(Ordering::Relaxed);
+                let wait = (waiting as u64 * micros).div_ceil(self.threads as u64 * 1_000_000);
+                return Err(ServiceError::RateLimited {
+                    retry_after: wait.max(1),
+                });
             }
-        }));
-        if sent.is_err() {
-            return Err(ServiceError::Unavailable("hashing pool closed".into()));
+            Err(Refused::Full) => {
+                return Err(ServiceError::Unavailable(
+                    "password hashing queue is full".into(),
+                ));
+            }
+            Err(Refused::Closed) => {
+                return Err(ServiceError::Unavailable("hashing pool closed".into()));
+            }
         }
         rx.await
             .map_err(|_| ServiceError::Internal("hashing job failed".into()))
+    }
+}
+
+impl Drop for Hasher {
+    fn drop(&mut self) {
+        // The threads finish what waits, then exit.
+        self.jobs.close();
     }
 }
 
@@ -306,12 +345,4 @@ struct SchedAttr {
     sched_runtime: u64,
     sched_deadline: u64,
     sched_period: u64,
-}
-
-struct WaitGuard<'a>(&'a AtomicUsize);
-
-impl Drop for WaitGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }

@@ -84,7 +84,10 @@ impl Services {
             .await?
             .ok_or(ServiceError::InvalidToken)?;
         password_policy::check("newPassword", &password, &user.username, &user.email)?;
-        let hash = self.hasher.hash(password.secret().clone()).await?;
+        let hash = self
+            .hasher
+            .hash(tenant.slug().as_str(), password.secret().clone())
+            .await?;
         let notice = self.render(tenant, &user, Template::PasswordChanged, None);
         let notice_id = notice.id.clone();
         match tenant

@@ -484,3 +484,124 @@ async fn deleting_a_tenant_under_load_leaves_no_zombie() {
         .shutdown()
         .await;
 }
+
+/// Server settings for the hashing-fairness tests: one hashing thread, so the order in which
+/// hashes run is the order the queue hands them out, and no per-address limits (every request
+/// comes from 127.0.0.1).
+const ONE_HASHING_THREAD: &[(&str, &str)] = &[
+    ("HASH_CONCURRENCY", "1"),
+    ("RATE_LIMIT_LOGIN", "1000000/60"),
+    ("LOGIN_FAILURES_PER_ADDRESS", "1000000/60"),
+];
+
+/// Polls the hash queue gauge until at least `n` hashes wait (10 s at most).
+async fn until_hashes_wait(app: &TestApp, n: f64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.metric("latchkey_hash_queue").await < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} hashes never waited at once"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A tenant flooded with logins does not make another tenant's login wait behind its queue:
+/// the hashing threads take one waiting hash of each tenant in turn. With one hashing thread
+/// and 20 or more hashes of the flooded tenant waiting, the quiet tenant's login is answered
+/// after a few of them, not after all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flooded_tenant_does_not_queue_another_tenants_login_behind_its_own() {
+    let mut vars = vec![("HASH_QUEUE_PER_TENANT", "1000")];
+    vars.extend_from_slice(ONE_HASHING_THREAD);
+    let app = std::sync::Arc::new(TestApp::spawn_platform(&vars).await);
+    app.create_tenant_with_admin("flooded").await;
+    app.create_tenant_with_admin("quiet").await;
+
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Unknown usernames: each is its own account for the lockout, so all 30 are admitted
+    // and hash (against the dummy hash, exactly as long as a real one).
+    let flood: Vec<_> = (0..30)
+        .map(|i| {
+            let (app, done) = (app.clone(), done.clone());
+            tokio::spawn(async move {
+                let body = app
+                    .login_at("flooded", &format!("nobody{i}"), PASSWORD)
+                    .await;
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                body
+            })
+        })
+        .collect();
+    until_hashes_wait(&app, 20.0).await;
+    let before = done.load(std::sync::atomic::Ordering::SeqCst);
+    let quiet = app.login_at("quiet", "admin", PASSWORD).await;
+    let flood_answered = done.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(quiet["data"]["login"]["accessToken"].is_string(), "{quiet}");
+    // Answered meanwhile: the hash running when the quiet one was queued, the flooded one
+    // whose turn comes first, and at most two more finishing while the quiet answer travels
+    // back (a first-come queue would have answered the 20 and more waiting before it).
+    assert!(
+        flood_answered <= 4,
+        "the quiet tenant's login waited for {flood_answered} hashes of the flooded one"
+    );
+    for h in flood {
+        let body = h.await.unwrap();
+        assert_eq!(
+            code(&body).as_deref(),
+            Some("INVALID_CREDENTIALS"),
+            "{body}"
+        );
+    }
+    println!(
+        "hash fairness: quiet tenant's login answered after {flood_answered} of the flooded tenant's 20+ waiting hashes"
+    );
+}
+
+/// A tenant gets at most HASH_QUEUE_PER_TENANT hashes waiting: beyond that its logins are
+/// told to come back (RATE_LIMITED with retryAfter), and another tenant still gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tenants_share_of_the_hash_queue_is_bounded() {
+    let mut vars = vec![("HASH_QUEUE_PER_TENANT", "4")];
+    vars.extend_from_slice(ONE_HASHING_THREAD);
+    let app = std::sync::Arc::new(TestApp::spawn_platform(&vars).await);
+    app.create_tenant_with_admin("flooded").await;
+    app.create_tenant_with_admin("quiet").await;
+
+    let flood: Vec<_> = (0..20)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.login_at("flooded", &format!("nobody{i}"), PASSWORD)
+                    .await
+            })
+        })
+        .collect();
+    until_hashes_wait(&app, 4.0).await;
+    let quiet = app.login_at("quiet", "admin", PASSWORD).await;
+    assert!(
+        quiet["data"]["login"]["accessToken"].is_string(),
+        "another tenant is not refused: {quiet}"
+    );
+    let (mut verified, mut limited) = (0, 0);
+    for h in flood {
+        let body = h.await.unwrap();
+        match code(&body).as_deref() {
+            Some("INVALID_CREDENTIALS") => verified += 1,
+            Some("RATE_LIMITED") => {
+                let retry = &body["errors"][0]["extensions"]["retryAfter"];
+                assert!(retry.as_u64().is_some_and(|s| s >= 1), "{body}");
+                limited += 1;
+            }
+            other => panic!("unexpected answer {other:?}: {body}"),
+        }
+    }
+    assert!(
+        limited >= 1,
+        "20 at once over a share of 4: some are refused"
+    );
+    assert!(verified >= 4, "the share itself is served: {verified}");
+    println!(
+        "hash queue share: 20 logins at once, share 4: {verified} verified, {limited} RATE_LIMITED"
+    );
+}
