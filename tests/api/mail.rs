@@ -640,3 +640,39 @@ async fn one_reset_or_verification_token_used_in_parallel_works_once() {
         .shutdown()
         .await;
 }
+
+/// Adding or removing a sign-in factor mails the account's owner (whoever holds a stolen
+/// session and adds their own authenticator is reported at once), with the tenant's name.
+#[tokio::test]
+async fn adding_and_removing_a_factor_mails_the_owner() {
+    let sink = SmtpSink::start();
+    let app = app_with_smtp(&sink).await;
+    let (access, _, _) = crate::mfa::with_totp(&app, "guarded").await;
+    let added = sink
+        .wait_for("guarded@example.com", "A sign-in factor was added")
+        .await;
+    assert!(
+        added.text.contains("An authenticator app was just added"),
+        "{}",
+        added.text
+    );
+    let body = app
+        .gql_as(
+            &access,
+            "mutation($p: String!) { disableTotp(password: $p) }",
+            json!({"p": PASSWORD}),
+        )
+        .await;
+    assert_eq!(body["data"]["disableTotp"], true, "{body}");
+    let removed = sink
+        .wait_for("guarded@example.com", "A sign-in factor was removed")
+        .await;
+    assert!(
+        removed
+            .text
+            .contains("An authenticator app was just removed"),
+        "{}",
+        removed.text
+    );
+    app.shutdown().await;
+}

@@ -1021,3 +1021,47 @@ async fn a_code_or_an_mfa_token_spent_in_parallel_works_once() {
     );
     app.shutdown().await;
 }
+
+/// Enrolment is switched on only by the authenticator's current code: a wrong one (or one
+/// from ten minutes away) is refused on the `code` field and leaves TOTP off; the right one
+/// then confirms it.
+#[tokio::test]
+async fn a_wrong_code_does_not_confirm_an_enrolment() {
+    let app = TestApp::spawn().await;
+    let reg = app.register("unsure@example.com", "unsure", PASSWORD).await;
+    let access = reg["accessToken"].as_str().unwrap().to_string();
+    let start = app.gql_as(&access, START_TOTP, json!({})).await;
+    let secret = start["data"]["startTotpEnrollment"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{start}"))
+        .to_string();
+    let now = app.clock.now().timestamp();
+    let right = code_at(&secret, now);
+    let wrong = if right == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
+    for bad in [wrong.to_string(), code_at(&secret, now + 600)] {
+        let refused = app.gql_as(&access, CONFIRM_TOTP, json!({"c": bad})).await;
+        assert_eq!(
+            code(&refused).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{refused}"
+        );
+        assert_eq!(field(&refused).as_deref(), Some("code"), "{refused}");
+        assert!(refused["data"].is_null(), "no recovery codes: {refused}");
+    }
+    let status = app.gql_as(&access, MFA_STATUS, json!({})).await;
+    assert_eq!(status["data"]["me"]["mfa"]["totp"], false, "{status}");
+    assert!(
+        code(&app.login("unsure", PASSWORD).await).is_none(),
+        "no second step yet"
+    );
+
+    let ok = app.gql_as(&access, CONFIRM_TOTP, json!({"c": right})).await;
+    assert!(ok["errors"].is_null(), "{ok}");
+    let status = app.gql_as(&access, MFA_STATUS, json!({})).await;
+    assert_eq!(status["data"]["me"]["mfa"]["totp"], true, "{status}");
+    app.shutdown().await;
+}

@@ -1591,3 +1591,90 @@ async fn eddsa_id_tokens_and_admin_revocation_of_the_browser_session() {
     );
     s.app.shutdown().await;
 }
+
+/// What a client gets follows the scope it asked for: with `openid` alone the id_token and
+/// userinfo carry no email or profile claims and there is no refresh token (only
+/// `offline_access` gives one, as in Keycloak and ZITADEL); userinfo answers POST like GET; an
+/// exchange without the PKCE verifier is refused; a public client may not introspect.
+#[tokio::test]
+async fn the_scope_decides_claims_and_refresh_tokens() {
+    let s = setup().await;
+    let client = s.public_client().await;
+    let mut b = Browser::new(&s.app);
+    let authorize = s
+        .authorize_url(&client, &[])
+        .replace("scope=openid+profile+email+offline_access", "scope=openid");
+    assert!(authorize.contains("scope=openid&"), "{authorize}");
+    let back = s.sign_in(&mut b, &authorize, PASSWORD).await;
+    let exchange = |verifier: Option<&'static str>| {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", back["code"].clone()),
+            ("redirect_uri", REDIRECT.to_string()),
+            ("client_id", client.clone()),
+        ];
+        if let Some(v) = verifier {
+            form.push(("code_verifier", v.to_string()));
+        }
+        let s = &s;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            s.token(&form, None).await
+        }
+    };
+    let (st, e) = exchange(None).await;
+    assert_eq!(
+        (st, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "no code_verifier: {e}"
+    );
+    let (st, t) = exchange(Some(VERIFIER)).await;
+    assert_eq!(st, 200, "{t}");
+    assert_eq!(t["scope"], "openid", "{t}");
+    assert!(
+        t["refresh_token"].is_null(),
+        "no offline_access, no refresh token: {t}"
+    );
+    let claims = s
+        .verify_id_token(t["id_token"].as_str().unwrap(), &client)
+        .await;
+    assert!(!claims["sub"].is_null());
+    for c in ["email", "email_verified", "preferred_username", "name"] {
+        assert!(claims[c].is_null(), "{c} without its scope: {claims}");
+    }
+    let access = t["access_token"].as_str().unwrap();
+    let (st, info) = s.userinfo(access).await;
+    assert_eq!(st, 200, "{info}");
+    assert_eq!(info["sub"], claims["sub"]);
+    assert!(info["email"].is_null(), "{info}");
+    let post = s
+        .app
+        .client
+        .post(format!("{}/t/acme/userinfo", s.app.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 200);
+    assert_eq!(
+        post.json::<Value>().await.unwrap(),
+        info,
+        "POST answers like GET"
+    );
+
+    let resp = s
+        .app
+        .client
+        .post(format!("{}/t/acme/oauth/introspect", s.app.base))
+        .form(&[("token", access), ("client_id", client.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client",
+        "a public client may not introspect"
+    );
+    s.app.shutdown().await;
+}
