@@ -21,7 +21,8 @@
 # SCALE_USERS (1000000), SEED_MAX_SECONDS (240), TENANTS (10000), TENANT_WORKERS (8),
 # TENANT_MAX_SECONDS (240: tenant creation, then touching, stop there; the counts reached are reported),
 # RETOUCH_TENANTS (2000: that many of them touched again after eviction, RSS read again),
-# CARGO_TARGET_DIR (./target), SKIP_BUILD (unset), KEEP_WORK (unset: temp dir removed).
+# CARGO_TARGET_DIR (./target), SKIP_BUILD (unset), KEEP_WORK (unset: temp dir removed),
+# DB_SUFFIX (unset: appended to the embedded servers' rocksdb:// URL, e.g. "?sync=never" to compare).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -96,7 +97,7 @@ start_server() { # $1 database dir, $2 log name, then extra VAR=VALUE pairs
   PORT=$(free_port); BASE="http://127.0.0.1:$PORT"
   # Every request comes from 127.0.0.1, so the per-address limits on logins and registrations
   # (a defence against one client guessing) are lifted; per-account lockout stays as it is.
-  env DATABASE_URL="rocksdb://$db" SECRET_KEY="$SECRET" ADMIN_API_KEY="$ADMIN_KEY" \
+  env DATABASE_URL="rocksdb://$db${DB_SUFFIX:-}" SECRET_KEY="$SECRET" ADMIN_API_KEY="$ADMIN_KEY" \
     BIND_ADDR="127.0.0.1:$PORT" PUBLIC_URL="$BASE" LOG_FORMAT=json \
     RATE_LIMIT_LOGIN=1000000/60 RATE_LIMIT_REGISTER=1000000/60 "$@" \
     "$SERVER" serve >"$WORK/$name.log" 2>&1 &
