@@ -25,7 +25,14 @@ pub type Response = surrealdb::IndexedResults;
 /// sends is one transaction whose conditions are evaluated inside it (a token is spent only if
 /// still unused, a user is created only if the unique indexes allow), so running a conflicted
 /// transaction again decides it afresh: the retry can never apply a change twice.
-const CONFLICT_RETRIES: u32 = 8;
+///
+/// 12 rounds of the jittered back-off below wait 0.5 to 1 s in all. With 8 (up to 0.5 s), a
+/// `createTenant` on a SurrealDB server, two other nodes and other tests on the same two
+/// cores, answered `SERVICE_UNAVAILABLE` once in CI; its log was not kept, and conflict rounds
+/// used up are the likeliest cause (its migrations and first admin are large transactions,
+/// and a competing one holds its keys longer under load). The cluster tests now print the
+/// node's log when that happens.
+const CONFLICT_RETRIES: u32 = 12;
 
 /// Longest a query to a SurrealDB server may take before its request is answered
 /// `SERVICE_UNAVAILABLE`. A lost server is noticed sooner, by the link watch; this bounds a

@@ -494,6 +494,17 @@ const ONE_HASHING_THREAD: &[(&str, &str)] = &[
     ("LOGIN_FAILURES_PER_ADDRESS", "1000000/60"),
 ];
 
+/// A server with one hashing thread, a tenant's share of the hash queue `share`, and two
+/// tenants with an admin each: `flooded` and `quiet`.
+async fn flooded_and_quiet(share: &str) -> std::sync::Arc<TestApp> {
+    let mut vars = vec![("HASH_QUEUE_PER_TENANT", share)];
+    vars.extend_from_slice(ONE_HASHING_THREAD);
+    let app = TestApp::spawn_platform(&vars).await;
+    app.create_tenant_with_admin("flooded").await;
+    app.create_tenant_with_admin("quiet").await;
+    std::sync::Arc::new(app)
+}
+
 /// Polls the hash queue gauge until at least `n` hashes wait (10 s at most).
 async fn until_hashes_wait(app: &TestApp, n: f64) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -512,11 +523,7 @@ async fn until_hashes_wait(app: &TestApp, n: f64) {
 /// after a few of them, not after all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flooded_tenant_does_not_queue_another_tenants_login_behind_its_own() {
-    let mut vars = vec![("HASH_QUEUE_PER_TENANT", "1000")];
-    vars.extend_from_slice(ONE_HASHING_THREAD);
-    let app = std::sync::Arc::new(TestApp::spawn_platform(&vars).await);
-    app.create_tenant_with_admin("flooded").await;
-    app.create_tenant_with_admin("quiet").await;
+    let app = flooded_and_quiet("1000").await;
 
     let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Unknown usernames: each is its own account for the lockout, so all 30 are admitted
@@ -562,11 +569,7 @@ async fn a_flooded_tenant_does_not_queue_another_tenants_login_behind_its_own() 
 /// told to come back (RATE_LIMITED with retryAfter), and another tenant still gets in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tenants_share_of_the_hash_queue_is_bounded() {
-    let mut vars = vec![("HASH_QUEUE_PER_TENANT", "4")];
-    vars.extend_from_slice(ONE_HASHING_THREAD);
-    let app = std::sync::Arc::new(TestApp::spawn_platform(&vars).await);
-    app.create_tenant_with_admin("flooded").await;
-    app.create_tenant_with_admin("quiet").await;
+    let app = flooded_and_quiet("4").await;
 
     let flood: Vec<_> = (0..20)
         .map(|i| {
