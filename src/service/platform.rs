@@ -106,7 +106,17 @@ impl Services {
             ));
         }
         if let Some(a) = admin {
-            let tenant = self.registry.get(&slug).await?;
+            let tenant = match self.registry.get(&slug).await {
+                Ok(t) => t,
+                Err(e) => {
+                    // Its database could not be prepared (a store that is away or busy): no
+                    // half-made tenant either, so that the same createTenant can be retried.
+                    if let Err(cleanup) = self.delete_tenant(slug.as_str()).await {
+                        tracing::warn!(tenant = %slug, error = %cleanup, "removing a tenant whose creation failed");
+                    }
+                    return Err(e);
+                }
+            };
             let created =
                 match NewAccount::parse(self, &tenant, a.email, a.username, a.password, "password")
                 {

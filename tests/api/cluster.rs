@@ -147,13 +147,28 @@ async fn cluster(
     let dir = tempfile::tempdir().unwrap();
     let db = SurrealServer::start(dir.path());
     let nodes: Vec<Node> = (0..n).map(|_| Node::start(&db, extra)).collect();
-    let body = nodes[0]
-        .platform(
+    let create = || {
+        nodes[0].platform(
             "mutation($i: CreateTenantInput!) { createTenant(input: $i) { slug } }",
             json!({"i": {"slug": "acme", "displayName": "Acme",
                 "admin": {"email": "admin@acme.example", "username": "admin", "password": PASSWORD}}}),
         )
-        .await;
+    };
+    let mut body = create().await;
+    // SERVICE_UNAVAILABLE says "retry later" (seen once in CI with the machine loaded): the
+    // setup does what a client does, at most twice more, and says so; what each test asserts
+    // is not touched by it.
+    for _ in 0..2 {
+        if code(&body).as_deref() != Some("SERVICE_UNAVAILABLE") {
+            break;
+        }
+        let log = nodes[0].server.lines();
+        println!(
+            "cluster setup: createTenant answered SERVICE_UNAVAILABLE; retrying. The node's last lines:\n{}",
+            log[log.len().saturating_sub(20)..].join("\n")
+        );
+        body = create().await;
+    }
     if body["data"]["createTenant"]["slug"] != "acme" {
         // What the node logged is the only account of why (the answer says "retry later").
         let log = nodes[0].server.lines();
