@@ -106,33 +106,23 @@ impl Services {
             ));
         }
         if let Some(a) = admin {
-            let tenant = match self.registry.get(&slug).await {
-                Ok(t) => t,
-                Err(e) => {
-                    // Its database could not be prepared (a store that is away or busy): no
-                    // half-made tenant either, so that the same createTenant can be retried.
-                    if let Err(cleanup) = self.delete_tenant(slug.as_str()).await {
-                        tracing::warn!(tenant = %slug, error = %cleanup, "removing a tenant whose creation failed");
-                    }
-                    return Err(e);
-                }
-            };
-            let created =
-                match NewAccount::parse(self, &tenant, a.email, a.username, a.password, "password")
-                {
-                    Ok(account) => {
-                        self.create_account(
-                            &tenant,
-                            account,
-                            vec![super::admin::ADMIN_ROLE.into()],
-                            true,
-                        )
-                        .await
-                    }
-                    Err(e) => Err(e),
-                };
+            let created = async {
+                let tenant = self.registry.get(&slug).await?;
+                let account =
+                    NewAccount::parse(self, &tenant, a.email, a.username, a.password, "password")?;
+                self.create_account(
+                    &tenant,
+                    account,
+                    vec![super::admin::ADMIN_ROLE.into()],
+                    true,
+                )
+                .await
+            }
+            .await;
             if let Err(e) = created {
-                // No half-made tenants: without its admin, the tenant is removed again.
+                // No half-made tenants: whether its database could not be prepared (a store
+                // away or busy) or its admin not created, the tenant is removed again, so the
+                // same createTenant can be retried.
                 self.delete_tenant(slug.as_str()).await?;
                 return Err(e);
             }
