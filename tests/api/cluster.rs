@@ -59,6 +59,12 @@ impl Node {
         &self.server.base
     }
 
+    /// The node's last `n` log lines, one string.
+    fn log_tail(&self, n: usize) -> String {
+        let log = self.server.lines();
+        log[log.len().saturating_sub(n)..].join("\n")
+    }
+
     /// A GraphQL call on `path`; the body (a transport failure panics).
     async fn gql_at(&self, path: &str, bearer: Option<&str>, query: &str, vars: Value) -> Value {
         self.try_gql_at(path, bearer, query, vars)
@@ -162,18 +168,18 @@ async fn cluster(
         if code(&body).as_deref() != Some("SERVICE_UNAVAILABLE") {
             break;
         }
-        let log = nodes[0].server.lines();
         println!(
             "cluster setup: createTenant answered SERVICE_UNAVAILABLE; retrying. The node's last lines:\n{}",
-            log[log.len().saturating_sub(20)..].join("\n")
+            nodes[0].log_tail(20)
         );
         body = create().await;
     }
     if body["data"]["createTenant"]["slug"] != "acme" {
         // What the node logged is the only account of why (the answer says "retry later").
-        let log = nodes[0].server.lines();
-        let tail = log[log.len().saturating_sub(40)..].join("\n");
-        panic!("createTenant failed: {body}\nthe node's last lines:\n{tail}");
+        panic!(
+            "createTenant failed: {body}\nthe node's last lines:\n{}",
+            nodes[0].log_tail(40)
+        );
     }
     let (admin, _) = nodes[0].tokens("admin").await;
     (dir, db, nodes, admin)
@@ -818,26 +824,12 @@ async fn a_slow_server_is_waited_for_and_a_hung_one_fails_closed() {
     assert_eq!(lost(node), 0);
 
     db.pause();
-    let asked = tokio::spawn({
-        let http = node.http.clone();
-        let url = format!("{}/t/acme/graphql", node.base());
-        async move {
-            http.post(url)
-                .json(&json!({"query": REGISTER, "variables": {"input": {
-                    "email": "paused@acme.example", "username": "paused", "password": PASSWORD}}}))
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+    let (body, ()) = tokio::join!(node.register("paused@acme.example", "paused"), async {
+        // The length of the pause is the scenario (a server that stalls for a second), not a
+        // wait for something to happen.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        db.resume();
     });
-    // The length of the pause is the scenario (a server that stalls for a second), not a wait
-    // for something to happen.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    db.resume();
-    let body = asked.await.unwrap();
     user_id(&body);
     assert_eq!(lost(node), 0, "a one-second stall is not a lost server");
     assert_eq!(node.readyz().await, 200);

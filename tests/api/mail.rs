@@ -657,11 +657,7 @@ async fn adding_and_removing_a_factor_mails_the_owner() {
         added.text
     );
     let body = app
-        .gql_as(
-            &access,
-            "mutation($p: String!) { disableTotp(password: $p) }",
-            json!({"p": PASSWORD}),
-        )
+        .gql_as(&access, crate::mfa::DISABLE_TOTP, json!({"p": PASSWORD}))
         .await;
     assert_eq!(body["data"]["disableTotp"], true, "{body}");
     let removed = sink

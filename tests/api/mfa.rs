@@ -17,6 +17,7 @@ const CONFIRM_TOTP: &str =
 pub(crate) const VERIFY_TOTP: &str = "mutation($t: String!, $c: String) { verifyMfa(mfaToken: $t, totp: $c) { accessToken refreshToken user { id } } }";
 pub(crate) const VERIFY_RECOVERY: &str = "mutation($t: String!, $c: String) { verifyMfa(mfaToken: $t, recoveryCode: $c) { accessToken user { id } } }";
 const VERIFY_PASSKEY: &str = "mutation($t: String!, $p: JSON) { verifyMfa(mfaToken: $t, passkey: $p) { accessToken user { id } } }";
+pub(crate) const DISABLE_TOTP: &str = "mutation($p: String!) { disableTotp(password: $p) }";
 const MFA_STATUS: &str =
     "{ me { mfa { totp recoveryCodesLeft passkeys { id name createdAt lastUsedAt } } } }";
 const START_PASSKEY_REG: &str =
@@ -306,12 +307,13 @@ async fn disabling_totp_and_new_recovery_codes_need_the_password() {
         .await;
     assert_eq!(code(&old).as_deref(), Some("INVALID_CREDENTIALS"));
 
-    let disable = "mutation($p: String!) { disableTotp(password: $p) }";
     let body = app
-        .gql_as(&access, disable, json!({"p": "wrong password!"}))
+        .gql_as(&access, DISABLE_TOTP, json!({"p": "wrong password!"}))
         .await;
     assert_eq!(code(&body).as_deref(), Some("INVALID_CREDENTIALS"));
-    let body = app.gql_as(&access, disable, json!({"p": PASSWORD})).await;
+    let body = app
+        .gql_as(&access, DISABLE_TOTP, json!({"p": PASSWORD}))
+        .await;
     assert_eq!(body["data"]["disableTotp"], true, "{body}");
     assert!(app.login("changer", PASSWORD).await["errors"].is_null());
     app.shutdown().await;
