@@ -7,6 +7,7 @@
 //! - `seed-users`: bulk-inserts users into a tenant of an embedded database that no server
 //!   holds open (one precomputed argon2id hash reused for every row, `INSERT` in batches).
 //! - `check-users`: looks the seeded users up the way login does and counts the table.
+//! - `store-costs`: what a refresh and each of its SurrealDB statements cost in process.
 //! - `peak-rss`: reads VmHWM and VmRSS of a process (KiB) from /proc.
 
 use std::net::SocketAddr;
@@ -62,6 +63,12 @@ enum Cmd {
         /// reports the count actually inserted.
         #[arg(long, default_value_t = 0)]
         max_seconds: u64,
+    },
+    /// Prints what a refresh and each of its storage statements cost in this process (wall
+    /// and CPU ms per operation), on a database seeded with `seed-users` (32 users or more).
+    StoreCosts {
+        #[command(flatten)]
+        users: UserRange,
     },
     /// Looks up `user{start}`..`user{start+count-1}` by username and by email, the way login
     /// does; prints JSON with how many were not found and the first few that were not.
@@ -139,6 +146,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Argon2Ceiling { seconds, threads } => argon2_ceiling(seconds, threads),
         Cmd::BareServer { addr } => tokio_main(bare_server(addr)),
         Cmd::CheckUsers { users } => tokio_main(check_users(users)),
+        Cmd::StoreCosts { users } => tokio_main(store_costs(users)),
         Cmd::SeedUsers {
             users,
             batch,
@@ -360,4 +368,179 @@ fn read_rss(pid: u32) -> anyhow::Result<(u64, u64)> {
             .unwrap_or(0)
     };
     Ok((field("VmHWM:"), field("VmRSS:")))
+}
+
+/// CPU seconds this process has used so far (user + system, all threads), from /proc.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name's closing parenthesis; utime and stime are 14 and 15.
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// Times `n` runs of `op` one after another; prints wall and CPU milliseconds per run.
+async fn time_each<F, Fut>(label: &str, n: usize, per: usize, mut op: F) -> anyhow::Result<()>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let (wall, cpu) = (Instant::now(), process_cpu_seconds());
+    for k in 0..n {
+        op(k).await?;
+    }
+    let ops = (n * per) as f64;
+    println!(
+        "{label}: {:.3} ms wall, {:.3} ms CPU per operation ({ops} operations)",
+        wall.elapsed().as_secs_f64() * 1e3 / ops,
+        (process_cpu_seconds() - cpu) * 1e3 / ops
+    );
+    Ok(())
+}
+
+/// What a refresh and its storage statements cost, in this process with no HTTP in front:
+/// the service's refresh one at a time and from 16 callers at once, then the statements it
+/// is made of, each alone. Figures for BENCHMARKS.md "What limits each scenario".
+async fn store_costs(range: UserRange) -> anyhow::Result<()> {
+    use latchkey::store::sessions::{Rotation, find_refresh, rotate_batch};
+    let opened = range.open().await?;
+    let (t, s) = (&opened.tenant, &opened.app.services);
+    let client = &latchkey::service::ClientInfo::default();
+    let mut tokens = Vec::new();
+    for i in 0..32 {
+        let name = format!("user{i}");
+        let a = s
+            .login(t, &name, "bench-password-4711", client)
+            .await
+            .map_err(|e| anyhow::anyhow!("login user{i}: {e:?}"))?;
+        tokens.push(a.refresh_token);
+    }
+    let tokens = Arc::new(tokio::sync::Mutex::new(tokens));
+    time_each("refresh (service), one at a time", 2000, 1, |k| {
+        let tokens = tokens.clone();
+        async move {
+            let mut tokens = tokens.lock().await;
+            let a = s.refresh(t, &tokens[k % 32], client).await;
+            tokens[k % 32] = a.map_err(|e| anyhow::anyhow!("{e:?}"))?.refresh_token;
+            Ok(())
+        }
+    })
+    .await?;
+    let lanes: Vec<_> = {
+        let tokens = tokens.lock().await;
+        (0..16)
+            .map(|l| vec![tokens[l].clone(), tokens[l + 16].clone()])
+            .collect()
+    };
+    time_each("refresh (service), 16 callers at once", 1, 4000, |_| {
+        let lanes = lanes.clone();
+        async move {
+            let mut tasks = Vec::new();
+            for mut mine in lanes {
+                let (s, t, client) = (s.clone(), t.clone(), client.clone());
+                tasks.push(tokio::spawn(async move {
+                    for k in 0..250 {
+                        let a = s.refresh(&t, &mine[k % 2], &client).await;
+                        mine[k % 2] = a.map_err(|e| anyhow::anyhow!("{e:?}"))?.refresh_token;
+                    }
+                    anyhow::Ok(())
+                }));
+            }
+            for task in tasks {
+                task.await??;
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let unused = |n: usize| async move {
+        let q = "SELECT VALUE hash FROM refresh_token WHERE used_at IS NONE LIMIT $n";
+        let mut res = t.db().query(q).bind(("n", n as i64)).await?;
+        anyhow::Ok(res.take::<Vec<String>>(0)?)
+    };
+    let hashes = unused(32).await?;
+    time_each("refresh token read by hash (unique index)", 2000, 1, |k| {
+        let h = hashes[k % hashes.len()].clone();
+        async move {
+            find_refresh(t.db(), &h)
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
+        }
+    })
+    .await?;
+    time_each(
+        "session read by record id (cache miss)",
+        2000,
+        1,
+        |k| async move {
+            t.session(&format!("absent-{k}"))
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
+        },
+    )
+    .await?;
+    time_each("RETURN 1", 2000, 1, |_| async move {
+        t.db()
+            .query("RETURN 1")
+            .await
+            .map(|_| ())
+            .map_err(Into::into)
+    })
+    .await?;
+    time_each(
+        "CREATE of a row, no index, own transaction",
+        2000,
+        1,
+        |k| async move {
+            let q = "CREATE type::record('cost_probe', $k) SET a = 1";
+            t.db()
+                .query(q)
+                .bind(("k", k as i64))
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
+        },
+    )
+    .await?;
+    for size in [1usize, 4, 16] {
+        // Timed: only the batch's transaction (the reads that prepare it are not).
+        let rounds = 1600 / size;
+        let (mut wall, mut cpu) = (0f64, 0f64);
+        for _ in 0..rounds {
+            let mut batch = Vec::new();
+            for h in unused(size).await? {
+                let old = find_refresh(t.db(), &h)
+                    .await?
+                    .context("token just listed")?;
+                batch.push(Rotation {
+                    old,
+                    new_hash: uuid::Uuid::new_v4().to_string(),
+                    new_expires_at: chrono::Utc::now() + chrono::Duration::days(1),
+                    now: chrono::Utc::now(),
+                });
+            }
+            let (w, c) = (Instant::now(), process_cpu_seconds());
+            let done = rotate_batch(t.db(), &batch).await?;
+            wall += w.elapsed().as_secs_f64();
+            cpu += process_cpu_seconds() - c;
+            anyhow::ensure!(
+                done.iter().all(|d| *d),
+                "every rotation of the batch happens"
+            );
+        }
+        println!(
+            "rotation batch of {size}: {:.3} ms wall per batch, {:.3} ms CPU per rotation",
+            wall * 1e3 / rounds as f64,
+            cpu * 1e3 / (rounds * size) as f64
+        );
+    }
+    opened.close().await;
+    Ok(())
 }
