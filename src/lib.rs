@@ -238,6 +238,11 @@ impl Server {
         self.addr
     }
 
+    /// The services this server runs on (tests read stored state through them).
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
     /// Number of tenant actors running now.
     pub fn running_tenants(&self) -> usize {
         self.services.registry.running()

@@ -181,6 +181,7 @@ mod tests {
             amr: None,
             client_id: None,
             scope: None,
+            last_seen_at: None,
         }
     }
 

@@ -225,7 +225,16 @@ pub struct TenantState {
     reservations: HashMap<String, Vec<String>>,
     /// Shared store: accounts with a retry of their waiting attempts already scheduled.
     retry_scheduled: std::collections::HashSet<String>,
+    /// Exclusive store: accounts known to have no failure row (read so at admission, or
+    /// cleared since), whose successful login therefore has nothing to delete. This actor is
+    /// the only writer of the rows then, so it knows; a delete of an absent row still cost a
+    /// commit and an fsync on every successful login. Forgotten wholesale past
+    /// [`MAX_CLEAN_ACCOUNTS`] (then the next success of each deletes once, as before).
+    clean_accounts: std::collections::HashSet<String>,
 }
+
+/// Bound on [`TenantState::clean_accounts`].
+const MAX_CLEAN_ACCOUNTS: usize = 50_000;
 
 /// How long waiting attempts wait before trying again when the store is shared.
 const SHARED_RETRY: Duration = Duration::from_millis(20);
@@ -357,6 +366,14 @@ impl TenantState {
         n
     }
 
+    /// Remembers that `key` has no failure row (see [`TenantState::clean_accounts`]).
+    fn note_clean(&mut self, key: &str) {
+        if self.clean_accounts.len() >= MAX_CLEAN_ACCOUNTS {
+            self.clean_accounts.clear();
+        }
+        self.clean_accounts.insert(key.to_string());
+    }
+
     /// Writes the queued rotations in one transaction and answers their callers.
     async fn flush_rotations(&mut self) {
         if self.rotations.is_empty() {
@@ -364,7 +381,12 @@ impl TenantState {
         }
         let (batch, replies): (Vec<Rotation>, Vec<_>) =
             std::mem::take(&mut self.rotations).into_iter().unzip();
-        match sessions::rotate_batch(&self.shared.db, &batch).await {
+        let result = sessions::rotate_batch(&self.shared.db, &batch).await;
+        // A touched session's cached row holds the old `last_seen_at`; read it again.
+        for r in batch.iter().filter(|r| r.touch_session) {
+            self.shared.cache.forget_session(&r.old.session);
+        }
+        match result {
             Ok(done) => {
                 for (ok, reply) in done.into_iter().zip(replies) {
                     let _ = reply.send(if ok {
@@ -460,6 +482,7 @@ impl Actor for TenantActor {
             rotations: Vec::new(),
             reservations: HashMap::new(),
             retry_scheduled: Default::default(),
+            clean_accounts: Default::default(),
         })
     }
 
@@ -480,6 +503,9 @@ impl Actor for TenantActor {
                 let admission = if shared.exclusive {
                     match login_throttle::get(db, &key).await {
                         Ok(row) => {
+                            if row.failures == 0 && row.locked_until.is_none() {
+                                state.note_clean(&key);
+                            }
                             let in_flight = state.live_in_flight(&key, now);
                             let a = policy.admit(&row, in_flight, now);
                             if a == Admission::Admitted {
@@ -536,11 +562,21 @@ impl Actor for TenantActor {
                     }
                     match verdict {
                         LoginVerdict::Abandoned => Ok(None),
+                        LoginVerdict::Success | LoginVerdict::Reset
+                            if state.clean_accounts.contains(&key) =>
+                        {
+                            Ok(None)
+                        }
                         LoginVerdict::Success | LoginVerdict::Reset => {
-                            login_throttle::clear(db, &key).await.map(|()| None)
+                            let res = login_throttle::clear(db, &key).await;
+                            if res.is_ok() {
+                                state.note_clean(&key);
+                            }
+                            res.map(|()| None)
                         }
                         LoginVerdict::Failure => match login_throttle::get(db, &key).await {
                             Ok(row) => {
+                                state.clean_accounts.remove(&key);
                                 let (row, lock) = policy.fail(&row, now);
                                 login_throttle::put(db, &key, &row, now)
                                     .await

@@ -411,6 +411,9 @@ impl Services {
             old: row,
             new_hash: self.secrets.hash_token(&new_token),
             new_expires_at: new_exp,
+            touch_session: session
+                .last_seen_at
+                .is_none_or(|seen| now - seen >= sessions::SESSION_TOUCH_EVERY),
             now,
         };
         match tenant.rotate(rotation).await {

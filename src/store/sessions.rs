@@ -22,7 +22,14 @@ pub struct SessionRow {
     pub client_id: Option<String>,
     /// The scopes granted to that client.
     pub scope: Option<Vec<String>>,
+    /// When a refresh last touched it (see [`SESSION_TOUCH_EVERY`]); NONE before the first.
+    pub last_seen_at: Option<DateTime<Utc>>,
 }
+
+/// How stale a session's `last_seen_at` may get before a refresh writes it again. Writing it
+/// on every rotation was one of a rotation's three record writes, all on the tenant's single
+/// write lane, for a field kept to the minute is as useful as to the millisecond.
+pub const SESSION_TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// A refresh token row, looked up by hash.
 #[derive(Clone, Debug, SurrealValue)]
@@ -113,7 +120,7 @@ pub async fn find_refresh(db: &Db, hash: &str) -> StoreResult<Option<RefreshRow>
 /// Loads a session.
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRow>> {
     let mut res = db
-        .query("SELECT record::id(id) AS id, user, expires_at, revoked_at, amr, client_id, scope FROM $sid")
+        .query("SELECT record::id(id) AS id, user, expires_at, revoked_at, amr, client_id, scope, last_seen_at FROM $sid")
         .bind(("sid", RecordId::new("session", id)))
         .await?;
     Ok(res.take::<Option<SessionRow>>(0)?)
@@ -128,6 +135,8 @@ pub struct Rotation {
     pub new_hash: String,
     /// Its expiry.
     pub new_expires_at: DateTime<Utc>,
+    /// Whether the session's `last_seen_at` is written too ([`SESSION_TOUCH_EVERY`]).
+    pub touch_session: bool,
     /// Now.
     pub now: DateTime<Utc>,
 }
@@ -142,6 +151,7 @@ struct RotationRow {
     user: String,
     hash: String,
     exp: DateTime<Utc>,
+    touch: bool,
     now: DateTime<Utc>,
 }
 
@@ -169,6 +179,7 @@ pub async fn rotate_batch(db: &Db, batch: &[Rotation]) -> StoreResult<Vec<bool>>
             user: r.old.user.clone(),
             hash: r.new_hash.clone(),
             exp: r.new_expires_at,
+            touch: r.touch_session,
             now: r.now,
         })
         .collect();
@@ -179,10 +190,12 @@ pub async fn rotate_batch(db: &Db, batch: &[Rotation]) -> StoreResult<Vec<bool>>
                  LET $old = $r.old;
                  IF array::len((UPDATE $old SET used_at = $r.now WHERE used_at IS NONE RETURN AFTER)) > 0 {
                      LET $new = $r.new;
-                     LET $sid = $r.sid;
                      CREATE $new SET hash = $r.hash, session = $r.skey, user = $r.user,
                          created_at = $r.now, expires_at = $r.exp;
-                     UPDATE $sid SET last_seen_at = $r.now;
+                     IF $r.touch {
+                         LET $sid = $r.sid;
+                         UPDATE $sid SET last_seen_at = $r.now;
+                     };
                  };
              };
              COMMIT TRANSACTION;

@@ -59,6 +59,26 @@ async fn five_failures_lock_the_account_even_for_the_right_password() {
 }
 
 #[tokio::test]
+async fn a_success_after_failures_starts_the_count_again_even_for_an_account_seen_clean() {
+    // The tenant actor skips the failure-row delete of a success when it knows the account
+    // has no row; a success after failures must still delete it.
+    let app = TestApp::spawn_with(&[LONG_BASE]).await;
+    app.register("clean@example.com", "clean", PASSWORD).await;
+    for round in 0..3 {
+        let body = app.login("clean", PASSWORD).await;
+        assert!(body["errors"].is_null(), "round {round}: {body}");
+        fail_times(&app, "clean", 4).await;
+    }
+    // 12 failures in all, never 5 in a row: not locked.
+    let body = app.login("clean", PASSWORD).await;
+    assert!(body["errors"].is_null(), "{body}");
+    fail_times(&app, "clean", 5).await;
+    let body = app.login("clean", PASSWORD).await;
+    assert_eq!(code(&body).as_deref(), Some("RATE_LIMITED"), "{body}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn back_off_doubles_from_one_second_and_caps_at_fifteen_minutes() {
     // Default policy: 5 failures, then 1 s doubling, capped at 900 s.
     let app = TestApp::spawn().await;

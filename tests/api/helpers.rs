@@ -71,6 +71,11 @@ impl TestApp {
         }
     }
 
+    /// The server's services: for reading what is stored where the API shows nothing.
+    pub fn services(&self) -> &std::sync::Arc<latchkey::service::Services> {
+        self.server.as_ref().expect("server running").services()
+    }
+
     /// Tenant actors running now.
     pub fn running_tenants(&self) -> usize {
         self.server.as_ref().map_or(0, |s| s.running_tenants())

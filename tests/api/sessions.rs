@@ -34,6 +34,55 @@ async fn refresh_rotates_the_pair() {
     app.shutdown().await;
 }
 
+/// `last_seen_at` of the only session in the default tenant, as stored.
+async fn stored_last_seen(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
+    let tenant = app
+        .services()
+        .tenant("default")
+        .await
+        .expect("default tenant");
+    let mut res = tenant
+        .db()
+        .query("SELECT VALUE last_seen_at FROM session")
+        .await
+        .expect("query runs");
+    let seen: Vec<chrono::DateTime<chrono::Utc>> = res.take(0).expect("datetimes");
+    assert_eq!(seen.len(), 1, "one session: {seen:?}");
+    seen[0]
+}
+
+#[tokio::test]
+async fn a_refresh_writes_the_sessions_last_seen_time_at_most_once_a_minute() {
+    let app = TestApp::spawn().await;
+    let (_, mut rt) = tokens(&app.register("seen@example.com", "seen", PASSWORD).await);
+    let started = stored_last_seen(&app).await;
+    for _ in 0..3 {
+        let body = app.refresh(&rt).await;
+        assert!(body["errors"].is_null(), "{body}");
+        rt = tokens(&body["data"]["refresh"]).1;
+    }
+    assert_eq!(
+        stored_last_seen(&app).await,
+        started,
+        "refreshes within the minute write nothing to the session"
+    );
+    app.clock.advance(std::time::Duration::from_secs(61));
+    let body = app.refresh(&rt).await;
+    assert!(body["errors"].is_null(), "{body}");
+    rt = tokens(&body["data"]["refresh"]).1;
+    let touched = stored_last_seen(&app).await;
+    assert!(
+        touched - started >= chrono::TimeDelta::seconds(61),
+        "a refresh a minute later writes it: {started} -> {touched}"
+    );
+    // The cached session was read again after the touch: the next refresh in the same minute
+    // sees the new time and writes nothing.
+    let body = app.refresh(&rt).await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(stored_last_seen(&app).await, touched);
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
     let app = TestApp::spawn().await;
