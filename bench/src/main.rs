@@ -523,6 +523,7 @@ async fn store_costs(range: UserRange) -> anyhow::Result<()> {
                     old,
                     new_hash: uuid::Uuid::new_v4().to_string(),
                     new_expires_at: chrono::Utc::now() + chrono::Duration::days(1),
+                    touch_session: true,
                     now: chrono::Utc::now(),
                 });
             }
@@ -541,6 +542,137 @@ async fn store_costs(range: UserRange) -> anyhow::Result<()> {
             cpu * 1e3 / (rounds * size) as f64
         );
     }
+    login_costs(t, s, client).await?;
     opened.close().await;
+    Ok(())
+}
+
+/// CPU seconds of this process's threads other than the argon2 hashing threads, from /proc.
+fn cpu_seconds_besides_hashing() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut ticks = 0u64;
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.starts_with("argon2") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let f: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let t = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        ticks += t(11) + t(12);
+    }
+    ticks as f64 / 100.0
+}
+
+/// The login's share of [`store_costs`]: a whole login's CPU outside the hashing threads, then
+/// the statements a password login is made of, each alone.
+async fn login_costs(
+    t: &latchkey::actors::Tenant,
+    s: &latchkey::service::Services,
+    client: &latchkey::service::ClientInfo,
+) -> anyhow::Result<()> {
+    use latchkey::store::{audit, login_throttle, sessions, users};
+    let n = 200;
+    let (wall, cpu) = (Instant::now(), cpu_seconds_besides_hashing());
+    for k in 0..n {
+        let name = format!("user{}", k % 32);
+        let a = s.login(t, &name, "bench-password-4711", client).await;
+        a.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    println!(
+        "login (service), one at a time: {:.3} ms wall, {:.3} ms CPU outside the hashing threads per login",
+        wall.elapsed().as_secs_f64() * 1e3 / n as f64,
+        (cpu_seconds_besides_hashing() - cpu) * 1e3 / n as f64
+    );
+    let db = t.db();
+    let user = users::find_by_login(db, false, "user1")
+        .await?
+        .context("user1")?;
+    time_each(
+        "user read by username (unique index)",
+        2000,
+        1,
+        |k| async move {
+            let name = format!("user{}", k % 32);
+            users::find_by_login(db, false, &name)
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
+        },
+    )
+    .await?;
+    let uid = user.id.as_str();
+    time_each(
+        "second factor check (has_factor)",
+        2000,
+        1,
+        |_| async move {
+            latchkey::mfa::store::has_factor(db, uid)
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
+        },
+    )
+    .await?;
+    time_each("lockout state read (absent row)", 2000, 1, |k| async move {
+        let key = format!("absent-{k}");
+        login_throttle::get(db, &key)
+            .await
+            .map(|_| ())
+            .map_err(Into::into)
+    })
+    .await?;
+    time_each(
+        "lockout state delete (absent row)",
+        2000,
+        1,
+        |k| async move {
+            let key = format!("absent-{k}");
+            login_throttle::clear(db, &key).await.map_err(Into::into)
+        },
+    )
+    .await?;
+    time_each("audit event CREATE", 2000, 1, |_| async move {
+        let row = audit::AuditRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: chrono::Utc::now(),
+            kind: "login_success".into(),
+            actor: Some(uid.to_string()),
+            subject: Some(uid.to_string()),
+            ip: Some("127.0.0.1".into()),
+            detail: None,
+        };
+        audit::record(db, row).await.map_err(Into::into)
+    })
+    .await?;
+    time_each(
+        "session start (user touched, session and refresh token created)",
+        1000,
+        1,
+        |_| {
+            let now = chrono::Utc::now();
+            let new = sessions::NewSession {
+                id: uuid::Uuid::now_v7().to_string(),
+                user: uid.to_string(),
+                refresh_hash: uuid::Uuid::new_v4().to_string(),
+                refresh_expires_at: now + chrono::Duration::days(1),
+                expires_at: now + chrono::Duration::days(30),
+                client_ip: Some("127.0.0.1".into()),
+                user_agent: None,
+                amr: vec!["pwd".into()],
+                client: None,
+                now,
+            };
+            async move { sessions::create(db, new).await.map_err(Into::into) }
+        },
+    )
+    .await?;
     Ok(())
 }
