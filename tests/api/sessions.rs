@@ -84,6 +84,49 @@ async fn a_refresh_writes_the_sessions_last_seen_time_at_most_once_a_minute() {
 }
 
 #[tokio::test]
+async fn a_refresh_token_stored_under_a_uuid_key_still_rotates_and_its_reuse_is_caught() {
+    // Tokens are stored under their hash now; those issued before were stored under a UUID
+    // and must keep working (found through the index on `hash`).
+    let app = TestApp::spawn().await;
+    let (_, rt) = tokens(&app.register("legacy@example.com", "legacy", PASSWORD).await);
+    let tenant = app
+        .services()
+        .tenant("default")
+        .await
+        .expect("default tenant");
+    let mut res = tenant
+        .db()
+        .query(
+            "LET $old = (SELECT * FROM refresh_token)[0];
+             DELETE $old.id;
+             CREATE type::record('refresh_token', '0192f0c4-0000-7000-8000-000000000001')
+                 CONTENT $old.{hash, session, user, created_at, expires_at};
+             SELECT VALUE record::id(id) FROM refresh_token;",
+        )
+        .await
+        .expect("rekeyed");
+    let ids: Vec<String> = res.take(3).expect("ids");
+    assert_eq!(
+        ids,
+        ["0192f0c4-0000-7000-8000-000000000001"],
+        "the only token is UUID-keyed now"
+    );
+    // A held tenant handle keeps the store open: shutdown would wait for it.
+    drop(tenant);
+    let body = app.refresh(&rt).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let (at2, _) = tokens(&body["data"]["refresh"]);
+    // The spent UUID-keyed token presented again is reuse: the session dies.
+    let body = app.refresh(&rt).await;
+    assert_eq!(code(&body).as_deref(), Some("INVALID_TOKEN"), "{body}");
+    assert_eq!(
+        code(&app.me(&at2).await).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
     let app = TestApp::spawn().await;
     let (at1, rt1) = tokens(&app.register("thief@example.com", "victim", PASSWORD).await);
