@@ -464,7 +464,7 @@ async fn store_costs(range: UserRange) -> anyhow::Result<()> {
         anyhow::Ok(res.take::<Vec<String>>(0)?)
     };
     let hashes = unused(32).await?;
-    time_each("refresh token read by hash (unique index)", 2000, 1, |k| {
+    time_each("refresh token read by hash (its record id)", 2000, 1, |k| {
         let h = hashes[k % hashes.len()].clone();
         async move {
             find_refresh(t.db(), &h)
