@@ -76,6 +76,15 @@ impl TestApp {
         self.server.as_ref().expect("server running").services()
     }
 
+    /// The default tenant's handle (its `db()` reads the stored rows). Drop it before
+    /// `shutdown`: a held handle keeps the store open, and shutdown waits for it.
+    pub async fn default_tenant(&self) -> latchkey::actors::Tenant {
+        self.services()
+            .tenant("default")
+            .await
+            .expect("default tenant")
+    }
+
     /// Tenant actors running now.
     pub fn running_tenants(&self) -> usize {
         self.server.as_ref().map_or(0, |s| s.running_tenants())

@@ -36,11 +36,7 @@ async fn refresh_rotates_the_pair() {
 
 /// `last_seen_at` of the only session in the default tenant, as stored.
 async fn stored_last_seen(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
-    let tenant = app
-        .services()
-        .tenant("default")
-        .await
-        .expect("default tenant");
+    let tenant = app.default_tenant().await;
     let mut res = tenant
         .db()
         .query("SELECT VALUE last_seen_at FROM session")
@@ -89,11 +85,7 @@ async fn a_refresh_token_stored_under_a_uuid_key_still_rotates_and_its_reuse_is_
     // and must keep working (found through the index on `hash`).
     let app = TestApp::spawn().await;
     let (_, rt) = tokens(&app.register("legacy@example.com", "legacy", PASSWORD).await);
-    let tenant = app
-        .services()
-        .tenant("default")
-        .await
-        .expect("default tenant");
+    let tenant = app.default_tenant().await;
     let mut res = tenant
         .db()
         .query(
@@ -111,7 +103,6 @@ async fn a_refresh_token_stored_under_a_uuid_key_still_rotates_and_its_reuse_is_
         ["0192f0c4-0000-7000-8000-000000000001"],
         "the only token is UUID-keyed now"
     );
-    // A held tenant handle keeps the store open: shutdown would wait for it.
     drop(tenant);
     let body = app.refresh(&rt).await;
     assert!(body["errors"].is_null(), "{body}");
