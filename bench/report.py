@@ -215,6 +215,9 @@ if seed_small:
 if seed_large:
     notes.append(f"seeding {seed_large['count']:,} more users (of {seed_large['requested']:,} asked): "
                  f"{seed_large['seconds']:.0f} s, {seed_large['rows_per_sec']:,.0f} rows/s")
+if scale.get("settle_s") is not None:
+    notes.append(f"the scale rows ran once the restarted server was idle: after {scale['settle_s']} s "
+                 f"({scale['settle_cpu_s']} CPU-s used since its start)")
 if tenants_load:
     notes.append(f"tenants: created at {tenants_load['create']['per_sec']}/s, touched at "
                  f"{tenants_load['touch']['per_sec']}/s; actors after touching {tenants.get('actors_after_touch')}, "
