@@ -370,9 +370,8 @@ fn read_rss(pid: u32) -> anyhow::Result<(u64, u64)> {
     Ok((field("VmHWM:"), field("VmRSS:")))
 }
 
-/// CPU seconds this process has used so far (user + system, all threads), from /proc.
-fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// utime + stime in clock ticks (100 per second) from a `/proc/.../stat` file's text.
+fn stat_ticks(stat: &str) -> u64 {
     // Fields after the command name's closing parenthesis; utime and stime are 14 and 15.
     let f: Vec<&str> = stat
         .rsplit(')')
@@ -380,8 +379,14 @@ fn process_cpu_seconds() -> f64 {
         .unwrap_or("")
         .split_whitespace()
         .collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    (ticks(11) + ticks(12)) as f64 / 100.0
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    t(11) + t(12)
+}
+
+/// CPU seconds this process has used so far (user + system, all threads), from /proc.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_ticks(&stat) as f64 / 100.0
 }
 
 /// Times `n` runs of `op` one after another; prints wall and CPU milliseconds per run.
@@ -542,14 +547,7 @@ fn cpu_seconds_besides_hashing() -> f64 {
             continue;
         }
         let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        let f: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        let t = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        ticks += t(11) + t(12);
+        ticks += stat_ticks(&stat);
     }
     ticks as f64 / 100.0
 }
