@@ -111,7 +111,6 @@ start_server() { # $1 database dir, $2 log name, then extra VAR=VALUE pairs
   done
   echo "server not ready after 120 s" >&2; exit 1
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, 100 per CPU-second
 # wait_quiet PID: waits until PID uses under 5 % of a core over one second (at most 180 s);
 # prints the seconds waited and the CPU-seconds PID used since it started.
 wait_quiet() {
@@ -120,10 +119,10 @@ wait_quiet() {
   for _ in $(seq 1 180); do
     sleep 1
     now=$(cpu_ticks "$pid")
-    [ $((now - prev)) -lt 5 ] && break
+    [ $(((now - prev) * 20)) -lt "$CLK_TCK" ] && break
     prev=$now
   done
-  echo "$(($(date +%s) - t0)) $(awk -v t="$now" 'BEGIN {printf "%.1f", t / 100}')"
+  echo "$(($(date +%s) - t0)) $(awk -v t="$now" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", t / hz}')"
 }
 stop_server() {
   kill "$SPID" 2>/dev/null || true
