@@ -389,23 +389,54 @@ fn process_cpu_seconds() -> f64 {
     stat_ticks(&stat) as f64 / 100.0
 }
 
+/// Wall and CPU seconds since it was started, CPU as `cpu` reads it.
+struct Stopwatch {
+    wall: Instant,
+    cpu_at_start: f64,
+    cpu: fn() -> f64,
+}
+
+impl Stopwatch {
+    fn start(cpu: fn() -> f64) -> Self {
+        Self {
+            wall: Instant::now(),
+            cpu_at_start: cpu(),
+            cpu,
+        }
+    }
+
+    /// (wall, CPU) seconds so far.
+    fn elapsed(&self) -> (f64, f64) {
+        (
+            self.wall.elapsed().as_secs_f64(),
+            (self.cpu)() - self.cpu_at_start,
+        )
+    }
+
+    /// Prints wall and CPU milliseconds per operation, `ops` operations in all.
+    fn report(&self, label: &str, ops: usize) {
+        let (wall, cpu) = self.elapsed();
+        let per = |secs: f64| secs * 1e3 / ops as f64;
+        println!(
+            "{label}: {:.3} ms wall, {:.3} ms CPU per operation ({ops} operations)",
+            per(wall),
+            per(cpu)
+        );
+    }
+}
+
 /// Times `n` runs of `op` one after another; prints wall and CPU milliseconds per run.
-async fn time_each<F, Fut, T, E>(label: &str, n: usize, per: usize, mut op: F) -> anyhow::Result<()>
+async fn time_each<F, Fut, T, E>(label: &str, n: usize, mut op: F) -> anyhow::Result<()>
 where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
     E: Into<anyhow::Error>,
 {
-    let (wall, cpu) = (Instant::now(), process_cpu_seconds());
+    let watch = Stopwatch::start(process_cpu_seconds);
     for k in 0..n {
         op(k).await.map_err(Into::into)?;
     }
-    let ops = (n * per) as f64;
-    println!(
-        "{label}: {:.3} ms wall, {:.3} ms CPU per operation ({ops} operations)",
-        wall.elapsed().as_secs_f64() * 1e3 / ops,
-        (process_cpu_seconds() - cpu) * 1e3 / ops
-    );
+    watch.report(label, n);
     Ok(())
 }
 
@@ -426,51 +457,36 @@ async fn store_costs(range: UserRange) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("login user{i}: {e:?}"))?;
         tokens.push(a.refresh_token);
     }
-    let tokens = Arc::new(tokio::sync::Mutex::new(tokens));
-    time_each("refresh (service), one at a time", 2000, 1, |k| {
-        let tokens = tokens.clone();
-        async move {
-            let mut tokens = tokens.lock().await;
-            let a = s.refresh(t, &tokens[k % 32], client).await;
-            tokens[k % 32] = a.map_err(|e| anyhow::anyhow!("{e:?}"))?.refresh_token;
-            anyhow::Ok(())
-        }
-    })
-    .await?;
-    let lanes: Vec<_> = {
-        let tokens = tokens.lock().await;
-        (0..16)
-            .map(|l| vec![tokens[l].clone(), tokens[l + 16].clone()])
-            .collect()
-    };
-    time_each("refresh (service), 16 callers at once", 1, 4000, |_| {
-        let lanes = lanes.clone();
-        async move {
-            let mut tasks = Vec::new();
-            for mut mine in lanes {
-                let (s, t, client) = (s.clone(), t.clone(), client.clone());
-                tasks.push(tokio::spawn(async move {
-                    for k in 0..250 {
-                        let a = s.refresh(&t, &mine[k % 2], &client).await;
-                        mine[k % 2] = a.map_err(|e| anyhow::anyhow!("{e:?}"))?.refresh_token;
-                    }
-                    anyhow::Ok(())
-                }));
-            }
-            for task in tasks {
-                task.await??;
+    let watch = Stopwatch::start(process_cpu_seconds);
+    for k in 0..2000 {
+        let a = s.refresh(t, &tokens[k % 32], client).await;
+        tokens[k % 32] = a.map_err(|e| anyhow::anyhow!("{e:?}"))?.refresh_token;
+    }
+    watch.report("refresh (service), one at a time", 2000);
+    let watch = Stopwatch::start(process_cpu_seconds);
+    let mut tasks = Vec::new();
+    for lane in 0..16 {
+        let mut mine = [tokens[lane].clone(), tokens[lane + 16].clone()];
+        let (s, t, client) = (s.clone(), t.clone(), client.clone());
+        tasks.push(tokio::spawn(async move {
+            for k in 0..250 {
+                let a = s.refresh(&t, &mine[k % 2], &client).await;
+                mine[k % 2] = a.map_err(|e| anyhow::anyhow!("{e:?}"))?.refresh_token;
             }
             anyhow::Ok(())
-        }
-    })
-    .await?;
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    watch.report("refresh (service), 16 callers at once", 4000);
     let unused = |n: usize| async move {
         let q = "SELECT VALUE hash FROM refresh_token WHERE used_at IS NONE LIMIT $n";
         let mut res = t.db().query(q).bind(("n", n as i64)).await?;
         anyhow::Ok(res.take::<Vec<String>>(0)?)
     };
     let hashes = unused(32).await?;
-    time_each("refresh token read by hash (its record id)", 2000, 1, |k| {
+    time_each("refresh token read by hash (its record id)", 2000, |k| {
         let h = hashes[k % hashes.len()].clone();
         async move { find_refresh(t.db(), &h).await }
     })
@@ -478,18 +494,16 @@ async fn store_costs(range: UserRange) -> anyhow::Result<()> {
     time_each(
         "session read by record id (cache miss)",
         2000,
-        1,
         |k| async move { t.session(&format!("absent-{k}")).await },
     )
     .await?;
-    time_each("RETURN 1", 2000, 1, |_| async move {
+    time_each("RETURN 1", 2000, |_| async move {
         t.db().query("RETURN 1").await
     })
     .await?;
     time_each(
         "CREATE of a row, no index, own transaction",
         2000,
-        1,
         |k| async move {
             let q = "CREATE type::record('cost_probe', $k) SET a = 1";
             t.db().query(q).bind(("k", k as i64)).await
@@ -515,10 +529,10 @@ async fn store_costs(range: UserRange) -> anyhow::Result<()> {
                     now: chrono::Utc::now(),
                 });
             }
-            let (w, c) = (Instant::now(), process_cpu_seconds());
+            let watch = Stopwatch::start(process_cpu_seconds);
             let done = rotate_batch(t.db(), &batch).await?;
-            wall += w.elapsed().as_secs_f64();
-            cpu += process_cpu_seconds() - c;
+            let (w, c) = watch.elapsed();
+            (wall, cpu) = (wall + w, cpu + c);
             anyhow::ensure!(
                 done.iter().all(|d| *d),
                 "every rotation of the batch happens"
@@ -561,16 +575,17 @@ async fn login_costs(
 ) -> anyhow::Result<()> {
     use latchkey::store::{audit, login_throttle, sessions, users};
     let n = 200;
-    let (wall, cpu) = (Instant::now(), cpu_seconds_besides_hashing());
+    let watch = Stopwatch::start(cpu_seconds_besides_hashing);
     for k in 0..n {
         let name = format!("user{}", k % 32);
         let a = s.login(t, &name, "bench-password-4711", client).await;
         a.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
+    let (wall, cpu) = watch.elapsed();
     println!(
         "login (service), one at a time: {:.3} ms wall, {:.3} ms CPU outside the hashing threads per login",
-        wall.elapsed().as_secs_f64() * 1e3 / n as f64,
-        (cpu_seconds_besides_hashing() - cpu) * 1e3 / n as f64
+        wall * 1e3 / n as f64,
+        cpu * 1e3 / n as f64
     );
     let db = t.db();
     let user = users::find_by_login(db, false, "user1")
@@ -579,7 +594,6 @@ async fn login_costs(
     time_each(
         "user read by username (unique index)",
         2000,
-        1,
         |k| async move {
             let name = format!("user{}", k % 32);
             users::find_by_login(db, false, &name).await
@@ -587,29 +601,21 @@ async fn login_costs(
     )
     .await?;
     let uid = user.id.as_str();
-    time_each(
-        "second factor check (has_factor)",
-        2000,
-        1,
-        |_| async move { latchkey::mfa::store::has_factor(db, uid).await },
-    )
+    time_each("second factor check (has_factor)", 2000, |_| async move {
+        latchkey::mfa::store::has_factor(db, uid).await
+    })
     .await?;
-    time_each("lockout state read (absent row)", 2000, 1, |k| async move {
+    time_each("lockout state read (absent row)", 2000, |k| async move {
         let key = format!("absent-{k}");
         login_throttle::get(db, &key).await
     })
     .await?;
-    time_each(
-        "lockout state delete (absent row)",
-        2000,
-        1,
-        |k| async move {
-            let key = format!("absent-{k}");
-            login_throttle::clear(db, &key).await
-        },
-    )
+    time_each("lockout state delete (absent row)", 2000, |k| async move {
+        let key = format!("absent-{k}");
+        login_throttle::clear(db, &key).await
+    })
     .await?;
-    time_each("audit event CREATE", 2000, 1, |_| async move {
+    time_each("audit event CREATE", 2000, |_| async move {
         let row = audit::AuditRow {
             id: uuid::Uuid::now_v7().to_string(),
             at: chrono::Utc::now(),
@@ -625,7 +631,6 @@ async fn login_costs(
     time_each(
         "session start (user touched, session and refresh token created)",
         1000,
-        1,
         |_| {
             let now = chrono::Utc::now();
             let new = sessions::NewSession {
