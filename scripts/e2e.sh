@@ -81,15 +81,15 @@ echo "e2e: latchkey at $LATCHKEY_URL"
 passed=0
 failed=0
 step() {
-  local name=$1
+  local name=$1 started=$SECONDS
   shift
   echo "--- e2e: $name"
   if "$@"; then
     passed=$((passed + 1))
-    echo "--- e2e: $name: ok"
+    echo "--- e2e: $name: ok ($((SECONDS - started)) s)"
   else
     failed=$((failed + 1))
-    echo "--- e2e: $name: FAILED"
+    echo "--- e2e: $name: FAILED ($((SECONDS - started)) s)"
   fi
 }
 

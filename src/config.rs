@@ -11,46 +11,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::clock::Clock;
-use crate::service::domain::TenantSlug;
-use crate::service::lockout::LockoutPolicy;
+use crate::domain::lockout::LockoutPolicy;
+use crate::domain::{Algorithm, TenantSlug};
 use crate::store::StoreUrl;
-
-/// JWT signing algorithm for tenants' access tokens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Algorithm {
-    /// Ed25519 (default): small keys, fast, no nonce pitfalls.
-    EdDSA,
-    /// ECDSA P-256 with SHA-256.
-    ES256,
-    /// HMAC-SHA256 with a per-tenant secret; cannot be published in the JWKS.
-    HS256,
-    /// RSA PKCS#1 v1.5 with SHA-256 (2048-bit keys): what OpenID Connect requires every
-    /// provider to offer for id_tokens; every tenant has one beside its own algorithm's key.
-    RS256,
-}
-
-impl Algorithm {
-    /// The JOSE `alg` name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::EdDSA => "EdDSA",
-            Algorithm::ES256 => "ES256",
-            Algorithm::HS256 => "HS256",
-            Algorithm::RS256 => "RS256",
-        }
-    }
-
-    /// Parses a JOSE `alg` name (case-insensitive).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_uppercase().as_str() {
-            "EDDSA" => Some(Algorithm::EdDSA),
-            "ES256" => Some(Algorithm::ES256),
-            "HS256" => Some(Algorithm::HS256),
-            "RS256" => Some(Algorithm::RS256),
-            _ => None,
-        }
-    }
-}
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -212,11 +175,21 @@ pub const VARIABLES: &[&str] = &[
 
 /// Most request bodies are a few hundred bytes; 1 MiB leaves room for large GraphQL documents.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
-/// Clock skew tolerated on `exp`/`nbf`/`iat` (ASVS asks for a small, bounded leeway).
-pub const JWT_LEEWAY_SECONDS: i64 = 30;
 
 const DEFAULT_DATABASE_URL: &str = "rocksdb://./data/latchkey.db";
 const DEV_SECRET_FILE: &str = "./data/dev-secret-key";
+
+/// A secret a CLI command takes through the environment variable the operator named (never
+/// through argv, which other users of the machine can read), as set; empty when unset. The
+/// one reading of the environment besides [`Config::from_env`].
+pub fn secret_from_env(name: &str) -> SecretString {
+    SecretString::from(std::env::var(name).unwrap_or_default())
+}
+
+/// The directory for a command's scratch files (`TMPDIR`, else the platform's default).
+pub fn temp_dir() -> PathBuf {
+    std::env::temp_dir()
+}
 
 impl Config {
     /// Reads the process environment, with `./.env` filling in variables the environment lacks.
@@ -568,7 +541,7 @@ fn dev_secret_key() -> Result<SecretString, ConfigError> {
             return Ok(SecretString::from(existing));
         }
     }
-    let key = crate::service::secrets::random_token_hex(32);
+    let key = crate::domain::secrets::random_token_hex(32);
     let write = || -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;

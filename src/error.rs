@@ -1,10 +1,12 @@
 //! The service error enum and its one mapping to GraphQL codes and HTTP statuses.
 //!
-//! Services return [`ServiceError`]; only this file knows that `InvalidCredentials` is
+//! Infra return [`ServiceError`]; only this file knows that `InvalidCredentials` is
 //! `INVALID_CREDENTIALS` on GraphQL and 401 on REST.
 
 use axum::http::StatusCode;
 
+use crate::domain::InvalidInput;
+use crate::domain::keys::{KeyError, TokenError};
 use crate::store::StoreError;
 
 /// Why a service call failed, in terms a client may see.
@@ -180,6 +182,30 @@ impl ServiceError {
         }
         err.extensions = Some(ext);
         err
+    }
+}
+
+impl From<InvalidInput> for ServiceError {
+    fn from(e: InvalidInput) -> Self {
+        ServiceError::BadInput {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+impl From<TokenError> for ServiceError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Rejected(why) => ServiceError::Unauthenticated(why),
+            TokenError::Broken(detail) => ServiceError::Internal(detail),
+        }
+    }
+}
+
+impl From<KeyError> for ServiceError {
+    fn from(e: KeyError) -> Self {
+        ServiceError::Internal(e.to_string())
     }
 }
 

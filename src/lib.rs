@@ -3,16 +3,24 @@
 //! [`spawn`] builds the whole application from a [`Config`] and serves it; `main` and the
 //! integration tests both start it this way.
 
+// Bottom to top: each module imports only those above it in this list (scripts/imports.py).
+pub mod accounts;
 pub mod actors;
+pub mod admin;
+pub mod app;
 pub mod clock;
 pub mod config;
+pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod infra;
 pub mod mfa;
 pub mod oidc;
-pub mod service;
+pub mod sessions;
 pub mod store;
+pub mod tenants;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,8 +35,9 @@ pub use config::Config;
 
 use actors::TenantRegistry;
 use actors::registry::RegistryArgs;
-use service::Services;
-use service::secrets::Secrets;
+pub use app::Services;
+use domain::secrets::Secrets;
+use infra::Infra;
 use store::Store;
 use store::tenants::TenantRow;
 
@@ -88,7 +97,7 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
         .context("selecting the platform database")?;
     let secrets = Secrets::derive(&config.secret_key);
     prepare_platform(&platform, &root, &secrets, &config).await?;
-    let retired = service::master_secret::retired_hash_keys(&platform, &secrets).await?;
+    let retired = tenants::master_secret::retired_hash_keys(&platform, &secrets).await?;
     let secrets = Arc::new(secrets.with_retired_hash_keys(&retired));
     let registry = TenantRegistry::start(RegistryArgs {
         root: root.clone(),
@@ -109,13 +118,13 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
     if config.smtp_url.is_none() {
         tracing::warn!("SMTP_URL is not set: mail is written to the log and NOT sent");
     }
-    let hasher = service::passwords::Hasher::new(
+    let hasher = infra::passwords::Hasher::new(
         config.hash_concurrency,
         config.hash_queue_per_tenant,
         config.hash_queue,
     );
-    let limits = service::throttle::Limiters::new(&config);
-    Ok(Arc::new(Services {
+    let limits = infra::throttle::Limiters::new(&config);
+    Ok(Arc::new(Services::new(Arc::new(Infra {
         clock: config.clock.clone(),
         config,
         registry,
@@ -125,7 +134,7 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
         mailer,
         limits,
         root,
-    }))
+    }))))
 }
 
 /// Migrates the platform database, creates the default tenant and checks `SECRET_KEY`.
@@ -148,14 +157,14 @@ async fn prepare_platform(
                 .await
                 .context("applying platform migrations")?;
             ensure_default_tenant(platform, config).await?;
-            service::master_secret::ensure(platform, root, secrets, config.clock.now()).await?;
+            tenants::master_secret::ensure(platform, root, secrets, config.clock.now()).await?;
             anyhow::Ok(())
         }
         .await;
         let mismatch = done.as_ref().is_err_and(|e| {
             matches!(
-                e.downcast_ref::<service::master_secret::SecretError>(),
-                Some(service::master_secret::SecretError::Mismatch)
+                e.downcast_ref::<tenants::master_secret::SecretError>(),
+                Some(tenants::master_secret::SecretError::Mismatch)
             )
         });
         match done {
@@ -196,8 +205,8 @@ pub async fn spawn(config: Config) -> anyhow::Result<Server> {
     let bind = config.bind_addr;
     let introspection = config.graphql_introspection;
     let App { services, store } = App::start(config).await?;
-    let schema = graphql::tenant_schema(Some(services.clone()), introspection);
-    let platform_schema = graphql::platform::platform_schema(Some(services.clone()), introspection);
+    let schema = graphql::tenant_schema(Some(&services), introspection);
+    let platform_schema = graphql::platform::platform_schema(Some(&services), introspection);
     let app = http::router(http::AppState {
         services: services.clone(),
         schema,

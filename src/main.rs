@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use latchkey::config::{Config, LogFormat};
+use secrecy::ExposeSecret as _;
 
 #[derive(Parser)]
 #[command(
@@ -213,8 +214,8 @@ fn tenant_command(command: TenantCommand) -> ExitCode {
         admin_password_env,
         ..
     } = &command
-        && std::env::var(admin_password_env)
-            .unwrap_or_default()
+        && latchkey::config::secret_from_env(admin_password_env)
+            .expose_secret()
             .is_empty()
     {
         eprintln!("latchkey: set {admin_password_env} to the first admin's password");
@@ -248,19 +249,19 @@ fn tenant_command(command: TenantCommand) -> ExitCode {
                 admin_username,
                 admin_password_env,
             } => {
-                let password = std::env::var(&admin_password_env).unwrap_or_default();
+                let password = latchkey::config::secret_from_env(&admin_password_env)
+                    .expose_secret()
+                    .to_string();
                 let admin = match (&admin_email, &admin_username) {
-                    (Some(email), Some(username)) => {
-                        Some(latchkey::service::platform::FirstAdmin {
-                            email,
-                            username,
-                            password: &password,
-                        })
-                    }
+                    (Some(email), Some(username)) => Some(latchkey::tenants::service::FirstAdmin {
+                        email,
+                        username,
+                        password: &password,
+                    }),
                     _ => None,
                 };
                 let name = display_name.unwrap_or_else(|| slug.clone());
-                match services.create_tenant(&slug, &name, admin).await {
+                match services.tenants.create_tenant(&slug, &name, admin).await {
                     Ok(t) => {
                         println!(
                             "created tenant {} ({}): /t/{}/graphql",
@@ -277,7 +278,7 @@ fn tenant_command(command: TenantCommand) -> ExitCode {
             TenantCommand::List => {
                 let mut after: Option<String> = None;
                 loop {
-                    match services.list_tenants(100, after.as_deref()).await {
+                    match services.tenants.list_tenants(100, after.as_deref()).await {
                         Ok(page) => {
                             for (_, t) in &page.items {
                                 println!(
@@ -334,7 +335,8 @@ fn store_copy(from: &str, to: &str) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let work = std::env::temp_dir().join(format!("latchkey-copy-{}", std::process::id()));
+        let work =
+            latchkey::config::temp_dir().join(format!("latchkey-copy-{}", std::process::id()));
         let result = match std::fs::create_dir_all(&work) {
             Ok(()) => latchkey::store::copy::copy(&source, &target, &work).await,
             Err(e) => Err(latchkey::store::StoreError::Other(format!(
@@ -366,9 +368,9 @@ fn store_copy(from: &str, to: &str) -> ExitCode {
 }
 
 fn keys_rekey(old_secret_env: &str) -> ExitCode {
-    use latchkey::service::master_secret;
-    use latchkey::service::secrets::Secrets;
+    use latchkey::domain::secrets::Secrets;
     use latchkey::store::{self, Store};
+    use latchkey::tenants::master_secret;
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -376,8 +378,9 @@ fn keys_rekey(old_secret_env: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let old = match std::env::var(old_secret_env) {
-        Ok(v) if !v.trim().is_empty() => secrecy::SecretString::from(v.trim().to_string()),
+    let old = latchkey::config::secret_from_env(old_secret_env);
+    let old = match old.expose_secret().trim() {
+        v if !v.is_empty() => secrecy::SecretString::from(v.to_string()),
         _ => {
             eprintln!("latchkey: set {old_secret_env} to the previous SECRET_KEY");
             return ExitCode::from(2);

@@ -447,11 +447,12 @@ async fn store_costs(range: UserRange) -> anyhow::Result<()> {
     use latchkey::store::sessions::{Rotation, find_refresh, rotate_batch};
     let opened = range.open().await?;
     let (t, s) = (&opened.tenant, &opened.app.services);
-    let client = &latchkey::service::ClientInfo::default();
+    let client = &latchkey::infra::ClientInfo::default();
     let mut tokens = Vec::new();
     for i in 0..32 {
         let name = format!("user{i}");
         let a = s
+            .accounts
             .login(t, &name, "bench-password-4711", client)
             .await
             .map_err(|e| anyhow::anyhow!("login user{i}: {e:?}"))?;
@@ -459,7 +460,7 @@ async fn store_costs(range: UserRange) -> anyhow::Result<()> {
     }
     let watch = Stopwatch::start(process_cpu_seconds);
     for k in 0..2000 {
-        let a = s.refresh(t, &tokens[k % 32], client).await;
+        let a = s.sessions.refresh(t, &tokens[k % 32], client).await;
         tokens[k % 32] = a.map_err(|e| anyhow::anyhow!("{e:?}"))?.refresh_token;
     }
     watch.report("refresh (service), one at a time", 2000);
@@ -470,7 +471,7 @@ async fn store_costs(range: UserRange) -> anyhow::Result<()> {
         let (s, t, client) = (s.clone(), t.clone(), client.clone());
         tasks.push(tokio::spawn(async move {
             for k in 0..250 {
-                let a = s.refresh(&t, &mine[k % 2], &client).await;
+                let a = s.sessions.refresh(&t, &mine[k % 2], &client).await;
                 mine[k % 2] = a.map_err(|e| anyhow::anyhow!("{e:?}"))?.refresh_token;
             }
             anyhow::Ok(())
@@ -570,15 +571,18 @@ fn cpu_seconds_besides_hashing() -> f64 {
 /// the statements a password login is made of, each alone.
 async fn login_costs(
     t: &latchkey::actors::Tenant,
-    s: &latchkey::service::Services,
-    client: &latchkey::service::ClientInfo,
+    s: &latchkey::Services,
+    client: &latchkey::infra::ClientInfo,
 ) -> anyhow::Result<()> {
     use latchkey::store::{audit, login_throttle, sessions, users};
     let n = 200;
     let watch = Stopwatch::start(cpu_seconds_besides_hashing);
     for k in 0..n {
         let name = format!("user{}", k % 32);
-        let a = s.login(t, &name, "bench-password-4711", client).await;
+        let a = s
+            .accounts
+            .login(t, &name, "bench-password-4711", client)
+            .await;
         a.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
     let (wall, cpu) = watch.elapsed();

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::registry::TenantRegistry;
 use super::tenant::{TenantShared, reload_keys};
-use crate::service::domain::TenantSlug;
+use crate::domain::TenantSlug;
 use crate::store::changes::{self, Changes};
 use crate::store::db::Health;
 use crate::store::{Db, StoreResult, tenants};

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use super::TenantRegistry;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::service::domain::TenantSlug;
+use crate::domain::TenantSlug;
 use crate::store::{self, Db, outbox};
 
 /// First retry delay; doubles per attempt.
@@ -266,7 +266,7 @@ fn backoff(attempts: i64) -> Duration {
     let base = RETRY_BASE
         .saturating_mul(1u32 << exp.min(16))
         .min(RETRY_CAP);
-    let jitter = 0.5 + (crate::service::secrets::random_bytes(1)[0] as f64 / 255.0);
+    let jitter = 0.5 + (crate::domain::secrets::random_bytes(1)[0] as f64 / 255.0);
     base.mul_f64(jitter)
 }
 

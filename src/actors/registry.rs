@@ -19,11 +19,12 @@ use ractor::{
 use super::CALL_TIMEOUT_MS;
 use super::auth_cache::AuthCache;
 use super::tenant::{Tenant, TenantActor, TenantShared};
-use crate::config::Algorithm;
+use crate::domain::Algorithm;
+use crate::domain::TenantSlug;
+use crate::domain::keygen::generate_key;
+use crate::domain::keys::{KEY_PUBLISH_AHEAD_SECONDS, KeySet};
+use crate::domain::secrets::Secrets;
 use crate::error::ServiceError;
-use crate::service::domain::TenantSlug;
-use crate::service::secrets::Secrets;
-use crate::service::tokens::{KEY_PUBLISH_AHEAD_SECONDS, KeySet, generate_key};
 use crate::store::{self, Db, migrate};
 
 /// Handle to the registry (cheap to clone).

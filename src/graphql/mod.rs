@@ -1,38 +1,32 @@
-//! The tenant GraphQL schema: thin resolvers over the service layer.
+//! The tenant GraphQL schema, composed here from each capability's resolver parts; the
+//! guard (depth, cost, aliases, batches) and the description extension apply to all of them.
+//!
+//! A new capability adds its `Query`/`Mutation` parts to the two lists below: one line each.
 
-pub mod admin;
-pub mod auth;
 pub mod describe;
 pub mod guard;
-pub mod me;
 pub mod platform;
-pub mod recovery;
-pub mod scalars;
-pub mod types;
+pub mod user;
 
-use std::sync::Arc;
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
-
-use crate::actors::Tenant;
-use crate::error::ServiceError;
-use crate::service::{ClientInfo, Services};
+use crate::app::Services;
 
 /// Root query.
 #[derive(MergedObject, Default)]
 pub struct Query(
-    me::MeQuery,
-    admin::AdminQuery,
+    crate::accounts::me_graphql::MeQuery,
+    crate::admin::graphql::AdminQuery,
     crate::oidc::graphql::ClientQuery,
 );
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
-    auth::AuthMutation,
-    recovery::RecoveryMutation,
+    crate::accounts::graphql::AuthMutation,
+    crate::accounts::recovery_graphql::RecoveryMutation,
     crate::mfa::graphql::MfaMutation,
-    admin::AdminMutation,
+    crate::admin::graphql::AdminMutation,
     crate::oidc::graphql::ClientMutation,
 );
 
@@ -45,7 +39,7 @@ pub const MAX_DEPTH: usize = 15;
 pub const MAX_COMPLEXITY: usize = 500;
 
 /// Builds the tenant schema with its abuse limits.
-pub fn tenant_schema(services: Option<Arc<Services>>, introspection: bool) -> TenantSchema {
+pub fn tenant_schema(services: Option<&Services>, introspection: bool) -> TenantSchema {
     let mut b = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -57,8 +51,16 @@ pub fn tenant_schema(services: Option<Arc<Services>>, introspection: bool) -> Te
     if !introspection {
         b = b.disable_introspection();
     }
+    // Each capability's resolvers take their own service from the schema's data
+    // (`edge::gql::parts::<ItsService>`).
     if let Some(s) = services {
-        b = b.data(s);
+        b = b
+            .data(s.sessions.clone())
+            .data(s.accounts.clone())
+            .data(s.recovery.clone())
+            .data(s.mfa.clone())
+            .data(s.oidc.clients.clone())
+            .data(s.admin.clone());
     }
     b.finish()
 }
@@ -72,29 +74,4 @@ pub fn tenant_sdl() -> String {
         tenant_schema(None, true).sdl_with_options(describe::sdl_options()),
         DESCRIPTION,
     )
-}
-
-/// Per-request data the HTTP layer attaches to every GraphQL request.
-pub struct RequestCtx {
-    /// The resolved tenant.
-    pub tenant: Tenant,
-    /// Raw Bearer token, if any.
-    pub bearer: Option<String>,
-    /// Client address and agent.
-    pub client: ClientInfo,
-    /// Request id (logs and INTERNAL errors).
-    pub request_id: String,
-}
-
-/// Resolver helpers: the services, the request, and error mapping.
-pub(crate) fn parts<'a>(ctx: &'a Context<'_>) -> (&'a Arc<Services>, &'a RequestCtx) {
-    (
-        ctx.data_unchecked::<Arc<Services>>(),
-        ctx.data_unchecked::<Arc<RequestCtx>>(),
-    )
-}
-
-/// Maps a service error to a GraphQL error carrying the request id.
-pub(crate) fn gql_err(req: &RequestCtx) -> impl FnOnce(ServiceError) -> async_graphql::Error + '_ {
-    move |e| e.into_graphql(Some(&req.request_id))
 }

@@ -22,10 +22,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{AppState, REQUEST_ID};
+use crate::edge::client::bearer;
+use crate::edge::gql::PlatformCtx;
+use crate::edge::gql::RequestCtx;
 use crate::error::ServiceError;
-use crate::graphql::RequestCtx;
 use crate::graphql::guard::{MAX_NESTING, MAX_QUERY_BYTES, nesting_depth};
-use crate::graphql::platform::PlatformCtx;
 
 /// Operations allowed in one batched request.
 pub const MAX_BATCH: usize = 10;
@@ -319,7 +320,11 @@ async fn execute(
     let ctx = RequestCtx {
         tenant,
         bearer: bearer(&headers),
-        client: super::client::client_info(peer, &headers, &st.services.config.trusted_proxies),
+        client: crate::edge::client::client_info(
+            peer,
+            &headers,
+            &st.services.config.trusted_proxies,
+        ),
         request_id: request_id(&headers),
     };
     let batch = batch.data(std::sync::Arc::new(ctx));
@@ -414,7 +419,11 @@ async fn execute_platform(
     let bearer = bearer(&headers);
     // Every platform operation needs the key, introspection included: the schema of the
     // operator's API is not for anonymous callers.
-    if let Err(e) = st.services.require_platform_admin(bearer.as_deref()) {
+    if let Err(e) = st
+        .services
+        .tenants
+        .require_platform_admin(bearer.as_deref())
+    {
         return service_error_response(e, &headers, media);
     }
     let ctx = PlatformCtx {
@@ -446,19 +455,6 @@ fn ensure_codes(resp: &mut async_graphql::Response) {
         if ext.get("code").is_none() {
             ext.set("code", "BAD_USER_INPUT");
         }
-    }
-}
-
-/// The Bearer token. A present but non-Bearer `Authorization` yields an empty token, so
-/// protected operations answer `UNAUTHENTICATED` rather than acting anonymous.
-pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?;
-    let value = value.to_str().unwrap_or("");
-    match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-            Some(token.trim().to_string())
-        }
-        _ => Some(String::new()),
     }
 }
 

@@ -1,7 +1,5 @@
 //! The HTTP front door: routes and the middleware every request passes through.
 
-pub mod assets;
-pub mod client;
 pub mod docs;
 pub mod graphql;
 pub mod health;
@@ -25,10 +23,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::app::Services;
 use crate::config::BODY_LIMIT_BYTES;
+use crate::edge::assets;
 use crate::graphql::TenantSchema;
 use crate::graphql::platform::PlatformSchema;
-use crate::service::Services;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -58,7 +57,7 @@ pub fn router(state: AppState) -> Router {
             get(graphql::get_tenant).post(graphql::post_tenant),
         )
         .route("/t/{tenant}/.well-known/jwks.json", get(wellknown::jwks))
-        .merge(crate::oidc::routes::routes())
+        .merge(crate::oidc::routes::routes().with_state(state.services.oidc.clone()))
         .merge(rest::routes())
         .merge(docs::routes(
             openapi::document_json(config.default_tenant.as_str()),

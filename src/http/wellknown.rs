@@ -6,8 +6,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use crate::domain::keys::JWKS_MAX_AGE_SECONDS;
 use crate::error::ServiceError;
-use crate::service::tokens::JWKS_MAX_AGE_SECONDS;
 
 fn rest_error(e: ServiceError) -> Response {
     (

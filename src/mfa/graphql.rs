@@ -4,11 +4,14 @@
 use async_graphql::{Context, ID, Json, Object, Result, SimpleObject};
 use serde_json::Value;
 
-use super::service::{Factor, MfaStatus as Status, TotpEnrollment as Enrollment};
+use super::policy::Factor;
+use super::service::MfaStatus as Status;
 use super::store::PasskeyRow;
-use crate::graphql::scalars::DateTime;
-use crate::graphql::types::{AuthPayload, User};
-use crate::graphql::{gql_err, parts};
+use super::totp_factor::TotpEnrollment as Enrollment;
+use crate::edge::gql::{gql_err, parts};
+use crate::edge::scalars::DateTime;
+use crate::edge::types::{AuthPayload, User};
+use crate::mfa::service::MfaService;
 
 /// A new authenticator-app enrolment (shown once).
 #[derive(SimpleObject)]
@@ -101,7 +104,7 @@ impl From<Status> for MfaStatus {
 
 /// `User.mfa`, resolved in the tenant of the request (for the user themself or an admin).
 pub async fn user_mfa(ctx: &Context<'_>, user_id: &str) -> Result<MfaStatus> {
-    let (s, req) = parts(ctx);
+    let (s, req) = parts::<MfaService>(ctx);
     Ok(s.mfa_status(&req.tenant, user_id)
         .await
         .map_err(gql_err(req))?
@@ -122,7 +125,7 @@ impl MfaMutation {
         ctx: &Context<'_>,
         mfa_token: Option<String>,
     ) -> Result<TotpEnrollment> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<MfaService>(ctx);
         let e = s.start_totp_enrollment(&req.tenant, req.bearer.as_deref(), mfa_token.as_deref());
         Ok(e.await.map_err(gql_err(req))?.into())
     }
@@ -135,7 +138,7 @@ impl MfaMutation {
         code: String,
         mfa_token: Option<String>,
     ) -> Result<RecoveryCodes> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<MfaService>(ctx);
         let codes = s.confirm_totp_enrollment(
             &req.tenant,
             req.bearer.as_deref(),
@@ -150,7 +153,7 @@ impl MfaMutation {
 
     /// Removes the caller's authenticator app (current password required).
     async fn disable_totp(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<MfaService>(ctx);
         s.disable_totp(&req.tenant, req.bearer.as_deref(), &password, &req.client)
             .await
             .map_err(gql_err(req))
@@ -162,7 +165,7 @@ impl MfaMutation {
         ctx: &Context<'_>,
         password: String,
     ) -> Result<RecoveryCodes> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<MfaService>(ctx);
         let codes =
             s.regenerate_recovery_codes(&req.tenant, req.bearer.as_deref(), &password, &req.client);
         Ok(RecoveryCodes {
@@ -176,7 +179,7 @@ impl MfaMutation {
         ctx: &Context<'_>,
         mfa_token: Option<String>,
     ) -> Result<PasskeyChallenge> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<MfaService>(ctx);
         let (id, options) = s
             .start_passkey_registration(&req.tenant, req.bearer.as_deref(), mfa_token.as_deref())
             .await
@@ -195,7 +198,7 @@ impl MfaMutation {
         credential: Json<Value>,
         name: Option<String>,
     ) -> Result<Passkey> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<MfaService>(ctx);
         let p = s.finish_passkey_registration(
             &req.tenant,
             &challenge_id,
@@ -208,7 +211,7 @@ impl MfaMutation {
 
     /// Removes one of the caller's passkeys.
     async fn remove_passkey(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<MfaService>(ctx);
         s.remove_passkey(&req.tenant, req.bearer.as_deref(), &id, &req.client)
             .await
             .map_err(gql_err(req))
@@ -221,7 +224,7 @@ impl MfaMutation {
         ctx: &Context<'_>,
         identifier: Option<String>,
     ) -> Result<PasskeyChallenge> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<MfaService>(ctx);
         let (id, options) = s
             .start_passkey_login(&req.tenant, identifier.as_deref())
             .await
@@ -239,7 +242,7 @@ impl MfaMutation {
         challenge_id: ID,
         credential: Json<Value>,
     ) -> Result<AuthPayload> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<MfaService>(ctx);
         let t = s.finish_passkey_login(&req.tenant, &challenge_id, &credential.0, &req.client);
         Ok(t.await.map_err(gql_err(req))?.into())
     }
@@ -254,7 +257,7 @@ impl MfaMutation {
         recovery_code: Option<String>,
         passkey: Option<Json<Value>>,
     ) -> Result<AuthPayload> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<MfaService>(ctx);
         let factor = match (&totp, &recovery_code, &passkey) {
             (Some(c), None, None) => Factor::Totp(c),
             (None, Some(c), None) => Factor::RecoveryCode(c),
@@ -272,7 +275,7 @@ impl MfaMutation {
 
     /// Tenant admin: removes every factor of a user and ends their sessions.
     async fn reset_user_mfa(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<MfaService>(ctx);
         let u = s.reset_user_mfa(&req.tenant, req.bearer.as_deref(), &id, &req.client);
         Ok(u.await.map_err(gql_err(req))?.into())
     }

@@ -44,7 +44,7 @@ fn refused(why: impl std::fmt::Display) -> ServiceError {
 
 /// The credential id of a passkey as stored (base64url without padding).
 pub fn cred_id_text(id: &CredentialID) -> String {
-    crate::service::secrets::b64url(id.as_ref())
+    crate::domain::secrets::b64url(id.as_ref())
 }
 
 impl RelyingParty {
@@ -141,7 +141,7 @@ impl RelyingParty {
             .get_user_unique_id()
             .and_then(|b| Uuid::from_slice(b).ok());
         Ok((
-            crate::service::secrets::b64url(cred.get_credential_id()),
+            crate::domain::secrets::b64url(cred.get_credential_id()),
             handle,
         ))
     }

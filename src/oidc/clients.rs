@@ -6,10 +6,12 @@ use secrecy::ExposeSecret;
 
 use super::store::{self as oidc_store, ClientRow};
 use crate::actors::Tenant;
+use crate::domain::secrets::random_token;
 use crate::error::ServiceError;
-use crate::service::admin::{Page, cursor, page_size};
-use crate::service::secrets::random_token;
-use crate::service::{ClientInfo, Services};
+use crate::infra::page::{Page, cursor, page_size};
+use crate::infra::{ClientInfo, Infra};
+use crate::sessions::service::SessionService;
+use std::sync::Arc;
 
 /// Grant types a client may be allowed.
 pub const GRANTS: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
@@ -91,7 +93,21 @@ fn secret_material(tenant: &Tenant, client_id: &str, secret: &str) -> String {
     format!("client-secret/{}/{client_id}/{secret}", tenant.slug())
 }
 
-impl Services {
+/// The tenant's OAuth clients: registration by admins, and client authentication at the token endpoint.
+#[derive(Clone)]
+pub struct OidcClients {
+    infra: Arc<Infra>,
+    sessions: SessionService,
+}
+
+crate::infra::built_on!(OidcClients);
+
+impl OidcClients {
+    /// The service over the shared infrastructure and the services it calls.
+    pub fn new(infra: Arc<Infra>, sessions: SessionService) -> Self {
+        Self { infra, sessions }
+    }
+
     fn secret_hash(&self, tenant: &Tenant, client_id: &str, secret: &str) -> String {
         self.secrets
             .hash_token(&secret_material(tenant, client_id, secret))
@@ -187,7 +203,7 @@ impl Services {
         spec: ClientSpec,
         client: &ClientInfo,
     ) -> Result<CreatedClient, ServiceError> {
-        let admin = self.require_admin(tenant, bearer).await?;
+        let admin = self.sessions.require_admin(tenant, bearer).await?;
         if spec.name.is_none() {
             return Err(ServiceError::bad_input("name", "is required"));
         }
@@ -214,7 +230,7 @@ impl Services {
         self.admin_audit(
             tenant,
             "client_created",
-            &admin,
+            &admin.user,
             None,
             client,
             Some(format!("client {} ({})", c.id, c.name)),
@@ -232,7 +248,7 @@ impl Services {
         spec: ClientSpec,
         client: &ClientInfo,
     ) -> Result<ClientRow, ServiceError> {
-        let admin = self.require_admin(tenant, bearer).await?;
+        let admin = self.sessions.require_admin(tenant, bearer).await?;
         let mut c = oidc_store::client(tenant.db(), id)
             .await?
             .ok_or_else(|| ServiceError::bad_input("id", "no such client"))?;
@@ -250,7 +266,7 @@ impl Services {
         self.admin_audit(
             tenant,
             "client_updated",
-            &admin,
+            &admin.user,
             None,
             client,
             Some(format!("client {id}")),
@@ -267,7 +283,7 @@ impl Services {
         id: &str,
         client: &ClientInfo,
     ) -> Result<bool, ServiceError> {
-        let admin = self.require_admin(tenant, bearer).await?;
+        let admin = self.sessions.require_admin(tenant, bearer).await?;
         let revoked = oidc_store::delete_client(tenant.db(), id, self.clock.now()).await?;
         if let Some(sessions) = &revoked {
             // Written outside the tenant actor: drop them from the auth cache here.
@@ -275,7 +291,7 @@ impl Services {
             self.admin_audit(
                 tenant,
                 "client_deleted",
-                &admin,
+                &admin.user,
                 None,
                 client,
                 Some(format!("client {id}")),
@@ -293,7 +309,7 @@ impl Services {
         id: &str,
         client: &ClientInfo,
     ) -> Result<CreatedClient, ServiceError> {
-        let admin = self.require_admin(tenant, bearer).await?;
+        let admin = self.sessions.require_admin(tenant, bearer).await?;
         let mut c = oidc_store::client(tenant.db(), id)
             .await?
             .ok_or_else(|| ServiceError::bad_input("id", "no such client"))?;
@@ -309,7 +325,7 @@ impl Services {
         self.admin_audit(
             tenant,
             "client_secret_rotated",
-            &admin,
+            &admin.user,
             None,
             client,
             Some(format!("client {id}")),
@@ -328,7 +344,7 @@ impl Services {
         bearer: Option<&str>,
         id: &str,
     ) -> Result<Option<ClientRow>, ServiceError> {
-        self.require_admin(tenant, bearer).await?;
+        self.sessions.require_admin(tenant, bearer).await?;
         Ok(oidc_store::client(tenant.db(), id).await?)
     }
 
@@ -340,7 +356,7 @@ impl Services {
         first: i32,
         after: Option<&str>,
     ) -> Result<Page<ClientRow>, ServiceError> {
-        self.require_admin(tenant, bearer).await?;
+        self.sessions.require_admin(tenant, bearer).await?;
         let limit = page_size(first)?;
         let after = match after {
             Some(c) => Some(

@@ -8,20 +8,20 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::OidcProvider;
 use super::clients::STANDARD_SCOPES;
-use crate::http::AppState;
-use crate::service::tokens::JWKS_MAX_AGE_SECONDS;
+use crate::domain::keys::JWKS_MAX_AGE_SECONDS;
 
 /// `GET /t/{tenant}/.well-known/openid-configuration` (and the RFC 8414 paths).
 pub async fn openid_configuration(
-    State(st): State<AppState>,
+    State(st): State<OidcProvider>,
     Path(tenant): Path<String>,
 ) -> Response {
-    let t = match st.services.tenant(&tenant).await {
+    let t = match st.tenant(&tenant).await {
         Ok(t) => t,
         Err(e) => return (e.status(), Json(json!({"detail": e.to_string()}))).into_response(),
     };
-    let issuer = st.services.issuer(t.slug());
+    let issuer = st.issuer(t.slug());
     let own = t.keys().algorithm().as_str();
     let mut id_algs = vec!["RS256"];
     if own != "RS256" && own != "HS256" {

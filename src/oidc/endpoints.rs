@@ -4,11 +4,13 @@
 use serde_json::{Value, json};
 
 use super::store::{self as oidc_store, ClientRow};
+use super::token::TokenEndpoint;
 use crate::actors::Tenant;
+use crate::domain::claims::AccessClaims;
 use crate::error::ServiceError;
-use crate::service::Services;
-use crate::service::tokens::AccessClaims;
+use crate::infra::Infra;
 use crate::store::sessions;
+use std::sync::Arc;
 
 /// Where an RP-initiated logout may go afterwards.
 pub struct LogoutTarget {
@@ -18,7 +20,21 @@ pub struct LogoutTarget {
     pub redirect: Option<String>,
 }
 
-impl Services {
+/// Userinfo, revocation, introspection and RP-initiated logout.
+#[derive(Clone)]
+pub struct OidcEndpoints {
+    infra: Arc<Infra>,
+    tokens: TokenEndpoint,
+}
+
+crate::infra::built_on!(OidcEndpoints);
+
+impl OidcEndpoints {
+    /// The service over the shared infrastructure and the services it calls.
+    pub fn new(infra: Arc<Infra>, tokens: TokenEndpoint) -> Self {
+        Self { infra, tokens }
+    }
+
     /// Verifies an access token of this tenant whose session (if it has one) is live.
     async fn live_access(
         &self,
@@ -68,7 +84,7 @@ impl Services {
             .await?
             .filter(|u| !u.disabled)
             .ok_or(ServiceError::Unauthenticated("the account is gone"))?;
-        Ok(Value::Object(self.scoped_claims(&user, &scope)))
+        Ok(Value::Object(self.tokens.scoped_claims(&user, &scope)))
     }
 
     /// Revokes a token of `client`: a refresh token ends its session; an access token ends

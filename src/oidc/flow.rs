@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use super::clients::STANDARD_SCOPES;
 use super::store::{self as oidc_store, ClientRow, CodeRow, RequestRow, SsoRow};
 use crate::actors::Tenant;
+use crate::domain::claims::AuthMethod;
+use crate::domain::secrets::random_token;
 use crate::error::ServiceError;
-use crate::service::Services;
-use crate::service::secrets::random_token;
-use crate::service::tokens::AuthMethod;
+use crate::infra::Infra;
 use crate::store::users::UserRow;
+use std::sync::Arc;
 
 /// How long the pages of one authorization request may take.
 const REQUEST_MINUTES: i64 = 15;
@@ -93,7 +94,20 @@ fn client_error(r: &RequestRow, error: &'static str, description: &str) -> Next 
     }
 }
 
-impl Services {
+/// The authorization endpoint's flow: requests, consent, codes and the browser's SSO session.
+#[derive(Clone)]
+pub struct AuthorizationFlow {
+    infra: Arc<Infra>,
+}
+
+crate::infra::built_on!(AuthorizationFlow);
+
+impl AuthorizationFlow {
+    /// The service over the shared infrastructure and the services it calls.
+    pub fn new(infra: Arc<Infra>) -> Self {
+        Self { infra }
+    }
+
     /// Checks an authorization request and records it; where to go next (the browser
     /// session `sso`, if any, may answer it at once).
     pub async fn authorize(

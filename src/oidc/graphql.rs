@@ -5,10 +5,9 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 
 use super::clients::{ClientSpec, CreatedClient as Created};
 use super::store::ClientRow;
-use crate::graphql::scalars::DateTime;
-use crate::graphql::types::PageInfo;
-use crate::graphql::{gql_err, parts};
-use crate::service::admin::Page;
+use crate::edge::gql::{gql_err, parts};
+use crate::edge::scalars::DateTime;
+use crate::oidc::clients::OidcClients;
 
 /// Whether a client keeps a secret.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -84,46 +83,16 @@ impl From<Created> for CreatedClient {
     }
 }
 
-/// A client in a list.
-#[derive(SimpleObject)]
-pub struct ClientEdge {
-    /// Opaque cursor.
-    pub cursor: String,
-    /// The client.
-    pub node: Client,
-}
-
-/// A page of clients.
-#[derive(SimpleObject)]
-pub struct ClientConnection {
-    /// The clients.
-    pub edges: Vec<ClientEdge>,
-    /// Paging.
-    pub page_info: PageInfo,
-    /// Clients in all.
-    pub total_count: i64,
-}
-
-impl From<Page<ClientRow>> for ClientConnection {
-    fn from(p: Page<ClientRow>) -> Self {
-        let end_cursor = p.items.last().map(|(c, _)| c.clone());
-        Self {
-            edges: p
-                .items
-                .into_iter()
-                .map(|(cursor, c)| ClientEdge {
-                    cursor,
-                    node: c.into(),
-                })
-                .collect(),
-            page_info: PageInfo {
-                has_next_page: p.has_next,
-                end_cursor,
-            },
-            total_count: p.total as i64,
-        }
-    }
-}
+crate::relay_connection!(
+    ClientConnection,
+    ClientEdge,
+    Client,
+    "A page of clients.",
+    "The clients.",
+    "Clients in all.",
+    "A client in a list.",
+    "The client."
+);
 
 /// A new client.
 #[derive(InputObject)]
@@ -179,7 +148,7 @@ impl ClientQuery {
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> Result<ClientConnection> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<OidcClients>(ctx);
         let page = s.list_clients(
             &req.tenant,
             req.bearer.as_deref(),
@@ -191,7 +160,7 @@ impl ClientQuery {
 
     /// One client.
     async fn client(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Client>> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<OidcClients>(ctx);
         let c = s.get_client(&req.tenant, req.bearer.as_deref(), &id);
         Ok(c.await.map_err(gql_err(req))?.map(Client::from))
     }
@@ -209,7 +178,7 @@ impl ClientMutation {
         ctx: &Context<'_>,
         input: CreateClientInput,
     ) -> Result<CreatedClient> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<OidcClients>(ctx);
         let spec = ClientSpec {
             name: Some(input.name),
             confidential: Some(input.kind == ClientType::Confidential),
@@ -231,7 +200,7 @@ impl ClientMutation {
         id: ID,
         input: UpdateClientInput,
     ) -> Result<Client> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<OidcClients>(ctx);
         let spec = ClientSpec {
             name: input.name,
             confidential: None,
@@ -248,7 +217,7 @@ impl ClientMutation {
 
     /// Deletes a client; its sessions end.
     async fn delete_client(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<OidcClients>(ctx);
         s.delete_client(&req.tenant, req.bearer.as_deref(), &id, &req.client)
             .await
             .map_err(gql_err(req))
@@ -257,7 +226,7 @@ impl ClientMutation {
     /// A new secret for a confidential client (in the answer, only there); the old one stops
     /// working.
     async fn rotate_client_secret(&self, ctx: &Context<'_>, id: ID) -> Result<CreatedClient> {
-        let (s, req) = parts(ctx);
+        let (s, req) = parts::<OidcClients>(ctx);
         let c = s.rotate_client_secret(&req.tenant, req.bearer.as_deref(), &id, &req.client);
         Ok(c.await.map_err(gql_err(req))?.into())
     }

@@ -7,7 +7,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::http::assets::escape;
+use crate::edge::assets::escape;
 
 /// The page policy; `form_to` is the origin a form's answer may redirect to.
 fn csp(form_to: Option<&str>) -> String {

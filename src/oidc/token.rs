@@ -9,13 +9,15 @@ use serde_json::{Value, json};
 
 use super::store::{self as oidc_store, ClientRow, CodeRow};
 use crate::actors::Tenant;
-use crate::config::Algorithm;
+use crate::domain::Algorithm;
+use crate::domain::claims::{AccessClaims, AuthMethod};
 use crate::error::ServiceError;
-use crate::service::auth::OAuthGrant;
-use crate::service::tokens::{AccessClaims, AuthMethod};
-use crate::service::{ClientInfo, Services};
+use crate::infra::{ClientInfo, Infra};
+use crate::sessions::service::OAuthGrant;
+use crate::sessions::service::SessionService;
 use crate::store::StoreError;
 use crate::store::users::UserRow;
+use std::sync::Arc;
 
 /// An error of the OAuth endpoints, answered as RFC 6749 §5.2 JSON.
 #[derive(Debug)]
@@ -175,7 +177,21 @@ pub struct IdTokenInput<'a> {
     pub access_token: &'a str,
 }
 
-impl Services {
+/// The token endpoint's grants and the id_token.
+#[derive(Clone)]
+pub struct TokenEndpoint {
+    infra: Arc<Infra>,
+    sessions: SessionService,
+}
+
+crate::infra::built_on!(TokenEndpoint);
+
+impl TokenEndpoint {
+    /// The service over the shared infrastructure and the services it calls.
+    pub fn new(infra: Arc<Infra>, sessions: SessionService) -> Self {
+        Self { infra, sessions }
+    }
+
     /// The standard claims a scope unlocks (OpenID Connect Core §5.4), for id_tokens and
     /// userinfo.
     pub fn scoped_claims(
@@ -226,7 +242,7 @@ impl Services {
         if let Some(n) = input.nonce {
             claims.insert("nonce".into(), json!(n));
         }
-        keys.sign_with(alg, &Value::Object(claims), now)
+        Ok(keys.sign_with(alg, &Value::Object(claims), now)?)
     }
 
     /// `grant_type=authorization_code`: the code once, from the client it was issued to, with
@@ -264,7 +280,7 @@ impl Services {
             self.audit(
                 tenant,
                 "authorization_code_reuse",
-                crate::service::audit::AuditInfo {
+                crate::infra::audit::AuditInfo {
                     subject: Some(&row.user),
                     client: Some(info),
                     detail: Some(format!("client {}", row.client_id)),
@@ -322,6 +338,7 @@ impl Services {
             sso: row.sso.clone(),
         };
         let (tokens, session) = self
+            .sessions
             .start_session_for(tenant, user.clone(), info, method, Some(&grant))
             .await
             .map_err(OAuthError::from_service)?;
@@ -377,6 +394,7 @@ impl Services {
             ));
         }
         let (tokens, session) = self
+            .sessions
             .refresh_for(tenant, refresh_token, info, Some(&client.id))
             .await
             .map_err(OAuthError::from_service)?;
@@ -447,7 +465,7 @@ impl Services {
         let token = tenant
             .keys()
             .sign(&claims, now)
-            .map_err(OAuthError::from_service)?;
+            .map_err(|e| OAuthError::from_service(e.into()))?;
         Ok(token_response(&token, ttl, None, None, &asked))
     }
 }

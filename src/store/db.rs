@@ -317,7 +317,7 @@ impl Db {
 /// Jittered exponential back-off: 1, 2, 4 ... ms, so conflicting writers spread out.
 fn backoff(attempt: u32) -> Duration {
     let base = 1u64 << attempt.min(6);
-    let jitter = u64::from(crate::service::secrets::random_bytes(1)[0]) % base.max(1);
+    let jitter = u64::from(crate::domain::secrets::random_bytes(1)[0]) % base.max(1);
     Duration::from_millis(base + jitter)
 }
 

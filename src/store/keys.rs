@@ -1,30 +1,10 @@
 //! The `signing_key` table.
 
 use chrono::{DateTime, Utc};
-use surrealdb::types::{RecordId, SurrealValue};
+use surrealdb::types::RecordId;
 
 use super::{Db, StoreResult};
-
-/// A signing key as stored (private half sealed).
-#[derive(Clone, Debug, SurrealValue)]
-pub struct KeyRow {
-    /// JWT `kid`.
-    pub kid: String,
-    /// JOSE algorithm name.
-    pub alg: String,
-    /// AES-GCM sealed private key (PKCS#8 DER, or the HMAC secret).
-    pub private_sealed: String,
-    /// Public JWK as JSON (none for HS256).
-    pub public_jwk: Option<String>,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// When it starts signing (published before); `None`: from its creation.
-    pub activates_at: Option<DateTime<Utc>>,
-    /// When it stops (or stopped) signing; it verifies for a token lifetime longer.
-    pub retired_at: Option<DateTime<Utc>>,
-    /// Set by an emergency rotation: the key neither signs nor verifies any more.
-    pub revoked_at: Option<DateTime<Utc>>,
-}
+use crate::domain::keys::KeyRow;
 
 /// All keys, newest first.
 pub async fn list(db: &Db) -> StoreResult<Vec<KeyRow>> {

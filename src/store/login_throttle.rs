@@ -5,15 +5,7 @@ use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
 use super::{Db, StoreResult};
-
-/// An account's failure state.
-#[derive(Clone, Debug, Default, SurrealValue)]
-pub struct ThrottleRow {
-    /// Consecutive failures since the last success.
-    pub failures: i64,
-    /// No attempt is evaluated before this instant.
-    pub locked_until: Option<DateTime<Utc>>,
-}
+use crate::domain::lockout::ThrottleRow;
 
 /// The state of `key`; a never-failed account has the default (zero) state.
 pub async fn get(db: &Db, key: &str) -> StoreResult<ThrottleRow> {

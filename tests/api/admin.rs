@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use latchkey::service::tokens::KEY_PUBLISH_AHEAD_SECONDS;
+use latchkey::domain::keys::KEY_PUBLISH_AHEAD_SECONDS;
 
 const USERS: &str = "query($first: Int, $after: String, $search: String) { users(first: $first, after: $after, search: $search) { totalCount edges { cursor node { id email username roles disabled } } pageInfo { hasNextPage endCursor } } }";
 const AUDIT: &str = "query($first: Int, $after: String, $user: ID) { auditEvents(first: $first, after: $after, userId: $user) { totalCount edges { cursor node { id at kind actorId userId ip detail } } pageInfo { hasNextPage endCursor } } }";

@@ -61,7 +61,7 @@ fn every_invalid_value_names_its_variable() {
 fn defaults_are_the_documented_ones() {
     let c = Config::from_vars(vec![("SECRET_KEY", crate::helpers::SECRET)]).unwrap();
     assert_eq!(c.database.to_string(), "rocksdb://./data/latchkey.db");
-    assert_eq!(c.algorithm, latchkey::config::Algorithm::EdDSA);
+    assert_eq!(c.algorithm, latchkey::domain::Algorithm::EdDSA);
     assert_eq!(c.access_token_ttl.as_secs(), 15 * 60);
     assert_eq!(c.refresh_token_ttl.as_secs(), 30 * 86_400);
     assert_eq!(c.default_tenant.as_str(), "default");
@@ -71,7 +71,7 @@ fn defaults_are_the_documented_ones() {
         ("CORS_ORIGINS", "https://a.example, https://b.example/"),
     ])
     .unwrap();
-    assert_eq!(c.algorithm, latchkey::config::Algorithm::ES256);
+    assert_eq!(c.algorithm, latchkey::domain::Algorithm::ES256);
     assert_eq!(
         c.cors_origins,
         vec!["https://a.example", "https://b.example"]

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latchkey::config::Algorithm;
+use latchkey::domain::Algorithm;
+use latchkey::domain::password_policy;
+use latchkey::domain::{Email, NewPassword, Username, expose};
 use latchkey::error::ServiceError;
 use latchkey::graphql::guard::{check_aliases, nesting_depth};
-use latchkey::service::domain::{Email, NewPassword, Username, expose};
-use latchkey::service::password_policy;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::Value;
@@ -119,7 +119,11 @@ fn mutated_claims() -> impl Strategy<Value = (String, Value)> {
 #[test]
 fn jwt_verifier_never_panics_and_accepts_only_well_formed_tokens() {
     let keys = key_set(Algorithm::EdDSA);
-    let verify = |t: &str| keys.verify(t, ISSUER, "default", NOW);
+    // What a request sees: the verifier's rejection as the service error it maps to.
+    let verify = |t: &str| {
+        keys.verify(t, ISSUER, "default", NOW)
+            .map_err(ServiceError::from)
+    };
     fuzz("jwt/arbitrary strings", any::<String>(), |s| {
         prop_assert!(matches!(verify(&s), Err(ServiceError::Unauthenticated(_))));
         Ok(())

@@ -72,7 +72,7 @@ impl TestApp {
     }
 
     /// The server's services: for reading what is stored where the API shows nothing.
-    pub fn services(&self) -> &std::sync::Arc<latchkey::service::Services> {
+    pub fn services(&self) -> &std::sync::Arc<latchkey::Services> {
         self.server.as_ref().expect("server running").services()
     }
 

@@ -4,10 +4,11 @@
 //! here, on the very verifier the server runs; header and kid attacks are proven over HTTP
 //! in `token_abuse.rs`.
 
-use latchkey::config::Algorithm;
+use latchkey::domain::Algorithm;
+use latchkey::domain::keygen::generate_key;
+use latchkey::domain::keys::KeySet;
+use latchkey::domain::secrets::Secrets;
 use latchkey::error::ServiceError;
-use latchkey::service::secrets::Secrets;
-use latchkey::service::tokens::{KeySet, generate_key};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -35,7 +36,9 @@ pub fn good_claims() -> Value {
 }
 
 fn verify(keys: &KeySet, token: &str) -> Result<String, ServiceError> {
-    keys.verify(token, ISSUER, "default", NOW).map(|c| c.sub)
+    keys.verify(token, ISSUER, "default", NOW)
+        .map(|c| c.sub)
+        .map_err(ServiceError::from)
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::helpers::*;
-use latchkey::service::tokens::KEY_PUBLISH_AHEAD_SECONDS;
+use latchkey::domain::keys::KEY_PUBLISH_AHEAD_SECONDS;
 
 const OTHER_SECRET: &str = "another-secret-key-0123456789abcdef012345";
 

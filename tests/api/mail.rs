@@ -429,7 +429,7 @@ async fn markup_never_reaches_the_html_body_unescaped() {
     assert_eq!(field(&body).as_deref(), Some("username"));
     app.shutdown().await;
     // ...and every value a template interpolates is escaped in the HTML body.
-    use latchkey::service::mail::{MailContext, Template, render};
+    use latchkey::infra::mail::{MailContext, Template, render};
     let ctx = MailContext {
         tenant_name: "Acme <b>\"&'",
         username: "<img src=x onerror=alert(1)>",

@@ -20,8 +20,11 @@ Annotations are HTML comments right above a block (GitHub does not show them):
         the output must hold a GraphQL error with CODE
     <!-- readme: fixture=NAME -->
         the harness prepares the state the text assumes (FIXTURES below), then runs the block
+    <!-- readme: check=NAME -->
+        after the block, the harness checks that it did what the text says (CHECKS below)
     <!-- readme: skip (reason) -->
-        not run here; the reason is printed
+        not run here; the reason is printed (for instance another platform's install command:
+        the harness runs on Debian 12, as root in CI)
     <!-- readme: timeout=SECONDS -->
         instead of 120 s (1800 s for a block running cargo, which may wait for a build)
 
@@ -68,6 +71,31 @@ FIXTURES = {
     ),
 }
 
+# What a block's text promises that its own output does not show, checked right after it:
+# (what it proves, bash commands run in the block's shell state; a non-zero exit fails).
+CHECKS = {
+    # The Debian install command before the first build: surrealdb-librocksdb-sys (RocksDB,
+    # the default engine) builds C++20 with the cc crate, which calls `c++`, and runs bindgen,
+    # which dlopens libclang where clang-sys looks for it (/usr/lib/llvm-*/lib on Debian).
+    "build-tools": (
+        "libclang.so loads from /usr/lib/llvm-*/lib; c++ and clang++ build and run C++20",
+        r"""
+ls /usr/lib/llvm-*/lib/libclang.so
+python3 -c 'import ctypes, glob; ctypes.CDLL(sorted(glob.glob("/usr/lib/llvm-*/lib/libclang.so"))[-1]).clang_createIndex'
+c++ --version
+# The README says clang++ is the c++ command when g++ is absent: Debian's clang registers it.
+update-alternatives --list c++ | grep -xF /usr/bin/clang++
+__probe=$(mktemp -d)
+printf '#include <cstdint>\n#include <span>\nint main() { std::span<const std::uint8_t> s; return int(s.size()); }\n' > "$__probe/probe.cc"
+for __cxx in c++ clang++; do
+  "$__cxx" -std=c++20 "$__probe/probe.cc" -o "$__probe/probe"
+  "$__probe/probe"
+done
+rm -rf "$__probe"
+""",
+    ),
+}
+
 
 @dataclasses.dataclass
 class Block:
@@ -80,6 +108,7 @@ class Block:
     server_stopped: bool = False
     expect_error: str | None = None
     fixture: str | None = None
+    check: str | None = None
     timeout: float | None = None
 
     def first_line(self) -> str:
@@ -119,6 +148,10 @@ def parse_annotation(block: Block, body: str, line: int) -> None:
             block.fixture = item[len("fixture=") :]
             if block.fixture not in FIXTURES:
                 raise Failure(f"{SOURCE}:{line}: unknown fixture {block.fixture!r}")
+        elif item.startswith("check="):
+            block.check = item[len("check=") :]
+            if block.check not in CHECKS:
+                raise Failure(f"{SOURCE}:{line}: unknown check {block.check!r}")
         elif item.startswith("timeout="):
             block.timeout = float(item[len("timeout=") :])
         elif item == "skip":
@@ -385,6 +418,12 @@ class Runner:
             notes.append(f"answered {block.expect_error}, as expected")
         elif has_error:
             raise Failure(f'the output holds "errors":\n{output}')
+        if block.check:
+            what, commands = CHECKS[block.check]
+            rc, output = self.run_shell(name + "-check", commands, DEFAULT_TIMEOUT)
+            if rc != 0:
+                raise Failure(f"check {block.check} ({what}) failed ({rc}):\n{output}")
+            notes.append(f"check {block.check}: {what}")
         return "; ".join(notes)
 
 

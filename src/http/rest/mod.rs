@@ -16,9 +16,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::AppState;
-use super::client::client_info;
-use super::graphql::bearer;
 use crate::actors::Tenant;
+use crate::edge::client::bearer;
+use crate::edge::client::client_info;
 use crate::error::ServiceError;
 use body::Fields;
 use error::{RestError, issue};
@@ -105,6 +105,7 @@ pub async fn register(
     f.finish()?;
     let user = st
         .services
+        .accounts
         .register_account(
             &t,
             &email,
@@ -165,6 +166,7 @@ pub async fn login(
     }
     let tokens = st
         .services
+        .accounts
         .login(
             &t,
             &form["username"],
@@ -196,6 +198,7 @@ pub async fn me(
     let t = tenant(&st, params).await?;
     let principal = st
         .services
+        .sessions
         .authenticate(&t, bearer(&headers).as_deref())
         .await?;
     Ok(Json(principal.user.into()))
@@ -226,7 +229,13 @@ pub async fn refresh(
     let t = tenant(&st, params).await?;
     let token = bearer(&headers).ok_or(ServiceError::Unauthenticated("authentication required"))?;
     let client = client_info(peer, &headers, &st.services.config.trusted_proxies);
-    Ok(Json(st.services.refresh(&t, &token, &client).await?.into()))
+    Ok(Json(
+        st.services
+            .sessions
+            .refresh(&t, &token, &client)
+            .await?
+            .into(),
+    ))
 }
 
 /// Log out.
@@ -269,6 +278,7 @@ pub async fn logout(
         token
     };
     st.services
+        .sessions
         .logout(
             &t,
             bearer(&headers).as_deref(),

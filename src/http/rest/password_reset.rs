@@ -12,9 +12,9 @@ use super::body::{self, Fields};
 use super::error::RestError;
 use super::tenant;
 use super::types::{HttpError, HttpValidationError, ResetConfirmIn, ResetRequestIn};
+use crate::edge::client::client_info;
 use crate::error::ServiceError;
 use crate::http::AppState;
-use crate::http::client::client_info;
 
 /// Request a password reset mail.
 ///
@@ -50,6 +50,7 @@ pub async fn request(
     f.finish()?;
     let client = client_info(peer, &headers, &st.services.config.trusted_proxies);
     st.services
+        .recovery
         .request_password_reset(&t, &email, &client)
         .await?;
     let detail = "if the address belongs to an account, a reset link was sent".to_string();
@@ -89,6 +90,7 @@ pub async fn confirm(
     let client = client_info(peer, &headers, &st.services.config.trusted_proxies);
     match st
         .services
+        .recovery
         .reset_password(&t, &token, &new_password, &client)
         .await
     {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::service::auth::AuthTokens;
+use crate::sessions::service::AuthTokens;
 use crate::store::users::UserRow;
 
 /// An account, as the seed returned it (`is_active` is the negation of `disabled`).

@@ -1,0 +1,277 @@
+//! Password reset and email verification by mailed single-use links.
+
+use crate::actors::Tenant;
+use crate::domain::password_policy;
+use crate::domain::{Email, NewPassword};
+use crate::error::ServiceError;
+use crate::infra::audit::AuditInfo;
+use crate::infra::mail::{self, Template};
+use crate::infra::throttle::address_key;
+use crate::infra::{ClientInfo, Infra};
+use crate::sessions::bruteforce::LoginGate;
+use crate::sessions::service::Principal;
+use crate::sessions::service::SessionService;
+use crate::store::one_time_tokens::{self, Kind, NewToken};
+use crate::store::outbox::QueuedMail;
+use crate::store::users::UserRow;
+use crate::store::{StoreError, users};
+use std::sync::Arc;
+
+/// Reset and verification tokens carry 256 random bits (API.md asks for at least 128).
+const ONE_TIME_TOKEN_BYTES: usize = 32;
+/// At most this many reset mails per account per window (mailbox flooding).
+pub const RESET_MAILS_PER_ACCOUNT: usize = 3;
+/// The per-account window, in minutes.
+pub const RESET_WINDOW_MINUTES: i64 = 15;
+
+/// Password reset and email verification: single-use mailed tokens.
+#[derive(Clone)]
+pub struct RecoveryService {
+    infra: Arc<Infra>,
+    sessions: SessionService,
+    gate: LoginGate,
+}
+
+crate::infra::built_on!(RecoveryService);
+
+impl RecoveryService {
+    /// The service over the shared infrastructure and the services it calls.
+    pub fn new(infra: Arc<Infra>, sessions: SessionService, gate: LoginGate) -> Self {
+        Self {
+            infra,
+            sessions,
+            gate,
+        }
+    }
+
+    /// Mails a reset link when the address belongs to an enabled account. Always `true`, after
+    /// the same work either way: the mail is queued, never sent inline, so neither the answer
+    /// nor its timing tells whether the account exists.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
+    pub async fn request_password_reset(
+        &self,
+        tenant: &Tenant,
+        email: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, ServiceError> {
+        let email = Email::parse("email", email)?;
+        if let Some(ip) = &client.ip {
+            self.limits
+                .password_reset
+                .hit(&address_key(tenant.slug().as_str(), ip), self.clock.now())?;
+        }
+        let Some(user) = users::find_by_login(tenant.db(), true, email.normalized()).await? else {
+            return Ok(true);
+        };
+        if user.disabled {
+            return Ok(true);
+        }
+        let now = self.clock.now();
+        let since = now - chrono::Duration::minutes(RESET_WINDOW_MINUTES);
+        if one_time_tokens::issued_since(tenant.db(), &user.id, Kind::Reset, since).await?
+            >= RESET_MAILS_PER_ACCOUNT
+        {
+            tracing::info!(user = %user.id, "reset mail suppressed: per-account limit reached");
+            return Ok(true);
+        }
+        let (token, mail) = self.token_mail(tenant, &user, Kind::Reset);
+        let mail_id = mail.id.clone();
+        tenant
+            .issue_token(user.id.clone(), token, mail, now)
+            .await?;
+        self.mailer.notify(tenant.slug(), &mail_id);
+        let info = AuditInfo {
+            subject: Some(&user.id),
+            client: Some(client),
+            ..Default::default()
+        };
+        self.audit(tenant, "password_reset_requested", info).await;
+        Ok(true)
+    }
+
+    /// Sets a new password with a reset token; revokes every session of the user and mails a
+    /// notice. Unknown, used, superseded or expired tokens are `INVALID_TOKEN`.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
+    pub async fn reset_password(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        new_password: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, ServiceError> {
+        let row = self.live_token(tenant, token, Kind::Reset).await?;
+        let min = self.settings(tenant).password_min_length;
+        let password = NewPassword::parse("newPassword", new_password, min)?;
+        let user = users::get(tenant.db(), &row.user)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        password_policy::check("newPassword", &password, &user.username, &user.email)?;
+        let hash = self
+            .hasher
+            .hash(tenant.slug().as_str(), password.secret().clone())
+            .await?;
+        let notice = self.render(tenant, &user, Template::PasswordChanged, None);
+        let notice_id = notice.id.clone();
+        match tenant
+            .consume_reset(row.id, user.id.clone(), hash, notice, self.clock.now())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Precondition(_)) => return Err(ServiceError::InvalidToken),
+            Err(e) => return Err(e.into()),
+        }
+        self.gate.clear_login_failures(tenant, &user.id).await;
+        self.audit(
+            tenant,
+            "password_reset",
+            AuditInfo {
+                subject: Some(&user.id),
+                client: Some(client),
+                ..Default::default()
+            },
+        )
+        .await;
+        self.mailer.notify(tenant.slug(), &notice_id);
+        Ok(true)
+    }
+
+    /// Confirms an address with a verification token.
+    pub async fn verify_email(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, ServiceError> {
+        let row = self.live_token(tenant, token, Kind::Verify).await?;
+        match tenant
+            .consume_verify(row.id, row.user.clone(), self.clock.now())
+            .await
+        {
+            Ok(()) => {
+                self.audit(
+                    tenant,
+                    "email_verified",
+                    AuditInfo {
+                        subject: Some(&row.user),
+                        client: Some(client),
+                        ..Default::default()
+                    },
+                )
+                .await;
+                Ok(true)
+            }
+            Err(StoreError::Precondition(_)) => Err(ServiceError::InvalidToken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Mails a fresh verification link (earlier links stop working): to the caller (Bearer),
+    /// or, without a token, to the account of `email` (for a tenant that requires a verified
+    /// address before any session, where an unverified user has no token). Already verified:
+    /// nothing is sent. The email form always answers `true`, like a reset request, so it
+    /// never tells whether an account exists.
+    pub async fn resend_verification(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        email: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<bool, ServiceError> {
+        let (user, by_email) = match (bearer, email) {
+            (None, Some(email)) => {
+                let email = Email::parse("email", email)?;
+                if let Some(ip) = &client.ip {
+                    self.limits
+                        .password_reset
+                        .hit(&address_key(tenant.slug().as_str(), ip), self.clock.now())?;
+                }
+                match users::find_by_login(tenant.db(), true, email.normalized()).await? {
+                    Some(u) if !u.disabled => (u, true),
+                    _ => return Ok(true),
+                }
+            }
+            _ => {
+                let Principal { user, .. } = self.sessions.authenticate(tenant, bearer).await?;
+                (user, false)
+            }
+        };
+        if user.email_verified {
+            return Ok(true);
+        }
+        let now = self.clock.now();
+        let since = now - chrono::Duration::minutes(RESET_WINDOW_MINUTES);
+        if one_time_tokens::issued_since(tenant.db(), &user.id, Kind::Verify, since).await?
+            >= RESET_MAILS_PER_ACCOUNT
+        {
+            if by_email {
+                return Ok(true);
+            }
+            let retry_after = (RESET_WINDOW_MINUTES * 60) as u64;
+            return Err(ServiceError::RateLimited { retry_after });
+        }
+        let (token, mail) = self.token_mail(tenant, &user, Kind::Verify);
+        let mail_id = mail.id.clone();
+        tenant
+            .issue_token(user.id.clone(), token, mail, now)
+            .await?;
+        self.mailer.notify(tenant.slug(), &mail_id);
+        Ok(true)
+    }
+
+    /// A new token of `kind` for `user` and the mail carrying its link.
+    pub(crate) fn token_mail(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        kind: Kind,
+    ) -> (NewToken, QueuedMail) {
+        let value = crate::domain::secrets::random_token(ONE_TIME_TOKEN_BYTES);
+        let settings = self.settings(tenant);
+        let (ttl, template, url_template) = match kind {
+            Kind::Reset => (
+                self.config.reset_token_ttl,
+                Template::Reset,
+                settings.reset_url_template,
+            ),
+            Kind::Verify => (
+                self.config.verify_token_ttl,
+                Template::Verify,
+                settings.verify_url_template,
+            ),
+        };
+        let link = mail::link(
+            &url_template,
+            &self.config.public_url,
+            tenant.slug().as_str(),
+            &value,
+        );
+        let mail = self.render(tenant, user, template, Some(&link));
+        let token = NewToken {
+            kind,
+            hash: self.secrets.hash_token(&value),
+            expires_at: self.clock.now()
+                + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
+        };
+        (token, mail)
+    }
+
+    async fn live_token(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        kind: Kind,
+    ) -> Result<one_time_tokens::TokenRow, ServiceError> {
+        let token = token.trim();
+        if token.is_empty() || token.len() > 512 {
+            return Err(ServiceError::InvalidToken);
+        }
+        let row = one_time_tokens::find(tenant.db(), &self.secrets.hash_token(token))
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        if row.kind != kind.as_str() || row.used_at.is_some() || row.expires_at <= self.clock.now()
+        {
+            return Err(ServiceError::InvalidToken);
+        }
+        Ok(row)
+    }
+}

@@ -1,0 +1,359 @@
+//! Tenant administration (role `admin` of this tenant).
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+
+use crate::admin::service::{AdminService, CreateUser, SettingsUpdate};
+use crate::edge::gql::{gql_err, parts};
+use crate::edge::scalars::DateTime;
+use crate::edge::types::User;
+use crate::infra::settings::Settings;
+use crate::store::audit::AuditRow;
+use crate::store::tenants::TenantRow;
+
+/// Admin queries.
+#[derive(Default)]
+pub struct AdminQuery;
+
+#[Object]
+impl AdminQuery {
+    /// Users, oldest first; `search` matches the start of email or username.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> Result<UserConnection> {
+        let (s, req) = parts::<AdminService>(ctx);
+        let page = s.list_users(
+            &req.tenant,
+            req.bearer.as_deref(),
+            // An explicit null means the default page, as an omitted argument does.
+            first.unwrap_or(20),
+            after.as_deref(),
+            search.as_deref(),
+        );
+        Ok(page.await.map_err(gql_err(req))?.into())
+    }
+
+    /// One user by id.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
+        let (s, req) = parts::<AdminService>(ctx);
+        let u = s
+            .get_user(&req.tenant, req.bearer.as_deref(), &id)
+            .await
+            .map_err(gql_err(req))?;
+        Ok(u.map(User::from))
+    }
+
+    /// The audit log, newest first, optionally about one user.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
+        user_id: Option<ID>,
+    ) -> Result<AuditEventConnection> {
+        let (s, req) = parts::<AdminService>(ctx);
+        let page = s.audit_events(
+            &req.tenant,
+            req.bearer.as_deref(),
+            first.unwrap_or(50),
+            after.as_deref(),
+            user_id.as_ref().map(|i| i.as_str()),
+        );
+        Ok(page.await.map_err(gql_err(req))?.into())
+    }
+
+    /// The settings in force.
+    async fn tenant_settings(&self, ctx: &Context<'_>) -> Result<TenantSettings> {
+        let (s, req) = parts::<AdminService>(ctx);
+        Ok(s.tenant_settings(&req.tenant, req.bearer.as_deref())
+            .await
+            .map_err(gql_err(req))?
+            .into())
+    }
+}
+
+/// Admin mutations.
+#[derive(Default)]
+pub struct AdminMutation;
+
+#[Object]
+impl AdminMutation {
+    /// Creates an account (no session is started).
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<User> {
+        let (s, req) = parts::<AdminService>(ctx);
+        let input = CreateUser {
+            email: &input.email,
+            username: &input.username,
+            password: &input.password,
+            roles: input.roles.unwrap_or_default(),
+            email_verified: input.email_verified.unwrap_or(false),
+        };
+        let u = s
+            .admin_create_user(&req.tenant, req.bearer.as_deref(), input, &req.client)
+            .await;
+        Ok(u.map_err(gql_err(req))?.into())
+    }
+
+    /// Disables a user and revokes its sessions; login then answers ACCOUNT_DISABLED.
+    async fn disable_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
+        let (s, req) = parts::<AdminService>(ctx);
+        let u = s
+            .set_user_disabled(&req.tenant, req.bearer.as_deref(), &id, true, &req.client)
+            .await;
+        Ok(u.map_err(gql_err(req))?.into())
+    }
+
+    /// Enables a disabled user.
+    async fn enable_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
+        let (s, req) = parts::<AdminService>(ctx);
+        let u = s
+            .set_user_disabled(&req.tenant, req.bearer.as_deref(), &id, false, &req.client)
+            .await;
+        Ok(u.map_err(gql_err(req))?.into())
+    }
+
+    /// Deletes a user with its sessions and tokens.
+    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let (s, req) = parts::<AdminService>(ctx);
+        s.admin_delete_user(&req.tenant, req.bearer.as_deref(), &id, &req.client)
+            .await
+            .map_err(gql_err(req))
+    }
+
+    /// Replaces a user's roles.
+    async fn set_user_roles(&self, ctx: &Context<'_>, id: ID, roles: Vec<String>) -> Result<User> {
+        let (s, req) = parts::<AdminService>(ctx);
+        let u = s
+            .set_user_roles(&req.tenant, req.bearer.as_deref(), &id, &roles, &req.client)
+            .await;
+        Ok(u.map_err(gql_err(req))?.into())
+    }
+
+    /// Revokes every session of a user; returns how many were active.
+    async fn revoke_user_sessions(&self, ctx: &Context<'_>, id: ID) -> Result<i32> {
+        let (s, req) = parts::<AdminService>(ctx);
+        let n = s
+            .revoke_user_sessions(&req.tenant, req.bearer.as_deref(), &id, &req.client)
+            .await
+            .map_err(gql_err(req))?;
+        Ok(n as i32)
+    }
+
+    /// Changes tenant settings; a field set to null returns to the server default.
+    async fn update_tenant_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: TenantSettingsInput,
+    ) -> Result<TenantSettings> {
+        let (s, req) = parts::<AdminService>(ctx);
+        let r = s
+            .update_tenant_settings(
+                &req.tenant,
+                req.bearer.as_deref(),
+                input.into(),
+                &req.client,
+            )
+            .await;
+        Ok(r.map_err(gql_err(req))?.into())
+    }
+
+    /// Rotates the signing key; returns the new kid. The new key is published in the JWKS at
+    /// once and signs after the JWKS cache time (6 minutes), so verifiers holding a cached
+    /// JWKS never meet an unknown key; earlier keys keep verifying their tokens until they
+    /// expire. `emergency: true` (a leaked key) signs with the new key at once and revokes the
+    /// earlier ones: their tokens stop verifying immediately.
+    async fn rotate_signing_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] emergency: bool,
+    ) -> Result<String> {
+        let (s, req) = parts::<AdminService>(ctx);
+        s.rotate_signing_key(&req.tenant, req.bearer.as_deref(), emergency, &req.client)
+            .await
+            .map_err(gql_err(req))
+    }
+}
+
+crate::relay_connection!(
+    UserConnection,
+    UserEdge,
+    User,
+    "A page of users.",
+    "The users.",
+    "Users matching, on all pages.",
+    "A user in a list.",
+    "The user."
+);
+
+/// A security or admin event.
+#[derive(SimpleObject)]
+pub struct AuditEvent {
+    /// Event id.
+    pub id: ID,
+    /// When.
+    pub at: DateTime,
+    /// What (`login_failure`, `user_disabled`, `signing_key_rotated`, ...).
+    pub kind: String,
+    /// Who acted (user id).
+    pub actor_id: Option<ID>,
+    /// Whom it concerns (user id).
+    pub user_id: Option<ID>,
+    /// Client address.
+    pub ip: Option<String>,
+    /// Detail.
+    pub detail: Option<String>,
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(e: AuditRow) -> Self {
+        Self {
+            id: ID(e.id),
+            at: e.at.into(),
+            kind: e.kind,
+            actor_id: e.actor.map(ID),
+            user_id: e.subject.map(ID),
+            ip: e.ip,
+            detail: e.detail,
+        }
+    }
+}
+
+crate::relay_connection!(
+    AuditEventConnection,
+    AuditEventEdge,
+    AuditEvent,
+    "A page of events.",
+    "The events.",
+    "Events matching, on all pages.",
+    "An event in a list.",
+    "The event."
+);
+
+/// An account created by an admin.
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    /// Email address.
+    pub email: String,
+    /// Username.
+    pub username: String,
+    /// Initial password.
+    pub password: String,
+    /// Roles (e.g. `admin`).
+    pub roles: Option<Vec<String>>,
+    /// Treat the address as confirmed (no verification mail).
+    pub email_verified: Option<bool>,
+}
+
+/// The settings in force for the tenant.
+#[derive(SimpleObject)]
+pub struct TenantSettings {
+    /// Name in mail and discovery.
+    pub display_name: String,
+    /// Access token lifetime (minutes).
+    pub access_token_minutes: i64,
+    /// Refresh token lifetime (days).
+    pub refresh_token_days: i64,
+    /// Minimum password length.
+    pub password_min_length: i64,
+    /// Login waits for a confirmed address.
+    pub require_verified_email: bool,
+    /// Reset link template.
+    pub reset_url_template: String,
+    /// Verification link template.
+    pub verify_url_template: String,
+    /// Browser origins allowed.
+    pub cors_origins: Vec<String>,
+    /// Whether every user must have a second factor.
+    pub mfa: MfaPolicy,
+    /// Passkeys' relying party id (default: PUBLIC_URL's host).
+    pub passkey_rp_id: String,
+    /// The origin passkey ceremonies come from (default: PUBLIC_URL's origin).
+    pub passkey_origin: String,
+}
+
+/// A tenant's multi-factor policy.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum MfaPolicy {
+    /// Users may add a second factor.
+    Optional,
+    /// Every user must enrol one before signing in.
+    Required,
+}
+
+impl From<(TenantRow, Settings)> for TenantSettings {
+    fn from((_, s): (TenantRow, Settings)) -> Self {
+        Self {
+            display_name: s.display_name,
+            access_token_minutes: (s.access_token_ttl.as_secs() / 60) as i64,
+            refresh_token_days: (s.refresh_token_ttl.as_secs() / 86_400) as i64,
+            password_min_length: s.password_min_length as i64,
+            require_verified_email: s.require_verified_email,
+            reset_url_template: s.reset_url_template,
+            verify_url_template: s.verify_url_template,
+            cors_origins: s.cors_origins,
+            mfa: if s.mfa_required {
+                MfaPolicy::Required
+            } else {
+                MfaPolicy::Optional
+            },
+            passkey_rp_id: s.passkey_rp_id,
+            passkey_origin: s.passkey_origin,
+        }
+    }
+}
+
+/// Changes to tenant settings: omitted fields stay; `null` returns a field to the server default.
+#[derive(InputObject)]
+pub struct TenantSettingsInput {
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Access token lifetime (minutes, 1..1440).
+    pub access_token_minutes: MaybeUndefined<i64>,
+    /// Refresh token lifetime (days, 1..365).
+    pub refresh_token_days: MaybeUndefined<i64>,
+    /// Minimum password length (8..64; NIST SP 800-63B-4 asks 15 where the password is the only factor).
+    pub password_min_length: MaybeUndefined<i64>,
+    /// Require a confirmed address before login.
+    pub require_verified_email: MaybeUndefined<bool>,
+    /// Reset link template with `{token}` (and `{tenant}`, `{public_url}`).
+    pub reset_url_template: MaybeUndefined<String>,
+    /// Verification link template.
+    pub verify_url_template: MaybeUndefined<String>,
+    /// Allowed browser origins.
+    pub cors_origins: MaybeUndefined<Vec<String>>,
+    /// Multi-factor policy.
+    pub mfa: MaybeUndefined<MfaPolicy>,
+    /// Passkeys' relying party id (a domain: the origin's host or a parent of it).
+    pub passkey_rp_id: MaybeUndefined<String>,
+    /// The origin passkey ceremonies come from.
+    pub passkey_origin: MaybeUndefined<String>,
+}
+
+impl From<TenantSettingsInput> for SettingsUpdate {
+    fn from(i: TenantSettingsInput) -> Self {
+        Self {
+            display_name: i.display_name,
+            access_token_minutes: change(i.access_token_minutes),
+            refresh_token_days: change(i.refresh_token_days),
+            password_min_length: change(i.password_min_length),
+            require_verified_email: change(i.require_verified_email),
+            reset_url_template: change(i.reset_url_template),
+            verify_url_template: change(i.verify_url_template),
+            cors_origins: change(i.cors_origins),
+            mfa_required: change(i.mfa).map(|m| m.map(|p| p == MfaPolicy::Required)),
+            passkey_rp_id: change(i.passkey_rp_id),
+            passkey_origin: change(i.passkey_origin),
+        }
+    }
+}
+
+fn change<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(x) => Some(Some(x)),
+    }
+}

@@ -1,0 +1,92 @@
+//! What an access token says: its claims, and how the session behind it was authenticated.
+
+use serde::{Deserialize, Serialize};
+
+/// Clock skew tolerated on `exp`/`nbf`/`iat` (ASVS asks for a small, bounded leeway).
+pub const JWT_LEEWAY_SECONDS: i64 = 30;
+/// `typ` of access tokens (RFC 9068), so no other JWT can be replayed as one.
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Claims of an access token (API.md "Tokens"). Every time claim is a required integer: a
+/// string-typed `exp` fails to deserialize instead of being skipped.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// `{PUBLIC_URL}/t/{tenant}`.
+    pub iss: String,
+    /// User id.
+    pub sub: String,
+    /// Audience: the issuer URL (tokens are for this tenant's APIs).
+    pub aud: String,
+    /// Expiry (seconds since epoch).
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Token id.
+    pub jti: String,
+    /// Session id.
+    pub sid: String,
+    /// Tenant slug.
+    pub tenant: String,
+    /// Role names at issue time.
+    pub roles: Vec<String>,
+    /// How the session was authenticated (RFC 8176 values, e.g. `["pwd", "otp"]`).
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// The assurance level the session reached: `aal1` (one factor) or `aal2` (two, or a
+    /// passkey with user verification), NIST SP 800-63B's levels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// The OAuth client the token was issued to (RFC 9068), for tokens of the token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The scopes granted, space-separated (RFC 9068), for tokens of the token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// How a session was authenticated; decides its `amr` and `acr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A password alone.
+    Password,
+    /// A password, then a TOTP or recovery code.
+    PasswordAndOtp,
+    /// A passkey with user verification: possession of the key plus the authenticator's
+    /// PIN or biometric, so multi-factor on its own.
+    Passkey,
+    /// A password, then a passkey.
+    PasswordAndPasskey,
+}
+
+impl AuthMethod {
+    /// RFC 8176 `amr` values.
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            AuthMethod::Password => &["pwd"],
+            AuthMethod::PasswordAndOtp => &["pwd", "otp", "mfa"],
+            AuthMethod::Passkey => &["pop", "hwk", "user", "mfa"],
+            AuthMethod::PasswordAndPasskey => &["pwd", "pop", "hwk", "mfa"],
+        }
+    }
+
+    /// The `acr` value.
+    pub fn acr(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "aal1",
+            _ => "aal2",
+        }
+    }
+
+    /// The method a session's stored `amr` records (sessions from before `amr`: a password).
+    pub fn from_amr(amr: &[String]) -> Self {
+        let has = |v: &str| amr.iter().any(|a| a == v);
+        match (has("pwd"), has("otp"), has("pop")) {
+            (true, true, _) => AuthMethod::PasswordAndOtp,
+            (true, _, true) => AuthMethod::PasswordAndPasskey,
+            (false, _, true) => AuthMethod::Passkey,
+            _ => AuthMethod::Password,
+        }
+    }
+}

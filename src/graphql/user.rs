@@ -1,0 +1,15 @@
+//! `User`'s fields that capabilities contribute: each resolves through its capability's own
+//! resolver function, so `edge::types::User` stays below the capabilities. A capability that
+//! adds a field to `User` adds one delegation here.
+
+use async_graphql::{ComplexObject, Context, Result};
+
+use crate::edge::types::User;
+
+#[ComplexObject]
+impl User {
+    /// Second factors (visible to the user and to tenant admins).
+    async fn mfa(&self, ctx: &Context<'_>) -> Result<crate::mfa::graphql::MfaStatus> {
+        crate::mfa::graphql::user_mfa(ctx, &self.id).await
+    }
+}

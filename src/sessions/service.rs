@@ -1,0 +1,388 @@
+//! The session service: starting sessions (the tokens a sign-in ends with), refresh rotation
+//! with reuse detection, authenticating a bearer token, logout.
+//!
+//! Writes go through the tenant actor (`Tenant::create_session`, `rotate`, `revoke_*`): a
+//! tenant's rotations are batched and serialized there; the database's conditional update is
+//! what decides a race between nodes (a lost race is reuse).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::tokens::new_refresh_token;
+use crate::actors::Tenant;
+use crate::domain::ADMIN_ROLE;
+use crate::domain::claims::{AccessClaims, AuthMethod};
+use crate::error::ServiceError;
+use crate::infra::audit::AuditInfo;
+use crate::infra::{ClientInfo, Infra};
+use crate::store::StoreError;
+use crate::store::sessions::{self, NewSession, RefreshRow, Rotation, SessionRow};
+use crate::store::users::UserRow;
+
+/// Longest refresh token we look up; real ones are 43 characters.
+pub(crate) const MAX_OPAQUE_TOKEN_LEN: usize = 512;
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Tokens handed to a client after register, login or refresh.
+pub struct AuthTokens {
+    /// The JWT.
+    pub access_token: String,
+    /// The opaque refresh token.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The user.
+    pub user: UserRow,
+}
+
+/// What a session for an OAuth client carries: the client, the scopes granted, and the
+/// browser session (`sid`) it came from.
+pub struct OAuthGrant {
+    /// The client_id.
+    pub client_id: String,
+    /// Scopes granted.
+    pub scope: Vec<String>,
+    /// The browser session's public id.
+    pub sso: String,
+}
+
+/// An authenticated caller, from a verified access token whose session is live.
+pub struct Principal {
+    /// The verified claims.
+    pub claims: AccessClaims,
+    /// The user as stored now.
+    pub user: UserRow,
+}
+
+/// Sessions and their tokens.
+#[derive(Clone)]
+pub struct SessionService {
+    infra: Arc<Infra>,
+}
+
+crate::infra::built_on!(SessionService);
+
+impl SessionService {
+    /// The service over the shared infrastructure.
+    pub fn new(infra: Arc<Infra>) -> Self {
+        Self { infra }
+    }
+
+    /// The caller, if they administer this tenant.
+    pub async fn require_admin(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+    ) -> Result<Principal, ServiceError> {
+        let p = self.authenticate(tenant, bearer).await?;
+        if !p.user.roles.iter().any(|r| r == ADMIN_ROLE) {
+            return Err(ServiceError::Forbidden);
+        }
+        Ok(p)
+    }
+
+    /// Exchanges a refresh token for a new pair. The presented token is spent; presenting a
+    /// spent token again is treated as theft and revokes the whole session.
+    #[tracing::instrument(skip_all, fields(tenant = %tenant.slug()))]
+    pub async fn refresh(
+        &self,
+        tenant: &Tenant,
+        refresh_token: &str,
+        client: &ClientInfo,
+    ) -> Result<AuthTokens, ServiceError> {
+        self.refresh_for(tenant, refresh_token, client, None)
+            .await
+            .map(|(t, _)| t)
+    }
+
+    /// [`Infra::refresh`] for a session of the OAuth client `oauth_client` (the token
+    /// endpoint), or, with `None`, for an API session: a refresh token is bound to the client
+    /// it was issued to. Returns the tokens and the session.
+    pub(crate) async fn refresh_for(
+        &self,
+        tenant: &Tenant,
+        refresh_token: &str,
+        client: &ClientInfo,
+        oauth_client: Option<&str>,
+    ) -> Result<(AuthTokens, SessionRow), ServiceError> {
+        let token = refresh_token.trim();
+        if token.is_empty() || token.len() > MAX_OPAQUE_TOKEN_LEN {
+            return Err(ServiceError::InvalidToken);
+        }
+        let now = self.clock.now();
+        let hash = self.secrets.hash_token(token);
+        let row = sessions::find_refresh(tenant.db(), &hash)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        if row.used_at.is_some() {
+            self.revoke_for_reuse(tenant, &row, client, now).await?;
+            return Err(ServiceError::InvalidToken);
+        }
+        if row.expires_at <= now {
+            return Err(ServiceError::InvalidToken);
+        }
+        let session = tenant
+            .session(&row.session)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        if session.revoked_at.is_some() || session.expires_at <= now {
+            return Err(ServiceError::InvalidToken);
+        }
+        if session.client_id.as_deref() != oauth_client {
+            return Err(ServiceError::InvalidToken);
+        }
+        let user = tenant
+            .user(&row.user)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        if user.disabled {
+            return Err(ServiceError::InvalidToken);
+        }
+        // Under a verified-email requirement no session lives before the address is confirmed,
+        // including sessions started before the tenant turned the requirement on.
+        if self.settings(tenant).require_verified_email && !user.email_verified {
+            return Err(ServiceError::AccountNotVerified);
+        }
+        let new_token = new_refresh_token();
+        // The sliding lifetime never carries a session past its absolute end.
+        let new_exp =
+            (now + chrono(self.settings(tenant).refresh_token_ttl)).min(session.expires_at);
+        let sid = row.session.clone();
+        let presented = row.clone();
+        let rotation = Rotation {
+            old: row,
+            new_hash: self.secrets.hash_token(&new_token),
+            new_expires_at: new_exp,
+            touch_session: session
+                .last_seen_at
+                .is_none_or(|seen| now - seen >= sessions::SESSION_TOUCH_EVERY),
+            now,
+        };
+        match tenant.rotate(rotation).await {
+            Ok(()) => {}
+            Err(StoreError::Precondition(_)) => {
+                // Lost a race with another use of the same token: that is reuse too.
+                self.revoke_for_reuse(tenant, &presented, client, now)
+                    .await?;
+                return Err(ServiceError::InvalidToken);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let method = AuthMethod::from_amr(session.amr.as_deref().unwrap_or_default());
+        let scope = session.scope.clone().unwrap_or_default();
+        let oauth = session.client_id.as_deref().map(|c| (c, scope.as_slice()));
+        let (access_token, expires_in) =
+            self.issue_access(tenant, &user, &sid, method, oauth, now)?;
+        Ok((
+            AuthTokens {
+                access_token,
+                refresh_token: new_token,
+                expires_in,
+                user,
+            },
+            session,
+        ))
+    }
+
+    /// A spent refresh token came back: someone holds a copy (RFC 9700 §4.14.2). The whole
+    /// session is revoked, and the event names the account and the address it came from, so
+    /// `auditEvents(userId:)` shows the theft signal.
+    async fn revoke_for_reuse(
+        &self,
+        tenant: &Tenant,
+        token: &RefreshRow,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let sid = &token.session;
+        tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
+        self.audit(
+            tenant,
+            "refresh_token_reuse",
+            AuditInfo {
+                subject: Some(&token.user),
+                client: Some(client),
+                detail: Some(format!("session {sid} revoked")),
+                ..Default::default()
+            },
+        )
+        .await;
+        tenant
+            .revoke_session(sid.to_string(), "refresh_token_reuse", now)
+            .await?;
+        Ok(())
+    }
+
+    /// Verifies a Bearer access token and loads its user, rejecting revoked or expired
+    /// sessions and disabled or deleted users.
+    pub async fn authenticate(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+    ) -> Result<Principal, ServiceError> {
+        let token = bearer.ok_or(ServiceError::Unauthenticated("authentication required"))?;
+        let issuer = self.issuer(tenant.slug());
+        let now = self.clock.now();
+        let claims =
+            tenant
+                .keys()
+                .verify(token, &issuer, tenant.slug().as_str(), now.timestamp())?;
+        let session = tenant.session(&claims.sid).await?;
+        match session {
+            Some(s) if s.revoked_at.is_none() && s.expires_at > now && s.user == claims.sub => {}
+            _ => return Err(ServiceError::Unauthenticated("session revoked or expired")),
+        }
+        let user = tenant.user(&claims.sub).await?;
+        match user {
+            Some(user) if !user.disabled => Ok(Principal { claims, user }),
+            _ => Err(ServiceError::Unauthenticated("session revoked or expired")),
+        }
+    }
+
+    /// Ends the caller's session, all the user's sessions, or the session of a refresh token.
+    pub async fn logout(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        refresh_token: Option<&str>,
+        all_sessions: bool,
+    ) -> Result<bool, ServiceError> {
+        let now = self.clock.now();
+        let principal = match bearer {
+            Some(b) => Some(self.authenticate(tenant, Some(b)).await?),
+            None => None,
+        };
+        let refresh = match refresh_token.map(str::trim) {
+            Some(t) if !t.is_empty() && t.len() <= MAX_OPAQUE_TOKEN_LEN => {
+                let row = sessions::find_refresh(tenant.db(), &self.secrets.hash_token(t))
+                    .await?
+                    .ok_or(ServiceError::InvalidToken)?;
+                if let Some(p) = &principal
+                    && p.user.id != row.user
+                {
+                    return Err(ServiceError::InvalidToken);
+                }
+                Some(row)
+            }
+            Some(_) => return Err(ServiceError::InvalidToken),
+            None => None,
+        };
+        let user = match (&principal, &refresh) {
+            (Some(p), _) => p.user.id.clone(),
+            (None, Some(r)) => r.user.clone(),
+            (None, None) => return Err(ServiceError::Unauthenticated("authentication required")),
+        };
+        if all_sessions {
+            tenant.revoke_all(user, None, "logout_all", now).await?;
+            return Ok(true);
+        }
+        if let Some(r) = refresh {
+            tenant.revoke_session(r.session, "logout", now).await?;
+        }
+        if let Some(p) = principal {
+            tenant.revoke_session(p.claims.sid, "logout", now).await?;
+        }
+        Ok(true)
+    }
+
+    /// Starts a session for an authenticated user; `method` says how (its `amr`/`acr`).
+    pub(crate) async fn start_session(
+        &self,
+        tenant: &Tenant,
+        user: UserRow,
+        client: &ClientInfo,
+        method: AuthMethod,
+    ) -> Result<AuthTokens, ServiceError> {
+        self.start_session_for(tenant, user, client, method, None)
+            .await
+            .map(|(t, _)| t)
+    }
+
+    /// Starts a session; with `grant`, one for an OAuth client (the token endpoint's): its
+    /// tokens carry the client and scope, and it is bound to the browser session it came from.
+    /// Returns the tokens and the session id.
+    pub(crate) async fn start_session_for(
+        &self,
+        tenant: &Tenant,
+        user: UserRow,
+        client: &ClientInfo,
+        method: AuthMethod,
+        grant: Option<&OAuthGrant>,
+    ) -> Result<(AuthTokens, String), ServiceError> {
+        let now = self.clock.now();
+        let sid = uuid::Uuid::now_v7().to_string();
+        let refresh_token = new_refresh_token();
+        let expires_at = now + chrono(self.config.session_max_lifetime);
+        tenant
+            .create_session(NewSession {
+                id: sid.clone(),
+                user: user.id.clone(),
+                refresh_hash: self.secrets.hash_token(&refresh_token),
+                refresh_expires_at: (now + chrono(self.settings(tenant).refresh_token_ttl))
+                    .min(expires_at),
+                expires_at,
+                client_ip: client.ip.clone(),
+                user_agent: client.user_agent.clone(),
+                amr: method.amr().iter().map(|a| a.to_string()).collect(),
+                client: grant.map(|g| (g.client_id.clone(), g.scope.clone(), g.sso.clone())),
+                now,
+            })
+            .await?;
+        let (access_token, expires_in) = self.issue_access(
+            tenant,
+            &user,
+            &sid,
+            method,
+            grant.map(|g| (g.client_id.as_str(), g.scope.as_slice())),
+            now,
+        )?;
+        let user = UserRow {
+            last_login_at: Some(now),
+            ..user
+        };
+        Ok((
+            AuthTokens {
+                access_token,
+                refresh_token,
+                expires_in,
+                user,
+            },
+            sid,
+        ))
+    }
+
+    fn issue_access(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        sid: &str,
+        method: AuthMethod,
+        oauth: Option<(&str, &[String])>,
+        now: DateTime<Utc>,
+    ) -> Result<(String, i64), ServiceError> {
+        let ttl = self.settings(tenant).access_token_ttl.as_secs() as i64;
+        let issuer = self.issuer(tenant.slug());
+        let claims = AccessClaims {
+            aud: issuer.clone(),
+            iss: issuer,
+            sub: user.id.clone(),
+            exp: now.timestamp() + ttl,
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            sid: sid.to_string(),
+            tenant: tenant.slug().to_string(),
+            roles: user.roles.clone(),
+            amr: method.amr().iter().map(|a| a.to_string()).collect(),
+            acr: Some(method.acr().to_string()),
+            client_id: oauth.map(|(c, _)| c.to_string()),
+            scope: oauth.map(|(_, s)| s.join(" ")),
+        };
+        Ok((tenant.keys().sign(&claims, now)?, ttl))
+    }
+}

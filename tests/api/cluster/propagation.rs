@@ -1,0 +1,194 @@
+//! How fast a change made on one node is enforced on another.
+
+use serde_json::{Value, json};
+
+use super::{ME, WITHIN, cluster, user_id, within};
+use crate::helpers::code;
+
+/// A change made through node A is enforced by node B within a second, B's caches having been
+/// warmed first: role change, user disable, session revocation, settings, signing key
+/// rotation, tenant deletion. Then the delay is measured over 100 role changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_on_one_node_are_enforced_on_another_within_a_second() {
+    let (_dir, _db, nodes, admin) = cluster(2, &[]).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let id = user_id(&a.register("p@acme.example", "prop").await);
+    let (token, _) = b.tokens("prop").await;
+    let me_on_b = || async { b.acme(Some(&token), ME, json!({})).await };
+    assert!(code(&me_on_b().await).is_none());
+    assert!(
+        code(&me_on_b().await).is_none(),
+        "B has cached the session and the user"
+    );
+
+    // Role change.
+    let body = a
+        .acme(
+            Some(&admin),
+            "mutation($id: ID!) { setUserRoles(id: $id, roles: [\"auditor\"]) { roles } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert!(code(&body).is_none(), "{body}");
+    let t = within(WITHIN, || async {
+        me_on_b().await["data"]["me"]["roles"] == json!(["auditor"])
+    })
+    .await;
+    assert!(t.is_some(), "role change seen on B within 1 s");
+    println!("cluster propagation: role change {:?}", t.unwrap());
+
+    // Disable: B refuses the user's token.
+    let body = a
+        .acme(
+            Some(&admin),
+            "mutation($id: ID!) { disableUser(id: $id) { disabled } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert!(code(&body).is_none(), "{body}");
+    let t = within(WITHIN, || async { code(&me_on_b().await).is_some() }).await;
+    assert!(
+        t.is_some(),
+        "disabled user refused on B within 1 s: {}",
+        me_on_b().await
+    );
+    println!("cluster propagation: disable {:?}", t.unwrap());
+    let body = a
+        .acme(
+            Some(&admin),
+            "mutation($id: ID!) { enableUser(id: $id) { disabled } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert!(code(&body).is_none(), "{body}");
+
+    // Session revocation by an admin on A.
+    let (token, _) = b.tokens("prop").await;
+    assert!(code(&b.acme(Some(&token), ME, json!({})).await).is_none());
+    let body = a
+        .acme(
+            Some(&admin),
+            "mutation($id: ID!) { revokeUserSessions(id: $id) }",
+            json!({"id": id}),
+        )
+        .await;
+    assert!(code(&body).is_none(), "{body}");
+    let t = within(WITHIN, || async {
+        code(&b.acme(Some(&token), ME, json!({})).await).as_deref() == Some("UNAUTHENTICATED")
+    })
+    .await;
+    assert!(t.is_some(), "revoked session refused on B within 1 s");
+    println!("cluster propagation: session revocation {:?}", t.unwrap());
+
+    // Settings: a longer minimum password, enforced by B's registration.
+    let settings = "{ tenantSettings { passwordMinLength } }";
+    assert_eq!(
+        b.acme(Some(&admin), settings, json!({})).await["data"]["tenantSettings"]["passwordMinLength"],
+        8
+    );
+    let body = a
+        .acme(Some(&admin), "mutation { updateTenantSettings(input: {passwordMinLength: 30}) { passwordMinLength } }", json!({}))
+        .await;
+    assert!(code(&body).is_none(), "{body}");
+    let t = within(WITHIN, || async {
+        code(&b.register("short@acme.example", "shorty").await).as_deref() == Some("BAD_USER_INPUT")
+    })
+    .await;
+    assert!(t.is_some(), "B enforces the new minimum within 1 s");
+    println!("cluster propagation: settings {:?}", t.unwrap());
+
+    // Emergency key rotation on A: B refuses tokens of the revoked key, accepts A's new ones.
+    let (old, _) = b.tokens("admin").await;
+    assert!(code(&b.acme(Some(&old), ME, json!({})).await).is_none());
+    let body = a
+        .acme(
+            Some(&admin),
+            "mutation { rotateSigningKey(emergency: true) }",
+            json!({}),
+        )
+        .await;
+    let kid = body["data"]["rotateSigningKey"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_string();
+    let t = within(WITHIN, || async {
+        code(&b.acme(Some(&old), ME, json!({})).await).as_deref() == Some("UNAUTHENTICATED")
+    })
+    .await;
+    assert!(t.is_some(), "B refuses the revoked key's tokens within 1 s");
+    println!(
+        "cluster propagation: emergency key rotation {:?}",
+        t.unwrap()
+    );
+    let jwks: Value = b
+        .http
+        .get(format!("{}/t/acme/.well-known/jwks.json", b.base()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kid.as_str()),
+        "{jwks}"
+    );
+    let (fresh, _) = a.tokens("admin").await;
+    assert!(
+        code(&b.acme(Some(&fresh), ME, json!({})).await).is_none(),
+        "A's new token verifies on B"
+    );
+
+    // 100 role changes on A, each awaited on B.
+    let (token, _) = b.tokens("prop").await;
+    let mut delays = Vec::new();
+    for i in 0..100 {
+        let role = format!("r{i}");
+        let body = a
+            .acme(
+                Some(&fresh),
+                "mutation($id: ID!, $r: [String!]!) { setUserRoles(id: $id, roles: $r) { id } }",
+                json!({"id": id, "r": [role]}),
+            )
+            .await;
+        assert!(code(&body).is_none(), "{body}");
+        let t = within(WITHIN, || async {
+            b.acme(Some(&token), ME, json!({})).await["data"]["me"]["roles"] == json!([role])
+        })
+        .await;
+        delays.push(t.unwrap_or_else(|| panic!("change {i} not seen on B within 1 s")));
+    }
+    delays.sort();
+    println!(
+        "cluster propagation over 100 role changes: p50 {:?}, p99 {:?}, max {:?}",
+        delays[49], delays[98], delays[99]
+    );
+
+    // Tenant deletion on A: B answers TENANT_NOT_FOUND and its JWKS is gone.
+    let body = a
+        .platform("mutation { deleteTenant(slug: \"acme\") }", json!({}))
+        .await;
+    assert_eq!(body["data"]["deleteTenant"], true, "{body}");
+    let t = within(WITHIN, || async {
+        code(&b.acme(Some(&token), ME, json!({})).await).as_deref() == Some("TENANT_NOT_FOUND")
+    })
+    .await;
+    assert!(
+        t.is_some(),
+        "B answers TENANT_NOT_FOUND within 1 s: {}",
+        b.acme(Some(&token), ME, json!({})).await
+    );
+    println!("cluster propagation: tenant deletion {:?}", t.unwrap());
+    let status = b
+        .http
+        .get(format!("{}/t/acme/.well-known/jwks.json", b.base()))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+}
