@@ -1,6 +1,7 @@
 //! The tenant tables of multi-factor sign-in: `totp`, `recovery_code`, `passkey` and
 //! `mfa_challenge` (schema/surreal/tenant/006_mfa.surql). Every single-use thing is spent by a
 //! conditional update, so it is used once however many requests (or nodes) race for it.
+//! Written straight by `MfaService`, never through the tenant actor: no actor caches these rows.
 
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};

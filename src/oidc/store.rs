@@ -1,6 +1,8 @@
 //! The tenant tables of the OpenID Connect provider (schema/surreal/tenant/008_oidc.surql):
 //! `oauth_client`, `auth_request`, `auth_code`, `sso_session`, `consent`. Codes and requests
 //! are spent by conditional updates, so each is used once however many requests race.
+//! Written straight by the provider's services, never through the tenant actor: no actor
+//! caches these rows, and sessions it revokes reach every node's cache through the change feed.
 
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};

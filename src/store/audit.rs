@@ -1,4 +1,5 @@
 //! The `audit_event` table: append-only security and admin events.
+//! Appended straight by `infra::audit` (no actor: an append races with nothing).
 
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};

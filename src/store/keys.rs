@@ -1,4 +1,5 @@
 //! The `signing_key` table.
+//! Written through the tenant actor (`RotateKey`, `EnsureKey`), which keeps the key set.
 
 use chrono::{DateTime, Utc};
 use surrealdb::types::RecordId;

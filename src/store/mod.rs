@@ -1,5 +1,12 @@
 //! SurrealDB access: one module per table family, each a set of plain async functions over a
 //! [`Db`] session already bound to the right namespace and database.
+//!
+//! Who writes where (README "Layout"): through the tenant actor, the tables whose writes must
+//! be serialized within a node: `user`, `session`, `refresh_token`, `signing_key`,
+//! `login_throttle`, `one_time_token`; straight from the services, as conditional writes or
+//! appends that the database alone decides: the MFA and OIDC tables (their capabilities'
+//! `store.rs`), `audit_event`, `outbox`, and on the platform database `tenant`. Every module
+//! says which it is, and the exceptions (`sessions`).
 
 pub mod audit;
 pub mod changes;

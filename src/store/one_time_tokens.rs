@@ -1,5 +1,6 @@
 //! The `one_time_token` table: password reset and email verification tokens, each issued and
 //! consumed in one transaction together with the mail and the change it brings.
+//! Issued and consumed through the tenant actor, with the user change they bring.
 
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};

@@ -1,4 +1,6 @@
 //! The `outbox` table: mail queued by a state change, sent by the email actor.
+//! Written in the transaction of the change that queues the mail (actor or service), claimed
+//! and marked sent by the email actor with conditional updates.
 
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};

@@ -1,4 +1,8 @@
 //! The `session` and `refresh_token` tables: sessions, rotation and revocation.
+//! Written through the tenant actor (rotation batches, revocation); read by anyone. Two
+//! revocations are written straight, inside the OIDC provider's own transactions (a deleted
+//! client's sessions, an SSO logout's: `oidc/store.rs`); the change feed brings them to every
+//! node's cache like the actor's.
 
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};

@@ -1,4 +1,5 @@
 //! The `tenant` table of the platform database.
+//! Written straight by the tenants and admin services; the unique slug is the database's call.
 
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};

@@ -1,4 +1,5 @@
 //! The `user` table.
+//! Written through the tenant actor (`actors/tenant`); read by anyone.
 
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
