@@ -474,6 +474,20 @@ fn err(var: &'static str, message: &str) -> ConfigError {
     }
 }
 
+/// `var` read by `parse`, or `default` when unset: the path every typed variable shares, so
+/// each refusal is an error naming the variable with the message `parse` gives.
+fn typed<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+    parse: impl FnOnce(String) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => parse(v).map_err(|message| err(var, &message)),
+    }
+}
+
 fn ranged(
     get: &impl Fn(&str) -> Option<String>,
     var: &'static str,
@@ -481,16 +495,12 @@ fn ranged(
     min: u64,
     max: u64,
 ) -> Result<u64, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(v) => match v.parse::<u64>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(err(
-                var,
-                &format!("`{v}` is not a whole number between {min} and {max}"),
-            )),
-        },
-    }
+    typed(get, var, default, |v| match v.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{v}` is not a whole number between {min} and {max}"
+        )),
+    })
 }
 
 fn rate_limit(
@@ -498,23 +508,19 @@ fn rate_limit(
     var: &'static str,
     default: RateLimit,
 ) -> Result<RateLimit, ConfigError> {
-    let Some(v) = get(var) else {
-        return Ok(default);
-    };
-    let parsed = v.split_once('/').and_then(|(n, s)| {
-        let n = n.trim().parse::<u32>().ok().filter(|n| *n >= 1)?;
-        let s = s
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|s| (1..=86_400).contains(s))?;
-        Some(RateLimit::per(n, s))
-    });
-    parsed.ok_or_else(|| {
-        err(
-            var,
-            &format!("`{v}` is not COUNT/SECONDS, e.g. 10/60 (count >= 1, 1..86400 seconds)"),
-        )
+    typed(get, var, default, |v| {
+        let parsed = v.split_once('/').and_then(|(n, s)| {
+            let n = n.trim().parse::<u32>().ok().filter(|n| *n >= 1)?;
+            let s = s
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=86_400).contains(s))?;
+            Some(RateLimit::per(n, s))
+        });
+        parsed.ok_or_else(|| {
+            format!("`{v}` is not COUNT/SECONDS, e.g. 10/60 (count >= 1, 1..86400 seconds)")
+        })
     })
 }
 
@@ -523,12 +529,14 @@ fn boolean(
     var: &'static str,
     default: bool,
 ) -> Result<bool, ConfigError> {
-    match get(var).map(|v| v.to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
-        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
-        Some(v) => Err(err(var, &format!("`{v}` is not true or false"))),
-    }
+    // The value is shown lower-cased in the refusal, as it is compared.
+    typed(get, var, default, |v| {
+        match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            v => Err(format!("`{v}` is not true or false")),
+        }
+    })
 }
 
 /// Development convenience: without `SECRET_KEY`, keep a random one under `./data` so tokens

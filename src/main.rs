@@ -139,21 +139,16 @@ fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
-    let config = match Config::from_env() {
+    let config = match load_config() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("latchkey: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     init_logging(config.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async move {
+    block_on(async move {
         if config.secret_key_is_dev {
-            tracing::warn!("SECRET_KEY is not set: using a development key kept in ./data/dev-secret-key. DO NOT USE THIS IN PRODUCTION: set SECRET_KEY to 32+ random characters.");
+            tracing::warn!(
+                "SECRET_KEY is not set: using a development key kept in ./data/dev-secret-key. DO NOT USE THIS IN PRODUCTION: set SECRET_KEY to 32+ random characters."
+            );
         }
         let server = match latchkey::spawn(config).await {
             Ok(s) => s,
@@ -173,6 +168,25 @@ fn serve() -> ExitCode {
             }
         }
     })
+}
+
+/// The configuration, or exit status 2 after one line saying what is wrong: the same for
+/// every command that reads it.
+fn load_config() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|e| {
+        eprintln!("latchkey: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// Runs a command's work on a multi-threaded runtime, built only once the arguments and the
+/// configuration were found usable.
+fn block_on(work: impl Future<Output = ExitCode>) -> ExitCode {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(work)
 }
 
 fn init_logging(format: LogFormat) {
@@ -221,18 +235,11 @@ fn tenant_command(command: TenantCommand) -> ExitCode {
         eprintln!("latchkey: set {admin_password_env} to the first admin's password");
         return ExitCode::from(2);
     }
-    let config = match Config::from_env() {
+    let config = match load_config() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("latchkey: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async move {
+    block_on(async move {
         let app = match latchkey::App::start(config).await {
             Ok(a) => a,
             Err(e) => {
@@ -315,11 +322,7 @@ fn store_copy(from: &str, to: &str) -> ExitCode {
     let (Ok(from), Ok(to)) = (parse("from", from), parse("to", to)) else {
         return ExitCode::from(2);
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async move {
+    block_on(async move {
         let source = match Store::open(&from, None).await {
             Ok(s) => s,
             Err(e) => {
@@ -371,12 +374,9 @@ fn keys_rekey(old_secret_env: &str) -> ExitCode {
     use latchkey::domain::secrets::Secrets;
     use latchkey::store::{self, Store};
     use latchkey::tenants::master_secret;
-    let config = match Config::from_env() {
+    let config = match load_config() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("latchkey: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let old = latchkey::config::secret_from_env(old_secret_env);
     let old = match old.expose_secret().trim() {
@@ -386,11 +386,7 @@ fn keys_rekey(old_secret_env: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async move {
+    block_on(async move {
         let store = match Store::open(&config.database, config.database_credentials.as_ref()).await
         {
             Ok(s) => s,

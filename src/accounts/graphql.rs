@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, Result};
 
 use async_graphql::{InputObject, SimpleObject};
 
-use crate::accounts::service::AccountService;
+use crate::accounts::service::{AccountService, SignedUp};
 use crate::edge::gql::{gql_err, parts};
 use crate::edge::types::{AuthPayload, User};
 use crate::sessions::service::SessionService;
@@ -20,29 +20,15 @@ impl AuthMutation {
     /// `ACCOUNT_NOT_VERIFIED` with `extensions.userId`: no tokens before the address is
     /// confirmed (`signUp` answers the same case without an error).
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
-        let (s, req) = parts::<AccountService>(ctx);
-        let t = s.register(
-            &req.tenant,
-            &input.email,
-            &input.username,
-            &input.password,
-            &req.client,
-        );
-        Ok(t.await.map_err(gql_err(req))?.into())
+        let (_, req) = parts::<AccountService>(ctx);
+        let tokens = input.sign_up(ctx).await?.into_tokens();
+        Ok(tokens.map_err(gql_err(req))?.into())
     }
 
     /// Creates an account. `session` holds its tokens, or is null while the tenant requires
     /// the address to be confirmed first (`verificationRequired`).
     async fn sign_up(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<SignUpPayload> {
-        let (s, req) = parts::<AccountService>(ctx);
-        let t = s.sign_up(
-            &req.tenant,
-            &input.email,
-            &input.username,
-            &input.password,
-            &req.client,
-        );
-        Ok(t.await.map_err(gql_err(req))?.into())
+        Ok(input.sign_up(ctx).await?.into())
     }
 
     /// Signs in with email or username.
@@ -130,6 +116,21 @@ pub struct RegisterInput {
     pub username: String,
     /// Password: 8..128 characters.
     pub password: String,
+}
+
+impl RegisterInput {
+    /// Creates the account: `register` and `signUp` differ only in how they answer.
+    async fn sign_up(self, ctx: &Context<'_>) -> Result<SignedUp> {
+        let (s, req) = parts::<AccountService>(ctx);
+        let t = s.sign_up(
+            &req.tenant,
+            &self.email,
+            &self.username,
+            &self.password,
+            &req.client,
+        );
+        t.await.map_err(gql_err(req))
+    }
 }
 
 /// Sign-in data.

@@ -6,7 +6,6 @@ use crate::domain::{Email, NewPassword};
 use crate::error::ServiceError;
 use crate::infra::audit::AuditInfo;
 use crate::infra::mail::{self, Template};
-use crate::infra::throttle::address_key;
 use crate::infra::{ClientInfo, Infra};
 use crate::sessions::bruteforce::LoginGate;
 use crate::sessions::service::Principal;
@@ -55,36 +54,18 @@ impl RecoveryService {
         client: &ClientInfo,
     ) -> Result<bool, ServiceError> {
         let email = Email::parse("email", email)?;
-        if let Some(ip) = &client.ip {
-            self.limits
-                .password_reset
-                .hit(&address_key(tenant.slug().as_str(), ip), self.clock.now())?;
-        }
+        self.throttle(&self.limits.password_reset, tenant, client)?;
         let Some(user) = users::find_by_login(tenant.db(), true, email.normalized()).await? else {
             return Ok(true);
         };
         if user.disabled {
             return Ok(true);
         }
-        let now = self.clock.now();
-        let since = now - chrono::Duration::minutes(RESET_WINDOW_MINUTES);
-        if one_time_tokens::issued_since(tenant.db(), &user.id, Kind::Reset, since).await?
-            >= RESET_MAILS_PER_ACCOUNT
-        {
+        if !self.send_link(tenant, &user, Kind::Reset).await? {
             tracing::info!(user = %user.id, "reset mail suppressed: per-account limit reached");
             return Ok(true);
         }
-        let (token, mail) = self.token_mail(tenant, &user, Kind::Reset);
-        let mail_id = mail.id.clone();
-        tenant
-            .issue_token(user.id.clone(), token, mail, now)
-            .await?;
-        self.mailer.notify(tenant.slug(), &mail_id);
-        let info = AuditInfo {
-            subject: Some(&user.id),
-            client: Some(client),
-            ..Default::default()
-        };
+        let info = AuditInfo::about(Some(&user.id), client);
         self.audit(tenant, "password_reset_requested", info).await;
         Ok(true)
     }
@@ -110,8 +91,7 @@ impl RecoveryService {
             .hasher
             .hash(tenant.slug().as_str(), password.secret().clone())
             .await?;
-        let notice = self.render(tenant, &user, Template::PasswordChanged, None);
-        let notice_id = notice.id.clone();
+        let (notice, notice_id) = self.notice(tenant, &user, Template::PasswordChanged);
         match tenant
             .consume_reset(row.id, user.id.clone(), hash, notice, self.clock.now())
             .await
@@ -121,16 +101,8 @@ impl RecoveryService {
             Err(e) => return Err(e.into()),
         }
         self.gate.clear_login_failures(tenant, &user.id).await;
-        self.audit(
-            tenant,
-            "password_reset",
-            AuditInfo {
-                subject: Some(&user.id),
-                client: Some(client),
-                ..Default::default()
-            },
-        )
-        .await;
+        let info = AuditInfo::about(Some(&user.id), client);
+        self.audit(tenant, "password_reset", info).await;
         self.mailer.notify(tenant.slug(), &notice_id);
         Ok(true)
     }
@@ -148,16 +120,8 @@ impl RecoveryService {
             .await
         {
             Ok(()) => {
-                self.audit(
-                    tenant,
-                    "email_verified",
-                    AuditInfo {
-                        subject: Some(&row.user),
-                        client: Some(client),
-                        ..Default::default()
-                    },
-                )
-                .await;
+                let info = AuditInfo::about(Some(&row.user), client);
+                self.audit(tenant, "email_verified", info).await;
                 Ok(true)
             }
             Err(StoreError::Precondition(_)) => Err(ServiceError::InvalidToken),
@@ -180,11 +144,7 @@ impl RecoveryService {
         let (user, by_email) = match (bearer, email) {
             (None, Some(email)) => {
                 let email = Email::parse("email", email)?;
-                if let Some(ip) = &client.ip {
-                    self.limits
-                        .password_reset
-                        .hit(&address_key(tenant.slug().as_str(), ip), self.clock.now())?;
-                }
+                self.throttle(&self.limits.password_reset, tenant, client)?;
                 match users::find_by_login(tenant.db(), true, email.normalized()).await? {
                     Some(u) if !u.disabled => (u, true),
                     _ => return Ok(true),
@@ -198,18 +158,31 @@ impl RecoveryService {
         if user.email_verified {
             return Ok(true);
         }
-        let now = self.clock.now();
-        let since = now - chrono::Duration::minutes(RESET_WINDOW_MINUTES);
-        if one_time_tokens::issued_since(tenant.db(), &user.id, Kind::Verify, since).await?
-            >= RESET_MAILS_PER_ACCOUNT
-        {
-            if by_email {
-                return Ok(true);
-            }
+        if !self.send_link(tenant, &user, Kind::Verify).await? && !by_email {
+            // Over the per-account limit: a signed-in caller learns it, the email form does not.
             let retry_after = (RESET_WINDOW_MINUTES * 60) as u64;
             return Err(ServiceError::RateLimited { retry_after });
         }
-        let (token, mail) = self.token_mail(tenant, &user, Kind::Verify);
+        Ok(true)
+    }
+
+    /// Mails `user` a fresh link of `kind` (its earlier ones stop working), unless the account
+    /// was sent [`RESET_MAILS_PER_ACCOUNT`] of them in the last [`RESET_WINDOW_MINUTES`]
+    /// already (mailbox flooding): `false` then, and nothing is sent.
+    async fn send_link(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        kind: Kind,
+    ) -> Result<bool, ServiceError> {
+        let now = self.clock.now();
+        let since = now - chrono::Duration::minutes(RESET_WINDOW_MINUTES);
+        if one_time_tokens::issued_since(tenant.db(), &user.id, kind, since).await?
+            >= RESET_MAILS_PER_ACCOUNT
+        {
+            return Ok(false);
+        }
+        let (token, mail) = self.token_mail(tenant, user, kind);
         let mail_id = mail.id.clone();
         tenant
             .issue_token(user.id.clone(), token, mail, now)

@@ -13,7 +13,6 @@ use crate::domain::password_policy;
 use crate::domain::{Email, LoginIdentifier, NewPassword, Username, candidate_password};
 use crate::error::ServiceError;
 use crate::infra::audit::AuditInfo;
-use crate::infra::throttle::address_key;
 use crate::infra::{ClientInfo, Infra};
 use crate::mfa::service::MfaService;
 use crate::sessions::bruteforce::{Account, LoginGate};
@@ -27,6 +26,17 @@ pub struct SignedUp {
     pub user: UserRow,
     /// `None` while the address must be confirmed before any session.
     pub tokens: Option<AuthTokens>,
+}
+
+impl SignedUp {
+    /// The tokens, as `register` answers a sign-up: without them (the tenant requires a
+    /// verified address) `ACCOUNT_NOT_VERIFIED` naming the new account, where `signUp` answers
+    /// the same case without an error.
+    pub fn into_tokens(self) -> Result<AuthTokens, ServiceError> {
+        self.tokens.ok_or(ServiceError::AccountCreatedUnverified {
+            user_id: self.user.id,
+        })
+    }
 }
 
 /// Validated fields of an account to create.
@@ -157,28 +167,6 @@ impl AccountService {
         Ok(user)
     }
 
-    /// Creates an account and signs it in. When the tenant requires a verified address, the
-    /// account is created and its verification mail sent, but no session starts: the answer
-    /// is `ACCOUNT_NOT_VERIFIED` naming the new account ([`Infra::sign_up`] answers the
-    /// same case without an error).
-    pub async fn register(
-        &self,
-        tenant: &Tenant,
-        email: &str,
-        username: &str,
-        password: &str,
-        client: &ClientInfo,
-    ) -> Result<AuthTokens, ServiceError> {
-        let signed_up = self
-            .sign_up(tenant, email, username, password, client)
-            .await?;
-        signed_up
-            .tokens
-            .ok_or(ServiceError::AccountCreatedUnverified {
-                user_id: signed_up.user.id,
-            })
-    }
-
     /// Creates an account; signs it in unless the tenant requires a verified address first.
     pub async fn sign_up(
         &self,
@@ -217,17 +205,12 @@ impl AccountService {
         password: &str,
         client: &ClientInfo,
     ) -> Result<UserRow, ServiceError> {
-        if let Some(ip) = &client.ip {
-            self.limits
-                .register
-                .hit(&address_key(tenant.slug().as_str(), ip), self.clock.now())?;
-        }
+        self.throttle(&self.limits.register, tenant, client)?;
         let account = NewAccount::parse(self, tenant, email, username, password, "password")?;
         let user = self
             .create_account(tenant, account, Vec::new(), false)
             .await?;
-        self.audit(tenant, "register", AuditInfo::own(&user.id, client))
-            .await;
+        self.audit_own(tenant, "register", &user.id, client).await;
         Ok(user)
     }
 
@@ -267,11 +250,7 @@ impl AccountService {
         if password.is_empty() {
             return Err(ServiceError::bad_input("password", "is required"));
         }
-        if let Some(ip) = &client.ip {
-            self.limits
-                .login
-                .hit(&address_key(tenant.slug().as_str(), ip), self.clock.now())?;
-        }
+        self.throttle(&self.limits.login, tenant, client)?;
         let login = LoginIdentifier::parse(identifier);
         let user = if login.searchable() {
             users::find_by_login(tenant.db(), login.is_email(), login.normalized()).await?
@@ -300,16 +279,8 @@ impl AccountService {
             Some(u) if ok => u,
             _ => {
                 let subject = user.as_ref().map(|u| u.id.as_str());
-                self.audit(
-                    tenant,
-                    "login_failure",
-                    AuditInfo {
-                        subject,
-                        client: Some(client),
-                        ..Default::default()
-                    },
-                )
-                .await;
+                let info = AuditInfo::about(subject, client);
+                self.audit(tenant, "login_failure", info).await;
                 return Err(ServiceError::InvalidCredentials);
             }
         };
@@ -324,7 +295,7 @@ impl AccountService {
         if !completes {
             self.mfa.second_step_due(tenant, &user).await?;
         }
-        self.audit(tenant, "login_success", AuditInfo::own(&user.id, client))
+        self.audit_own(tenant, "login_success", &user.id, client)
             .await;
         Ok(user)
     }
@@ -372,12 +343,8 @@ impl AccountService {
                 self.clock.now(),
             )
             .await?;
-        let info = AuditInfo {
-            actor: Some(&p.user.id),
-            subject: Some(&p.user.id),
-            client: Some(client),
-            detail: Some(format!("{revoked} other sessions revoked")),
-        };
+        let detail = format!("{revoked} other sessions revoked");
+        let info = AuditInfo::own(&p.user.id, client).with_detail(detail);
         self.audit(tenant, "password_changed", info).await;
         Ok(true)
     }

@@ -99,20 +99,12 @@ impl AdminMutation {
 
     /// Disables a user and revokes its sessions; login then answers ACCOUNT_DISABLED.
     async fn disable_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
-        let (s, req) = parts::<AdminService>(ctx);
-        let u = s
-            .set_user_disabled(&req.tenant, req.bearer.as_deref(), &id, true, &req.client)
-            .await;
-        Ok(u.map_err(gql_err(req))?.into())
+        set_disabled(ctx, &id, true).await
     }
 
     /// Enables a disabled user.
     async fn enable_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
-        let (s, req) = parts::<AdminService>(ctx);
-        let u = s
-            .set_user_disabled(&req.tenant, req.bearer.as_deref(), &id, false, &req.client)
-            .await;
-        Ok(u.map_err(gql_err(req))?.into())
+        set_disabled(ctx, &id, false).await
     }
 
     /// Deletes a user with its sessions and tokens.
@@ -175,6 +167,19 @@ impl AdminMutation {
             .await
             .map_err(gql_err(req))
     }
+}
+
+/// `disableUser` and `enableUser`: one operation, either way.
+async fn set_disabled(ctx: &Context<'_>, id: &str, disabled: bool) -> Result<User> {
+    let (s, req) = parts::<AdminService>(ctx);
+    let u = s.set_user_disabled(
+        &req.tenant,
+        req.bearer.as_deref(),
+        id,
+        disabled,
+        &req.client,
+    );
+    Ok(u.await.map_err(gql_err(req))?.into())
 }
 
 crate::relay_connection!(

@@ -11,7 +11,8 @@ use crate::domain::keygen::generate_key;
 use crate::domain::keys::KEY_PUBLISH_AHEAD_SECONDS;
 use crate::domain::keys::KeyRow;
 use crate::error::ServiceError;
-use crate::infra::page::{Page, cursor, decode_cursor, page_size};
+use crate::infra::audit::AuditInfo;
+use crate::infra::page::{Page, decode_cursor, page_size};
 use crate::infra::settings::Settings;
 use crate::infra::{ClientInfo, Infra};
 use crate::sessions::service::SessionService;
@@ -137,16 +138,9 @@ impl AdminService {
                 "is longer than 254 characters",
             ));
         }
-        let mut rows =
-            users::list(tenant.db(), limit + 1, after.as_deref(), search.as_deref()).await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
+        let rows = users::list(tenant.db(), limit + 1, after.as_deref(), search.as_deref()).await?;
         let total = users::count(tenant.db(), search.as_deref()).await?;
-        Ok(Page {
-            items: rows.into_iter().map(|u| (cursor(&u.id), u)).collect(),
-            has_next,
-            total,
-        })
+        Ok(Page::of(rows, limit, total, |u| u.id.as_str()))
     }
 
     /// One user.
@@ -185,15 +179,8 @@ impl AdminService {
             .accounts
             .create_account(tenant, account, roles, input.email_verified)
             .await?;
-        self.admin_audit(
-            tenant,
-            "user_created",
-            &admin.user,
-            Some(&user.id),
-            client,
-            None,
-        )
-        .await;
+        let info = AuditInfo::by(&admin.user.id, client).on(&user.id);
+        self.audit(tenant, "user_created", info).await;
         Ok(user)
     }
 
@@ -213,9 +200,7 @@ impl AdminService {
                 "you cannot disable your own account",
             ));
         }
-        users::get(tenant.db(), id)
-            .await?
-            .ok_or_else(no_such_user)?;
+        self.target_user(tenant, id).await?;
         let user = tenant
             .set_disabled(id.to_string(), disabled, self.clock.now())
             .await?
@@ -225,8 +210,8 @@ impl AdminService {
         } else {
             "user_enabled"
         };
-        self.admin_audit(tenant, kind, &admin.user, Some(id), client, None)
-            .await;
+        let info = AuditInfo::by(&admin.user.id, client).on(id);
+        self.audit(tenant, kind, info).await;
         Ok(user)
     }
 
@@ -245,12 +230,10 @@ impl AdminService {
                 "you cannot delete your own account",
             ));
         }
-        users::get(tenant.db(), id)
-            .await?
-            .ok_or_else(no_such_user)?;
+        self.target_user(tenant, id).await?;
         let deleted = tenant.delete_user(id.to_string()).await?;
-        self.admin_audit(tenant, "user_deleted", &admin.user, Some(id), client, None)
-            .await;
+        let info = AuditInfo::by(&admin.user.id, client).on(id);
+        self.audit(tenant, "user_deleted", info).await;
         Ok(deleted)
     }
 
@@ -271,23 +254,16 @@ impl AdminService {
                 "you cannot remove your own admin role",
             ));
         }
-        users::get(tenant.db(), id)
-            .await?
-            .ok_or_else(no_such_user)?;
-        let detail = Some(format!("roles = [{}]", roles.join(", ")));
+        self.target_user(tenant, id).await?;
+        let detail = format!("roles = [{}]", roles.join(", "));
         let user = tenant
             .set_roles(id.to_string(), roles, self.clock.now())
             .await?
             .ok_or_else(no_such_user)?;
-        self.admin_audit(
-            tenant,
-            "roles_changed",
-            &admin.user,
-            Some(id),
-            client,
-            detail,
-        )
-        .await;
+        let info = AuditInfo::by(&admin.user.id, client)
+            .on(id)
+            .with_detail(detail);
+        self.audit(tenant, "roles_changed", info).await;
         Ok(user)
     }
 
@@ -300,21 +276,15 @@ impl AdminService {
         client: &ClientInfo,
     ) -> Result<usize, ServiceError> {
         let admin = self.sessions.require_admin(tenant, bearer).await?;
-        users::get(tenant.db(), id)
-            .await?
-            .ok_or_else(no_such_user)?;
+        self.target_user(tenant, id).await?;
         let n = tenant
             .revoke_all(id.to_string(), None, "revoked_by_admin", self.clock.now())
             .await?;
-        self.admin_audit(
-            tenant,
-            "sessions_revoked",
-            &admin.user,
-            Some(id),
-            client,
-            Some(format!("{n} sessions")),
-        )
-        .await;
+        let detail = format!("{n} sessions");
+        let info = AuditInfo::by(&admin.user.id, client)
+            .on(id)
+            .with_detail(detail);
+        self.audit(tenant, "sessions_revoked", info).await;
         Ok(n)
     }
 
@@ -459,8 +429,8 @@ impl AdminService {
         }
         tenants::update(&self.platform, row.clone()).await?;
         tenant.replace_row(row.clone());
-        self.admin_audit(tenant, "settings_updated", &admin.user, None, client, None)
-            .await;
+        let info = AuditInfo::by(&admin.user.id, client);
+        self.audit(tenant, "settings_updated", info).await;
         Ok((row, self.settings(tenant)))
     }
 
@@ -495,15 +465,8 @@ impl AdminService {
             Some(at) => format!("kid {kid}, signs from {}", at.to_rfc3339()),
             None => format!("kid {kid}, emergency: signs now, earlier keys revoked"),
         };
-        self.admin_audit(
-            tenant,
-            "signing_key_rotated",
-            &admin.user,
-            None,
-            client,
-            Some(detail),
-        )
-        .await;
+        let info = AuditInfo::by(&admin.user.id, client).with_detail(detail);
+        self.audit(tenant, "signing_key_rotated", info).await;
         Ok(kid)
     }
 
@@ -519,14 +482,8 @@ impl AdminService {
         self.sessions.require_admin(tenant, bearer).await?;
         let limit = page_size(first)?;
         let after = decode_cursor("after", after)?;
-        let mut rows = audit::list(tenant.db(), limit + 1, after.as_deref(), user).await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
+        let rows = audit::list(tenant.db(), limit + 1, after.as_deref(), user).await?;
         let total = audit::count(tenant.db(), user).await?;
-        Ok(Page {
-            items: rows.into_iter().map(|e| (cursor(&e.id), e)).collect(),
-            has_next,
-            total,
-        })
+        Ok(Page::of(rows, limit, total, |e| e.id.as_str()))
     }
 }

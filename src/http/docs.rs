@@ -25,38 +25,48 @@ const LOGIN_EXAMPLE: &str =
 const MFA_EXAMPLE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/mfa.html"));
 const MFA_EXAMPLE_JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/mfa.js"));
 
-const SWAGGER_PAGE: &str = r#"<!doctype html>
+/// An HTML page in the shape all the documentation pages share (viewport, and an empty icon
+/// so browsers do not ask for `/favicon.ico`), around its own title, head and body lines.
+pub(super) fn html_page(title: &str, head: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<title>latchkey REST API · Swagger UI</title>
-<link rel="stylesheet" href="/assets/docs/swagger-ui.css">
+<title>{title}</title>
+{head}
 </head>
 <body>
-<div id="swagger-ui"></div>
-<script src="/assets/docs/swagger-ui-bundle.js"></script>
-<script src="/assets/pages/swagger-init.js"></script>
+{body}
 </body>
 </html>
-"#;
+"#
+    )
+}
 
-const REDOC_PAGE: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>latchkey REST API · ReDoc</title>
-<style>body { margin: 0; padding: 0; }</style>
-</head>
-<body>
-<redoc spec-url="/openapi.json"></redoc>
-<script src="/assets/docs/redoc.standalone.js"></script>
-</body>
-</html>
-"#;
+/// Swagger UI; its start-up script is a file of its own, as the page policy allows no inline
+/// script.
+fn swagger_page() -> String {
+    html_page(
+        "latchkey REST API · Swagger UI",
+        r#"<link rel="stylesheet" href="/assets/docs/swagger-ui.css">"#,
+        r#"<div id="swagger-ui"></div>
+<script src="/assets/docs/swagger-ui-bundle.js"></script>
+<script src="/assets/pages/swagger-init.js"></script>"#,
+    )
+}
+
+/// ReDoc, reading the document from `/openapi.json`.
+fn redoc_page() -> String {
+    html_page(
+        "latchkey REST API · ReDoc",
+        "<style>body { margin: 0; padding: 0; }</style>",
+        r#"<redoc spec-url="/openapi.json"></redoc>
+<script src="/assets/docs/redoc.standalone.js"></script>"#,
+    )
+}
 
 /// The documentation routes; `openapi` is the generated document, built once at start-up.
 pub fn routes(openapi: String, serve_examples: bool) -> Router<AppState> {
@@ -69,8 +79,8 @@ pub fn routes(openapi: String, serve_examples: bool) -> Router<AppState> {
                 async move { json(doc) }
             }),
         )
-        .route("/docs", get(|| async { page(SWAGGER_PAGE.into()) }))
-        .route("/redoc", get(|| async { page(REDOC_PAGE.into()) }));
+        .route("/docs", get(|| async { page(swagger_page()) }))
+        .route("/redoc", get(|| async { page(redoc_page()) }));
     if serve_examples {
         // The examples are off unless SERVE_EXAMPLES=true. The MFA page runs under the strict
         // page policy (its script is a file of its own); the login example does not, see

@@ -31,65 +31,36 @@ use crate::graphql::guard::{MAX_NESTING, MAX_QUERY_BYTES, nesting_depth};
 /// Operations allowed in one batched request.
 pub const MAX_BATCH: usize = 10;
 
-/// POST on the default tenant.
-pub async fn post_default(
-    State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let slug = st.services.config.default_tenant.to_string();
-    post(st, slug, peer, headers, body).await
-}
-
-/// POST on a named tenant.
+/// POST on the default tenant (`/graphql`) or a named one (`/t/{tenant}/graphql`).
 pub async fn post_tenant(
     State(st): State<AppState>,
-    Path(tenant): Path<String>,
+    tenant: Option<Path<String>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    post(st, tenant, peer, headers, body).await
+) -> Result<Response, Response> {
+    let slug = tenant_slug(&st, tenant);
+    let (batch, media) = accept(&headers, |media| read_post(&headers, body, media))?;
+    Ok(execute(st, slug, peer, headers, batch, media).await)
 }
 
-/// GET on the default tenant.
-pub async fn get_default(
-    State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-) -> Response {
-    let slug = st.services.config.default_tenant.to_string();
-    get(st, slug, peer, uri, headers).await
-}
-
-/// GET on a named tenant.
-pub async fn get_tenant(
-    State(st): State<AppState>,
-    Path(tenant): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-) -> Response {
-    get(st, tenant, peer, uri, headers).await
-}
-
-async fn post(
-    st: AppState,
-    slug: String,
-    peer: SocketAddr,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let media = match Media::negotiate(&headers) {
-        Ok(m) => m,
-        Err(resp) => return resp,
-    };
-    match read_post(&headers, body, media) {
-        Ok(batch) => execute(st, slug, peer, headers, batch, media).await,
-        Err(resp) => resp,
+/// The tenant the path names, or the default tenant on `/graphql` (a route without
+/// parameters, where the path extracts to `None`), so one handler serves both routes.
+fn tenant_slug(st: &AppState, tenant: Option<Path<String>>) -> String {
+    match tenant {
+        Some(Path(slug)) => slug,
+        None => st.services.config.default_tenant.to_string(),
     }
+}
+
+/// The answer's media type and the request `read` parses under it, or the response refusing
+/// them: every endpoint negotiates first, so a 406 comes before any complaint about the body.
+fn accept(
+    headers: &HeaderMap,
+    read: impl FnOnce(Media) -> Result<BatchRequest, Response>,
+) -> Result<(BatchRequest, Media), Response> {
+    let media = Media::negotiate(headers)?;
+    Ok((read(media)?, media))
 }
 
 /// The media type of an answer, chosen from the request's `Accept`.
@@ -220,27 +191,23 @@ struct GetParams {
     variables: Option<String>,
 }
 
-async fn get(
-    st: AppState,
-    slug: String,
-    peer: SocketAddr,
-    uri: axum::http::Uri,
+/// GET on the default tenant or a named one (queries only; GraphiQL for browsers).
+pub async fn get_tenant(
+    State(st): State<AppState>,
+    tenant: Option<Path<String>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, Response> {
+    let slug = tenant_slug(&st, tenant);
     if wants_html(&headers) {
         if let Err(e) = st.services.tenant(&slug).await {
-            return service_error_response(e, &headers, Media::GraphqlResponse);
+            return Err(service_error_response(e, &headers, Media::GraphqlResponse));
         }
-        return super::playground::page_for(uri.path());
+        return Ok(super::playground::page_for(uri.path()));
     }
-    let media = match Media::negotiate(&headers) {
-        Ok(m) => m,
-        Err(resp) => return resp,
-    };
-    match read_get(&uri, media) {
-        Ok(batch) => execute(st, slug, peer, headers, batch, media).await,
-        Err(resp) => resp,
-    }
+    let (batch, media) = accept(&headers, |media| read_get(&uri, media))?;
+    Ok(execute(st, slug, peer, headers, batch, media).await)
 }
 
 /// Parses a GraphQL GET request (queries only).
@@ -380,15 +347,9 @@ pub async fn post_platform(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let media = match Media::negotiate(&headers) {
-        Ok(m) => m,
-        Err(resp) => return resp,
-    };
-    match read_post(&headers, body, media) {
-        Ok(batch) => execute_platform(st, headers, batch, media).await,
-        Err(resp) => resp,
-    }
+) -> Result<Response, Response> {
+    let (batch, media) = accept(&headers, |media| read_post(&headers, body, media))?;
+    Ok(execute_platform(st, headers, batch, media).await)
 }
 
 /// GET on the platform API (queries only; GraphiQL for browsers).
@@ -396,18 +357,15 @@ pub async fn get_platform(
     State(st): State<AppState>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, Response> {
     if wants_html(&headers) {
-        return super::playground::page_with(uri.path(), super::playground::PLATFORM_QUERY);
+        return Ok(super::playground::page_with(
+            uri.path(),
+            super::playground::PLATFORM_QUERY,
+        ));
     }
-    let media = match Media::negotiate(&headers) {
-        Ok(m) => m,
-        Err(resp) => return resp,
-    };
-    match read_get(&uri, media) {
-        Ok(batch) => execute_platform(st, headers, batch, media).await,
-        Err(resp) => resp,
-    }
+    let (batch, media) = accept(&headers, |media| read_get(&uri, media))?;
+    Ok(execute_platform(st, headers, batch, media).await)
 }
 
 async fn execute_platform(

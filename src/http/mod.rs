@@ -50,7 +50,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route(
             "/graphql",
-            get(graphql::get_default).post(graphql::post_default),
+            get(graphql::get_tenant).post(graphql::post_tenant),
         )
         .route(
             "/t/{tenant}/graphql",

@@ -5,6 +5,7 @@
 use axum::response::Response;
 
 use super::assets::{escape, page};
+use super::docs::html_page;
 
 /// The query a first visit opens with. GraphiQL asks which operation to run.
 pub const DEFAULT_QUERY: &str = r#"# Welcome to latchkey. Everything on this page is served by latchkey itself.
@@ -64,25 +65,16 @@ pub fn page_with(endpoint: &str, query: &'static str) -> Response {
     // The query goes into a non-executed text block; only `</script` could end it early,
     // and the constants have none.
     debug_assert!(!query.contains("</"));
-    page(format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>latchkey GraphiQL</title>
-<link rel="stylesheet" href="/assets/graphiql/graphiql.css">
-<style>body {{ margin: 0; }} #graphiql {{ height: 100vh; }}</style>
-</head>
-<body>
-<div id="graphiql" data-endpoint="{endpoint}">Loading GraphiQL…</div>
+    page(html_page(
+        "latchkey GraphiQL",
+        r#"<link rel="stylesheet" href="/assets/graphiql/graphiql.css">
+<style>body { margin: 0; } #graphiql { height: 100vh; }</style>"#,
+        &format!(
+            r#"<div id="graphiql" data-endpoint="{endpoint}">Loading GraphiQL…</div>
 <script type="text/plain" id="graphiql-default-query">{query}</script>
-<script src="/assets/graphiql/graphiql.js"></script>
-</body>
-</html>
-"#,
-        endpoint = escape(endpoint),
-        query = query,
+<script src="/assets/graphiql/graphiql.js"></script>"#,
+            endpoint = escape(endpoint),
+            query = query,
+        ),
     ))
 }

@@ -20,6 +20,8 @@ pub struct AuditInfo<'a> {
     pub detail: Option<String>,
 }
 
+// The few shapes an event takes, so a call site names who and what in one line instead of
+// spelling out the four fields.
 impl<'a> AuditInfo<'a> {
     /// A user acting on their own account.
     pub fn own(user: &'a str, client: &'a ClientInfo) -> Self {
@@ -28,6 +30,41 @@ impl<'a> AuditInfo<'a> {
             subject: Some(user),
             client: Some(client),
             detail: None,
+        }
+    }
+
+    /// An event about an account (when one is known) that no signed-in user caused: a failed
+    /// sign-in, a mailed link used.
+    pub fn about(subject: Option<&'a str>, client: &'a ClientInfo) -> Self {
+        Self {
+            subject,
+            client: Some(client),
+            ..Default::default()
+        }
+    }
+
+    /// `actor` (an admin) acting on the tenant; [`AuditInfo::on`] names the account concerned.
+    pub fn by(actor: &'a str, client: &'a ClientInfo) -> Self {
+        Self {
+            actor: Some(actor),
+            client: Some(client),
+            ..Default::default()
+        }
+    }
+
+    /// The same event, concerning `subject`.
+    pub fn on(self, subject: &'a str) -> Self {
+        Self {
+            subject: Some(subject),
+            ..self
+        }
+    }
+
+    /// The same event, with `detail`.
+    pub fn with_detail(self, detail: String) -> Self {
+        Self {
+            detail: Some(detail),
+            ..self
         }
     }
 }

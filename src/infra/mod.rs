@@ -23,7 +23,7 @@ use crate::error::ServiceError;
 use crate::store::Db;
 use crate::store::outbox::QueuedMail;
 use crate::store::tenants::TenantRow;
-use crate::store::users::UserRow;
+use crate::store::users::{self, UserRow};
 use audit::AuditInfo;
 use mail::{MailContext, Template};
 use passwords::Hasher;
@@ -99,29 +99,52 @@ impl Infra {
         Settings::of(row, &self.config)
     }
 
+    /// Counts a request of `client` against `limiter` (one of [`Infra::limits`]), for its
+    /// address in `tenant`: every per-address limit is checked this way. A client whose
+    /// address is unknown is not limited.
+    pub(crate) fn throttle(
+        &self,
+        limiter: &throttle::WindowLimiter,
+        tenant: &Tenant,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        match &client.ip {
+            Some(ip) => limiter.hit(
+                &throttle::address_key(tenant.slug().as_str(), ip),
+                self.clock.now(),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// The account `id` an admin operation targets: `no such user` (on the `id` argument) when
+    /// the tenant has none.
+    pub(crate) async fn target_user(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+    ) -> Result<UserRow, ServiceError> {
+        users::get(tenant.db(), id)
+            .await?
+            .ok_or_else(|| ServiceError::bad_input("id", "no such user"))
+    }
+
     /// Appends an audit event to the tenant's log and to the process log. A failed write is
     /// logged, never turned into a failed request: the action already happened.
     pub async fn audit(&self, tenant: &Tenant, kind: &str, info: AuditInfo<'_>) {
         audit::record(tenant, self.clock.now(), kind, info).await;
     }
 
-    /// Appends an admin's action to the audit log: the admin is the actor.
-    pub(crate) async fn admin_audit(
+    /// [`Infra::audit`] of a user acting on their own account (sign-ins, factor changes): the
+    /// commonest event, in one line at the call.
+    pub(crate) async fn audit_own(
         &self,
         tenant: &Tenant,
         kind: &str,
-        admin: &UserRow,
-        subject: Option<&str>,
+        user: &str,
         client: &ClientInfo,
-        detail: Option<String>,
     ) {
-        let info = AuditInfo {
-            actor: Some(&admin.id),
-            subject,
-            client: Some(client),
-            detail,
-        };
-        self.audit(tenant, kind, info).await;
+        self.audit(tenant, kind, AuditInfo::own(user, client)).await;
     }
 
     /// The mail of `template` to `user`, in the tenant's words, with the link (if any) and
@@ -144,5 +167,18 @@ impl Infra {
             valid_for: &mail::duration_words(ttl),
         };
         mail::render(template, &user.email, &ctx, self.clock.now())
+    }
+
+    /// A notice to `user` without a link, and its outbox id: the mail is queued in the
+    /// transaction of the change it reports, and the id wakes the mailer once that committed.
+    pub(crate) fn notice(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        template: Template,
+    ) -> (QueuedMail, String) {
+        let mail = self.render(tenant, user, template, None);
+        let id = mail.id.clone();
+        (mail, id)
     }
 }

@@ -19,21 +19,46 @@ pub struct Page<T> {
     pub total: usize,
 }
 
+impl<T> Page<T> {
+    /// The page of `rows` read with one row more than `limit` (that one only says whether more
+    /// follow), each item under the cursor of its `key`.
+    pub fn of(mut rows: Vec<T>, limit: usize, total: usize, key: impl Fn(&T) -> &str) -> Self {
+        let has_next = rows.len() > limit;
+        rows.truncate(limit);
+        Page {
+            items: rows.into_iter().map(|r| (cursor(key(&r)), r)).collect(),
+            has_next,
+            total,
+        }
+    }
+}
+
 /// Encodes a list cursor (opaque to clients).
 pub fn cursor(id: &str) -> String {
     B64.encode(id)
 }
 
-/// Decodes a list cursor; anything not produced by [`cursor`] is `BAD_USER_INPUT`.
+/// The error of a cursor this list did not hand out.
+pub fn bad_cursor(field: &'static str) -> ServiceError {
+    ServiceError::bad_input(field, "is not a cursor from this list")
+}
+
+/// Decodes a list cursor to the key it encodes, for lists that check the key themselves
+/// (client ids, tenant slugs); anything not produced by [`cursor`] is `BAD_USER_INPUT`.
+pub fn decode_key(field: &'static str, c: &str) -> Result<String, ServiceError> {
+    let raw = B64.decode(c).map_err(|_| bad_cursor(field))?;
+    String::from_utf8(raw).map_err(|_| bad_cursor(field))
+}
+
+/// Decodes a list cursor of record ids (UUIDs); anything not produced by [`cursor`] is
+/// `BAD_USER_INPUT`.
 pub fn decode_cursor(field: &'static str, c: Option<&str>) -> Result<Option<String>, ServiceError> {
     match c {
         None => Ok(None),
         Some(c) => {
-            let bad = || ServiceError::bad_input(field, "is not a cursor from this list");
-            let raw = B64.decode(c).map_err(|_| bad())?;
-            let id = String::from_utf8(raw).map_err(|_| bad())?;
+            let id = decode_key(field, c)?;
             if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
-                return Err(bad());
+                return Err(bad_cursor(field));
             }
             Ok(Some(id))
         }

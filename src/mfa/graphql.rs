@@ -41,6 +41,13 @@ pub struct RecoveryCodes {
     pub codes: Vec<String>,
 }
 
+/// The codes as the service hands them out (enrolment and regeneration answer alike).
+impl From<Vec<String>> for RecoveryCodes {
+    fn from(codes: Vec<String>) -> Self {
+        Self { codes }
+    }
+}
+
 /// A WebAuthn ceremony started: the browser's options, and the id to finish it with.
 #[derive(SimpleObject)]
 pub struct PasskeyChallenge {
@@ -49,6 +56,16 @@ pub struct PasskeyChallenge {
     /// `{publicKey: ...}` for `navigator.credentials.create` / `get` (e.g. through
     /// `PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey)`).
     pub options: Json<Value>,
+}
+
+/// A ceremony as the service starts it: its id and the browser's options.
+impl From<(String, Value)> for PasskeyChallenge {
+    fn from((id, options): (String, Value)) -> Self {
+        Self {
+            challenge_id: ID(id),
+            options: Json(options),
+        }
+    }
 }
 
 /// A registered passkey.
@@ -146,9 +163,7 @@ impl MfaMutation {
             &code,
             &req.client,
         );
-        Ok(RecoveryCodes {
-            codes: codes.await.map_err(gql_err(req))?,
-        })
+        Ok(codes.await.map_err(gql_err(req))?.into())
     }
 
     /// Removes the caller's authenticator app (current password required).
@@ -168,9 +183,7 @@ impl MfaMutation {
         let (s, req) = parts::<MfaService>(ctx);
         let codes =
             s.regenerate_recovery_codes(&req.tenant, req.bearer.as_deref(), &password, &req.client);
-        Ok(RecoveryCodes {
-            codes: codes.await.map_err(gql_err(req))?,
-        })
+        Ok(codes.await.map_err(gql_err(req))?.into())
     }
 
     /// Starts registering a passkey (Bearer, or an enrolment-only `mfaToken`).
@@ -180,14 +193,9 @@ impl MfaMutation {
         mfa_token: Option<String>,
     ) -> Result<PasskeyChallenge> {
         let (s, req) = parts::<MfaService>(ctx);
-        let (id, options) = s
-            .start_passkey_registration(&req.tenant, req.bearer.as_deref(), mfa_token.as_deref())
-            .await
-            .map_err(gql_err(req))?;
-        Ok(PasskeyChallenge {
-            challenge_id: ID(id),
-            options: Json(options),
-        })
+        let c =
+            s.start_passkey_registration(&req.tenant, req.bearer.as_deref(), mfa_token.as_deref());
+        Ok(c.await.map_err(gql_err(req))?.into())
     }
 
     /// Finishes registering a passkey with the browser's credential (`credential.toJSON()`).
@@ -225,14 +233,8 @@ impl MfaMutation {
         identifier: Option<String>,
     ) -> Result<PasskeyChallenge> {
         let (s, req) = parts::<MfaService>(ctx);
-        let (id, options) = s
-            .start_passkey_login(&req.tenant, identifier.as_deref())
-            .await
-            .map_err(gql_err(req))?;
-        Ok(PasskeyChallenge {
-            challenge_id: ID(id),
-            options: Json(options),
-        })
+        let c = s.start_passkey_login(&req.tenant, identifier.as_deref());
+        Ok(c.await.map_err(gql_err(req))?.into())
     }
 
     /// Finishes a passkey sign-in with the browser's assertion; no second step follows.

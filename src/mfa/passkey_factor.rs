@@ -100,12 +100,8 @@ impl MfaService {
         {
             Ok(p) => p,
             Err(e) => {
-                self.audit(
-                    tenant,
-                    "passkey_registration_failed",
-                    AuditInfo::own(&user.id, client),
-                )
-                .await;
+                self.audit_own(tenant, "passkey_registration_failed", &user.id, client)
+                    .await;
                 return Err(e);
             }
         };
@@ -124,8 +120,7 @@ impl MfaService {
             created_at: now,
             last_used_at: None,
         };
-        let notice = self.render(tenant, &user, Template::FactorAdded("A passkey"), None);
-        let notice_id = notice.id.clone();
+        let (notice, notice_id) = self.notice(tenant, &user, Template::FactorAdded("A passkey"));
         match mfa_store::insert_passkey(tenant.db(), &stored, notice).await {
             Ok(()) => {}
             Err(crate::store::StoreError::Conflict(_)) => {
@@ -140,17 +135,8 @@ impl MfaService {
             let _ = self.spend(tenant, enroll).await;
         }
         self.mailer.notify(tenant.slug(), &notice_id);
-        self.audit(
-            tenant,
-            "passkey_added",
-            AuditInfo {
-                actor: Some(&user.id),
-                subject: Some(&user.id),
-                client: Some(client),
-                detail: Some(format!("passkey {}", stored.id)),
-            },
-        )
-        .await;
+        let info = AuditInfo::own(&user.id, client).with_detail(format!("passkey {}", stored.id));
+        self.audit(tenant, "passkey_added", info).await;
         Ok(stored)
     }
 
@@ -163,23 +149,13 @@ impl MfaService {
         client: &ClientInfo,
     ) -> Result<bool, ServiceError> {
         let user = self.sessions.authenticate(tenant, bearer).await?.user;
-        let notice = self.render(tenant, &user, Template::FactorRemoved("A passkey"), None);
-        let notice_id = notice.id.clone();
+        let (notice, notice_id) = self.notice(tenant, &user, Template::FactorRemoved("A passkey"));
         if !mfa_store::delete_passkey(tenant.db(), &user.id, id, notice).await? {
             return Ok(false);
         }
         self.mailer.notify(tenant.slug(), &notice_id);
-        self.audit(
-            tenant,
-            "passkey_removed",
-            AuditInfo {
-                actor: Some(&user.id),
-                subject: Some(&user.id),
-                client: Some(client),
-                detail: Some(format!("passkey {id}")),
-            },
-        )
-        .await;
+        let info = AuditInfo::own(&user.id, client).with_detail(format!("passkey {id}"));
+        self.audit(tenant, "passkey_removed", info).await;
         Ok(true)
     }
 
@@ -302,26 +278,14 @@ impl MfaService {
         {
             Ok(u) => u,
             Err(e) => {
-                self.audit(
-                    tenant,
-                    "passkey_login_failure",
-                    AuditInfo {
-                        subject: row.user.as_deref(),
-                        client: Some(client),
-                        ..Default::default()
-                    },
-                )
-                .await;
+                let info = AuditInfo::about(row.user.as_deref(), client);
+                self.audit(tenant, "passkey_login_failure", info).await;
                 return Err(e);
             }
         };
         self.after_authentication(tenant, &user)?;
-        self.audit(
-            tenant,
-            "passkey_login_success",
-            AuditInfo::own(&user.id, client),
-        )
-        .await;
+        self.audit_own(tenant, "passkey_login_success", &user.id, client)
+            .await;
         Ok(user)
     }
 }

@@ -178,16 +178,8 @@ impl MfaService {
         };
         if !ok {
             mfa_store::fail_challenge(tenant.db(), &hash).await?;
-            self.audit(
-                tenant,
-                "mfa_failure",
-                AuditInfo {
-                    subject: Some(&user.id),
-                    client: Some(client),
-                    ..Default::default()
-                },
-            )
-            .await;
+            let info = AuditInfo::about(Some(&user.id), client);
+            self.audit(tenant, "mfa_failure", info).await;
             return Err(ServiceError::InvalidCredentials);
         }
         // Single use: of two right answers at once, one wins.
@@ -201,7 +193,7 @@ impl MfaService {
             }
         }
         self.after_authentication(tenant, &user)?;
-        self.audit(tenant, "mfa_success", AuditInfo::own(&user.id, client))
+        self.audit_own(tenant, "mfa_success", &user.id, client)
             .await;
         Ok((user, method))
     }

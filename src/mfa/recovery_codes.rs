@@ -6,7 +6,6 @@ use super::store as mfa_store;
 use crate::actors::Tenant;
 use crate::error::ServiceError;
 use crate::infra::ClientInfo;
-use crate::infra::audit::AuditInfo;
 use crate::infra::mail::Template;
 
 /// Recovery codes handed out at once.
@@ -78,22 +77,13 @@ impl MfaService {
             ));
         }
         let (codes, hashes) = self.recovery_codes(tenant, &user.id);
-        let notice = self.render(
-            tenant,
-            &user,
-            Template::FactorAdded("A new set of recovery codes"),
-            None,
-        );
-        let notice_id = notice.id.clone();
+        let added = Template::FactorAdded("A new set of recovery codes");
+        let (notice, notice_id) = self.notice(tenant, &user, added);
         mfa_store::replace_recovery_codes(tenant.db(), &user.id, &hashes, notice, self.clock.now())
             .await?;
         self.mailer.notify(tenant.slug(), &notice_id);
-        self.audit(
-            tenant,
-            "recovery_codes_regenerated",
-            AuditInfo::own(&user.id, client),
-        )
-        .await;
+        self.audit_own(tenant, "recovery_codes_regenerated", &user.id, client)
+            .await;
         Ok(codes)
     }
 }

@@ -11,12 +11,13 @@ use super::store::{self as mfa_store, PasskeyRow};
 use crate::actors::Tenant;
 use crate::domain::candidate_password;
 use crate::error::ServiceError;
+use crate::infra::audit::AuditInfo;
 use crate::infra::mail::Template;
 use crate::infra::{ClientInfo, Infra};
 use crate::sessions::bruteforce::Account;
 use crate::sessions::bruteforce::LoginGate;
 use crate::sessions::service::SessionService;
-use crate::store::users::{self, UserRow};
+use crate::store::users::UserRow;
 use std::sync::Arc;
 
 /// Longest factor input looked at (codes are 6 digits or 11 characters).
@@ -123,30 +124,18 @@ impl MfaService {
         client: &ClientInfo,
     ) -> Result<UserRow, ServiceError> {
         let admin = self.sessions.require_admin(tenant, bearer).await?;
-        let user = users::get(tenant.db(), id)
-            .await?
-            .ok_or_else(|| ServiceError::bad_input("id", "no such user"))?;
-        let notice = self.render(
-            tenant,
-            &user,
-            Template::FactorRemoved("Every second factor (by an administrator)"),
-            None,
-        );
-        let notice_id = notice.id.clone();
+        let user = self.target_user(tenant, id).await?;
+        let removed = Template::FactorRemoved("Every second factor (by an administrator)");
+        let (notice, notice_id) = self.notice(tenant, &user, removed);
         mfa_store::delete_all(tenant.db(), &user.id, notice).await?;
         let revoked = tenant
             .revoke_all(user.id.clone(), None, "mfa_reset", self.clock.now())
             .await?;
         self.mailer.notify(tenant.slug(), &notice_id);
-        self.admin_audit(
-            tenant,
-            "mfa_reset",
-            &admin.user,
-            Some(&user.id),
-            client,
-            Some(format!("{revoked} sessions revoked")),
-        )
-        .await;
+        let info = AuditInfo::by(&admin.user.id, client)
+            .on(&user.id)
+            .with_detail(format!("{revoked} sessions revoked"));
+        self.audit(tenant, "mfa_reset", info).await;
         Ok(user)
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
 use crate::store::outbox::{self, QueuedMail};
-use crate::store::{Db, StoreError, StoreResult};
+use crate::store::{Db, StoreResult};
 
 /// Most wrong codes one mfaToken takes before it is dead.
 pub const MAX_CHALLENGE_FAILURES: i64 = 5;
@@ -71,24 +71,23 @@ fn challenge_rid(hash: &str) -> RecordId {
 
 /// The TOTP row of a user.
 pub async fn totp(db: &Db, user: &str) -> StoreResult<Option<TotpRow>> {
-    let mut res = db
-        .query("SELECT secret_sealed, confirmed_at, last_step FROM ONLY $rid")
+    db.query("SELECT secret_sealed, confirmed_at, last_step FROM ONLY $rid")
         .bind(("rid", RecordId::new("totp", user)))
-        .await?;
-    Ok(res.take(0)?)
+        .take(0)
+        .await
 }
 
 /// Whether one of `hashes` is an unused recovery code of `user` (nothing is spent).
 pub async fn has_recovery_code(db: &Db, user: &str, hashes: &[String]) -> StoreResult<bool> {
-    let mut res = db
+    let yes: Option<bool> = db
         .query(
             "RETURN count(SELECT id FROM recovery_code
                  WHERE user = $user AND hash IN $hashes AND used_at IS NONE LIMIT 1) > 0",
         )
         .bind(("user", user.to_string()))
         .bind(("hashes", hashes.to_vec()))
+        .take(0)
         .await?;
-    let yes: Option<bool> = res.take(0)?;
     Ok(yes.unwrap_or(false))
 }
 
@@ -99,8 +98,10 @@ pub async fn all_totp(db: &Db) -> StoreResult<Vec<(String, String)>> {
         user: String,
         secret_sealed: String,
     }
-    let mut res = db.query("SELECT user, secret_sealed FROM totp").await?;
-    let rows: Vec<Row> = res.take(0)?;
+    let rows: Vec<Row> = db
+        .query("SELECT user, secret_sealed FROM totp")
+        .take(0)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| (r.user, r.secret_sealed))
@@ -112,21 +113,21 @@ pub async fn reseal_totp(db: &Db, user: &str, sealed: String) -> StoreResult<()>
     db.query("UPDATE $rid SET secret_sealed = $sealed")
         .bind(("rid", RecordId::new("totp", user)))
         .bind(("sealed", sealed))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }
 
 /// Whether a user has a confirmed authenticator app or a passkey.
 pub async fn has_factor(db: &Db, user: &str) -> StoreResult<bool> {
-    let mut res = db
+    let yes: Option<bool> = db
         .query(
             "RETURN (SELECT VALUE confirmed_at FROM ONLY $totp) != NONE
                 OR count(SELECT id FROM passkey WHERE user = $user LIMIT 1) > 0",
         )
         .bind(("totp", RecordId::new("totp", user)))
         .bind(("user", user.to_string()))
+        .take(0)
         .await?;
-    let yes: Option<bool> = res.take(0)?;
     Ok(yes.unwrap_or(false))
 }
 
@@ -138,25 +139,20 @@ pub async fn put_pending_totp(
     sealed: String,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let res = db
-        .query(
-            "BEGIN TRANSACTION;
+    db.query(
+        "BEGIN TRANSACTION;
              LET $cur = (SELECT confirmed_at FROM ONLY $rid);
              IF $cur.confirmed_at != NONE { THROW 'already enrolled' };
              UPSERT $rid SET user = $user, secret_sealed = $sealed, confirmed_at = NONE,
                  last_step = NONE, created_at = $now;
              COMMIT TRANSACTION;",
-        )
-        .bind(("rid", RecordId::new("totp", user)))
-        .bind(("user", user.to_string()))
-        .bind(("sealed", sealed))
-        .bind(("now", now))
-        .await;
-    match res {
-        Ok(_) => Ok(true),
-        Err(StoreError::Precondition(_)) => Ok(false),
-        Err(e) => Err(e),
-    }
+    )
+    .bind(("rid", RecordId::new("totp", user)))
+    .bind(("user", user.to_string()))
+    .bind(("sealed", sealed))
+    .bind(("now", now))
+    .applied()
+    .await
 }
 
 /// Confirms the enrolment at `step` (only if still unconfirmed), replaces the recovery codes
@@ -169,9 +165,8 @@ pub async fn confirm_totp(
     notice: QueuedMail,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let res = db
-        .query(
-            "BEGIN TRANSACTION;
+    db.query(
+        "BEGIN TRANSACTION;
              LET $done = (UPDATE $rid SET confirmed_at = $now, last_step = $step
                  WHERE confirmed_at IS NONE RETURN AFTER);
              IF array::len($done) = 0 { THROW 'not pending' };
@@ -179,36 +174,30 @@ pub async fn confirm_totp(
              FOR $h IN $hashes { CREATE recovery_code SET user = $user, hash = $h, created_at = $now; };
              CREATE $oid CONTENT $mail;
              COMMIT TRANSACTION;",
-        )
-        .bind(("rid", RecordId::new("totp", user)))
-        .bind(("user", user.to_string()))
-        .bind(("step", step))
-        .bind(("hashes", code_hashes.to_vec()))
-        .bind(("oid", outbox::rid(&notice.id)))
-        .bind(("mail", notice.mail))
-        .bind(("now", now))
-        .await;
-    match res {
-        Ok(_) => Ok(true),
-        Err(StoreError::Precondition(_)) => Ok(false),
-        Err(e) => Err(e),
-    }
+    )
+    .bind(("rid", RecordId::new("totp", user)))
+    .bind(("user", user.to_string()))
+    .bind(("step", step))
+    .bind(("hashes", code_hashes.to_vec()))
+    .bind(("oid", outbox::rid(&notice.id)))
+    .bind(("mail", notice.mail))
+    .bind(("now", now))
+    .applied()
+    .await
 }
 
 /// Records `step` as used if it is later than the last one (a code works once, also when two
 /// requests present it at the same moment). `false`: not later.
 pub async fn use_totp_step(db: &Db, user: &str, step: i64) -> StoreResult<bool> {
-    let mut res = db
-        .query(
-            "UPDATE $rid SET last_step = $step
+    db.query(
+        "UPDATE $rid SET last_step = $step
              WHERE confirmed_at != NONE AND (last_step IS NONE OR last_step < $step)
              RETURN AFTER",
-        )
-        .bind(("rid", RecordId::new("totp", user)))
-        .bind(("step", step))
-        .await?;
-    let rows: Vec<surrealdb::types::Value> = res.take(0)?;
-    Ok(!rows.is_empty())
+    )
+    .bind(("rid", RecordId::new("totp", user)))
+    .bind(("step", step))
+    .changed()
+    .await
 }
 
 /// Removes a user's authenticator app; recovery codes go too when no other factor is left.
@@ -227,18 +216,18 @@ pub async fn delete_totp(db: &Db, user: &str, notice: QueuedMail) -> StoreResult
     .bind(("user", user.to_string()))
     .bind(("oid", outbox::rid(&notice.id)))
     .bind(("mail", notice.mail))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }
 
 /// Unused recovery codes of a user.
 pub async fn recovery_codes_left(db: &Db, user: &str) -> StoreResult<i64> {
-    let mut res = db
+    let n = db
         .query("SELECT count() AS n FROM recovery_code WHERE user = $user AND used_at IS NONE GROUP ALL")
         .bind(("user", user.to_string()))
+        .count()
         .await?;
-    let n: Option<i64> = res.take((0, "n"))?;
-    Ok(n.unwrap_or(0))
+    Ok(n as i64)
 }
 
 /// Replaces a user's recovery codes and queues the notice.
@@ -261,8 +250,8 @@ pub async fn replace_recovery_codes(
     .bind(("oid", outbox::rid(&notice.id)))
     .bind(("mail", notice.mail))
     .bind(("now", now))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }
 
 /// Spends one recovery code of `user` by hash; `false` when unknown or spent.
@@ -273,17 +262,15 @@ pub async fn use_recovery_code(
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
     // `hashes`: the code under the current key and any retired one (at most one row matches).
-    let mut res = db
-        .query(
-            "UPDATE recovery_code SET used_at = $now
+    db.query(
+        "UPDATE recovery_code SET used_at = $now
              WHERE user = $user AND hash IN $hashes AND used_at IS NONE RETURN AFTER",
-        )
-        .bind(("user", user.to_string()))
-        .bind(("hashes", hashes.to_vec()))
-        .bind(("now", now))
-        .await?;
-    let rows: Vec<surrealdb::types::Value> = res.take(0)?;
-    Ok(!rows.is_empty())
+    )
+    .bind(("user", user.to_string()))
+    .bind(("hashes", hashes.to_vec()))
+    .bind(("now", now))
+    .changed()
+    .await
 }
 
 const PASSKEY_FIELDS: &str = "record::id(id) AS id, user, name, cred_id, credential, sign_count, \
@@ -291,24 +278,22 @@ const PASSKEY_FIELDS: &str = "record::id(id) AS id, user, name, cred_id, credent
 
 /// A user's passkeys, oldest first.
 pub async fn passkeys(db: &Db, user: &str) -> StoreResult<Vec<PasskeyRow>> {
-    let mut res = db
-        .query(format!(
-            "SELECT {PASSKEY_FIELDS} FROM passkey WHERE user = $user ORDER BY created_at"
-        ))
-        .bind(("user", user.to_string()))
-        .await?;
-    Ok(res.take(0)?)
+    db.query(format!(
+        "SELECT {PASSKEY_FIELDS} FROM passkey WHERE user = $user ORDER BY created_at"
+    ))
+    .bind(("user", user.to_string()))
+    .take(0)
+    .await
 }
 
 /// A passkey by credential id.
 pub async fn passkey_by_cred(db: &Db, cred_id: &str) -> StoreResult<Option<PasskeyRow>> {
-    let mut res = db
-        .query(format!(
-            "SELECT {PASSKEY_FIELDS} FROM passkey WHERE cred_id = $cred LIMIT 1"
-        ))
-        .bind(("cred", cred_id.to_string()))
-        .await?;
-    Ok(res.take::<Option<PasskeyRow>>(0)?)
+    db.query(format!(
+        "SELECT {PASSKEY_FIELDS} FROM passkey WHERE cred_id = $cred LIMIT 1"
+    ))
+    .bind(("cred", cred_id.to_string()))
+    .take(0)
+    .await
 }
 
 /// Stores a new passkey and queues the notice.
@@ -331,8 +316,8 @@ pub async fn insert_passkey(db: &Db, row: &PasskeyRow, notice: QueuedMail) -> St
     .bind(("now", row.created_at))
     .bind(("oid", outbox::rid(&notice.id)))
     .bind(("mail", notice.mail))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }
 
 /// Records a sign-in with a passkey: its updated credential (counter), flags and time. The
@@ -345,20 +330,18 @@ pub async fn touch_passkey(
     backup_state: bool,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let mut res = db
-        .query(
-            "UPDATE $rid SET credential = $credential, sign_count = $count, backup_state = $bs,
+    db.query(
+        "UPDATE $rid SET credential = $credential, sign_count = $count, backup_state = $bs,
                  last_used_at = $now
              WHERE $count = 0 OR sign_count < $count RETURN AFTER",
-        )
-        .bind(("rid", RecordId::new("passkey", id)))
-        .bind(("credential", credential))
-        .bind(("count", sign_count))
-        .bind(("bs", backup_state))
-        .bind(("now", now))
-        .await?;
-    let rows: Vec<surrealdb::types::Value> = res.take(0)?;
-    Ok(!rows.is_empty())
+    )
+    .bind(("rid", RecordId::new("passkey", id)))
+    .bind(("credential", credential))
+    .bind(("count", sign_count))
+    .bind(("bs", backup_state))
+    .bind(("now", now))
+    .changed()
+    .await
 }
 
 /// Removes one of a user's passkeys (recovery codes too when no factor is left) and queues the
@@ -369,9 +352,8 @@ pub async fn delete_passkey(
     id: &str,
     notice: QueuedMail,
 ) -> StoreResult<bool> {
-    let res = db
-        .query(
-            "BEGIN TRANSACTION;
+    db.query(
+        "BEGIN TRANSACTION;
              LET $gone = (DELETE passkey WHERE record::id(id) = $id AND user = $user RETURN BEFORE);
              IF array::len($gone) = 0 { THROW 'no such passkey' };
              IF count(SELECT id FROM passkey WHERE user = $user) = 0
@@ -380,17 +362,13 @@ pub async fn delete_passkey(
              };
              CREATE $oid CONTENT $mail;
              COMMIT TRANSACTION;",
-        )
-        .bind(("id", id.to_string()))
-        .bind(("user", user.to_string()))
-        .bind(("oid", outbox::rid(&notice.id)))
-        .bind(("mail", notice.mail))
-        .await;
-    match res {
-        Ok(_) => Ok(true),
-        Err(StoreError::Precondition(_)) => Ok(false),
-        Err(e) => Err(e),
-    }
+    )
+    .bind(("id", id.to_string()))
+    .bind(("user", user.to_string()))
+    .bind(("oid", outbox::rid(&notice.id)))
+    .bind(("mail", notice.mail))
+    .applied()
+    .await
 }
 
 /// Removes every factor of a user (an admin's reset) and queues the notice.
@@ -409,8 +387,8 @@ pub async fn delete_all(db: &Db, user: &str, notice: QueuedMail) -> StoreResult<
     .bind(("now", notice.mail.created_at))
     .bind(("oid", outbox::rid(&notice.id)))
     .bind(("mail", notice.mail))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }
 
 /// Stores a challenge under the hash of its token.
@@ -430,8 +408,8 @@ pub async fn put_challenge(
     .bind(("state", row.state.clone()))
     .bind(("now", now))
     .bind(("exp", row.expires_at))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }
 
 /// A live challenge of `kind`: unspent, unexpired, with failures left.
@@ -441,11 +419,11 @@ pub async fn live_challenge(
     kinds: &[&str],
     now: DateTime<Utc>,
 ) -> StoreResult<Option<ChallengeRow>> {
-    let mut res = db
+    let row: Option<ChallengeRow> = db
         .query("SELECT kind, user, state, failures, expires_at, used_at FROM ONLY $rid")
         .bind(("rid", challenge_rid(hash)))
+        .take(0)
         .await?;
-    let row: Option<ChallengeRow> = res.take(0)?;
     Ok(row.filter(|r| {
         kinds.contains(&r.kind.as_str())
             && r.used_at.is_none()
@@ -457,23 +435,21 @@ pub async fn live_challenge(
 /// Spends a challenge; `false` when it was spent, expired or exhausted meanwhile (another
 /// request, possibly on another node, won).
 pub async fn spend_challenge(db: &Db, hash: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-    let mut res = db
-        .query(
-            "UPDATE $rid SET used_at = $now
+    db.query(
+        "UPDATE $rid SET used_at = $now
              WHERE used_at IS NONE AND expires_at > $now AND failures < $max RETURN AFTER",
-        )
-        .bind(("rid", challenge_rid(hash)))
-        .bind(("now", now))
-        .bind(("max", MAX_CHALLENGE_FAILURES))
-        .await?;
-    let rows: Vec<surrealdb::types::Value> = res.take(0)?;
-    Ok(!rows.is_empty())
+    )
+    .bind(("rid", challenge_rid(hash)))
+    .bind(("now", now))
+    .bind(("max", MAX_CHALLENGE_FAILURES))
+    .changed()
+    .await
 }
 
 /// Counts a wrong code against a challenge.
 pub async fn fail_challenge(db: &Db, hash: &str) -> StoreResult<()> {
     db.query("UPDATE $rid SET failures += 1 WHERE used_at IS NONE")
         .bind(("rid", challenge_rid(hash)))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }

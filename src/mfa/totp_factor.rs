@@ -9,7 +9,6 @@ use super::totp;
 use crate::actors::Tenant;
 use crate::error::ServiceError;
 use crate::infra::ClientInfo;
-use crate::infra::audit::AuditInfo;
 use crate::infra::mail::Template;
 
 /// A new TOTP enrolment: what the authenticator app needs.
@@ -81,25 +80,16 @@ impl MfaService {
             .ok_or_else(|| ServiceError::Internal("TOTP secret does not decrypt".into()))?;
         let now = self.clock.now();
         let Some(step) = totp::verify(&secret, code, now.timestamp(), None) else {
-            self.audit(
-                tenant,
-                "totp_enrollment_failed",
-                AuditInfo::own(&user.id, client),
-            )
-            .await;
+            self.audit_own(tenant, "totp_enrollment_failed", &user.id, client)
+                .await;
             return Err(ServiceError::bad_input(
                 "code",
                 "is not the authenticator's current code",
             ));
         };
         let (codes, hashes) = self.recovery_codes(tenant, &user.id);
-        let notice = self.render(
-            tenant,
-            &user,
-            Template::FactorAdded("An authenticator app"),
-            None,
-        );
-        let notice_id = notice.id.clone();
+        let (notice, notice_id) =
+            self.notice(tenant, &user, Template::FactorAdded("An authenticator app"));
         if !mfa_store::confirm_totp(tenant.db(), &user.id, step, &hashes, notice, now).await? {
             return Err(ServiceError::bad_input("code", "start an enrolment first"));
         }
@@ -107,7 +97,7 @@ impl MfaService {
             let _ = self.spend(tenant, &hash).await;
         }
         self.mailer.notify(tenant.slug(), &notice_id);
-        self.audit(tenant, "totp_enrolled", AuditInfo::own(&user.id, client))
+        self.audit_own(tenant, "totp_enrolled", &user.id, client)
             .await;
         Ok(codes)
     }
@@ -126,16 +116,14 @@ impl MfaService {
         if mfa_store::totp(tenant.db(), &user.id).await?.is_none() {
             return Ok(false);
         }
-        let notice = self.render(
+        let (notice, notice_id) = self.notice(
             tenant,
             &user,
             Template::FactorRemoved("An authenticator app"),
-            None,
         );
-        let notice_id = notice.id.clone();
         mfa_store::delete_totp(tenant.db(), &user.id, notice).await?;
         self.mailer.notify(tenant.slug(), &notice_id);
-        self.audit(tenant, "totp_removed", AuditInfo::own(&user.id, client))
+        self.audit_own(tenant, "totp_removed", &user.id, client)
             .await;
         Ok(true)
     }

@@ -2,10 +2,9 @@
 //! userinfo, answering as the RFCs say (JSON, `no-store`, `WWW-Authenticate` challenges).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -13,12 +12,12 @@ use serde_json::{Value, json};
 
 use super::OidcProvider;
 use super::clients::ClientCredentials;
-use super::cookies::form;
-use super::token::OAuthError;
+use super::cookies::{Peer, form, posted};
+use super::store::ClientRow;
+use super::token::{Caller, OAuthError};
 use crate::actors::Tenant;
 use crate::edge::client::client_info;
 use crate::error::ServiceError;
-use crate::infra::ClientInfo;
 
 fn oauth_json(status: StatusCode, body: Value) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
@@ -28,19 +27,22 @@ fn oauth_json(status: StatusCode, body: Value) -> Response {
     resp
 }
 
-fn oauth_error(e: OAuthError) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut resp = oauth_json(
-        status,
-        json!({"error": e.error, "error_description": e.description}),
-    );
-    if status == StatusCode::UNAUTHORIZED {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"latchkey\""),
+/// RFC 6749 §5.2: the error as JSON, with the `Basic` challenge of a 401 (§5.2 `invalid_client`).
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut resp = oauth_json(
+            status,
+            json!({"error": self.error, "error_description": self.description}),
         );
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"latchkey\""),
+            );
+        }
+        resp
     }
-    resp
 }
 
 /// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: form-urlencoded id and
@@ -119,116 +121,107 @@ async fn oauth_tenant(st: &OidcProvider, slug: &str) -> Result<Tenant, OAuthErro
     st.tenant(slug).await.map_err(OAuthError::from_service)
 }
 
-pub(super) async fn token(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+/// A client's call to the token, revocation or introspection endpoint, authenticated. What
+/// the three handlers did first, in the same order: the parts as `posted` takes them (`P` is
+/// `Peer` for the token endpoint, which records the caller, else `()`), then the tenant, the
+/// form body and the client's authentication, each failing as RFC 6749 §5.2 JSON.
+pub(super) struct ClientCall<P = ()> {
+    st: OidcProvider,
+    tenant: Tenant,
+    client: ClientRow,
+    f: HashMap<String, String>,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let run = async {
-        let tenant = oauth_tenant(&st, &slug).await?;
-        let f = oauth_form(&headers, &body)?;
-        let creds = credentials(&headers, &f)?;
-        let client = st.clients.authenticate_client(&tenant, &creds).await?;
-        let info: ClientInfo = client_info(peer, &headers, &st.config.trusted_proxies);
-        let get = |k: &str| f.get(k).map(String::as_str);
-        match get("grant_type") {
-            Some("authorization_code") => {
-                let code = get("code").ok_or(OAuthError::invalid_request("code is required"))?;
-                st.tokens
-                    .exchange_code(
-                        &tenant,
-                        &client,
-                        code,
-                        get("redirect_uri"),
-                        get("code_verifier"),
-                        &info,
-                    )
-                    .await
-            }
-            Some("refresh_token") => {
-                let rt = get("refresh_token")
-                    .ok_or(OAuthError::invalid_request("refresh_token is required"))?;
-                st.tokens
-                    .refresh_grant(&tenant, &client, rt, get("scope"), &info)
-                    .await
-            }
-            Some("client_credentials") => {
-                st.tokens
-                    .client_credentials_grant(&tenant, &client, get("scope"))
-                    .await
-            }
-            Some(other) => Err(OAuthError::unsupported_grant_type(format!(
-                "`{other}` is not supported"
-            ))),
-            None => Err(OAuthError::invalid_request("grant_type is required")),
-        }
-    };
-    match run.await {
-        Ok(body) => oauth_json(StatusCode::OK, body),
-        Err(e) => oauth_error(e),
+    peer: P,
+}
+
+impl<P: FromRequestParts<OidcProvider> + Send> FromRequest<OidcProvider> for ClientCall<P> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, st: &OidcProvider) -> Result<Self, Response> {
+        let (slug, peer, headers, body) = posted(req, st).await?;
+        let authenticated = async {
+            let tenant = oauth_tenant(st, &slug).await?;
+            let f = oauth_form(&headers, &body)?;
+            let creds = credentials(&headers, &f)?;
+            let client = st.clients.authenticate_client(&tenant, &creds).await?;
+            Ok::<_, OAuthError>((tenant, f, client))
+        };
+        let (tenant, f, client) = authenticated.await.map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            st: st.clone(),
+            tenant,
+            client,
+            f,
+            headers,
+            peer,
+        })
     }
 }
 
-pub(super) async fn revoke(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let run = async {
-        let tenant = oauth_tenant(&st, &slug).await?;
-        let f = oauth_form(&headers, &body)?;
-        let client = st
-            .clients
-            .authenticate_client(&tenant, &credentials(&headers, &f)?)
-            .await?;
-        let token = f
-            .get("token")
-            .ok_or(OAuthError::invalid_request("token is required"))?;
-        st.endpoints
-            .revoke_token(&tenant, &client, token)
-            .await
-            .map_err(OAuthError::from_service)
-    };
-    match run.await {
-        // RFC 7009 §2.2: 200 whether or not the token was known.
-        Ok(()) => oauth_json(StatusCode::OK, json!({})),
-        Err(e) => oauth_error(e),
+impl<P> ClientCall<P> {
+    /// A parameter of the form.
+    fn param(&self, name: &str) -> Option<&str> {
+        self.f.get(name).map(String::as_str)
+    }
+
+    /// The `token` parameter of revocation and introspection.
+    fn token(&self) -> Result<&str, OAuthError> {
+        self.param("token")
+            .ok_or(OAuthError::invalid_request("token is required"))
     }
 }
 
-pub(super) async fn introspect(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let run = async {
-        let tenant = oauth_tenant(&st, &slug).await?;
-        let f = oauth_form(&headers, &body)?;
-        let client = st
-            .clients
-            .authenticate_client(&tenant, &credentials(&headers, &f)?)
-            .await?;
-        if !client.is_confidential() {
-            return Err(OAuthError::unauthorized_client(
-                "introspection is for confidential clients",
-            ));
-        }
-        let token = f
-            .get("token")
-            .ok_or(OAuthError::invalid_request("token is required"))?;
-        st.endpoints
-            .introspect(&tenant, token)
-            .await
-            .map_err(OAuthError::from_service)
+pub(super) async fn token(call: ClientCall<Peer>) -> Result<Response, OAuthError> {
+    let info = client_info(call.peer.0, &call.headers, &call.st.config.trusted_proxies);
+    let by = Caller {
+        tenant: &call.tenant,
+        client: &call.client,
+        info: &info,
     };
-    match run.await {
-        Ok(body) => oauth_json(StatusCode::OK, body),
-        Err(e) => oauth_error(e),
+    let get = |k: &str| call.param(k);
+    let tokens = &call.st.tokens;
+    let body = match get("grant_type") {
+        Some("authorization_code") => {
+            let code = get("code").ok_or(OAuthError::invalid_request("code is required"))?;
+            tokens
+                .exchange_code(by, code, get("redirect_uri"), get("code_verifier"))
+                .await
+        }
+        Some("refresh_token") => {
+            let rt = get("refresh_token")
+                .ok_or(OAuthError::invalid_request("refresh_token is required"))?;
+            tokens.refresh_grant(by, rt, get("scope")).await
+        }
+        Some("client_credentials") => tokens.client_credentials_grant(by, get("scope")).await,
+        Some(other) => Err(OAuthError::unsupported_grant_type(format!(
+            "`{other}` is not supported"
+        ))),
+        None => Err(OAuthError::invalid_request("grant_type is required")),
+    }?;
+    Ok(oauth_json(StatusCode::OK, body))
+}
+
+pub(super) async fn revoke(call: ClientCall) -> Result<Response, OAuthError> {
+    let token = call.token()?;
+    call.st
+        .endpoints
+        .revoke_token(&call.tenant, &call.client, token)
+        .await
+        .map_err(OAuthError::from_service)?;
+    // RFC 7009 §2.2: 200 whether or not the token was known.
+    Ok(oauth_json(StatusCode::OK, json!({})))
+}
+
+pub(super) async fn introspect(call: ClientCall) -> Result<Response, OAuthError> {
+    if !call.client.is_confidential() {
+        return Err(OAuthError::unauthorized_client(
+            "introspection is for confidential clients",
+        ));
     }
+    let token = call.token()?;
+    let answer = call.st.endpoints.introspect(&call.tenant, token).await;
+    let body = answer.map_err(OAuthError::from_service)?;
+    Ok(oauth_json(StatusCode::OK, body))
 }
 
 pub(super) async fn userinfo(
@@ -248,7 +241,7 @@ pub(super) async fn userinfo(
     };
     let tenant = match st.tenant(&slug).await {
         Ok(t) => t,
-        Err(e) => return oauth_error(OAuthError::from_service(e)),
+        Err(e) => return OAuthError::from_service(e).into_response(),
     };
     match st.endpoints.userinfo(&tenant, bearer.as_deref()).await {
         Ok(claims) => oauth_json(StatusCode::OK, claims),
@@ -264,6 +257,6 @@ pub(super) async fn userinfo(
             resp
         }
         Err(ServiceError::Unauthenticated(_)) => challenge("invalid_token"),
-        Err(e) => oauth_error(OAuthError::from_service(e)),
+        Err(e) => OAuthError::from_service(e).into_response(),
     }
 }

@@ -2,18 +2,20 @@
 //! factor, passkey), consent and logout, and the page context they share.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawQuery, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::OidcProvider;
 use super::cookies::{
-    CSRF_COOKIE, SSO_COOKIE, cookie, form, same_origin, set_cookie, tokens_equal, with_cookie,
+    CSRF_COOKIE, Peer, SSO_COOKIE, cookie, form, form_token_ok, posted, same_origin, set_cookie,
+    tokens_equal, with_cookie,
 };
+use super::endpoints::LogoutTarget;
 use super::flow::{AuthorizeParams, Next, SSO_HOURS};
 use super::pages::{self, LoginPage};
 use super::store::{ClientRow, RequestRow, SsoRow};
@@ -21,6 +23,7 @@ use crate::actors::Tenant;
 use crate::domain::claims::AuthMethod;
 use crate::edge::client::client_info;
 use crate::error::ServiceError;
+use crate::infra::ClientInfo;
 use crate::mfa::policy::Factor;
 
 fn origin_of(uri: &str) -> Option<String> {
@@ -54,7 +57,7 @@ fn with_query(base: &str, params: &[(&str, Option<&str>)]) -> String {
 }
 
 pub(super) struct Ctx {
-    st: OidcProvider,
+    pub(super) st: OidcProvider,
     pub(super) tenant: Tenant,
     pub(super) slug: String,
     pub(super) name: String,
@@ -81,29 +84,94 @@ pub(super) async fn ctx(st: &OidcProvider, slug: &str) -> Result<Ctx, Response> 
     }
 }
 
-/// What every form of the hosted pages checks first: the tenant, that the form was posted from
-/// our own pages, and its authorization request with the CSRF token; then the fields.
-async fn posted_form(
-    st: &OidcProvider,
-    slug: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<(Ctx, HashMap<String, String>, RequestRow, ClientRow), Response> {
-    let c = ctx(st, slug).await?;
-    if !same_origin(st, headers) {
-        return Err(pages::error(
-            &c.name,
-            "The form was sent from another site.",
-        ));
+/// A hosted page's GET: its tenant (the "not found" page when there is none) and its query,
+/// extracted as the handlers' own `Path` and `Query` arguments were, the tenant looked up last.
+pub(super) struct Page<Q>(pub(super) Ctx, pub(super) Q);
+
+impl<Q: DeserializeOwned + Send> FromRequestParts<OidcProvider> for Page<Q> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &OidcProvider) -> Result<Self, Response> {
+        let (Path(slug), Query(q)) =
+            <(Path<String>, Query<Q>) as FromRequestParts<OidcProvider>>::from_request_parts(
+                parts, st,
+            )
+            .await?;
+        Ok(Page(ctx(st, &slug).await?, q))
     }
-    let f = form(body);
-    let (r, client) = c
-        .request(
-            f.get("request"),
-            Some(f.get("csrf").unwrap_or(&String::new())),
+}
+
+/// A form posted to a hosted page: its tenant, the headers and the fields. What every form
+/// handler did first, in the same order (the parts as `posted` takes them, then the tenant);
+/// the checks of where the form came from are the handlers' first lines (`request`,
+/// `check_form_token`).
+pub(super) struct Form<P = ()> {
+    pub(super) c: Ctx,
+    pub(super) headers: HeaderMap,
+    pub(super) f: HashMap<String, String>,
+    peer: P,
+}
+
+impl<P: FromRequestParts<OidcProvider> + Send> FromRequest<OidcProvider> for Form<P> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, st: &OidcProvider) -> Result<Self, Response> {
+        let (slug, peer, headers, body) = posted(req, st).await?;
+        Ok(Self {
+            c: ctx(st, &slug).await?,
+            f: form(&body),
+            headers,
+            peer,
+        })
+    }
+}
+
+impl<P> Form<P> {
+    /// A field, empty when absent.
+    pub(super) fn field(&self, name: &str) -> &str {
+        self.f.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    /// The form's authorization request, checked against the form token it carries.
+    async fn csrf_request(&self) -> Result<(RequestRow, ClientRow), Response> {
+        let csrf = self.f.get("csrf").cloned().unwrap_or_default();
+        self.c.request(self.f.get("request"), Some(&csrf)).await
+    }
+
+    /// What the sign-in, second-step and consent forms check first: that the form was posted
+    /// from our own pages, then its authorization request with the form token.
+    async fn request(&self) -> Result<(RequestRow, ClientRow), Response> {
+        if !same_origin(&self.c.st, &self.headers) {
+            return Err(pages::error(
+                &self.c.name,
+                "The form was sent from another site.",
+            ));
+        }
+        self.csrf_request().await
+    }
+
+    /// The double-submit check of the forms without an authorization request (sign-out,
+    /// reset, sign-up): posted from our own pages, with the token of the form cookie.
+    pub(super) fn check_form_token(&self) -> Result<(), Response> {
+        if form_token_ok(&self.c.st, &self.headers, &self.f) {
+            return Ok(());
+        }
+        Err(pages::error(
+            &self.c.name,
+            "The form was not sent by this page (bad form token).",
+        ))
+    }
+}
+
+impl Form<Peer> {
+    /// The caller, for throttling and audit.
+    pub(super) fn info(&self) -> ClientInfo {
+        client_info(
+            self.peer.0,
+            &self.headers,
+            &self.c.st.config.trusted_proxies,
         )
-        .await?;
-    Ok((c, f, r, client))
+    }
 }
 
 pub(super) fn unavailable(e: ServiceError) -> Response {
@@ -132,6 +200,16 @@ impl Ctx {
             .sso(&self.tenant, cookie(headers, SSO_COOKIE).as_deref())
             .await
             .map_err(unavailable)
+    }
+
+    /// A plain message page under the tenant's name.
+    pub(super) fn message(&self, status: StatusCode, title: &str, text: &str) -> Response {
+        pages::message(status, &self.name, title, text)
+    }
+
+    /// To the sign-in page of the authorization request `request`.
+    pub(super) fn to_login(&self, request: &str) -> Response {
+        go(format!("/t/{}/login?request={request}", self.slug))
     }
 
     /// Answers where the flow goes next.
@@ -164,7 +242,7 @@ impl Ctx {
                     ("iss", Some(&self.issuer())),
                 ],
             )),
-            Next::Login(id) => go(format!("/t/{}/login?request={id}", self.slug)),
+            Next::Login(id) => self.to_login(&id),
             Next::Consent(id) => go(format!("/t/{}/consent?request={id}", self.slug)),
         }
     }
@@ -214,6 +292,33 @@ impl Ctx {
         })
     }
 
+    /// The sign-in page again, empty, saying why: a second step that cannot go on starts over.
+    fn again(&self, r: &RequestRow, why: &str) -> Response {
+        self.login_page(r, "", Some(why))
+    }
+
+    /// The second step of sign-in for `r`: after the password, or again after a wrong code.
+    fn second_step(
+        &self,
+        r: &RequestRow,
+        mfa_token: &str,
+        methods: &[&str],
+        passkey_options: Option<&str>,
+        error: Option<&str>,
+    ) -> Response {
+        pages::second_step(
+            &self.slug,
+            &self.name,
+            &r.id,
+            &r.csrf,
+            mfa_token,
+            methods,
+            passkey_options,
+            error,
+            origin_of(&r.redirect_uri).as_deref(),
+        )
+    }
+
     /// A browser session for `user`, then on with the request.
     async fn signed_in(
         &self,
@@ -248,16 +353,12 @@ impl Ctx {
                 mfa_token,
                 methods,
                 passkey_options,
-            } => pages::second_step(
-                &self.slug,
-                &self.name,
-                &r.id,
-                &r.csrf,
+            } => self.second_step(
+                r,
                 &mfa_token,
                 &methods,
                 passkey_options.map(|o| o.to_string()).as_deref(),
                 None,
-                origin_of(&r.redirect_uri).as_deref(),
             ),
             ServiceError::MfaEnrollmentRequired { .. } => self.login_page(
                 r,
@@ -279,23 +380,16 @@ impl Ctx {
 // ---- the authorization flow ------------------------------------------------------------
 
 pub(super) async fn authorize(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    Query(params): Query<AuthorizeParams>,
+    Page(c, params): Page<AuthorizeParams>,
     headers: HeaderMap,
-) -> Response {
-    let c = match ctx(&st, &slug).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let sso = match c.sso(&headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match st.flow.authorize(&c.tenant, params, sso.as_ref()).await {
-        Ok(next) => c.next(next),
-        Err(e) => unavailable(e),
-    }
+) -> Result<Response, Response> {
+    let sso = c.sso(&headers).await?;
+    let next =
+        c.st.flow
+            .authorize(&c.tenant, params, sso.as_ref())
+            .await
+            .map_err(unavailable)?;
+    Ok(c.next(next))
 }
 
 #[derive(serde::Deserialize)]
@@ -303,186 +397,105 @@ pub(super) struct RequestQuery {
     request: Option<String>,
 }
 
-pub(super) async fn login_page(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    Query(q): Query<RequestQuery>,
-) -> Response {
-    let c = match ctx(&st, &slug).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match c.request(q.request.as_ref(), None).await {
-        Ok((r, _)) => c.login_page(&r, r.login_hint.as_deref().unwrap_or(""), None),
-        Err(resp) => resp,
-    }
+pub(super) async fn login_page(Page(c, q): Page<RequestQuery>) -> Result<Response, Response> {
+    let (r, _) = c.request(q.request.as_ref(), None).await?;
+    Ok(c.login_page(&r, r.login_hint.as_deref().unwrap_or(""), None))
 }
 
-pub(super) async fn login_submit(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (c, f, r, client) = match posted_form(&st, &slug, &headers, &body).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let identifier = f.get("identifier").map(String::as_str).unwrap_or("");
-    let password = f.get("password").map(String::as_str).unwrap_or("");
-    let info = client_info(peer, &headers, &st.config.trusted_proxies);
-    match st
-        .accounts
-        .check_login(&c.tenant, identifier, password, &info)
-        .await
-    {
+pub(super) async fn login_submit(p: Form<Peer>) -> Result<Response, Response> {
+    let (r, client) = p.request().await?;
+    let (identifier, password) = (p.field("identifier"), p.field("password"));
+    let (c, info) = (&p.c, p.info());
+    let checked =
+        c.st.accounts
+            .check_login(&c.tenant, identifier, password, &info)
+            .await;
+    Ok(match checked {
         Ok(user) => c.signed_in(&r, &client, &user, AuthMethod::Password).await,
         Err(e) => c.step_failed(&r, identifier, e),
-    }
+    })
 }
 
-pub(super) async fn mfa_submit(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (c, f, r, client) = match posted_form(&st, &slug, &headers, &body).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let mfa_token = f.get("mfa_token").cloned().unwrap_or_default();
+pub(super) async fn mfa_submit(p: Form<Peer>) -> Result<Response, Response> {
+    let (r, client) = p.request().await?;
+    let (c, f, mfa_token) = (&p.c, &p.f, p.field("mfa_token"));
     let passkey: Option<Value> = f.get("passkey").and_then(|p| serde_json::from_str(p).ok());
     let factor = match (f.get("totp"), f.get("recovery_code"), &passkey) {
         (Some(t), _, _) => Factor::Totp(t),
         (None, Some(rc), _) => Factor::RecoveryCode(rc),
         (None, None, Some(p)) => Factor::Passkey(p),
-        _ => {
-            return c.login_page(
-                &r,
-                "",
-                Some("Give a code, a recovery code or your passkey."),
-            );
-        }
+        _ => return Ok(c.again(&r, "Give a code, a recovery code or your passkey.")),
     };
-    let info = client_info(peer, &headers, &st.config.trusted_proxies);
-    match st
-        .mfa
-        .complete_mfa(&c.tenant, &mfa_token, factor, &info)
-        .await
-    {
+    let info = p.info();
+    let completed =
+        c.st.mfa
+            .complete_mfa(&c.tenant, mfa_token, factor, &info)
+            .await;
+    Ok(match completed {
         Ok((user, method)) => c.signed_in(&r, &client, &user, method).await,
         Err(ServiceError::InvalidCredentials) => {
             // The same second step again, with the message (the token counted the failure);
             // a code field only: a passkey answer that failed starts the sign-in over.
-            let methods: Vec<&str> = st
-                .mfa
-                .second_step_methods(&c.tenant, &mfa_token)
-                .await
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|m| *m != "passkey")
-                .collect();
+            let methods: Vec<&str> =
+                c.st.mfa
+                    .second_step_methods(&c.tenant, mfa_token)
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|m| *m != "passkey")
+                    .collect();
             if methods.is_empty() {
-                return c.login_page(&r, "", Some("That did not work; sign in again."));
+                return Ok(c.again(&r, "That did not work; sign in again."));
             }
-            pages::second_step(
-                &c.slug,
-                &c.name,
-                &r.id,
-                &r.csrf,
-                &mfa_token,
-                &methods,
-                None,
-                Some("That code did not work."),
-                origin_of(&r.redirect_uri).as_deref(),
-            )
+            let error = Some("That code did not work.");
+            c.second_step(&r, mfa_token, &methods, None, error)
         }
-        Err(ServiceError::InvalidToken) => {
-            c.login_page(&r, "", Some("The second step expired; sign in again."))
-        }
+        Err(ServiceError::InvalidToken) => c.again(&r, "The second step expired; sign in again."),
         Err(e) => c.step_failed(&r, "", e),
-    }
+    })
 }
 
-pub(super) async fn passkey_start(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let c = match ctx(&st, &slug).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if !same_origin(&st, &headers) {
-        return StatusCode::FORBIDDEN.into_response();
+pub(super) async fn passkey_start(p: Form) -> Result<Response, Response> {
+    if !same_origin(&p.c.st, &p.headers) {
+        return Err(StatusCode::FORBIDDEN.into_response());
     }
-    let f = form(&body);
-    if c.request(
-        f.get("request"),
-        Some(f.get("csrf").unwrap_or(&String::new())),
-    )
-    .await
-    .is_err()
-    {
-        return StatusCode::BAD_REQUEST.into_response();
+    if p.csrf_request().await.is_err() {
+        return Err(StatusCode::BAD_REQUEST.into_response());
     }
-    match st.mfa.start_passkey_login(&c.tenant, None).await {
-        Ok((id, options)) => {
-            axum::Json(json!({"challengeId": id, "options": options})).into_response()
-        }
-        Err(e) => unavailable(e),
-    }
+    let c = &p.c;
+    let (id, options) =
+        c.st.mfa
+            .start_passkey_login(&c.tenant, None)
+            .await
+            .map_err(unavailable)?;
+    Ok(axum::Json(json!({"challengeId": id, "options": options})).into_response())
 }
 
-pub(super) async fn passkey_submit(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (c, f, r, client) = match posted_form(&st, &slug, &headers, &body).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
+pub(super) async fn passkey_submit(p: Form<Peer>) -> Result<Response, Response> {
+    let (r, client) = p.request().await?;
+    let (c, challenge) = (&p.c, p.field("challenge"));
+    let credential = p.f.get("credential");
+    let Some(credential) = credential.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
+        return Ok(c.again(&r, "The passkey gave no answer."));
     };
-    let challenge = f.get("challenge").cloned().unwrap_or_default();
-    let Some(credential) = f
-        .get("credential")
-        .and_then(|p| serde_json::from_str::<Value>(p).ok())
-    else {
-        return c.login_page(&r, "", Some("The passkey gave no answer."));
-    };
-    let info = client_info(peer, &headers, &st.config.trusted_proxies);
-    match st
-        .mfa
-        .complete_passkey_login(&c.tenant, &challenge, &credential, &info)
-        .await
-    {
+    let info = p.info();
+    let completed =
+        c.st.mfa
+            .complete_passkey_login(&c.tenant, challenge, &credential, &info)
+            .await;
+    Ok(match completed {
         Ok(user) => c.signed_in(&r, &client, &user, AuthMethod::Passkey).await,
         Err(e) => c.step_failed(&r, "", e),
-    }
+    })
 }
 
 pub(super) async fn consent_page(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    Query(q): Query<RequestQuery>,
+    Page(c, q): Page<RequestQuery>,
     headers: HeaderMap,
-) -> Response {
-    let c = match ctx(&st, &slug).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (r, client) = match c.request(q.request.as_ref(), None).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    match c.sso(&headers).await {
-        Ok(Some(_)) => pages::consent(
+) -> Result<Response, Response> {
+    let (r, client) = c.request(q.request.as_ref(), None).await?;
+    Ok(match c.sso(&headers).await? {
+        Some(_) => pages::consent(
             &c.slug,
             &c.name,
             &client.name,
@@ -491,38 +504,26 @@ pub(super) async fn consent_page(
             &r.csrf,
             origin_of(&r.redirect_uri).as_deref(),
         ),
-        Ok(None) => go(format!("/t/{}/login?request={}", c.slug, r.id)),
-        Err(resp) => resp,
-    }
+        None => c.to_login(&r.id),
+    })
 }
 
-pub(super) async fn consent_submit(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (c, f, r, client) = match posted_form(&st, &slug, &headers, &body).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
+pub(super) async fn consent_submit(p: Form) -> Result<Response, Response> {
+    let (r, client) = p.request().await?;
+    let c = &p.c;
+    let Some(sso) = c.sso(&p.headers).await? else {
+        return Ok(c.to_login(&r.id));
     };
-    let sso = match c.sso(&headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return go(format!("/t/{}/login?request={}", c.slug, r.id)),
-        Err(resp) => return resp,
-    };
-    let allow = f.get("decision").map(String::as_str) == Some("allow");
-    match st
-        .flow
-        .answer_consent(&c.tenant, &r, &client, &sso, allow)
-        .await
-    {
-        Ok(next) => c.next(next),
-        Err(e) => unavailable(e),
-    }
+    let allow = p.f.get("decision").map(String::as_str) == Some("allow");
+    let next =
+        c.st.flow
+            .answer_consent(&c.tenant, &r, &client, &sso, allow)
+            .await
+            .map_err(unavailable)?;
+    Ok(c.next(next))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
 pub(super) struct LogoutParams {
     id_token_hint: Option<String>,
     post_logout_redirect_uri: Option<String>,
@@ -534,33 +535,15 @@ pub(super) struct LogoutParams {
 /// the browser session ends at once; without one the user confirms. The post-logout URI must
 /// be one the client registered.
 pub(super) async fn logout(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    Query(p): Query<LogoutParams>,
+    Page(c, p): Page<LogoutParams>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-) -> Response {
-    let c = match ctx(&st, &slug).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let target = match st
-        .endpoints
-        .logout_target(
-            &c.tenant,
-            p.id_token_hint.as_deref(),
-            p.client_id.as_deref(),
-            p.post_logout_redirect_uri.as_deref(),
-        )
-        .await
-    {
-        Ok(t) => t,
-        Err(message) => return pages::error(&c.name, &message),
-    };
+) -> Result<Response, Response> {
+    let target = c.logout_target(p.id_token_hint.as_deref(), &p).await?;
     if target.hint_valid {
-        return c
+        return Ok(c
             .end_and_leave(&headers, target.redirect.as_deref(), p.state.as_deref())
-            .await;
+            .await);
     }
     // No proof the client may sign the user out: ask, with a double-submit form token.
     let csrf = crate::domain::secrets::random_token(24);
@@ -568,59 +551,44 @@ pub(super) async fn logout(
         "<input type=\"hidden\" name=\"query\" value=\"{}\">",
         crate::edge::assets::escape(raw.as_deref().unwrap_or(""))
     );
-    with_cookie(
+    Ok(with_cookie(
         pages::logout_confirm(&c.slug, &c.name, &csrf, &fields),
-        set_cookie(&st, &c.slug, CSRF_COOKIE, &csrf, 600),
-    )
+        set_cookie(&c.st, &c.slug, CSRF_COOKIE, &csrf, 600),
+    ))
 }
 
-pub(super) async fn logout_submit(
-    State(st): State<OidcProvider>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let c = match ctx(&st, &slug).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let f = form(&body);
-    let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    if !same_origin(&st, &headers)
-        || !tokens_equal(f.get("csrf").map(String::as_str).unwrap_or(""), &expected)
-    {
-        return pages::error(
-            &c.name,
-            "The form was not sent by this page (bad form token).",
-        );
-    }
-    let p: LogoutParams = serde_urlencoded::from_str(
-        f.get("query").map(String::as_str).unwrap_or(""),
-    )
-    .unwrap_or(LogoutParams {
-        id_token_hint: None,
-        post_logout_redirect_uri: None,
-        state: None,
-        client_id: None,
-    });
-    let target = match st
-        .endpoints
-        .logout_target(
-            &c.tenant,
-            None,
-            p.client_id.as_deref(),
-            p.post_logout_redirect_uri.as_deref(),
+pub(super) async fn logout_submit(p: Form) -> Result<Response, Response> {
+    p.check_form_token()?;
+    let params: LogoutParams = serde_urlencoded::from_str(p.field("query")).unwrap_or_default();
+    let target = p.c.logout_target(None, &params).await?;
+    Ok(p.c
+        .end_and_leave(
+            &p.headers,
+            target.redirect.as_deref(),
+            params.state.as_deref(),
         )
-        .await
-    {
-        Ok(t) => t,
-        Err(message) => return pages::error(&c.name, &message),
-    };
-    c.end_and_leave(&headers, target.redirect.as_deref(), p.state.as_deref())
-        .await
+        .await)
 }
 
 impl Ctx {
+    /// The checked target of an RP-initiated logout, or the page saying what is wrong.
+    async fn logout_target(
+        &self,
+        id_token_hint: Option<&str>,
+        p: &LogoutParams,
+    ) -> Result<LogoutTarget, Response> {
+        self.st
+            .endpoints
+            .logout_target(
+                &self.tenant,
+                id_token_hint,
+                p.client_id.as_deref(),
+                p.post_logout_redirect_uri.as_deref(),
+            )
+            .await
+            .map_err(|message| pages::error(&self.name, &message))
+    }
+
     async fn end_and_leave(
         &self,
         headers: &HeaderMap,
@@ -635,12 +603,7 @@ impl Ctx {
         let clear = set_cookie(&self.st, &self.slug, SSO_COOKIE, "", 0);
         let resp = match redirect {
             Some(uri) => go(with_query(uri, &[("state", state)])),
-            None => pages::message(
-                StatusCode::OK,
-                &self.name,
-                "Signed out",
-                "You are signed out.",
-            ),
+            None => self.message(StatusCode::OK, "Signed out", "You are signed out."),
         };
         with_cookie(resp, clear)
     }

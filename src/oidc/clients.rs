@@ -1,14 +1,14 @@
 //! OAuth clients: what a tenant admin registers (redirect URIs matched exactly, a secret shown
 //! once and kept as a keyed hash), and how a client proves itself at the token endpoint.
 
-use base64::Engine;
 use secrecy::ExposeSecret;
 
 use super::store::{self as oidc_store, ClientRow};
 use crate::actors::Tenant;
 use crate::domain::secrets::random_token;
 use crate::error::ServiceError;
-use crate::infra::page::{Page, cursor, page_size};
+use crate::infra::audit::AuditInfo;
+use crate::infra::page::{Page, decode_key, page_size};
 use crate::infra::{ClientInfo, Infra};
 use crate::sessions::service::SessionService;
 use std::sync::Arc;
@@ -227,15 +227,9 @@ impl OidcClients {
             .as_deref()
             .map(|s| self.secret_hash(tenant, &c.id, s));
         oidc_store::put_client(tenant.db(), &c, now).await?;
-        self.admin_audit(
-            tenant,
-            "client_created",
-            &admin.user,
-            None,
-            client,
-            Some(format!("client {} ({})", c.id, c.name)),
-        )
-        .await;
+        let detail = format!("client {} ({})", c.id, c.name);
+        let info = AuditInfo::by(&admin.user.id, client).with_detail(detail);
+        self.audit(tenant, "client_created", info).await;
         Ok(CreatedClient { client: c, secret })
     }
 
@@ -263,15 +257,8 @@ impl OidcClients {
             ));
         }
         oidc_store::put_client(tenant.db(), &c, self.clock.now()).await?;
-        self.admin_audit(
-            tenant,
-            "client_updated",
-            &admin.user,
-            None,
-            client,
-            Some(format!("client {id}")),
-        )
-        .await;
+        let info = AuditInfo::by(&admin.user.id, client).with_detail(format!("client {id}"));
+        self.audit(tenant, "client_updated", info).await;
         Ok(c)
     }
 
@@ -288,15 +275,8 @@ impl OidcClients {
         if let Some(sessions) = &revoked {
             // Written outside the tenant actor: drop them from the auth cache here.
             tenant.forget_sessions(sessions);
-            self.admin_audit(
-                tenant,
-                "client_deleted",
-                &admin.user,
-                None,
-                client,
-                Some(format!("client {id}")),
-            )
-            .await;
+            let info = AuditInfo::by(&admin.user.id, client).with_detail(format!("client {id}"));
+            self.audit(tenant, "client_deleted", info).await;
         }
         Ok(revoked.is_some())
     }
@@ -322,15 +302,8 @@ impl OidcClients {
         let secret = random_token(32);
         c.secret_hash = Some(self.secret_hash(tenant, &c.id, &secret));
         oidc_store::put_client(tenant.db(), &c, self.clock.now()).await?;
-        self.admin_audit(
-            tenant,
-            "client_secret_rotated",
-            &admin.user,
-            None,
-            client,
-            Some(format!("client {id}")),
-        )
-        .await;
+        let info = AuditInfo::by(&admin.user.id, client).with_detail(format!("client {id}"));
+        self.audit(tenant, "client_secret_rotated", info).await;
         Ok(CreatedClient {
             client: c,
             secret: Some(secret),
@@ -358,27 +331,10 @@ impl OidcClients {
     ) -> Result<Page<ClientRow>, ServiceError> {
         self.sessions.require_admin(tenant, bearer).await?;
         let limit = page_size(first)?;
-        let after = match after {
-            Some(c) => Some(
-                String::from_utf8(
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD
-                        .decode(c)
-                        .map_err(|_| {
-                            ServiceError::bad_input("after", "is not a cursor from this list")
-                        })?,
-                )
-                .map_err(|_| ServiceError::bad_input("after", "is not a cursor from this list"))?,
-            ),
-            None => None,
-        };
-        let mut rows = oidc_store::clients(tenant.db(), limit + 1, after.as_deref()).await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        Ok(Page {
-            items: rows.into_iter().map(|c| (cursor(&c.id), c)).collect(),
-            has_next,
-            total: oidc_store::count_clients(tenant.db()).await?,
-        })
+        let after = after.map(|c| decode_key("after", c)).transpose()?;
+        let rows = oidc_store::clients(tenant.db(), limit + 1, after.as_deref()).await?;
+        let total = oidc_store::count_clients(tenant.db()).await?;
+        Ok(Page::of(rows, limit, total, |c| c.id.as_str()))
     }
 
     /// Authenticates a client at the token, revocation or introspection endpoint:

@@ -1,9 +1,12 @@
 //! The hosted pages' cookies and form protection: the SSO and double-submit form-token
-//! cookies, their `Set-Cookie` headers, the same-origin check and form-body parsing.
+//! cookies, their `Set-Cookie` headers, the same-origin check and form-body parsing (and the
+//! taking apart of a posted request, shared with the back-channel endpoints).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
@@ -48,6 +51,26 @@ pub(super) fn set_cookie(
 pub(super) fn with_cookie(mut resp: Response, value: HeaderValue) -> Response {
     resp.headers_mut().append(header::SET_COOKIE, value);
     resp
+}
+
+/// The caller's address, for the handlers that record it (throttling and audit).
+pub(super) type Peer = ConnectInfo<SocketAddr>;
+
+/// A posted body's parts in the order the handlers' own arguments used to take them: the
+/// path's `{tenant}`, `P` (the `Peer` where the caller is recorded, else `()`, so that no
+/// handler needs more than it did), the headers and the body. Shared by the hosted forms and
+/// the back-channel endpoints.
+pub(super) async fn posted<P>(
+    req: Request,
+    st: &OidcProvider,
+) -> Result<(String, P, HeaderMap, Bytes), Response>
+where
+    P: FromRequestParts<OidcProvider> + Send,
+{
+    let (Path(slug), peer, headers, body) =
+        <(Path<String>, P, HeaderMap, Bytes) as FromRequest<OidcProvider>>::from_request(req, st)
+            .await?;
+    Ok((slug, peer, headers, body))
 }
 
 pub(super) fn form(body: &Bytes) -> HashMap<String, String> {

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::flow::words;
 use super::store::{self as oidc_store, ClientRow};
 use super::token::TokenEndpoint;
 use crate::actors::Tenant;
@@ -69,13 +70,7 @@ impl OidcEndpoints {
             .filter(|t| !t.is_empty())
             .ok_or(ServiceError::Unauthenticated("token required"))?;
         let claims = self.live_access(tenant, token).await?;
-        let scope: Vec<String> = claims
-            .scope
-            .as_deref()
-            .unwrap_or("")
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
+        let scope: Vec<String> = words(claims.scope.as_deref()).map(str::to_string).collect();
         if !scope.iter().any(|s| s == "openid") || claims.sid.is_empty() {
             return Err(ServiceError::Forbidden);
         }

@@ -85,6 +85,11 @@ pub enum Next {
     Consent(String),
 }
 
+/// The words of a space-separated parameter (`scope`, `prompt`); none when it is absent.
+pub(super) fn words(s: Option<&str>) -> std::str::SplitWhitespace<'_> {
+    s.unwrap_or("").split_whitespace()
+}
+
 fn client_error(r: &RequestRow, error: &'static str, description: &str) -> Next {
     Next::ClientError {
         redirect_uri: r.redirect_uri.clone(),
@@ -249,12 +254,7 @@ impl AuthorizationFlow {
                 }
             }
         }
-        let prompts: Vec<&str> = p
-            .prompt
-            .as_deref()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
+        let prompts: Vec<&str> = words(p.prompt.as_deref()).collect();
         if prompts
             .iter()
             .any(|x| !matches!(*x, "none" | "login" | "consent"))
@@ -273,13 +273,7 @@ impl AuthorizationFlow {
             ));
         }
         // Scopes the client may have; unknown ones make the request invalid_scope.
-        let asked: Vec<String> = p
-            .scope
-            .as_deref()
-            .unwrap_or("")
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
+        let asked: Vec<String> = words(p.scope.as_deref()).map(str::to_string).collect();
         if let Some(bad) = asked
             .iter()
             .find(|s| !STANDARD_SCOPES.contains(&s.as_str()) && !client.scopes.contains(s))
@@ -332,12 +326,7 @@ impl AuthorizationFlow {
         fresh: bool,
     ) -> Result<Next, ServiceError> {
         let now = self.clock.now();
-        let prompts: Vec<&str> = r
-            .prompt
-            .as_deref()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
+        let prompts: Vec<&str> = words(r.prompt.as_deref()).collect();
         let none = prompts.contains(&"none");
         let too_old = |s: &SsoRow| {
             r.max_age
@@ -346,12 +335,9 @@ impl AuthorizationFlow {
         let sso = sso.filter(|s| !too_old(s) && (fresh || !prompts.contains(&"login")));
         let Some(sso) = sso else {
             if none {
-                self.end_request(tenant, r).await?;
-                return Ok(client_error(
-                    r,
-                    "login_required",
-                    "the user is not signed in",
-                ));
+                return self
+                    .refuse(tenant, r, "login_required", "the user is not signed in")
+                    .await;
             }
             return Ok(Next::Login(r.id.clone()));
         };
@@ -364,12 +350,9 @@ impl AuthorizationFlow {
             let covered = r.scope.iter().all(|s| given.contains(s));
             if !covered || prompts.contains(&"consent") {
                 if none {
-                    self.end_request(tenant, r).await?;
-                    return Ok(client_error(
-                        r,
-                        "consent_required",
-                        "the user has not consented",
-                    ));
+                    return self
+                        .refuse(tenant, r, "consent_required", "the user has not consented")
+                        .await;
                 }
                 return Ok(Next::Consent(r.id.clone()));
             }
@@ -377,9 +360,16 @@ impl AuthorizationFlow {
         self.issue_code(tenant, r, &user, sso).await
     }
 
-    async fn end_request(&self, tenant: &Tenant, r: &RequestRow) -> Result<(), ServiceError> {
+    /// Ends the request and sends the browser back to the client with `error`.
+    async fn refuse(
+        &self,
+        tenant: &Tenant,
+        r: &RequestRow,
+        error: &'static str,
+        description: &str,
+    ) -> Result<Next, ServiceError> {
         oidc_store::spend_request(tenant.db(), &r.id, self.clock.now()).await?;
-        Ok(())
+        Ok(client_error(r, error, description))
     }
 
     /// Ends the request with a code for the signed-in user.
@@ -429,12 +419,9 @@ impl AuthorizationFlow {
         allow: bool,
     ) -> Result<Next, ServiceError> {
         if !allow {
-            self.end_request(tenant, r).await?;
-            return Ok(client_error(
-                r,
-                "access_denied",
-                "the user denied the request",
-            ));
+            return self
+                .refuse(tenant, r, "access_denied", "the user denied the request")
+                .await;
         }
         oidc_store::put_consent(
             tenant.db(),

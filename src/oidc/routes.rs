@@ -14,7 +14,7 @@ use super::browser::{
 
 /// The routes.
 pub fn routes() -> Router<OidcProvider> {
-    Router::new()
+    let mut router = Router::new()
         .route("/t/{tenant}/authorize", get(authorize))
         .route("/t/{tenant}/login", get(login_page).post(login_submit))
         .route("/t/{tenant}/login/mfa", post(mfa_submit))
@@ -34,22 +34,16 @@ pub fn routes() -> Router<OidcProvider> {
         .route(
             "/t/{tenant}/register",
             get(register_page).post(register_submit),
-        )
-        .route(
-            "/t/{tenant}/.well-known/openid-configuration",
-            get(super::discovery::openid_configuration),
-        )
-        .route(
-            "/t/{tenant}/.well-known/oauth-authorization-server",
-            get(super::discovery::openid_configuration),
-        )
-        // RFC 8414 §3.1: for an issuer with a path, the well-known part goes first.
-        .route(
-            "/.well-known/oauth-authorization-server/t/{tenant}",
-            get(super::discovery::openid_configuration),
-        )
-        .route(
-            "/.well-known/openid-configuration/t/{tenant}",
-            get(super::discovery::openid_configuration),
-        )
+        );
+    // Discovery under both well-known names, each also where RFC 8414 §3.1 puts it: for an
+    // issuer with a path, the well-known part goes first.
+    for path in [
+        "/t/{tenant}/.well-known/openid-configuration",
+        "/t/{tenant}/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-authorization-server/t/{tenant}",
+        "/.well-known/openid-configuration/t/{tenant}",
+    ] {
+        router = router.route(path, get(super::discovery::openid_configuration));
+    }
+    router
 }

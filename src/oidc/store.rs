@@ -53,11 +53,10 @@ const CLIENT_FIELDS: &str = "record::id(id) AS id, name, kind, secret_hash, redi
 
 /// A client by id.
 pub async fn client(db: &Db, id: &str) -> StoreResult<Option<ClientRow>> {
-    let mut res = db
-        .query(format!("SELECT {CLIENT_FIELDS} FROM ONLY $rid"))
+    db.query(format!("SELECT {CLIENT_FIELDS} FROM ONLY $rid"))
         .bind(("rid", RecordId::new("oauth_client", id)))
-        .await?;
-    Ok(res.take(0)?)
+        .take(0)
+        .await
 }
 
 /// A page of clients by creation, after the client `after`.
@@ -67,23 +66,20 @@ pub async fn clients(db: &Db, limit: usize, after: Option<&str>) -> StoreResult<
     } else {
         ""
     };
-    let mut res = db
-        .query(format!(
-            "SELECT {CLIENT_FIELDS} FROM oauth_client {filter} ORDER BY id LIMIT $limit"
-        ))
-        .bind(("after", after.unwrap_or("").to_string()))
-        .bind(("limit", limit as i64))
-        .await?;
-    Ok(res.take(0)?)
+    db.query(format!(
+        "SELECT {CLIENT_FIELDS} FROM oauth_client {filter} ORDER BY id LIMIT $limit"
+    ))
+    .bind(("after", after.unwrap_or("").to_string()))
+    .bind(("limit", limit as i64))
+    .take(0)
+    .await
 }
 
 /// Number of clients.
 pub async fn count_clients(db: &Db) -> StoreResult<usize> {
-    let mut res = db
-        .query("SELECT count() AS n FROM oauth_client GROUP ALL")
-        .await?;
-    let n: Option<i64> = res.take((0, "n"))?;
-    Ok(n.unwrap_or(0) as usize)
+    db.query("SELECT count() AS n FROM oauth_client GROUP ALL")
+        .count()
+        .await
 }
 
 /// Stores a client (new or changed).
@@ -105,8 +101,8 @@ pub async fn put_client(db: &Db, c: &ClientRow, now: DateTime<Utc>) -> StoreResu
     .bind(("alg", c.id_token_alg.clone()))
     .bind(("created", c.created_at))
     .bind(("now", now))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }
 
 /// Deletes a client, its consents and its codes, and revokes the sessions it holds (their ids
@@ -117,7 +113,12 @@ pub async fn delete_client(
     id: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Vec<String>>> {
-    let mut res = db
+    #[derive(SurrealValue)]
+    struct Outcome {
+        gone: i64,
+        revoked: Vec<String>,
+    }
+    let o: Option<Outcome> = db
         .query(
             "BEGIN TRANSACTION;
              LET $gone = (DELETE $rid RETURN BEFORE);
@@ -131,14 +132,8 @@ pub async fn delete_client(
         .bind(("rid", RecordId::new("oauth_client", id)))
         .bind(("id", id.to_string()))
         .bind(("now", now))
+        .take_last()
         .await?;
-    #[derive(SurrealValue)]
-    struct Outcome {
-        gone: i64,
-        revoked: Vec<String>,
-    }
-    let last = res.num_statements().saturating_sub(1);
-    let o: Option<Outcome> = res.take(last)?;
     Ok(o.filter(|o| o.gone > 0).map(|o| o.revoked))
 }
 
@@ -194,8 +189,8 @@ pub async fn put_request(db: &Db, r: &RequestRow, now: DateTime<Utc>) -> StoreRe
     .bind(("csrf", r.csrf.clone()))
     .bind(("now", now))
     .bind(("exp", r.expires_at))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }
 
 /// A live request (unspent, unexpired).
@@ -223,13 +218,11 @@ pub async fn live_request(
 
 /// Ends a request; `false` when it had ended already.
 pub async fn spend_request(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-    let mut res = db
-        .query("UPDATE $rid SET used_at = $now WHERE used_at IS NONE RETURN AFTER")
+    db.query("UPDATE $rid SET used_at = $now WHERE used_at IS NONE RETURN AFTER")
         .bind(("rid", RecordId::new("auth_request", id)))
         .bind(("now", now))
-        .await?;
-    let rows: Vec<surrealdb::types::Value> = res.take(0)?;
-    Ok(!rows.is_empty())
+        .changed()
+        .await
 }
 
 /// An issued authorization code.
@@ -280,31 +273,30 @@ pub async fn put_code(db: &Db, hash: &str, c: &CodeRow, now: DateTime<Utc>) -> S
     .bind(("sso", c.sso.clone()))
     .bind(("now", now))
     .bind(("exp", c.expires_at))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }
 
 /// A code by hash, spent or not.
 pub async fn code(db: &Db, hash: &str) -> StoreResult<Option<CodeRow>> {
-    let mut res = db
-        .query(
-            "SELECT client_id, user, redirect_uri, scope, nonce, code_challenge, auth_time, amr,
+    db.query(
+        "SELECT client_id, user, redirect_uri, scope, nonce, code_challenge, auth_time, amr,
                  sso, expires_at, used_at, session FROM ONLY $rid",
-        )
-        .bind(("rid", RecordId::new("auth_code", hash)))
-        .await?;
-    Ok(res.take(0)?)
+    )
+    .bind(("rid", RecordId::new("auth_code", hash)))
+    .take(0)
+    .await
 }
 
 /// Spends a code; `false` when it was spent meanwhile.
 pub async fn spend_code(db: &Db, hash: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-    let mut res = db
-        .query("UPDATE $rid SET used_at = $now WHERE used_at IS NONE AND expires_at > $now RETURN AFTER")
-        .bind(("rid", RecordId::new("auth_code", hash)))
-        .bind(("now", now))
-        .await?;
-    let rows: Vec<surrealdb::types::Value> = res.take(0)?;
-    Ok(!rows.is_empty())
+    db.query(
+        "UPDATE $rid SET used_at = $now WHERE used_at IS NONE AND expires_at > $now RETURN AFTER",
+    )
+    .bind(("rid", RecordId::new("auth_code", hash)))
+    .bind(("now", now))
+    .changed()
+    .await
 }
 
 /// Records the session a code's exchange started.
@@ -314,8 +306,8 @@ pub async fn code_issued(db: &Db, hash: &str, session: &str) -> StoreResult<()> 
     db.query("UPDATE $rid SET session = $started")
         .bind(("rid", RecordId::new("auth_code", hash)))
         .bind(("started", session.to_string()))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }
 
 /// A browser session.
@@ -348,17 +340,17 @@ pub async fn put_sso(db: &Db, hash: &str, s: &SsoRow, now: DateTime<Utc>) -> Sto
     .bind(("amr", s.amr.clone()))
     .bind(("now", now))
     .bind(("exp", s.expires_at))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }
 
 /// A live browser session by cookie hash.
 pub async fn live_sso(db: &Db, hash: &str, now: DateTime<Utc>) -> StoreResult<Option<SsoRow>> {
-    let mut res = db
+    let row: Option<SsoRow> = db
         .query("SELECT sid, user, auth_time, amr, expires_at, revoked_at FROM ONLY $rid")
         .bind(("rid", RecordId::new("sso_session", hash)))
+        .take(0)
         .await?;
-    let row: Option<SsoRow> = res.take(0)?;
     Ok(row.filter(|s| s.revoked_at.is_none() && s.expires_at > now))
 }
 
@@ -369,7 +361,12 @@ pub async fn end_sso(
     hash: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<(String, Vec<String>)>> {
-    let mut res = db
+    #[derive(SurrealValue)]
+    struct Ended {
+        user: String,
+        revoked: Vec<String>,
+    }
+    let e: Option<Ended> = db
         .query(
             "BEGIN TRANSACTION;
              LET $s = (UPDATE $rid SET revoked_at = $now WHERE revoked_at IS NONE RETURN AFTER);
@@ -382,14 +379,8 @@ pub async fn end_sso(
         )
         .bind(("rid", RecordId::new("sso_session", hash)))
         .bind(("now", now))
+        .take_last()
         .await?;
-    #[derive(SurrealValue)]
-    struct Ended {
-        user: String,
-        revoked: Vec<String>,
-    }
-    let last = res.num_statements().saturating_sub(1);
-    let e: Option<Ended> = res.take(last)?;
     Ok(e.map(|e| (e.user, e.revoked)))
 }
 
@@ -400,14 +391,12 @@ pub async fn consent(db: &Db, user: &str, client: &str) -> StoreResult<Vec<Strin
     struct Given {
         scopes: Vec<String>,
     }
-    let mut res = db
+    let given: Option<Given> = db
         .query("SELECT scopes FROM ONLY $rid")
         .bind(("rid", RecordId::new("consent", format!("{user}/{client}"))))
+        .take(0)
         .await?;
-    Ok(res
-        .take::<Option<Given>>(0)?
-        .map(|g| g.scopes)
-        .unwrap_or_default())
+    Ok(given.map(|g| g.scopes).unwrap_or_default())
 }
 
 /// Records consent (adding to what was given before).
@@ -427,6 +416,6 @@ pub async fn put_consent(
     .bind(("client", client.to_string()))
     .bind(("scopes", scopes.to_vec()))
     .bind(("now", now))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }

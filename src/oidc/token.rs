@@ -177,6 +177,23 @@ pub struct IdTokenInput<'a> {
     pub access_token: &'a str,
 }
 
+/// Who asks the token endpoint for a grant: the tenant, the client it authenticated, and
+/// where the request came from (the three every grant is given).
+#[derive(Clone, Copy)]
+pub struct Caller<'a> {
+    /// The tenant.
+    pub tenant: &'a Tenant,
+    /// The authenticated client.
+    pub client: &'a ClientRow,
+    /// The caller's address and agent.
+    pub info: &'a ClientInfo,
+}
+
+/// `unauthorized_client`: the client may not use `grant`.
+fn may_not_use(grant: &str) -> OAuthError {
+    OAuthError::unauthorized_client(format!("this client may not use {grant}"))
+}
+
 /// The token endpoint's grants and the id_token.
 #[derive(Clone)]
 pub struct TokenEndpoint {
@@ -250,17 +267,14 @@ impl TokenEndpoint {
     /// the tokens its first exchange issued (RFC 6749 §4.1.2).
     pub async fn exchange_code(
         &self,
-        tenant: &Tenant,
-        client: &ClientRow,
+        by: Caller<'_>,
         code: &str,
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
-        info: &ClientInfo,
     ) -> Result<Value, OAuthError> {
+        let (tenant, client, info) = (by.tenant, by.client, by.info);
         if !client.allows("authorization_code") {
-            return Err(OAuthError::unauthorized_client(
-                "this client may not use authorization_code",
-            ));
+            return Err(may_not_use("authorization_code"));
         }
         if code.is_empty() || code.len() > 512 {
             return Err(OAuthError::invalid_grant("unknown or expired code"));
@@ -382,16 +396,13 @@ impl TokenEndpoint {
     /// token belongs to the client it was issued to; `scope` may narrow, never widen.
     pub async fn refresh_grant(
         &self,
-        tenant: &Tenant,
-        client: &ClientRow,
+        by: Caller<'_>,
         refresh_token: &str,
         scope: Option<&str>,
-        info: &ClientInfo,
     ) -> Result<Value, OAuthError> {
+        let (tenant, client, info) = (by.tenant, by.client, by.info);
         if !client.allows("refresh_token") {
-            return Err(OAuthError::unauthorized_client(
-                "this client may not use refresh_token",
-            ));
+            return Err(may_not_use("refresh_token"));
         }
         let (tokens, session) = self
             .sessions
@@ -424,14 +435,12 @@ impl TokenEndpoint {
     /// the client, for the scopes it asks among those it may have; no refresh token.
     pub async fn client_credentials_grant(
         &self,
-        tenant: &Tenant,
-        client: &ClientRow,
+        by: Caller<'_>,
         scope: Option<&str>,
     ) -> Result<Value, OAuthError> {
+        let (tenant, client) = (by.tenant, by.client);
         if !client.is_confidential() || !client.allows("client_credentials") {
-            return Err(OAuthError::unauthorized_client(
-                "this client may not use client_credentials",
-            ));
+            return Err(may_not_use("client_credentials"));
         }
         let asked: Vec<String> = match scope {
             Some(s) => s.split_whitespace().map(str::to_string).collect(),

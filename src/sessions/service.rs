@@ -201,17 +201,9 @@ impl SessionService {
     ) -> Result<(), ServiceError> {
         let sid = &token.session;
         tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
-        self.audit(
-            tenant,
-            "refresh_token_reuse",
-            AuditInfo {
-                subject: Some(&token.user),
-                client: Some(client),
-                detail: Some(format!("session {sid} revoked")),
-                ..Default::default()
-            },
-        )
-        .await;
+        let info = AuditInfo::about(Some(&token.user), client)
+            .with_detail(format!("session {sid} revoked"));
+        self.audit(tenant, "refresh_token_reuse", info).await;
         tenant
             .revoke_session(sid.to_string(), "refresh_token_reuse", now)
             .await?;

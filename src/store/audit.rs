@@ -35,8 +35,8 @@ pub async fn record(db: &Db, e: AuditRow) -> StoreResult<()> {
         .bind(("subject", e.subject))
         .bind(("ip", e.ip))
         .bind(("detail", e.detail))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }
 
 /// Events newest first, `limit` of them after cursor `before` (an event id), optionally only
@@ -54,16 +54,15 @@ pub async fn list(
     if user.is_some() {
         cond.push("(subject = $user OR actor = $user)");
     }
-    let mut res = db
-        .query(format!(
-            "SELECT record::id(id) AS id, at, kind, actor, subject, ip, detail FROM audit_event WHERE {} ORDER BY id DESC LIMIT $limit",
-            cond.join(" AND ")
-        ))
-        .bind(("before", RecordId::new("audit_event", before.unwrap_or(""))))
-        .bind(("user", user.unwrap_or("").to_string()))
-        .bind(("limit", limit as i64))
-        .await?;
-    Ok(res.take(0)?)
+    db.query(format!(
+        "SELECT record::id(id) AS id, at, kind, actor, subject, ip, detail FROM audit_event WHERE {} ORDER BY id DESC LIMIT $limit",
+        cond.join(" AND ")
+    ))
+    .bind(("before", RecordId::new("audit_event", before.unwrap_or(""))))
+    .bind(("user", user.unwrap_or("").to_string()))
+    .bind(("limit", limit as i64))
+    .take(0)
+    .await
 }
 
 /// Number of events (optionally for one user).
@@ -73,12 +72,10 @@ pub async fn count(db: &Db, user: Option<&str>) -> StoreResult<usize> {
     } else {
         ""
     };
-    let mut res = db
-        .query(format!(
-            "SELECT count() AS n FROM audit_event {filter} GROUP ALL"
-        ))
-        .bind(("user", user.unwrap_or("").to_string()))
-        .await?;
-    let n: Option<i64> = res.take((0, "n"))?;
-    Ok(n.unwrap_or(0) as usize)
+    db.query(format!(
+        "SELECT count() AS n FROM audit_event {filter} GROUP ALL"
+    ))
+    .bind(("user", user.unwrap_or("").to_string()))
+    .count()
+    .await
 }

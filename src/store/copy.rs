@@ -44,8 +44,7 @@ pub async fn copy(from: &Store, to: &Store, work_dir: &std::path::Path) -> Store
 /// The databases in latchkey's namespace.
 async fn databases(root: &Db) -> StoreResult<Vec<String>> {
     let ns = root.in_namespace(NAMESPACE).await?;
-    let mut res = ns.query("INFO FOR NS").await?;
-    let info: Option<Value> = res.take(0)?;
+    let info: Option<Value> = ns.query("INFO FOR NS").take(0).await?;
     Ok(keys_of(info, "databases"))
 }
 
@@ -60,16 +59,15 @@ async fn databases_or_none(root: &Db) -> StoreResult<Vec<String>> {
 
 /// Rows per table of one database.
 async fn table_counts(db: &Db) -> StoreResult<BTreeMap<String, i64>> {
-    let mut res = db.query("INFO FOR DB").await?;
-    let info: Option<Value> = res.take(0)?;
+    let info: Option<Value> = db.query("INFO FOR DB").take(0).await?;
     let mut counts = BTreeMap::new();
     for table in keys_of(info, "tables") {
-        let mut res = db
+        let n = db
             .query("SELECT count() AS n FROM type::table($t) GROUP ALL")
             .bind(("t", table.clone()))
+            .count()
             .await?;
-        let n: Option<i64> = res.take((0, "n"))?;
-        counts.insert(table, n.unwrap_or(0));
+        counts.insert(table, n as i64);
     }
     Ok(counts)
 }

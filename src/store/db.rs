@@ -14,7 +14,8 @@ use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
 use surrealdb::engine::local::Db as Local;
 use surrealdb::method::IntoVariables;
-use surrealdb::types::{Object, QueryError, Variables};
+use surrealdb::opt::QueryResult;
+use surrealdb::types::{Object, QueryError, SurrealValue, Variables};
 
 use super::{StoreError, StoreResult};
 
@@ -377,6 +378,57 @@ impl Query<'_> {
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         self
+    }
+
+    // What the store modules do with an answer, each once here instead of as the same two or
+    // three lines after every query.
+
+    /// Runs the query for its effect alone.
+    pub async fn exec(self) -> StoreResult<()> {
+        self.await.map(drop)
+    }
+
+    /// Runs the query and decodes one statement's result: `0` (as `Option<T>` or `Vec<T>`),
+    /// or a field of it (`(0, "id")`).
+    pub async fn take<R: SurrealValue>(self, index: impl QueryResult<R>) -> StoreResult<R> {
+        let mut res = self.await?;
+        Ok(res.take(index)?)
+    }
+
+    /// Runs the query and decodes its last statement's result: what a transaction reads back
+    /// after its commit, however the engine numbers the statements of the transaction.
+    pub async fn take_last<R: SurrealValue>(self) -> StoreResult<R>
+    where
+        usize: QueryResult<R>,
+    {
+        let mut res = self.await?;
+        let last = res.num_statements().saturating_sub(1);
+        Ok(res.take(last)?)
+    }
+
+    /// Runs a `SELECT count() AS n ... GROUP ALL`: its `n`, 0 when nothing matched (the
+    /// grouping then answers no row at all).
+    pub async fn count(self) -> StoreResult<usize> {
+        let n: Option<i64> = self.take((0, "n")).await?;
+        Ok(n.unwrap_or(0) as usize)
+    }
+
+    /// Runs a write that returns what it changed (`UPDATE ... WHERE ... RETURN AFTER`, `DELETE
+    /// ... RETURN BEFORE`): whether its first statement returned a row, i.e. whether anything
+    /// matched (for a conditional write: whether its condition still held).
+    pub async fn changed(self) -> StoreResult<bool> {
+        let rows: Vec<surrealdb::types::Value> = self.take(0).await?;
+        Ok(!rows.is_empty())
+    }
+
+    /// Runs a transaction that `THROW`s when its precondition is false: `false` then (enrolled,
+    /// spent or gone meanwhile) instead of the error.
+    pub async fn applied(self) -> StoreResult<bool> {
+        match self.await {
+            Ok(_) => Ok(true),
+            Err(StoreError::Precondition(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 

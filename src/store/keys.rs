@@ -9,10 +9,9 @@ use crate::domain::keys::KeyRow;
 
 /// All keys, newest first.
 pub async fn list(db: &Db) -> StoreResult<Vec<KeyRow>> {
-    let mut res = db
-        .query("SELECT kid, alg, private_sealed, public_jwk, created_at, activates_at, retired_at, revoked_at FROM signing_key ORDER BY created_at DESC")
-        .await?;
-    Ok(res.take(0)?)
+    db.query("SELECT kid, alg, private_sealed, public_jwk, created_at, activates_at, retired_at, revoked_at FROM signing_key ORDER BY created_at DESC")
+        .take(0)
+        .await
 }
 
 /// Stores a new key.
@@ -20,8 +19,8 @@ pub async fn insert(db: &Db, key: KeyRow) -> StoreResult<()> {
     db.query("CREATE $rid CONTENT $key")
         .bind(("rid", RecordId::new("signing_key", key.kid.clone())))
         .bind(("key", key))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }
 
 /// Stores new keys, atomically retiring the keys of the algorithms `retire` that sign until
@@ -60,8 +59,7 @@ pub async fn rotate(
             ))
             .bind((format!("key{i}"), key));
     }
-    q.await?;
-    Ok(())
+    q.exec().await
 }
 
 /// Replaces a key's sealed private half (re-encryption under a new master secret).
@@ -69,6 +67,6 @@ pub async fn reseal(db: &Db, kid: &str, sealed: String) -> StoreResult<()> {
     db.query("UPDATE $rid SET private_sealed = $sealed")
         .bind(("rid", RecordId::new("signing_key", kid)))
         .bind(("sealed", sealed))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }

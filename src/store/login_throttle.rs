@@ -9,11 +9,11 @@ use crate::domain::lockout::ThrottleRow;
 
 /// The state of `key`; a never-failed account has the default (zero) state.
 pub async fn get(db: &Db, key: &str) -> StoreResult<ThrottleRow> {
-    let mut res = db
+    let row: Option<ThrottleRow> = db
         .query("SELECT failures, locked_until FROM ONLY $rid")
         .bind(("rid", RecordId::new("login_throttle", key)))
+        .take(0)
         .await?;
-    let row: Option<ThrottleRow> = res.take(0)?;
     Ok(row.unwrap_or_default())
 }
 
@@ -24,16 +24,16 @@ pub async fn put(db: &Db, key: &str, row: &ThrottleRow, now: DateTime<Utc>) -> S
         .bind(("failures", row.failures))
         .bind(("locked", row.locked_until))
         .bind(("now", now))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }
 
 /// Forgets `key`'s failures (after a successful login or a password reset).
 pub async fn clear(db: &Db, key: &str) -> StoreResult<()> {
     db.query("DELETE $rid")
         .bind(("rid", RecordId::new("login_throttle", key)))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }
 
 /// A login attempt admitted on some node and not yet decided, as the database holds it when
@@ -72,14 +72,14 @@ impl SharedRow {
 
 /// The shared state of `key` (the default for an account never written).
 pub async fn get_shared(db: &Db, key: &str) -> StoreResult<SharedRow> {
-    let mut res = db
+    let row: Option<SharedRow> = db
         .query(
             "SELECT failures, locked_until, reserved ?? [] AS reserved, version ?? 0 AS version
              FROM ONLY $rid",
         )
         .bind(("rid", RecordId::new("login_throttle", key)))
+        .take(0)
         .await?;
-    let row: Option<SharedRow> = res.take(0)?;
     Ok(row.unwrap_or_default())
 }
 
@@ -92,7 +92,7 @@ pub async fn put_shared_if(
     row: &SharedRow,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let mut res = db
+    let written: Vec<i64> = db
         .query(
             "UPSERT $rid SET failures = $failures, locked_until = $locked, reserved = $reserved,
                  version = $next, updated_at = $now
@@ -105,7 +105,7 @@ pub async fn put_shared_if(
         .bind(("expected", row.version))
         .bind(("next", row.version + 1))
         .bind(("now", now))
+        .take(0)
         .await?;
-    let written: Vec<i64> = res.take(0)?;
     Ok(!written.is_empty())
 }

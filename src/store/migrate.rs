@@ -112,12 +112,12 @@ pub const TENANT: &[Migration] = &[
 /// transaction (one commit: a new tenant's database is prepared on its first request, and
 /// on a durable engine every commit is an fsync).
 pub async fn apply(db: &Db, migrations: &[Migration]) -> StoreResult<()> {
-    let mut res = db
+    let applied: Vec<i64> = db
         .query(
             "DEFINE TABLE IF NOT EXISTS migration SCHEMALESS; SELECT VALUE version FROM migration",
         )
+        .take(1)
         .await?;
-    let applied: Vec<i64> = res.take(1)?;
     let pending: Vec<&Migration> = migrations
         .iter()
         .filter(|m| !applied.contains(&m.version))
@@ -151,8 +151,10 @@ pub async fn apply(db: &Db, migrations: &[Migration]) -> StoreResult<()> {
         // Another process (a node sharing the store) applied them between our read and our
         // write: our transaction failed on its records or on a conflict. Done if they are there.
         Err(e) => {
-            let mut res = db.query("SELECT VALUE version FROM migration").await?;
-            let now: Vec<i64> = res.take(0)?;
+            let now: Vec<i64> = db
+                .query("SELECT VALUE version FROM migration")
+                .take(0)
+                .await?;
             if pending.iter().all(|m| now.contains(&m.version)) {
                 Ok(())
             } else {

@@ -69,11 +69,10 @@ pub(crate) fn bind_token<'a>(q: super::db::Query<'a>, t: &NewToken) -> super::db
 
 /// Looks a token up by hash.
 pub async fn find(db: &Db, hash: &str) -> StoreResult<Option<TokenRow>> {
-    let mut res = db
-        .query("SELECT record::id(id) AS id, kind, user, expires_at, used_at FROM one_time_token WHERE hash = $hash LIMIT 1")
+    db.query("SELECT record::id(id) AS id, kind, user, expires_at, used_at FROM one_time_token WHERE hash = $hash LIMIT 1")
         .bind(("hash", hash.to_string()))
-        .await?;
-    Ok(res.take::<Option<TokenRow>>(0)?)
+        .take(0)
+        .await
 }
 
 /// How many tokens of `kind` the user was issued since `since` (mail throttling).
@@ -83,14 +82,12 @@ pub async fn issued_since(
     kind: Kind,
     since: DateTime<Utc>,
 ) -> StoreResult<usize> {
-    let mut res = db
-        .query("SELECT count() AS n FROM one_time_token WHERE user = $user AND kind = $kind AND created_at > $since GROUP ALL")
+    db.query("SELECT count() AS n FROM one_time_token WHERE user = $user AND kind = $kind AND created_at > $since GROUP ALL")
         .bind(("user", user.to_string()))
         .bind(("kind", kind.as_str()))
         .bind(("since", since))
-        .await?;
-    let n: Option<i64> = res.take((0, "n"))?;
-    Ok(n.unwrap_or(0) as usize)
+        .count()
+        .await
 }
 
 /// Issues a token, superseding the user's unused tokens of the same kind, and queues its mail.
@@ -113,8 +110,7 @@ pub async fn issue(
         .bind(("now", now))
         .bind(("oid", outbox::rid(&mail.id)))
         .bind(("mail", mail.mail));
-    bind_token(q, &token).await?;
-    Ok(())
+    bind_token(q, &token).exec().await
 }
 
 /// Spends a reset token and applies the new password in one transaction: sets the hash,
@@ -128,26 +124,16 @@ pub async fn consume_reset(
     notice: QueuedMail,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    db.query(
-        "BEGIN TRANSACTION;
-         LET $spent = (UPDATE $tid SET used_at = $now
-             WHERE kind = 'reset' AND user = $ukey AND used_at IS NONE AND expires_at > $now RETURN AFTER);
-         IF array::len($spent) = 0 { THROW 'token already used or expired' };
-         UPDATE $uid SET password_hash = $hash, updated_at = $now;
+    let then = "UPDATE $uid SET password_hash = $hash, updated_at = $now;
          UPDATE session SET revoked_at = $now, revoked_reason = 'password_reset' WHERE user = $ukey AND revoked_at IS NONE;
          UPDATE sso_session SET revoked_at = $now WHERE user = $ukey AND revoked_at IS NONE;
-         CREATE $oid CONTENT $mail;
-         COMMIT TRANSACTION;",
-    )
-    .bind(("tid", RecordId::new("one_time_token", token_id)))
-    .bind(("uid", RecordId::new("user", user)))
-    .bind(("ukey", user.to_string()))
-    .bind(("hash", new_hash))
-    .bind(("oid", outbox::rid(&notice.id)))
-    .bind(("mail", notice.mail))
-    .bind(("now", now))
-    .await?;
-    Ok(())
+         CREATE $oid CONTENT $mail;";
+    consume(db, Kind::Reset, then, token_id, user, now)
+        .bind(("hash", new_hash))
+        .bind(("oid", outbox::rid(&notice.id)))
+        .bind(("mail", notice.mail))
+        .exec()
+        .await
 }
 
 /// Spends a verification token and marks the address confirmed.
@@ -157,18 +143,34 @@ pub async fn consume_verify(
     user: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    db.query(
+    let then = "UPDATE $uid SET email_verified = true, updated_at = $now;";
+    consume(db, Kind::Verify, then, token_id, user, now)
+        .exec()
+        .await
+}
+
+/// One transaction that spends the token `$tid` if it is still a live token of `kind` of the
+/// user `$ukey` (else it throws: `Precondition`), then runs `then` (statements, each ending in
+/// `;`): the part both kinds share. Binds `$tid`, `$uid` (the user's record), `$ukey` and `$now`.
+fn consume<'a>(
+    db: &'a Db,
+    kind: Kind,
+    then: &str,
+    token_id: &str,
+    user: &str,
+    now: DateTime<Utc>,
+) -> super::db::Query<'a> {
+    db.query(format!(
         "BEGIN TRANSACTION;
          LET $spent = (UPDATE $tid SET used_at = $now
-             WHERE kind = 'verify' AND user = $ukey AND used_at IS NONE AND expires_at > $now RETURN AFTER);
-         IF array::len($spent) = 0 { THROW 'token already used or expired' };
-         UPDATE $uid SET email_verified = true, updated_at = $now;
+             WHERE kind = '{}' AND user = $ukey AND used_at IS NONE AND expires_at > $now RETURN AFTER);
+         IF array::len($spent) = 0 {{ THROW 'token already used or expired' }};
+         {then}
          COMMIT TRANSACTION;",
-    )
+        kind.as_str()
+    ))
     .bind(("tid", RecordId::new("one_time_token", token_id)))
     .bind(("uid", RecordId::new("user", user)))
     .bind(("ukey", user.to_string()))
     .bind(("now", now))
-    .await?;
-    Ok(())
 }

@@ -65,21 +65,17 @@ pub fn rid(id: &str) -> RecordId {
 
 /// Loads a row.
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<OutboxRow>> {
-    let mut res = db
-        .query("SELECT record::id(id) AS id, kind, recipient, subject, text, html, status, attempts FROM $rid")
+    db.query("SELECT record::id(id) AS id, kind, recipient, subject, text, html, status, attempts FROM $rid")
         .bind(("rid", rid(id)))
-        .await?;
-    Ok(res.take::<Option<OutboxRow>>(0)?)
+        .take(0)
+        .await
 }
 
 /// Ids of rows not yet sent, oldest first.
 pub async fn pending_ids(db: &Db) -> StoreResult<Vec<String>> {
-    let mut res = db
-        .query(
-            "SELECT VALUE record::id(id) FROM outbox WHERE status = 'pending' ORDER BY created_at",
-        )
-        .await?;
-    Ok(res.take(0)?)
+    db.query("SELECT VALUE record::id(id) FROM outbox WHERE status = 'pending' ORDER BY created_at")
+        .take(0)
+        .await
 }
 
 /// Claims a pending row for `node` until `until`: `None` when it is sent already or another
@@ -91,7 +87,7 @@ pub async fn claim(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> StoreResult<Option<OutboxRow>> {
-    let mut res = db
+    let rows: Vec<OutboxRow> = db
         .query(
             "UPDATE $rid SET claimed_by = $node, claimed_until = $until
              WHERE status = 'pending'
@@ -102,8 +98,8 @@ pub async fn claim(
         .bind(("node", node.to_string()))
         .bind(("now", now))
         .bind(("until", until))
+        .take(0)
         .await?;
-    let rows: Vec<OutboxRow> = res.take(0)?;
     Ok(rows.into_iter().next())
 }
 
@@ -116,8 +112,8 @@ pub async fn mark(db: &Db, id: &str, status: &str, now: DateTime<Utc>) -> StoreR
     .bind(("rid", rid(id)))
     .bind(("status", status.to_string()))
     .bind(("now", now))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }
 
 /// Records a failed attempt and ends the claim (the retry claims it again).
@@ -126,6 +122,6 @@ pub async fn record_failure(db: &Db, id: &str, error: &str) -> StoreResult<()> {
     db.query("UPDATE $rid SET attempts += 1, last_error = $error, claimed_by = NONE, claimed_until = NONE")
         .bind(("rid", rid(id)))
         .bind(("error", error))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }

@@ -11,11 +11,11 @@ fn rid() -> RecordId {
 
 /// The sealed check value, if the store has one yet.
 pub async fn get(platform: &Db) -> StoreResult<Option<String>> {
-    let mut res = platform
+    platform
         .query("SELECT VALUE sealed FROM ONLY $rid")
         .bind(("rid", rid()))
-        .await?;
-    Ok(res.take(0)?)
+        .take(0)
+        .await
 }
 
 /// Stores the sealed check value.
@@ -25,8 +25,8 @@ pub async fn put(platform: &Db, sealed: String, now: DateTime<Utc>) -> StoreResu
         .bind(("rid", rid()))
         .bind(("sealed", sealed))
         .bind(("now", now))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }
 
 /// The retired token-hash keys, sealed, newest first.
@@ -36,11 +36,11 @@ pub async fn retired(platform: &Db) -> StoreResult<Vec<String>> {
     struct Row {
         retired: Option<Vec<String>>,
     }
-    let mut res = platform
+    let row: Option<Row> = platform
         .query("SELECT retired FROM ONLY $rid")
         .bind(("rid", rid()))
+        .take(0)
         .await?;
-    let row: Option<Row> = res.take(0)?;
     Ok(row.and_then(|r| r.retired).unwrap_or_default())
 }
 
@@ -58,6 +58,6 @@ pub async fn put_rekeyed(
         .bind(("sealed", sealed))
         .bind(("retired", retired))
         .bind(("now", now))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }

@@ -102,8 +102,8 @@ pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
     .bind(("sso", s.client.as_ref().map(|c| c.2.clone())))
     .bind(("hash", s.refresh_hash))
     .bind(("rexp", s.refresh_expires_at))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }
 
 /// A refresh token's record id: its hash. Reading a record by id costs SurrealDB about half
@@ -117,31 +117,30 @@ fn refresh_token_id(hash: &str) -> RecordId {
 /// Looks up a refresh token by its hash.
 pub async fn find_refresh(db: &Db, hash: &str) -> StoreResult<Option<RefreshRow>> {
     const FIELDS: &str = "record::id(id) AS id, session, user, expires_at, used_at";
-    let mut res = db
+    let by_key: Option<RefreshRow> = db
         .query(format!("SELECT {FIELDS} FROM $rid"))
         .bind(("rid", refresh_token_id(hash)))
+        .take(0)
         .await?;
-    if let Some(row) = res.take::<Option<RefreshRow>>(0)? {
-        return Ok(Some(row));
+    if by_key.is_some() {
+        return Ok(by_key);
     }
     // Tokens issued before they were keyed by their hash have a UUID key; the unique index on
     // `hash` still finds them (and answers unknown tokens).
-    let mut res = db
-        .query(format!(
-            "SELECT {FIELDS} FROM refresh_token WHERE hash = $hash LIMIT 1"
-        ))
-        .bind(("hash", hash.to_string()))
-        .await?;
-    Ok(res.take::<Option<RefreshRow>>(0)?)
+    db.query(format!(
+        "SELECT {FIELDS} FROM refresh_token WHERE hash = $hash LIMIT 1"
+    ))
+    .bind(("hash", hash.to_string()))
+    .take(0)
+    .await
 }
 
 /// Loads a session.
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRow>> {
-    let mut res = db
-        .query("SELECT record::id(id) AS id, user, expires_at, revoked_at, amr, client_id, scope, last_seen_at FROM $sid")
+    db.query("SELECT record::id(id) AS id, user, expires_at, revoked_at, amr, client_id, scope, last_seen_at FROM $sid")
         .bind(("sid", RecordId::new("session", id)))
-        .await?;
-    Ok(res.take::<Option<SessionRow>>(0)?)
+        .take(0)
+        .await
 }
 
 /// One refresh-token rotation: spend `old`, issue `new_hash` in the same session.
@@ -201,7 +200,7 @@ pub async fn rotate_batch(db: &Db, batch: &[Rotation]) -> StoreResult<Vec<bool>>
             now: r.now,
         })
         .collect();
-    let mut res = db
+    let done: Vec<bool> = db
         .query(
             "BEGIN TRANSACTION;
              FOR $r IN $rows {
@@ -220,10 +219,9 @@ pub async fn rotate_batch(db: &Db, batch: &[Rotation]) -> StoreResult<Vec<bool>>
              RETURN array::map($rows, |$r| record::exists($r.new));",
         )
         .bind(("rows", rows))
+        // Read back after the commit, as the last statement: which new tokens exist.
+        .take_last()
         .await?;
-    // Read back after the commit, as the last statement: which new tokens exist.
-    let last = res.num_statements().saturating_sub(1);
-    let done: Vec<bool> = res.take(last)?;
     if done.len() != batch.len() {
         return Err(StoreError::Other(format!(
             "rotation batch of {} answered {} results",
@@ -236,13 +234,13 @@ pub async fn rotate_batch(db: &Db, batch: &[Rotation]) -> StoreResult<Vec<bool>>
 
 /// Revokes one session (no-op if already revoked); returns whether it was active.
 pub async fn revoke(db: &Db, id: &str, reason: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-    let mut res = db
+    let ids: Vec<String> = db
         .query("UPDATE $sid SET revoked_at = $now, revoked_reason = $reason WHERE revoked_at IS NONE RETURN record::id(id) AS id")
         .bind(("sid", RecordId::new("session", id)))
         .bind(("reason", reason.to_string()))
         .bind(("now", now))
+        .take((0, "id"))
         .await?;
-    let ids: Vec<String> = res.take((0, "id"))?;
     Ok(!ids.is_empty())
 }
 
@@ -256,7 +254,7 @@ pub async fn revoke_all(
 ) -> StoreResult<usize> {
     // Browser sign-in sessions (the hosted pages') end with the rest: signing out everywhere,
     // a disabled account or an admin's revocation leaves no way back in without a password.
-    let mut res = db
+    let ids: Vec<String> = db
         .query(
             "UPDATE session SET revoked_at = $now, revoked_reason = $reason
              WHERE user = $user AND revoked_at IS NONE AND record::id(id) != $keep
@@ -267,18 +265,16 @@ pub async fn revoke_all(
         .bind(("keep", keep.unwrap_or("").to_string()))
         .bind(("reason", reason.to_string()))
         .bind(("now", now))
+        .take((0, "id"))
         .await?;
-    let ids: Vec<String> = res.take((0, "id"))?;
     Ok(ids.len())
 }
 
 /// Active sessions of a user.
 pub async fn count_active(db: &Db, user: &str, now: DateTime<Utc>) -> StoreResult<usize> {
-    let mut res = db
-        .query("SELECT count() AS n FROM session WHERE user = $user AND revoked_at IS NONE AND expires_at > $now GROUP ALL")
+    db.query("SELECT count() AS n FROM session WHERE user = $user AND revoked_at IS NONE AND expires_at > $now GROUP ALL")
         .bind(("user", user.to_string()))
         .bind(("now", now))
-        .await?;
-    let n: Option<i64> = res.take((0, "n"))?;
-    Ok(n.unwrap_or(0) as usize)
+        .count()
+        .await
 }

@@ -71,13 +71,13 @@ const FIELDS: &str = "slug, display_name, algorithm, created_at, reset_url_templ
 
 /// Loads a tenant by slug.
 pub async fn get(platform: &Db, slug: &str) -> StoreResult<Option<TenantRow>> {
-    let mut res = platform
+    platform
         .query(format!(
             "SELECT {FIELDS} FROM tenant WHERE slug = $slug LIMIT 1"
         ))
         .bind(("slug", slug.to_string()))
-        .await?;
-    Ok(res.take::<Option<TenantRow>>(0)?)
+        .take(0)
+        .await
 }
 
 /// Creates a tenant; `Ok(false)` when the slug exists already.
@@ -101,14 +101,16 @@ pub async fn set_algorithm(platform: &Db, slug: &str, alg: &str) -> StoreResult<
         .query("UPDATE tenant SET algorithm = $alg WHERE slug = $slug")
         .bind(("slug", slug.to_string()))
         .bind(("alg", alg.to_string()))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }
 
 /// All tenant slugs.
 pub async fn slugs(platform: &Db) -> StoreResult<Vec<String>> {
-    let mut res = platform.query("SELECT VALUE slug FROM tenant").await?;
-    Ok(res.take(0)?)
+    platform
+        .query("SELECT VALUE slug FROM tenant")
+        .take(0)
+        .await
 }
 
 /// A page of tenants ordered by slug, after `after`.
@@ -118,23 +120,22 @@ pub async fn list(platform: &Db, limit: usize, after: Option<&str>) -> StoreResu
     } else {
         ""
     };
-    let mut res = platform
+    platform
         .query(format!(
             "SELECT {FIELDS} FROM tenant {filter} ORDER BY slug LIMIT $limit"
         ))
         .bind(("after", after.unwrap_or("").to_string()))
         .bind(("limit", limit as i64))
-        .await?;
-    Ok(res.take(0)?)
+        .take(0)
+        .await
 }
 
 /// Number of tenants.
 pub async fn count(platform: &Db) -> StoreResult<usize> {
-    let mut res = platform
+    platform
         .query("SELECT count() AS n FROM tenant GROUP ALL")
-        .await?;
-    let n: Option<i64> = res.take((0, "n"))?;
-    Ok(n.unwrap_or(0) as usize)
+        .count()
+        .await
 }
 
 /// Writes a tenant's settings and display name.
@@ -143,18 +144,17 @@ pub async fn update(platform: &Db, row: TenantRow) -> StoreResult<()> {
         .query("UPDATE $rid CONTENT $row")
         .bind(("rid", RecordId::new("tenant", row.slug.clone())))
         .bind(("row", row))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }
 
 /// Removes a tenant's record; `true` if it existed.
 pub async fn delete(platform: &Db, slug: &str) -> StoreResult<bool> {
-    let mut res = platform
+    platform
         .query("DELETE $rid RETURN BEFORE")
         .bind(("rid", RecordId::new("tenant", slug)))
-        .await?;
-    let gone: Vec<surrealdb::types::Value> = res.take(0)?;
-    Ok(!gone.is_empty())
+        .changed()
+        .await
 }
 
 /// Removes a tenant's whole database (no-op when there is none).
@@ -164,6 +164,6 @@ pub async fn remove_database(root: &Db, slug: &str) -> StoreResult<()> {
         "REMOVE DATABASE IF EXISTS `{}`",
         super::tenant_database(slug)
     ))
-    .await?;
-    Ok(())
+    .exec()
+    .await
 }

@@ -85,11 +85,9 @@ pub async fn create(
             .bind(("oid", outbox::rid(&m.id)))
             .bind(("mail", m.mail));
     }
-    let mut res = q.await?;
     // Read back after the commit: the last statement's result, however the engine numbers
     // the statements of a transaction.
-    let last = res.num_statements().saturating_sub(1);
-    let row: Option<UserRow> = res.take(last)?;
+    let row: Option<UserRow> = q.take_last().await?;
     row.ok_or_else(|| super::StoreError::Other("CREATE user returned nothing".into()))
 }
 
@@ -104,22 +102,20 @@ pub async fn find_by_login(
     } else {
         "username_norm"
     };
-    let mut res = db
-        .query(format!(
-            "SELECT {FIELDS} FROM user WHERE {field} = $v LIMIT 1"
-        ))
-        .bind(("v", normalized.to_string()))
-        .await?;
-    Ok(res.take::<Option<UserRow>>(0)?)
+    db.query(format!(
+        "SELECT {FIELDS} FROM user WHERE {field} = $v LIMIT 1"
+    ))
+    .bind(("v", normalized.to_string()))
+    .take(0)
+    .await
 }
 
 /// Loads a user by id.
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<UserRow>> {
-    let mut res = db
-        .query(format!("SELECT {FIELDS} FROM $rid"))
+    db.query(format!("SELECT {FIELDS} FROM $rid"))
         .bind(("rid", RecordId::new("user", id)))
-        .await?;
-    Ok(res.take::<Option<UserRow>>(0)?)
+        .take(0)
+        .await
 }
 
 /// Replaces the password hash.
@@ -128,8 +124,8 @@ pub async fn set_password(db: &Db, id: &str, hash: String, now: DateTime<Utc>) -
         .bind(("rid", RecordId::new("user", id)))
         .bind(("hash", hash))
         .bind(("now", now))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }
 
 /// Records a successful login.
@@ -137,8 +133,8 @@ pub async fn touch_login(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<(
     db.query("UPDATE $rid SET last_login_at = $now")
         .bind(("rid", RecordId::new("user", id)))
         .bind(("now", now))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }
 
 /// A page of users ordered by id (creation order: ids are UUIDv7), after cursor `after`,
@@ -156,16 +152,15 @@ pub async fn list(
     if search.is_some() {
         cond.push("(string::starts_with(email_norm, $search) OR string::starts_with(username_norm, $search))");
     }
-    let mut res = db
-        .query(format!(
-            "SELECT {FIELDS} FROM user WHERE {} ORDER BY id LIMIT $limit",
-            cond.join(" AND ")
-        ))
-        .bind(("after", RecordId::new("user", after.unwrap_or(""))))
-        .bind(("search", search.unwrap_or("").to_string()))
-        .bind(("limit", limit as i64))
-        .await?;
-    Ok(res.take(0)?)
+    db.query(format!(
+        "SELECT {FIELDS} FROM user WHERE {} ORDER BY id LIMIT $limit",
+        cond.join(" AND ")
+    ))
+    .bind(("after", RecordId::new("user", after.unwrap_or(""))))
+    .bind(("search", search.unwrap_or("").to_string()))
+    .bind(("limit", limit as i64))
+    .take(0)
+    .await
 }
 
 /// How many users match `search` (all when `None`).
@@ -175,12 +170,10 @@ pub async fn count(db: &Db, search: Option<&str>) -> StoreResult<usize> {
     } else {
         ""
     };
-    let mut res = db
-        .query(format!("SELECT count() AS n FROM user {filter} GROUP ALL"))
+    db.query(format!("SELECT count() AS n FROM user {filter} GROUP ALL"))
         .bind(("search", search.unwrap_or("").to_string()))
-        .await?;
-    let n: Option<i64> = res.take((0, "n"))?;
-    Ok(n.unwrap_or(0) as usize)
+        .count()
+        .await
 }
 
 /// Sets `disabled`; when disabling, revokes every session in the same transaction.
@@ -190,9 +183,8 @@ pub async fn set_disabled(
     disabled: bool,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<UserRow>> {
-    let mut res = db
-        .query(format!(
-            "BEGIN TRANSACTION;
+    db.query(format!(
+        "BEGIN TRANSACTION;
              UPDATE $rid SET disabled = $disabled, updated_at = $now;
              IF $disabled {{
                  UPDATE session SET revoked_at = $now, revoked_reason = 'user_disabled' WHERE user = $ukey AND revoked_at IS NONE;
@@ -200,14 +192,13 @@ pub async fn set_disabled(
              }};
              COMMIT TRANSACTION;
              SELECT {FIELDS} FROM $rid;"
-        ))
-        .bind(("rid", RecordId::new("user", id)))
-        .bind(("ukey", id.to_string()))
-        .bind(("disabled", disabled))
-        .bind(("now", now))
-        .await?;
-    let last = res.num_statements().saturating_sub(1);
-    Ok(res.take::<Option<UserRow>>(last)?)
+    ))
+    .bind(("rid", RecordId::new("user", id)))
+    .bind(("ukey", id.to_string()))
+    .bind(("disabled", disabled))
+    .bind(("now", now))
+    .take_last()
+    .await
 }
 
 /// Replaces a user's roles.
@@ -217,20 +208,19 @@ pub async fn set_roles(
     roles: Vec<String>,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<UserRow>> {
-    let mut res = db
-        .query(format!(
-            "UPDATE $rid SET roles = $roles, updated_at = $now; SELECT {FIELDS} FROM $rid;"
-        ))
-        .bind(("rid", RecordId::new("user", id)))
-        .bind(("roles", roles))
-        .bind(("now", now))
-        .await?;
-    Ok(res.take::<Option<UserRow>>(1)?)
+    db.query(format!(
+        "UPDATE $rid SET roles = $roles, updated_at = $now; SELECT {FIELDS} FROM $rid;"
+    ))
+    .bind(("rid", RecordId::new("user", id)))
+    .bind(("roles", roles))
+    .bind(("now", now))
+    .take(1)
+    .await
 }
 
 /// Deletes a user with its sessions, refresh tokens and one-time tokens; `false` if absent.
 pub async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
-    let mut res = db
+    let left: Vec<RecordId> = db
         .query(
             "BEGIN TRANSACTION;
              DELETE refresh_token WHERE user = $ukey;
@@ -242,9 +232,8 @@ pub async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
         )
         .bind(("rid", RecordId::new("user", id)))
         .bind(("ukey", id.to_string()))
+        .take_last()
         .await?;
-    let last = res.num_statements().saturating_sub(1);
-    let left: Vec<RecordId> = res.take(last)?;
     Ok(left.is_empty())
 }
 
@@ -284,6 +273,6 @@ pub async fn insert_many(db: &Db, rows: Vec<(String, NewUser)>) -> StoreResult<(
         .collect();
     db.query("INSERT INTO user $rows RETURN NONE")
         .bind(("rows", rows))
-        .await?;
-    Ok(())
+        .exec()
+        .await
 }

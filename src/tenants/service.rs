@@ -7,7 +7,7 @@ use crate::accounts::service::NewAccount;
 use crate::domain::TenantSlug;
 use crate::error::ServiceError;
 use crate::infra::Infra;
-use crate::infra::page::{Page, cursor, page_size};
+use crate::infra::page::{Page, bad_cursor, decode_key, page_size};
 use crate::store::tenants::{self, TenantRow};
 use std::sync::Arc;
 
@@ -63,15 +63,9 @@ impl TenantService {
             None => None,
             Some(c) => Some(decode_slug_cursor(c)?),
         };
-        let mut rows = tenants::list(&self.platform, limit + 1, after.as_deref()).await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
+        let rows = tenants::list(&self.platform, limit + 1, after.as_deref()).await?;
         let total = tenants::count(&self.platform).await?;
-        Ok(Page {
-            items: rows.into_iter().map(|t| (cursor(&t.slug), t)).collect(),
-            has_next,
-            total,
-        })
+        Ok(Page::of(rows, limit, total, |t| t.slug.as_str()))
     }
 
     /// One tenant.
@@ -206,13 +200,8 @@ impl TenantService {
 }
 
 fn decode_slug_cursor(c: &str) -> Result<String, ServiceError> {
-    use base64::Engine;
-    let bad = || ServiceError::bad_input("after", "is not a cursor from this list");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c)
-        .map_err(|_| bad())?;
-    let s = String::from_utf8(raw).map_err(|_| bad())?;
+    let s = decode_key("after", c)?;
     TenantSlug::parse(&s)
         .map(|s| s.as_str().to_string())
-        .map_err(|_| bad())
+        .map_err(|_| bad_cursor("after"))
 }

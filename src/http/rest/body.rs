@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
 use serde_json::{Map, Value};
 
@@ -72,14 +73,26 @@ pub fn json_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Valu
 }
 
 /// Collects typed fields from a JSON object, remembering every problem.
-pub struct Fields<'a> {
-    obj: &'a Map<String, Value>,
+pub struct Fields {
+    obj: Map<String, Value>,
     issues: Vec<ValidationIssue>,
 }
 
-impl<'a> Fields<'a> {
+/// A JSON object body, ready to read: an extractor so every JSON handler refuses an oversized
+/// (413) or malformed (422) body alike, and only after its tenant was found.
+impl<S: Send + Sync> FromRequest<S> for Fields {
+    type Rejection = RestError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = read(&parts.headers, body).await?;
+        Ok(Fields::new(json_object(&parts.headers, &bytes)?))
+    }
+}
+
+impl Fields {
     /// Starts reading `obj`.
-    pub fn new(obj: &'a Map<String, Value>) -> Self {
+    pub fn new(obj: Map<String, Value>) -> Self {
         Self {
             obj,
             issues: Vec::new(),
@@ -93,7 +106,7 @@ impl<'a> Fields<'a> {
                 self.issues.push(issue(name, "missing", "Field required"));
                 String::new()
             }
-            Some(v) => self.typed(name, v).unwrap_or_default(),
+            Some(v) => typed(&mut self.issues, name, v).unwrap_or_default(),
         }
     }
 
@@ -101,18 +114,7 @@ impl<'a> Fields<'a> {
     pub fn optional_string(&mut self, name: &str) -> Option<String> {
         match self.obj.get(name) {
             None | Some(Value::Null) => None,
-            Some(v) => self.typed(name, v),
-        }
-    }
-
-    fn typed(&mut self, name: &str, v: &Value) -> Option<String> {
-        match v {
-            Value::String(s) => Some(s.clone()),
-            _ => {
-                self.issues
-                    .push(issue(name, "string_type", "Input should be a valid string"));
-                None
-            }
+            Some(v) => typed(&mut self.issues, name, v),
         }
     }
 
@@ -122,6 +124,18 @@ impl<'a> Fields<'a> {
             Ok(())
         } else {
             Err(RestError::Invalid(self.issues))
+        }
+    }
+}
+
+/// The string `v`, or `None` with an issue: a free function, not a method, as `v` borrows
+/// the object held by the same [`Fields`].
+fn typed(issues: &mut Vec<ValidationIssue>, name: &str, v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        _ => {
+            issues.push(issue(name, "string_type", "Input should be a valid string"));
+            None
         }
     }
 }

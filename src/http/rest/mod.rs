@@ -9,7 +9,8 @@ pub mod types;
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, RawPathParams, State};
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +21,7 @@ use crate::actors::Tenant;
 use crate::edge::client::bearer;
 use crate::edge::client::client_info;
 use crate::error::ServiceError;
+use crate::infra::ClientInfo;
 use body::Fields;
 use error::{RestError, issue};
 use types::{HttpError, HttpValidationError, LoginForm, LogoutIn, RegisterIn, TokenOut, UserOut};
@@ -50,21 +52,50 @@ async fn method_not_allowed() -> Response {
         .into_response()
 }
 
-/// The tenant of the path, or the default tenant for `/api/auth/*`.
-async fn tenant(
-    st: &AppState,
-    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
-) -> Result<Tenant, RestError> {
-    let slug = match params {
-        Ok(p) => p
-            .iter()
-            .find(|(k, _)| *k == "tenant")
-            .map(|(_, v)| v.to_string()),
-        // Undecodable percent-escapes cannot name a tenant.
-        Err(_) => return Err(ServiceError::TenantNotFound.into()),
-    };
-    let slug = slug.unwrap_or_else(|| st.services.config.default_tenant.to_string());
-    Ok(st.services.tenant(&slug).await?)
+/// The tenant of the path, or the default tenant for `/api/auth/*`. An extractor, so every
+/// handler resolves it alike and refuses an unknown tenant before reading the body.
+pub struct PathTenant(pub Tenant);
+
+impl FromRequestParts<AppState> for PathTenant {
+    type Rejection = RestError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let slug = match RawPathParams::from_request_parts(parts, st).await {
+            Ok(p) => p
+                .iter()
+                .find(|(k, _)| *k == "tenant")
+                .map(|(_, v)| v.to_string()),
+            // Undecodable percent-escapes cannot name a tenant.
+            Err(_) => return Err(ServiceError::TenantNotFound.into()),
+        };
+        let slug = slug.unwrap_or_else(|| st.services.config.default_tenant.to_string());
+        Ok(PathTenant(st.services.tenant(&slug).await?))
+    }
+}
+
+/// The tenant and the client (address and user agent, for throttling and audit) of a request:
+/// one extractor for the start the handlers of throttled services share.
+pub struct Caller {
+    /// The tenant of the path.
+    pub tenant: Tenant,
+    /// Who is calling.
+    pub client: ClientInfo,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        // ConnectInfo first: the handlers extracted it before they looked the tenant up.
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, st)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let PathTenant(tenant) = PathTenant::from_request_parts(parts, st)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let client = client_info(peer, &parts.headers, &st.services.config.trusted_proxies);
+        Ok(Caller { tenant, client })
+    }
 }
 
 /// Register a new account.
@@ -88,15 +119,9 @@ async fn tenant(
 )]
 pub async fn register(
     State(st): State<AppState>,
-    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Body,
+    Caller { tenant, client }: Caller,
+    mut f: Fields,
 ) -> Result<(StatusCode, Json<UserOut>), RestError> {
-    let t = tenant(&st, params).await?;
-    let bytes = body::read(&headers, body).await?;
-    let obj = body::json_object(&headers, &bytes)?;
-    let mut f = Fields::new(&obj);
     let (email, username, password) = (
         f.string("email"),
         f.string("username"),
@@ -106,13 +131,7 @@ pub async fn register(
     let user = st
         .services
         .accounts
-        .register_account(
-            &t,
-            &email,
-            &username,
-            &password,
-            &client_info(peer, &headers, &st.services.config.trusted_proxies),
-        )
+        .register_account(&tenant, &email, &username, &password, &client)
         .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
@@ -140,12 +159,10 @@ pub async fn register(
 )]
 pub async fn login(
     State(st): State<AppState>,
-    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Caller { tenant, client }: Caller,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Json<TokenOut>, RestError> {
-    let t = tenant(&st, params).await?;
     let bytes = body::read(&headers, body).await?;
     let form = body::form(&headers, &bytes)?;
     let mut issues = Vec::new();
@@ -167,12 +184,7 @@ pub async fn login(
     let tokens = st
         .services
         .accounts
-        .login(
-            &t,
-            &form["username"],
-            &form["password"],
-            &client_info(peer, &headers, &st.services.config.trusted_proxies),
-        )
+        .login(&tenant, &form["username"], &form["password"], &client)
         .await
         .map_err(|e| RestError::from(e).rename_field("identifier", "username"))?;
     Ok(Json(tokens.into()))
@@ -192,10 +204,9 @@ pub async fn login(
 )]
 pub async fn me(
     State(st): State<AppState>,
-    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    PathTenant(t): PathTenant,
     headers: HeaderMap,
 ) -> Result<Json<UserOut>, RestError> {
-    let t = tenant(&st, params).await?;
     let principal = st
         .services
         .sessions
@@ -222,17 +233,14 @@ pub async fn me(
 )]
 pub async fn refresh(
     State(st): State<AppState>,
-    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Caller { tenant, client }: Caller,
     headers: HeaderMap,
 ) -> Result<Json<TokenOut>, RestError> {
-    let t = tenant(&st, params).await?;
     let token = bearer(&headers).ok_or(ServiceError::Unauthenticated("authentication required"))?;
-    let client = client_info(peer, &headers, &st.services.config.trusted_proxies);
     Ok(Json(
         st.services
             .sessions
-            .refresh(&t, &token, &client)
+            .refresh(&tenant, &token, &client)
             .await?
             .into(),
     ))
@@ -258,11 +266,10 @@ pub async fn refresh(
 )]
 pub async fn logout(
     State(st): State<AppState>,
-    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    PathTenant(t): PathTenant,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<StatusCode, RestError> {
-    let t = tenant(&st, params).await?;
     let bytes = body::read(&headers, body).await?;
     // No body, or JSON `null` (what the document allows: the body is optional), is "no
     // refresh token".
@@ -271,8 +278,7 @@ pub async fn logout(
     let refresh_token = if empty {
         None
     } else {
-        let obj = body::json_object(&headers, &bytes)?;
-        let mut f = Fields::new(&obj);
+        let mut f = Fields::new(body::json_object(&headers, &bytes)?);
         let token = f.optional_string("refresh_token");
         f.finish()?;
         token

@@ -2,17 +2,14 @@
 //! `requestPasswordReset` and `resetPassword` mutations, with the REST API's body parsing and
 //! FastAPI-shaped errors.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, RawPathParams, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 
-use super::body::{self, Fields};
+use super::Caller;
+use super::body::Fields;
 use super::error::RestError;
-use super::tenant;
 use super::types::{HttpError, HttpValidationError, ResetConfirmIn, ResetRequestIn};
-use crate::edge::client::client_info;
 use crate::error::ServiceError;
 use crate::http::AppState;
 
@@ -37,21 +34,14 @@ use crate::http::AppState;
 )]
 pub async fn request(
     State(st): State<AppState>,
-    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Body,
+    Caller { tenant, client }: Caller,
+    mut f: Fields,
 ) -> Result<(StatusCode, Json<HttpError>), RestError> {
-    let t = tenant(&st, params).await?;
-    let bytes = body::read(&headers, body).await?;
-    let obj = body::json_object(&headers, &bytes)?;
-    let mut f = Fields::new(&obj);
     let email = f.string("email");
     f.finish()?;
-    let client = client_info(peer, &headers, &st.services.config.trusted_proxies);
     st.services
         .recovery
-        .request_password_reset(&t, &email, &client)
+        .request_password_reset(&tenant, &email, &client)
         .await?;
     let detail = "if the address belongs to an account, a reset link was sent".to_string();
     Ok((StatusCode::ACCEPTED, Json(HttpError { detail })))
@@ -76,22 +66,15 @@ pub async fn request(
 )]
 pub async fn confirm(
     State(st): State<AppState>,
-    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Body,
+    Caller { tenant, client }: Caller,
+    mut f: Fields,
 ) -> Result<StatusCode, RestError> {
-    let t = tenant(&st, params).await?;
-    let bytes = body::read(&headers, body).await?;
-    let obj = body::json_object(&headers, &bytes)?;
-    let mut f = Fields::new(&obj);
     let (token, new_password) = (f.string("token"), f.string("new_password"));
     f.finish()?;
-    let client = client_info(peer, &headers, &st.services.config.trusted_proxies);
     match st
         .services
         .recovery
-        .reset_password(&t, &token, &new_password, &client)
+        .reset_password(&tenant, &token, &new_password, &client)
         .await
     {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
