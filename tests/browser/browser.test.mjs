@@ -258,12 +258,20 @@ async function assertNotStored(page, secrets) {
  *  Clicking the Execute button here sent nothing in 5 of 12 runs (once in CI): the page had
  *  replaced GraphiQL's default document (`mutation Register` and more) by an anonymous one,
  *  and GraphiQL 3.8 still held `operationName: "Register"` (seen in its saved state); a
- *  second click, or the editor's own shortcut, ran it. So: wait until the saved tab holds
- *  `saved` (a piece of the text as JSON writes it: edits are taken in debounced), put the
- *  cursor in the editor, press Ctrl-Enter; a request not sent in 5 s fails here with a
- *  screenshot rather than as an empty result pane. */
-async function execute(page, shot, saved) {
-  await page.waitForFunction((piece) => Object.values(sessionStorage).some((v) => v.includes(piece)), saved);
+ *  second click, or the editor's own shortcut, ran it. And a Ctrl-Enter within GraphiQL's
+ *  100 ms parse debounce sent the new text under the old name (the server rightly answered
+ *  `Unknown operation named "Register"`, once in 2 runs on a faster machine). So: wait until
+ *  the saved tab holds `saved` (a piece of the text as JSON writes it) and the operation name
+ *  parsed from it (`operationName`, null for an anonymous one), put the cursor in the editor,
+ *  press Ctrl-Enter; a request not sent in 5 s fails here with a screenshot rather than as an
+ *  empty result pane. */
+async function execute(page, shot, saved, operationName = null) {
+  await page.waitForFunction(([piece, op]) => Object.values(sessionStorage).some((v) => {
+    if (!v.includes(piece)) return false;
+    const state = JSON.parse(v);
+    const tab = state.tabs?.[state.activeTabIndex];
+    return tab !== undefined && (tab.operationName ?? null) === op;
+  }), [saved, operationName]);
   const sent = page.waitForRequest((r) => r.method() === 'POST', { timeout: 5000 });
   await page.locator(QUERY_EDITOR).first().click();
   await page.keyboard.press('Control+Enter');
