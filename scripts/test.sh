@@ -16,5 +16,5 @@ if command -v mold >/dev/null 2>&1; then
 fi
 # The layer picture of src/ (README "Layout"): no import climbs back up, no circle.
 python3 scripts/imports.py --check
-cargo test --locked
+cargo test --locked --timings
 scripts/e2e.sh
