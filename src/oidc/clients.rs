@@ -5,6 +5,7 @@ use secrecy::ExposeSecret;
 
 use super::store::{self as oidc_store, ClientRow};
 use crate::actors::Tenant;
+use crate::domain::Algorithm;
 use crate::domain::secrets::random_token;
 use crate::error::ServiceError;
 use crate::infra::audit::AuditInfo;
@@ -222,6 +223,7 @@ impl OidcClients {
             created_at: now,
         };
         self.apply_spec(tenant, &mut c, spec)?;
+        signing_key_for(tenant, &c).await?;
         let secret = c.is_confidential().then(|| random_token(32));
         c.secret_hash = secret
             .as_deref()
@@ -248,6 +250,7 @@ impl OidcClients {
             .ok_or_else(|| ServiceError::bad_input("id", "no such client"))?;
         let was_confidential = c.is_confidential();
         self.apply_spec(tenant, &mut c, spec)?;
+        signing_key_for(tenant, &c).await?;
         if !c.is_confidential() {
             c.secret_hash = None;
         } else if !was_confidential {
@@ -402,4 +405,12 @@ pub struct ClientCredentials {
     pub secret: Option<secrecy::SecretString>,
     /// Whether they came in the Authorization header (client_secret_basic).
     pub basic: bool,
+}
+
+/// Makes the key that will sign `c`'s id_tokens before the client exists: a relying party (or a
+/// resource server) that reads the tenant's JWKS once the client is registered then finds the
+/// `kid` of the first id_token in it, instead of an unknown `kid` until its cache expires.
+async fn signing_key_for(tenant: &Tenant, c: &ClientRow) -> Result<(), ServiceError> {
+    let alg = Algorithm::parse(&c.id_token_alg).unwrap_or(Algorithm::RS256);
+    tenant.ensure_key(alg).await.map(drop)
 }

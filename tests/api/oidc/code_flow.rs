@@ -323,3 +323,47 @@ async fn the_scope_decides_claims_and_refresh_tokens() {
     );
     s.app.shutdown().await;
 }
+
+/// The key that signs a client's id_tokens is in the tenant's JWKS as soon as the client is
+/// registered: a relying party that read the JWKS before the first sign-in finds the first
+/// id_token's `kid` in what it read (the key used to be made at the first id_token).
+#[tokio::test]
+async fn the_id_token_key_is_published_when_the_client_is_registered() {
+    let s = setup().await;
+    let rsa_kids = |jwks: &Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["alg"] == "RS256")
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(rsa_kids(&s.jwks().await).is_empty(), "no RSA key before any client");
+    let client = s.public_client().await;
+    let read_before_sign_in = s.jwks().await;
+    assert_eq!(rsa_kids(&read_before_sign_in).len(), 1, "{read_before_sign_in}");
+
+    let mut browser = Browser::new(&s.app);
+    let back = s
+        .sign_in(&mut browser, &s.authorize_url(&client, &[]), PASSWORD)
+        .await;
+    let (status, t) = s
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &back["code"]),
+                ("redirect_uri", REDIRECT),
+                ("client_id", &client),
+                ("code_verifier", VERIFIER),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{t}");
+    let kid = jsonwebtoken::decode_header(t["id_token"].as_str().unwrap())
+        .unwrap()
+        .kid
+        .unwrap();
+    assert_eq!(rsa_kids(&read_before_sign_in), vec![kid]);
+}
