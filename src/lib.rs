@@ -118,6 +118,14 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
     if config.smtp_url.is_none() {
         tracing::warn!("SMTP_URL is not set: mail is written to the log and NOT sent");
     }
+    if url::Url::parse(&config.public_url)
+        .is_ok_and(|u| matches!(u.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))))
+    {
+        tracing::warn!(
+            public_url = %config.public_url,
+            "PUBLIC_URL's host is an IP address: passkeys are unavailable (WebAuthn needs a domain name as relying party id) for tenants that do not set passkeyRpId and passkeyOrigin; everything else works"
+        );
+    }
     let hasher = infra::passwords::Hasher::new(
         config.hash_concurrency,
         config.hash_queue_per_tenant,

@@ -7,6 +7,7 @@ use crate::edge::gql::{gql_err, parts};
 use crate::edge::scalars::DateTime;
 use crate::edge::types::User;
 use crate::infra::settings::Settings;
+use crate::mfa::passkeys::RelyingParty;
 use crate::store::audit::AuditRow;
 use crate::store::tenants::TenantRow;
 
@@ -277,6 +278,9 @@ pub struct TenantSettings {
     pub passkey_rp_id: String,
     /// The origin passkey ceremonies come from (default: PUBLIC_URL's origin).
     pub passkey_origin: String,
+    /// Whether passkeys can be used: false while `passkeyRpId` cannot serve `passkeyOrigin`
+    /// (e.g. an IP address as `PUBLIC_URL`'s host: WebAuthn needs a domain name).
+    pub passkeys_available: bool,
 }
 
 /// A tenant's multi-factor policy.
@@ -290,6 +294,8 @@ pub enum MfaPolicy {
 
 impl From<(TenantRow, Settings)> for TenantSettings {
     fn from((_, s): (TenantRow, Settings)) -> Self {
+        let passkeys_available =
+            RelyingParty::new(&s.passkey_rp_id, &s.passkey_origin, &s.display_name).is_ok();
         Self {
             display_name: s.display_name,
             access_token_minutes: (s.access_token_ttl.as_secs() / 60) as i64,
@@ -306,6 +312,7 @@ impl From<(TenantRow, Settings)> for TenantSettings {
             },
             passkey_rp_id: s.passkey_rp_id,
             passkey_origin: s.passkey_origin,
+            passkeys_available,
         }
     }
 }

@@ -384,6 +384,7 @@ impl AdminService {
         if let Some(v) = u.mfa_required {
             row.mfa_policy = v.map(|r| if r { "required" } else { "optional" }.to_string());
         }
+        let passkey_change = u.passkey_rp_id.is_some() || u.passkey_origin.is_some();
         if let Some(v) = u.passkey_rp_id {
             if let Some(id) = &v
                 && (id.is_empty()
@@ -412,10 +413,14 @@ impl AdminService {
             }
             row.passkey_origin = v;
         }
-        // The relying party must be able to serve the origin (its id is the origin's host or a
-        // parent domain of it), or every passkey ceremony would fail.
+        // A change of the passkey fields must give a relying party that can serve the origin
+        // (its id is the origin's host or a parent domain of it), or every passkey ceremony
+        // would fail. Other changes save whatever the passkey pair is: with an IP address as
+        // PUBLIC_URL's host the default pair cannot work (passkeys are unavailable, and
+        // `passkeysAvailable` says so), which must not lock every other setting.
         let s = self.settings_of(&row);
-        if crate::mfa::passkeys::RelyingParty::new(
+        if passkey_change
+            && crate::mfa::passkeys::RelyingParty::new(
             &s.passkey_rp_id,
             &s.passkey_origin,
             &s.display_name,

@@ -107,6 +107,9 @@ pub struct MfaStatus {
     pub passkeys: Vec<Passkey>,
     /// Unused recovery codes.
     pub recovery_codes_left: i32,
+    /// Whether passkeys can be used here: false while the tenant's relying party cannot serve
+    /// its origin (an IP address as `PUBLIC_URL`'s host: WebAuthn needs a domain name).
+    pub passkeys_available: bool,
 }
 
 impl From<Status> for MfaStatus {
@@ -115,6 +118,7 @@ impl From<Status> for MfaStatus {
             totp: s.totp,
             passkeys: s.passkeys.into_iter().map(Passkey::from).collect(),
             recovery_codes_left: s.recovery_codes_left as i32,
+            passkeys_available: s.passkeys_available,
         }
     }
 }

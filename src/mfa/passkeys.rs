@@ -50,15 +50,23 @@ pub fn cred_id_text(id: &CredentialID) -> String {
 impl RelyingParty {
     /// A relying party for `rp_id` accepting exactly `origin` (scheme, host and port).
     pub fn new(rp_id: &str, origin: &str, name: &str) -> Result<Self, ServiceError> {
-        let origin = Url::parse(origin)
-            .map_err(|e| ServiceError::Internal(format!("passkey origin {origin}: {e}")))?;
-        let webauthn = WebauthnBuilder::new(rp_id, &origin)
+        // A relying party that cannot serve the origin is a deployment's choice, not a bug:
+        // WebAuthn takes a domain name as relying party id, so with an IP address as
+        // PUBLIC_URL's host (common inside a private network) passkeys are unavailable until
+        // the tenant sets `passkeyRpId`/`passkeyOrigin`. Everything else works meanwhile.
+        let unavailable = || {
+            ServiceError::bad_input(
+                "passkey",
+                &format!(
+                    "passkeys are unavailable: the relying party id {rp_id} cannot serve the \
+                     origin {origin} (WebAuthn needs a domain name, not an IP address)"
+                ),
+            )
+        };
+        let url = Url::parse(origin).map_err(|_| unavailable())?;
+        let webauthn = WebauthnBuilder::new(rp_id, &url)
             .and_then(|b| b.rp_name(name).build())
-            .map_err(|e| {
-                ServiceError::Internal(format!(
-                    "passkeys: relying party {rp_id} cannot serve origin {origin}: {e}"
-                ))
-            })?;
+            .map_err(|_| unavailable())?;
         Ok(Self { webauthn })
     }
 

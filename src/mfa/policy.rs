@@ -65,7 +65,8 @@ impl MfaService {
     ) -> Result<(), ServiceError> {
         let status = self.mfa_status(tenant, &user.id).await?;
         if status.any() {
-            let (passkey_options, state) = if status.passkeys.is_empty() {
+            let (passkey_options, state) = if status.passkeys.is_empty() || !status.passkeys_available
+            {
                 (None, None)
             } else {
                 let keys = parse_passkeys(&status.passkeys)?;

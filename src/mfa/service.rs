@@ -31,6 +31,8 @@ pub struct MfaStatus {
     pub passkeys: Vec<PasskeyRow>,
     /// Unused recovery codes.
     pub recovery_codes_left: i64,
+    /// Whether the tenant's relying party can serve passkey ceremonies at all.
+    pub passkeys_available: bool,
 }
 
 impl MfaStatus {
@@ -48,7 +50,7 @@ impl MfaStatus {
         if self.any() && self.recovery_codes_left > 0 {
             m.push("recovery_code");
         }
-        if !self.passkeys.is_empty() {
+        if !self.passkeys.is_empty() && self.passkeys_available {
             m.push("passkey");
         }
         m
@@ -85,6 +87,7 @@ impl MfaService {
             totp,
             passkeys: mfa_store::passkeys(db, user).await?,
             recovery_codes_left: mfa_store::recovery_codes_left(db, user).await?,
+            passkeys_available: self.relying_party(tenant).is_ok(),
         })
     }
 

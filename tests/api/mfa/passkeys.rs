@@ -329,3 +329,74 @@ async fn a_passkey_answers_the_second_step() {
     assert_eq!(c["amr"], json!(["pwd", "pop", "hwk", "mfa"]), "{c}");
     Arc::try_unwrap(app).ok().unwrap().shutdown().await;
 }
+
+/// With an IP address as `PUBLIC_URL`'s host (common inside a private network) WebAuthn has no
+/// relying party: passkeys are unavailable, and they say so (`passkeysAvailable`, a clear
+/// `BAD_USER_INPUT` when a ceremony is started, never `INTERNAL`), while every setting that is
+/// not about passkeys still saves. The address is only configuration: nothing connects to it.
+#[tokio::test]
+async fn an_ip_public_url_makes_passkeys_unavailable_and_settings_still_save() {
+    let platform = TestApp::spawn_platform(&[("PUBLIC_URL", "http://127.0.0.2:8000")]).await;
+    let admin = platform.create_tenant_with_admin("lan").await;
+    let body = platform
+        .gql_tenant(
+            "lan",
+            Some(&admin),
+            "mutation { updateTenantSettings(input: {passwordMinLength: 12}) { passwordMinLength passkeyRpId passkeysAvailable } }",
+            json!({}),
+        )
+        .await;
+    let s = &body["data"]["updateTenantSettings"];
+    assert_eq!(s["passwordMinLength"], 12, "{body}");
+    assert_eq!(s["passkeyRpId"], "127.0.0.2", "{body}");
+    assert_eq!(s["passkeysAvailable"], false, "{body}");
+
+    let me = platform
+        .gql_tenant("lan", Some(&admin), "{ me { mfa { passkeysAvailable } } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["me"]["mfa"]["passkeysAvailable"], false, "{me}");
+    let start = platform
+        .gql_tenant("lan", Some(&admin), START_PASSKEY_REG, json!({}))
+        .await;
+    assert_eq!(code(&start).as_deref(), Some("BAD_USER_INPUT"), "{start}");
+    assert!(
+        start["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("passkeys are unavailable"),
+        "{start}"
+    );
+    let login = platform
+        .gql_tenant("lan", None, "mutation { startPasskeyLogin { challengeId } }", json!({}))
+        .await;
+    assert_eq!(code(&login).as_deref(), Some("BAD_USER_INPUT"), "{login}");
+
+    // Changing the passkey pair to one that still cannot work is refused as before; a domain
+    // pair makes them available.
+    let body = platform
+        .gql_tenant(
+            "lan",
+            Some(&admin),
+            "mutation { updateTenantSettings(input: {passkeyRpId: \"127.0.0.2\"}) { passkeyRpId } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(field(&body).as_deref(), Some("passkeyRpId"), "{body}");
+    let body = platform
+        .gql_tenant(
+            "lan",
+            Some(&admin),
+            "mutation { updateTenantSettings(input: {passkeyOrigin: \"https://login.lan.example\", passkeyRpId: \"lan.example\"}) { passkeysAvailable } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["updateTenantSettings"]["passkeysAvailable"], true, "{body}");
+
+    // The default PUBLIC_URL of the tests (a domain name) has them.
+    let app = TestApp::spawn().await;
+    let reg = app.register("dom@example.com", "dom", PASSWORD).await;
+    let me = app
+        .gql_as(reg["accessToken"].as_str().unwrap(), "{ me { mfa { passkeysAvailable } } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["me"]["mfa"]["passkeysAvailable"], true, "{me}");
+}
