@@ -8,6 +8,7 @@ pub mod audit;
 pub mod fair_queue;
 pub mod mail;
 pub mod page;
+pub mod outbound;
 pub mod passwords;
 pub mod settings;
 pub mod throttle;

@@ -23,6 +23,7 @@ mod logs;
 mod mail;
 mod mfa;
 mod oidc;
+mod outbound;
 mod password_policy;
 mod persistence;
 mod register_login;
