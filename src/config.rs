@@ -109,6 +109,9 @@ pub struct Config {
     pub require_verified_email: bool,
     /// `TENANT_IDLE_SECONDS`: a tenant unused this long has its actor and caches dropped.
     pub tenant_idle: Duration,
+    /// `CACHE_MAX_AGE_SECONDS`: no cached session or user is served after this long, whatever
+    /// invalidated it or failed to (the safety net under the exact invalidation).
+    pub cache_max_age: Duration,
     /// `OUTBOX_CLAIM_SECONDS`: how long a node's claim on a queued mail lasts. Several nodes
     /// on one SurrealDB server send a row only once they hold its claim; a node that dies
     /// mid-send leaves the row to another once the claim lapses (it is looked for at half
@@ -160,6 +163,7 @@ pub const VARIABLES: &[&str] = &[
     "EMAIL_VERIFY_EXPIRE_HOURS",
     "REQUIRE_VERIFIED_EMAIL",
     "TENANT_IDLE_SECONDS",
+    "CACHE_MAX_AGE_SECONDS",
     "OUTBOX_CLAIM_SECONDS",
     "TRUSTED_PROXIES",
     "LOGIN_LOCKOUT_THRESHOLD",
@@ -427,10 +431,12 @@ impl Config {
         )?;
 
         let tenant_idle_secs = ranged(&get, "TENANT_IDLE_SECONDS", 300, 1, 86_400)?;
+        let cache_max_age_secs = ranged(&get, "CACHE_MAX_AGE_SECONDS", 60, 1, 3600)?;
         let outbox_claim_secs = ranged(&get, "OUTBOX_CLAIM_SECONDS", 60, 2, 3600)?;
 
         Ok(Config {
             tenant_idle: Duration::from_secs(tenant_idle_secs),
+            cache_max_age: Duration::from_secs(cache_max_age_secs),
             outbox_claim: Duration::from_secs(outbox_claim_secs),
             trusted_proxies,
             lockout,

@@ -105,6 +105,7 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
         secrets: secrets.clone(),
         clock: config.clock.clone(),
         idle_after: config.tenant_idle,
+        cache_max_age: config.cache_max_age,
         exclusive_store: config.database.is_exclusive(),
     })
     .await?;

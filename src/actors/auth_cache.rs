@@ -14,10 +14,16 @@
 //! A read that started before an invalidation must not put its (older) answer back: readers
 //! note the generation before reading the database and fill only if no invalidation happened
 //! meanwhile.
+//!
+//! A safety net under all of that: an entry older than the maximum age
+//! (`CACHE_MAX_AGE_SECONDS`, default 60) is not served, whatever the invalidation paths did,
+//! so no bug in one of them can keep a revoked session or a disabled user accepted for longer.
+//! Ages are taken from the monotonic clock: a wall-clock step cannot extend them.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::store::sessions::SessionRow;
 use crate::store::users::UserRow;
@@ -29,28 +35,44 @@ const MAX_ENTRIES: usize = 20_000;
 /// The cache of one tenant; lives as long as its actor.
 pub struct AuthCache {
     enabled: AtomicBool,
+    max_age: Duration,
     inner: RwLock<Inner>,
+}
+
+/// A cached row and when it was read.
+struct Entry<T> {
+    row: T,
+    read_at: Instant,
 }
 
 #[derive(Default)]
 struct Inner {
     generation: u64,
     /// Only sessions that were live when read; revoked ones are read from the database.
-    sessions: HashMap<String, SessionRow>,
-    users: HashMap<String, UserRow>,
+    sessions: HashMap<String, Entry<SessionRow>>,
+    users: HashMap<String, Entry<UserRow>>,
 }
 
 /// Taken before a database read; a fill with a stale ticket is dropped.
 #[derive(Clone, Copy)]
-pub struct Ticket(Option<u64>);
+pub struct Ticket(Option<u64>, Instant);
 
 impl AuthCache {
-    /// A cache; `enabled` only when this process is the store's only writer.
-    pub fn new(enabled: bool) -> Self {
+    /// A cache; `enabled` only when this process is the store's only writer (or its change
+    /// subscriptions are up); no entry is served after `max_age`.
+    pub fn new(enabled: bool, max_age: Duration) -> Self {
         Self {
             enabled: AtomicBool::new(enabled),
+            max_age,
             inner: RwLock::new(Inner::default()),
         }
+    }
+
+    /// The entry's row, unless it is older than the maximum age.
+    fn fresh<T: Clone>(&self, entry: Option<&Entry<T>>) -> Option<T> {
+        entry
+            .filter(|e| e.read_at.elapsed() < self.max_age)
+            .map(|e| e.row.clone())
     }
 
     fn on(&self) -> bool {
@@ -80,7 +102,7 @@ impl AuthCache {
         if !self.on() {
             return None;
         }
-        self.read().sessions.get(sid).cloned()
+        self.fresh(self.read().sessions.get(sid))
     }
 
     /// The cached user `id`, if any.
@@ -88,12 +110,12 @@ impl AuthCache {
         if !self.on() {
             return None;
         }
-        self.read().users.get(id).cloned()
+        self.fresh(self.read().users.get(id))
     }
 
     /// Take one before reading the database for a fill.
     pub fn ticket(&self) -> Ticket {
-        Ticket(self.on().then(|| self.read().generation))
+        Ticket(self.on().then(|| self.read().generation), Instant::now())
     }
 
     /// Caches a session read with `ticket` (live sessions only).
@@ -114,9 +136,12 @@ impl AuthCache {
         ticket: Ticket,
         id: &str,
         row: &T,
-        pick: impl FnOnce(&mut Inner) -> &mut HashMap<String, T>,
+        pick: impl FnOnce(&mut Inner) -> &mut HashMap<String, Entry<T>>,
     ) {
-        let Ticket(Some(generation)) = ticket else {
+        // The age counts from before the read (the ticket's moment is close enough: taken
+        // just before it), never from the fill: a slow read does not lengthen it.
+        let read_at = ticket.1;
+        let Ticket(Some(generation), _) = ticket else {
             return;
         };
         let mut inner = self.write();
@@ -128,14 +153,20 @@ impl AuthCache {
             // Full: start over rather than stop caching (expired sessions pile up here).
             map.clear();
         }
-        map.insert(id.to_string(), row.clone());
+        map.insert(
+            id.to_string(),
+            Entry {
+                row: row.clone(),
+                read_at,
+            },
+        );
     }
 
     /// Drops a user and all of its sessions (after any write to either).
     pub fn forget_user(&self, id: &str) {
         if let Some(mut inner) = self.invalidate() {
             inner.users.remove(id);
-            inner.sessions.retain(|_, s| s.user != id);
+            inner.sessions.retain(|_, s| s.row.user != id);
         }
     }
 
@@ -187,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_fill_that_raced_an_invalidation_is_dropped() {
-        let cache = AuthCache::new(true);
+        let cache = AuthCache::new(true, Duration::from_secs(60));
         let before = cache.ticket();
         cache.forget_session("s1");
         cache.fill_session(before, &session("s1", "u1"));
@@ -203,7 +234,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_starts_over_and_keeps_caching() {
-        let cache = AuthCache::new(true);
+        let cache = AuthCache::new(true, Duration::from_secs(60));
         for i in 0..MAX_ENTRIES {
             cache.fill_session(cache.ticket(), &session(&format!("s{i}"), "u1"));
         }
@@ -214,20 +245,30 @@ mod tests {
 
     #[test]
     fn forgetting_a_user_row_keeps_its_sessions() {
-        let cache = AuthCache::new(true);
+        let cache = AuthCache::new(true, Duration::from_secs(60));
         cache.fill_session(cache.ticket(), &session("s1", "u1"));
         cache.forget_user_row("u1");
         assert!(cache.session("s1").is_some());
     }
 
     #[test]
+    fn an_entry_older_than_the_maximum_age_is_not_served() {
+        let cache = AuthCache::new(true, Duration::ZERO);
+        cache.fill_session(cache.ticket(), &session("s1", "u1"));
+        assert!(cache.session("s1").is_none(), "zero max age: nothing is served");
+        let cache = AuthCache::new(true, Duration::from_secs(3600));
+        cache.fill_session(cache.ticket(), &session("s1", "u1"));
+        assert!(cache.session("s1").is_some());
+    }
+
+    #[test]
     fn revoked_sessions_and_disabled_caches_stay_empty() {
-        let cache = AuthCache::new(true);
+        let cache = AuthCache::new(true, Duration::from_secs(60));
         let mut revoked = session("s1", "u1");
         revoked.revoked_at = Some(Utc::now());
         cache.fill_session(cache.ticket(), &revoked);
         assert!(cache.session("s1").is_none());
-        let off = AuthCache::new(false);
+        let off = AuthCache::new(false, Duration::from_secs(60));
         off.fill_session(off.ticket(), &session("s1", "u1"));
         assert!(off.session("s1").is_none());
     }

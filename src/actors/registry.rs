@@ -64,6 +64,8 @@ pub struct RegistryArgs {
     pub clock: crate::clock::Clock,
     /// A tenant unused this long has its actor stopped.
     pub idle_after: Duration,
+    /// No cached session or user is served after this long.
+    pub cache_max_age: Duration,
     /// Whether this process is the store's only writer (embedded engines): turns on each
     /// tenant's [`AuthCache`](super::auth_cache::AuthCache).
     pub exclusive_store: bool,
@@ -298,7 +300,7 @@ async fn open_tenant(args: &RegistryArgs, slug: &TenantSlug) -> Result<TenantSha
         gone: false.into(),
         exclusive: args.exclusive_store,
         feed: Default::default(),
-        cache: AuthCache::new(args.exclusive_store),
+        cache: AuthCache::new(args.exclusive_store, args.cache_max_age),
     })
 }
 

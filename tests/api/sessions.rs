@@ -375,3 +375,45 @@ async fn change_password_checks_the_current_password_and_the_policy() {
     assert!(app.login("careful", PASSWORD).await["errors"].is_null());
     app.shutdown().await;
 }
+
+/// The auth cache's safety net. A session revoked in the database alone (no tenant actor, so
+/// no invalidation: what a missed invalidation would leave behind) is still accepted from the
+/// cache by a node whose maximum age is an hour, and no longer than its maximum age by a node
+/// where that is one second.
+#[tokio::test]
+async fn a_revocation_that_skipped_invalidation_is_served_no_longer_than_the_cache_max_age() {
+    async fn revoke_behind_the_actors_back(app: &TestApp) {
+        app.default_tenant()
+            .await
+            .db()
+            .query("UPDATE session SET revoked_at = time::now()")
+            .await
+            .expect("written");
+    }
+    let hour = TestApp::spawn_with(&[("CACHE_MAX_AGE_SECONDS", "3600")]).await;
+    let (at, _) = tokens(&hour.register("hour@example.com", "hour", PASSWORD).await);
+    assert!(hour.me(&at).await["errors"].is_null(), "read once: cached");
+    revoke_behind_the_actors_back(&hour).await;
+    let body = hour.me(&at).await;
+    assert!(body["errors"].is_null(), "served from the cache: {body}");
+
+    let second = TestApp::spawn_with(&[("CACHE_MAX_AGE_SECONDS", "1")]).await;
+    let (at, _) = tokens(&second.register("sec@example.com", "sec", PASSWORD).await);
+    assert!(second.me(&at).await["errors"].is_null(), "read once: cached");
+    revoke_behind_the_actors_back(&second).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let body = second.me(&at).await;
+        if code(&body).as_deref() == Some("UNAUTHENTICATED") {
+            break;
+        }
+        assert!(body["errors"].is_null(), "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revoked session was still accepted 30 s later"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    hour.shutdown().await;
+    second.shutdown().await;
+}
