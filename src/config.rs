@@ -112,6 +112,12 @@ pub struct Config {
     /// `CACHE_MAX_AGE_SECONDS`: no cached session or user is served after this long, whatever
     /// invalidated it or failed to (the safety net under the exact invalidation).
     pub cache_max_age: Duration,
+    /// `LIVE_QUERIES`: follow a shared SurrealDB server's changes with `LIVE SELECT` (default
+    /// true). SurrealDB hears LIVE queries only for writes made through the same server
+    /// process: with several processes (over TiKV) set it to false; then nothing is cached per
+    /// session or user, and tenant settings, signing keys and deleted tenants are re-read every
+    /// `CACHE_MAX_AGE_SECONDS`.
+    pub live_queries: bool,
     /// `OUTBOX_CLAIM_SECONDS`: how long a node's claim on a queued mail lasts. Several nodes
     /// on one SurrealDB server send a row only once they hold its claim; a node that dies
     /// mid-send leaves the row to another once the claim lapses (it is looked for at half
@@ -164,6 +170,7 @@ pub const VARIABLES: &[&str] = &[
     "REQUIRE_VERIFIED_EMAIL",
     "TENANT_IDLE_SECONDS",
     "CACHE_MAX_AGE_SECONDS",
+    "LIVE_QUERIES",
     "OUTBOX_CLAIM_SECONDS",
     "TRUSTED_PROXIES",
     "LOGIN_LOCKOUT_THRESHOLD",
@@ -432,11 +439,13 @@ impl Config {
 
         let tenant_idle_secs = ranged(&get, "TENANT_IDLE_SECONDS", 300, 1, 86_400)?;
         let cache_max_age_secs = ranged(&get, "CACHE_MAX_AGE_SECONDS", 60, 1, 3600)?;
+        let live_queries = boolean(&get, "LIVE_QUERIES", true)?;
         let outbox_claim_secs = ranged(&get, "OUTBOX_CLAIM_SECONDS", 60, 2, 3600)?;
 
         Ok(Config {
             tenant_idle: Duration::from_secs(tenant_idle_secs),
             cache_max_age: Duration::from_secs(cache_max_age_secs),
+            live_queries,
             outbox_claim: Duration::from_secs(outbox_claim_secs),
             trusted_proxies,
             lockout,

@@ -68,6 +68,11 @@ impl AuthCache {
         }
     }
 
+    /// How long an entry is served at most.
+    pub fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
     /// The entry's row, unless it is older than the maximum age.
     fn fresh<T: Clone>(&self, entry: Option<&Entry<T>>) -> Option<T> {
         entry

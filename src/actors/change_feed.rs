@@ -7,6 +7,13 @@
 //!
 //! The platform's `tenant` table (settings, disabling, deletion) is followed once per node by
 //! [`follow_tenants`]. Nodes never talk to each other: the database is the one truth.
+//!
+//! A safety net under the notifications: every `CACHE_MAX_AGE_SECONDS` each running tenant
+//! reads its key set and its platform record again (the auth cache's entries expire by the
+//! same age on their own), so a missed notification cannot outlive that. With `LIVE_QUERIES`
+//! off (SurrealDB as several processes, where LIVE hears only its own process's writes) the
+//! net is all there is: the auth cache stays off, and settings, keys and deletions are seen
+//! within the maximum age.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -31,14 +38,50 @@ impl Drop for FeedGuard {
     }
 }
 
-/// Starts following `shared`'s tables; the auth cache stays off until the subscriptions are
-/// registered.
-pub fn follow(shared: &Arc<TenantShared>) -> FeedGuard {
+/// Starts following `shared`'s tables (with `live`, through `LIVE SELECT`; always, by the
+/// re-read every maximum age); the auth cache stays off until subscriptions are registered.
+pub fn follow(shared: &Arc<TenantShared>, live: bool) -> FeedGuard {
     shared.cache.set_enabled(false);
     let weak = Arc::downgrade(shared);
     let db = shared.db.clone();
-    let task = tokio::spawn(async move { run(weak, db).await });
+    let max_age = shared.cache.max_age();
+    let task = tokio::spawn(async move {
+        if live {
+            run(weak, db, max_age).await
+        } else {
+            reread_keys_forever(weak, max_age).await
+        }
+    });
     FeedGuard(task.abort_handle())
+}
+
+/// A tick every `max_age`, the first one `max_age` from now.
+fn sweep(max_age: Duration) -> tokio::time::Interval {
+    let mut t = tokio::time::interval_at(tokio::time::Instant::now() + max_age, max_age);
+    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    t
+}
+
+/// Reads the key set again when `tick` fires; false once the tenant is gone.
+async fn reread_keys(weak: &Weak<TenantShared>) -> bool {
+    let Some(shared) = weak.upgrade() else {
+        return false;
+    };
+    if let Err(e) = reload_keys(&shared, shared.clock.now()).await {
+        tracing::warn!(error = %e, tenant = %shared.slug, "key reload failed");
+    }
+    true
+}
+
+/// Without LIVE queries: the key set read again every `max_age`, nothing cached per session.
+async fn reread_keys_forever(weak: Weak<TenantShared>, max_age: Duration) {
+    let mut tick = sweep(max_age);
+    loop {
+        tick.tick().await;
+        if !reread_keys(&weak).await {
+            return;
+        }
+    }
 }
 
 async fn subscribe_all(db: &Db) -> StoreResult<(Changes, Changes, Changes)> {
@@ -49,8 +92,9 @@ async fn subscribe_all(db: &Db) -> StoreResult<(Changes, Changes, Changes)> {
     ))
 }
 
-async fn run(weak: Weak<TenantShared>, db: Db) {
+async fn run(weak: Weak<TenantShared>, db: Db, max_age: Duration) {
     let mut link = db.health().link();
+    let mut tick = sweep(max_age);
     loop {
         if !Health::link_restored(&mut link).await {
             return;
@@ -85,13 +129,17 @@ async fn run(weak: Weak<TenantShared>, db: Db) {
                 },
                 c = keys.next() => match c {
                     Some(_) => {
-                        let Some(shared) = weak.upgrade() else { return };
-                        if let Err(e) = reload_keys(&shared, shared.clock.now()).await {
-                            tracing::warn!(error = %e, tenant = %shared.slug, "key reload failed");
+                        if !reread_keys(&weak).await {
+                            return;
                         }
                     }
                     None => break,
                 },
+                _ = tick.tick() => {
+                    if !reread_keys(&weak).await {
+                        return;
+                    }
+                }
                 _ = Health::link_changed(&mut link, epoch) => break,
             }
         }
@@ -109,10 +157,23 @@ fn with(weak: &Weak<TenantShared>, f: impl FnOnce(&TenantShared)) {
 }
 
 /// Follows the platform's tenant records on behalf of `registry`: a tenant changed on another
-/// node gets its new settings here; one deleted or disabled is evicted as gone. Runs for the
-/// life of the node.
-pub fn follow_tenants(platform: Db, registry: TenantRegistry) -> tokio::task::JoinHandle<()> {
+/// node gets its new settings here; one deleted or disabled is evicted as gone. With `live`
+/// through `LIVE SELECT`; in any case every running tenant reads its record again every
+/// `max_age`. Runs for the life of the node.
+pub fn follow_tenants(
+    platform: Db,
+    registry: TenantRegistry,
+    live: bool,
+    max_age: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut tick = sweep(max_age);
+        if !live {
+            loop {
+                tick.tick().await;
+                refresh_all(&platform, &registry).await;
+            }
+        }
         let mut link = platform.health().link();
         loop {
             if !Health::link_restored(&mut link).await {
@@ -128,9 +189,7 @@ pub fn follow_tenants(platform: Db, registry: TenantRegistry) -> tokio::task::Jo
                 }
             };
             // Changes of the gap: every running tenant reads its record again.
-            for slug in registry.running_slugs() {
-                refresh(&platform, &registry, &slug).await;
-            }
+            refresh_all(&platform, &registry).await;
             loop {
                 tokio::select! {
                     c = feed.next() => match c {
@@ -141,11 +200,19 @@ pub fn follow_tenants(platform: Db, registry: TenantRegistry) -> tokio::task::Jo
                         }
                         None => break,
                     },
+                    _ = tick.tick() => refresh_all(&platform, &registry).await,
                     _ = Health::link_changed(&mut link, epoch) => break,
                 }
             }
         }
     })
+}
+
+/// Every running tenant brought in line with its platform record.
+async fn refresh_all(platform: &Db, registry: &TenantRegistry) {
+    for slug in registry.running_slugs() {
+        refresh(platform, registry, &slug).await;
+    }
 }
 
 /// Brings a running tenant in line with its platform record.

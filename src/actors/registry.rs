@@ -64,8 +64,11 @@ pub struct RegistryArgs {
     pub clock: crate::clock::Clock,
     /// A tenant unused this long has its actor stopped.
     pub idle_after: Duration,
-    /// No cached session or user is served after this long.
+    /// No cached session or user is served after this long; a shared store's tenant
+    /// settings and keys are re-read at least this often.
     pub cache_max_age: Duration,
+    /// Whether a shared store's changes are followed with `LIVE SELECT` (see `Config`).
+    pub live_queries: bool,
     /// Whether this process is the store's only writer (embedded engines): turns on each
     /// tenant's [`AuthCache`](super::auth_cache::AuthCache).
     pub exclusive_store: bool,
@@ -237,7 +240,7 @@ async fn spawn_tenant(
     let shared = Arc::new(shared);
     if !shared.exclusive {
         *shared.feed.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(super::change_feed::follow(&shared));
+            Some(super::change_feed::follow(&shared, st.args.live_queries));
     }
     let (actor, _join) = Actor::spawn_linked(None, TenantActor, shared.clone(), me.get_cell())
         .await
@@ -310,6 +313,7 @@ impl TenantRegistry {
         let tenants = Arc::new(DashMap::new());
         let clock = args.clock.clone();
         let shared_store = (!args.exclusive_store).then(|| args.platform.clone());
+        let (live, max_age) = (args.live_queries, args.cache_max_age);
         let (supervisor, _join) = Actor::spawn(None, Supervisor, (args, tenants.clone()))
             .await
             .map_err(|e| ServiceError::Internal(format!("spawn registry: {e}")))?;
@@ -320,7 +324,8 @@ impl TenantRegistry {
             follower: Default::default(),
         };
         if let Some(platform) = shared_store {
-            let task = super::change_feed::follow_tenants(platform, registry.clone());
+            let task =
+                super::change_feed::follow_tenants(platform, registry.clone(), live, max_age);
             *registry.follower.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         }
         Ok(registry)

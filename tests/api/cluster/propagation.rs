@@ -192,3 +192,76 @@ async fn changes_on_one_node_are_enforced_on_another_within_a_second() {
         .status();
     assert_eq!(status, 404);
 }
+
+/// With `LIVE_QUERIES=false` (SurrealDB as several processes, where LIVE hears only its own
+/// process's writes) nothing is notified: the other node caches nothing per session, so a
+/// disabled user and a revoked session are refused at once, and settings, an emergency key
+/// rotation and a tenant deletion are seen within `CACHE_MAX_AGE_SECONDS` (1 s here), the
+/// re-read that is otherwise the safety net under LIVE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_live_queries_changes_are_seen_within_the_cache_max_age() {
+    let (_dir, _db, nodes, admin) = cluster(
+        2,
+        &[("LIVE_QUERIES", "false"), ("CACHE_MAX_AGE_SECONDS", "1")],
+    )
+    .await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    // A bound for "within the maximum age": the age, one re-read, and a loaded machine.
+    let bound = std::time::Duration::from_secs(5);
+    let id = user_id(&a.register("n@acme.example", "nolive").await);
+    let (token, _) = b.tokens("nolive").await;
+    assert!(code(&b.acme(Some(&token), ME, json!({})).await).is_none());
+
+    // Disable on A: refused on B by the very next request (no cache to outlive it).
+    let body = a
+        .acme(
+            Some(&admin),
+            "mutation($id: ID!) { disableUser(id: $id) { disabled } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert!(code(&body).is_none(), "{body}");
+    assert!(
+        code(&b.acme(Some(&token), ME, json!({})).await).is_some(),
+        "B refuses the disabled user at once"
+    );
+
+    // Settings.
+    let body = a
+        .acme(Some(&admin), "mutation { updateTenantSettings(input: {passwordMinLength: 30}) { passwordMinLength } }", json!({}))
+        .await;
+    assert!(code(&body).is_none(), "{body}");
+    let t = within(bound, || async {
+        code(&b.register("short@acme.example", "shorty").await).as_deref() == Some("BAD_USER_INPUT")
+    })
+    .await;
+    assert!(t.is_some(), "B enforces the new minimum within the maximum age");
+    println!("no LIVE: settings {:?}", t.unwrap());
+
+    // Emergency key rotation on A.
+    let (old, _) = b.tokens("admin").await;
+    assert!(code(&b.acme(Some(&old), ME, json!({})).await).is_none());
+    let body = a
+        .acme(Some(&admin), "mutation { rotateSigningKey(emergency: true) }", json!({}))
+        .await;
+    assert!(code(&body).is_none(), "{body}");
+    let t = within(bound, || async {
+        code(&b.acme(Some(&old), ME, json!({})).await).as_deref() == Some("UNAUTHENTICATED")
+    })
+    .await;
+    assert!(t.is_some(), "B refuses the revoked key's tokens within the maximum age");
+    println!("no LIVE: emergency key rotation {:?}", t.unwrap());
+
+    // Tenant deletion on A.
+    let (fresh, _) = a.tokens("admin").await;
+    let body = a
+        .platform("mutation { deleteTenant(slug: \"acme\") }", json!({}))
+        .await;
+    assert_eq!(body["data"]["deleteTenant"], true, "{body}");
+    let t = within(bound, || async {
+        code(&b.acme(Some(&fresh), ME, json!({})).await).as_deref() == Some("TENANT_NOT_FOUND")
+    })
+    .await;
+    assert!(t.is_some(), "B answers TENANT_NOT_FOUND within the maximum age");
+    println!("no LIVE: tenant deletion {:?}", t.unwrap());
+}
