@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use super::{ME, WITHIN, cluster, user_id, within};
+use std::time::Duration;
+
+use super::{ME, Node, WITHIN, cluster, user_id, within};
 use crate::helpers::code;
 
 /// A change made through node A is enforced by node B within a second, B's caches having been
@@ -86,40 +88,12 @@ async fn changes_on_one_node_are_enforced_on_another_within_a_second() {
         b.acme(Some(&admin), settings, json!({})).await["data"]["tenantSettings"]["passwordMinLength"],
         8
     );
-    let body = a
-        .acme(Some(&admin), "mutation { updateTenantSettings(input: {passwordMinLength: 30}) { passwordMinLength } }", json!({}))
-        .await;
-    assert!(code(&body).is_none(), "{body}");
-    let t = within(WITHIN, || async {
-        code(&b.register("short@acme.example", "shorty").await).as_deref() == Some("BAD_USER_INPUT")
-    })
-    .await;
-    assert!(t.is_some(), "B enforces the new minimum within 1 s");
-    println!("cluster propagation: settings {:?}", t.unwrap());
+    let t = settings_seen(a, b, &admin, WITHIN).await;
+    println!("cluster propagation: settings {t:?}");
 
     // Emergency key rotation on A: B refuses tokens of the revoked key, accepts A's new ones.
-    let (old, _) = b.tokens("admin").await;
-    assert!(code(&b.acme(Some(&old), ME, json!({})).await).is_none());
-    let body = a
-        .acme(
-            Some(&admin),
-            "mutation { rotateSigningKey(emergency: true) }",
-            json!({}),
-        )
-        .await;
-    let kid = body["data"]["rotateSigningKey"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_string();
-    let t = within(WITHIN, || async {
-        code(&b.acme(Some(&old), ME, json!({})).await).as_deref() == Some("UNAUTHENTICATED")
-    })
-    .await;
-    assert!(t.is_some(), "B refuses the revoked key's tokens within 1 s");
-    println!(
-        "cluster propagation: emergency key rotation {:?}",
-        t.unwrap()
-    );
+    let (kid, t) = emergency_rotation_seen(a, b, &admin, WITHIN).await;
+    println!("cluster propagation: emergency key rotation {t:?}");
     let jwks: Value = b
         .http
         .get(format!("{}/t/acme/.well-known/jwks.json", b.base()))
@@ -169,20 +143,8 @@ async fn changes_on_one_node_are_enforced_on_another_within_a_second() {
     );
 
     // Tenant deletion on A: B answers TENANT_NOT_FOUND and its JWKS is gone.
-    let body = a
-        .platform("mutation { deleteTenant(slug: \"acme\") }", json!({}))
-        .await;
-    assert_eq!(body["data"]["deleteTenant"], true, "{body}");
-    let t = within(WITHIN, || async {
-        code(&b.acme(Some(&token), ME, json!({})).await).as_deref() == Some("TENANT_NOT_FOUND")
-    })
-    .await;
-    assert!(
-        t.is_some(),
-        "B answers TENANT_NOT_FOUND within 1 s: {}",
-        b.acme(Some(&token), ME, json!({})).await
-    );
-    println!("cluster propagation: tenant deletion {:?}", t.unwrap());
+    let t = deletion_seen(a, b, &token, WITHIN).await;
+    println!("cluster propagation: tenant deletion {t:?}");
     let status = b
         .http
         .get(format!("{}/t/acme/.well-known/jwks.json", b.base()))
@@ -195,7 +157,7 @@ async fn changes_on_one_node_are_enforced_on_another_within_a_second() {
 
 /// With `LIVE_QUERIES=false` (SurrealDB as several processes, where LIVE hears only its own
 /// process's writes) nothing is notified: the other node caches nothing per session, so a
-/// disabled user and a revoked session are refused at once, and settings, an emergency key
+/// disabled user is refused at once, and settings, an emergency key
 /// rotation and a tenant deletion are seen within `CACHE_MAX_AGE_SECONDS` (1 s here), the
 /// re-read that is otherwise the safety net under LIVE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -207,7 +169,7 @@ async fn without_live_queries_changes_are_seen_within_the_cache_max_age() {
     .await;
     let (a, b) = (&nodes[0], &nodes[1]);
     // A bound for "within the maximum age": the age, one re-read, and a loaded machine.
-    let bound = std::time::Duration::from_secs(5);
+    let bound = Duration::from_secs(5);
     let id = user_id(&a.register("n@acme.example", "nolive").await);
     let (token, _) = b.tokens("nolive").await;
     assert!(code(&b.acme(Some(&token), ME, json!({})).await).is_none());
@@ -226,42 +188,64 @@ async fn without_live_queries_changes_are_seen_within_the_cache_max_age() {
         "B refuses the disabled user at once"
     );
 
-    // Settings.
+    let t = settings_seen(a, b, &admin, bound).await;
+    println!("no LIVE: settings {t:?}");
+    let (_, t) = emergency_rotation_seen(a, b, &admin, bound).await;
+    println!("no LIVE: emergency key rotation {t:?}");
+    let (fresh, _) = a.tokens("admin").await;
+    let t = deletion_seen(a, b, &fresh, bound).await;
+    println!("no LIVE: tenant deletion {t:?}");
+}
+
+/// A longer minimum password set on A: how long until B's registration enforces it (at most
+/// `bound`, or the test fails).
+async fn settings_seen(a: &Node, b: &Node, admin: &str, bound: Duration) -> Duration {
     let body = a
-        .acme(Some(&admin), "mutation { updateTenantSettings(input: {passwordMinLength: 30}) { passwordMinLength } }", json!({}))
+        .acme(Some(admin), "mutation { updateTenantSettings(input: {passwordMinLength: 30}) { passwordMinLength } }", json!({}))
         .await;
     assert!(code(&body).is_none(), "{body}");
-    let t = within(bound, || async {
+    within(bound, || async {
         code(&b.register("short@acme.example", "shorty").await).as_deref() == Some("BAD_USER_INPUT")
     })
-    .await;
-    assert!(t.is_some(), "B enforces the new minimum within the maximum age");
-    println!("no LIVE: settings {:?}", t.unwrap());
+    .await
+    .unwrap_or_else(|| panic!("B enforces the new minimum within {bound:?}"))
+}
 
-    // Emergency key rotation on A.
+/// An emergency key rotation on A: the new kid, and how long until B refuses a token of the
+/// revoked key that it accepted just before (at most `bound`).
+async fn emergency_rotation_seen(
+    a: &Node,
+    b: &Node,
+    admin: &str,
+    bound: Duration,
+) -> (String, Duration) {
     let (old, _) = b.tokens("admin").await;
     assert!(code(&b.acme(Some(&old), ME, json!({})).await).is_none());
     let body = a
-        .acme(Some(&admin), "mutation { rotateSigningKey(emergency: true) }", json!({}))
+        .acme(Some(admin), "mutation { rotateSigningKey(emergency: true) }", json!({}))
         .await;
-    assert!(code(&body).is_none(), "{body}");
+    let kid = body["data"]["rotateSigningKey"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_string();
     let t = within(bound, || async {
         code(&b.acme(Some(&old), ME, json!({})).await).as_deref() == Some("UNAUTHENTICATED")
     })
-    .await;
-    assert!(t.is_some(), "B refuses the revoked key's tokens within the maximum age");
-    println!("no LIVE: emergency key rotation {:?}", t.unwrap());
+    .await
+    .unwrap_or_else(|| panic!("B refuses the revoked key's tokens within {bound:?}"));
+    (kid, t)
+}
 
-    // Tenant deletion on A.
-    let (fresh, _) = a.tokens("admin").await;
+/// The tenant deleted on A: how long until B answers `TENANT_NOT_FOUND` to `token`'s `me`
+/// (at most `bound`).
+async fn deletion_seen(a: &Node, b: &Node, token: &str, bound: Duration) -> Duration {
     let body = a
         .platform("mutation { deleteTenant(slug: \"acme\") }", json!({}))
         .await;
     assert_eq!(body["data"]["deleteTenant"], true, "{body}");
-    let t = within(bound, || async {
-        code(&b.acme(Some(&fresh), ME, json!({})).await).as_deref() == Some("TENANT_NOT_FOUND")
+    within(bound, || async {
+        code(&b.acme(Some(token), ME, json!({})).await).as_deref() == Some("TENANT_NOT_FOUND")
     })
-    .await;
-    assert!(t.is_some(), "B answers TENANT_NOT_FOUND within the maximum age");
-    println!("no LIVE: tenant deletion {:?}", t.unwrap());
+    .await
+    .unwrap_or_else(|| panic!("B answers TENANT_NOT_FOUND within {bound:?}"))
 }

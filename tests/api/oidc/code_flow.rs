@@ -26,18 +26,7 @@ async fn the_code_flow_of_a_public_client_with_pkce() {
         .expect("a browser session cookie");
     assert!(sso.len() >= 40);
 
-    let (status, t) = s
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &back["code"]),
-                ("redirect_uri", REDIRECT),
-                ("client_id", &client),
-                ("code_verifier", VERIFIER),
-            ],
-            None,
-        )
-        .await;
+    let (status, t) = s.exchange_code(&client, &back["code"]).await;
     assert_eq!(status, 200, "{t}");
     assert_eq!(t["token_type"], "Bearer");
     let claims = s
@@ -348,18 +337,7 @@ async fn the_id_token_key_is_published_when_the_client_is_registered() {
     let back = s
         .sign_in(&mut browser, &s.authorize_url(&client, &[]), PASSWORD)
         .await;
-    let (status, t) = s
-        .token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &back["code"]),
-                ("redirect_uri", REDIRECT),
-                ("client_id", &client),
-                ("code_verifier", VERIFIER),
-            ],
-            None,
-        )
-        .await;
+    let (status, t) = s.exchange_code(&client, &back["code"]).await;
     assert_eq!(status, 200, "{t}");
     let kid = jsonwebtoken::decode_header(t["id_token"].as_str().unwrap())
         .unwrap()

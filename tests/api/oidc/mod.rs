@@ -284,6 +284,21 @@ impl Setup {
         (status, resp.json().await.unwrap())
     }
 
+    /// A public client's code for tokens (the PKCE verifier, no secret).
+    async fn exchange_code(&self, client: &str, code: &str) -> (u16, Value) {
+        self.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("client_id", client),
+                ("code_verifier", VERIFIER),
+            ],
+            None,
+        )
+        .await
+    }
+
     async fn jwks(&self) -> Value {
         self.app
             .client
