@@ -29,6 +29,7 @@ LAYERS = [
     ["sessions"],
     ["mfa"],
     ["accounts"],
+    ["federation"],
     ["oidc"],
     ["admin"],
     ["tenants"],

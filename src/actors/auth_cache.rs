@@ -260,7 +260,10 @@ mod tests {
     fn an_entry_older_than_the_maximum_age_is_not_served() {
         let cache = AuthCache::new(true, Duration::ZERO);
         cache.fill_session(cache.ticket(), &session("s1", "u1"));
-        assert!(cache.session("s1").is_none(), "zero max age: nothing is served");
+        assert!(
+            cache.session("s1").is_none(),
+            "zero max age: nothing is served"
+        );
         let cache = AuthCache::new(true, Duration::from_secs(3600));
         cache.fill_session(cache.ticket(), &session("s1", "u1"));
         assert!(cache.session("s1").is_some());

@@ -421,11 +421,11 @@ impl AdminService {
         let s = self.settings_of(&row);
         if passkey_change
             && crate::mfa::passkeys::RelyingParty::new(
-            &s.passkey_rp_id,
-            &s.passkey_origin,
-            &s.display_name,
-        )
-        .is_err()
+                &s.passkey_rp_id,
+                &s.passkey_origin,
+                &s.display_name,
+            )
+            .is_err()
         {
             return Err(ServiceError::bad_input(
                 "passkeyRpId",

@@ -7,8 +7,8 @@
 pub mod audit;
 pub mod fair_queue;
 pub mod mail;
-pub mod page;
 pub mod outbound;
+pub mod page;
 pub mod passwords;
 pub mod settings;
 pub mod throttle;

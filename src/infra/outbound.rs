@@ -80,7 +80,8 @@ fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
     // Forms that carry an IPv4 address are judged by it: ::ffff:a.b.c.d (v4-mapped),
     // ::a.b.c.d (v4-compatible, deprecated), 64:ff9b::a.b.c.d (NAT64), 2002:AABB:CCDD::/48
     // (6to4).
-    let carried = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    let carried =
+        |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
     if s[..5] == [0; 5] && s[5] == 0xffff {
         return non_public_v4(carried(s[6], s[7]));
     }
@@ -198,7 +199,9 @@ fn check_url(url: &Url, allow_private: bool) -> Result<(), OutboundError> {
     if allow_private {
         return match url.scheme() {
             "https" | "http" => Ok(()),
-            s => Err(OutboundError::Refused(format!("the scheme {s} is not HTTP"))),
+            s => Err(OutboundError::Refused(format!(
+                "the scheme {s} is not HTTP"
+            ))),
         };
     }
     if url.scheme() != "https" {
@@ -316,10 +319,10 @@ mod tests {
     fn every_form_of_a_non_public_ipv4_address_is_refused() {
         for url in [
             "https://127.0.0.1/",
-            "https://127.1/",             // short form
-            "https://2130706433/",        // decimal
-            "https://0x7f000001/",        // hexadecimal
-            "https://0177.0.0.1/",        // octal
+            "https://127.1/",      // short form
+            "https://2130706433/", // decimal
+            "https://0x7f000001/", // hexadecimal
+            "https://0177.0.0.1/", // octal
             "https://0.0.0.0/",
             "https://10.1.2.3/",
             "https://172.16.0.1/",
@@ -331,7 +334,10 @@ mod tests {
             "https://255.255.255.255/",
             "https://192.0.2.1/",
         ] {
-            assert!(matches!(host_of(url), Err(OutboundError::Refused(_))), "{url}");
+            assert!(
+                matches!(host_of(url), Err(OutboundError::Refused(_))),
+                "{url}"
+            );
         }
     }
 
@@ -340,20 +346,23 @@ mod tests {
         for url in [
             "https://[::1]/",
             "https://[::]/",
-            "https://[::ffff:127.0.0.1]/",   // v4-mapped
-            "https://[::ffff:7f00:1]/",      // v4-mapped, hex
+            "https://[::ffff:127.0.0.1]/", // v4-mapped
+            "https://[::ffff:7f00:1]/",    // v4-mapped, hex
             "https://[::ffff:169.254.169.254]/",
-            "https://[::127.0.0.1]/",        // v4-compatible
-            "https://[64:ff9b::a00:1]/",     // NAT64 of 10.0.0.1
-            "https://[2002:c0a8:101::1]/",   // 6to4 of 192.168.1.1
-            "https://[fd00:ec2::254]/",      // unique local (AWS's IPv6 metadata)
+            "https://[::127.0.0.1]/",      // v4-compatible
+            "https://[64:ff9b::a00:1]/",   // NAT64 of 10.0.0.1
+            "https://[2002:c0a8:101::1]/", // 6to4 of 192.168.1.1
+            "https://[fd00:ec2::254]/",    // unique local (AWS's IPv6 metadata)
             "https://[fc00::1]/",
-            "https://[fe80::1]/",            // link-local
-            "https://[fec0::1]/",            // site-local
-            "https://[ff02::1]/",            // multicast
-            "https://[2001:db8::1]/",        // documentation
+            "https://[fe80::1]/",     // link-local
+            "https://[fec0::1]/",     // site-local
+            "https://[ff02::1]/",     // multicast
+            "https://[2001:db8::1]/", // documentation
         ] {
-            assert!(matches!(host_of(url), Err(OutboundError::Refused(_))), "{url}");
+            assert!(
+                matches!(host_of(url), Err(OutboundError::Refused(_))),
+                "{url}"
+            );
         }
     }
 
@@ -381,7 +390,10 @@ mod tests {
             "file:///etc/passwd",
             "ftp://idp.example.com/",
         ] {
-            assert!(matches!(host_of(url), Err(OutboundError::Refused(_))), "{url}");
+            assert!(
+                matches!(host_of(url), Err(OutboundError::Refused(_))),
+                "{url}"
+            );
         }
     }
 

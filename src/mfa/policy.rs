@@ -65,14 +65,14 @@ impl MfaService {
     ) -> Result<(), ServiceError> {
         let status = self.mfa_status(tenant, &user.id).await?;
         if status.any() {
-            let (passkey_options, state) = if status.passkeys.is_empty() || !status.passkeys_available
-            {
-                (None, None)
-            } else {
-                let keys = parse_passkeys(&status.passkeys)?;
-                let (options, state) = self.relying_party(tenant)?.start_login(&keys)?;
-                (Some(options), Some(state))
-            };
+            let (passkey_options, state) =
+                if status.passkeys.is_empty() || !status.passkeys_available {
+                    (None, None)
+                } else {
+                    let keys = parse_passkeys(&status.passkeys)?;
+                    let (options, state) = self.relying_party(tenant)?.start_login(&keys)?;
+                    (Some(options), Some(state))
+                };
             let mfa_token = self
                 .challenge(
                     tenant,

@@ -10,6 +10,8 @@ use latchkey::infra::outbound::{Outbound, OutboundError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::upstream::UpstreamProvider;
+
 /// A listener on 127.0.0.1 that answers `{}` to anything and counts connections.
 async fn listener() -> (u16, Arc<AtomicUsize>) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -53,10 +55,17 @@ async fn loopback_in_every_spelling_is_refused_before_any_connection() {
         for scheme in ["https", "http"] {
             let url = format!("{scheme}://{host}:{port}/.well-known/openid-configuration");
             let got = guarded.get_json(&url).await;
-            assert!(matches!(got, Err(OutboundError::Refused(_))), "{url}: {got:?}");
+            assert!(
+                matches!(got, Err(OutboundError::Refused(_))),
+                "{url}: {got:?}"
+            );
         }
     }
-    assert_eq!(seen.load(Ordering::SeqCst), 0, "nothing connected to the listener");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "nothing connected to the listener"
+    );
 
     // The same client with private networks allowed reaches it: the listener counts.
     let open = Outbound::new(true);
@@ -69,51 +78,11 @@ async fn loopback_in_every_spelling_is_refused_before_any_connection() {
     assert_eq!(seen.load(Ordering::SeqCst), 1);
 }
 
-/// A real upstream OpenID provider (panva's oidc-provider, tests/upstream/upstream.mjs) on
-/// 127.0.0.1, killed when dropped.
-pub struct Upstream {
-    child: tokio::process::Child,
-    pub issuer: String,
-}
-
-impl Upstream {
-    /// Starts one with `config` (`{"clients": [...]}`); waits until it listens.
-    pub async fn start(config: serde_json::Value) -> Self {
-        use tokio::io::AsyncBufReadExt;
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upstream/upstream.mjs");
-        let mut child = tokio::process::Command::new("node")
-            .arg(script)
-            .arg(config.to_string())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs tests/upstream/upstream.mjs (npm ci in tests/upstream)");
-        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("the upstream says where it listens within 30 s")
-            .unwrap()
-            .expect("the upstream printed its issuer");
-        let issuer = serde_json::from_str::<serde_json::Value>(&first).unwrap()["issuer"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        Self { child, issuer }
-    }
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
 /// The outbound client reads a real provider's discovery document and keys (private networks
 /// allowed: the provider is on loopback); the guarded client refuses the same issuer.
 #[tokio::test]
 async fn a_real_openid_providers_discovery_and_keys_come_through() {
-    let upstream = Upstream::start(serde_json::json!({})).await;
+    let upstream = UpstreamProvider::start(serde_json::json!({})).await;
     let discovery_url = format!("{}/.well-known/openid-configuration", upstream.issuer);
     let open = Outbound::new(true);
     let discovery = open.get_json(&discovery_url).await.unwrap();

@@ -399,7 +399,10 @@ async fn a_revocation_that_skipped_invalidation_is_served_no_longer_than_the_cac
 
     let second = TestApp::spawn_with(&[("CACHE_MAX_AGE_SECONDS", "1")]).await;
     let (at, _) = tokens(&second.register("sec@example.com", "sec", PASSWORD).await);
-    assert!(second.me(&at).await["errors"].is_null(), "read once: cached");
+    assert!(
+        second.me(&at).await["errors"].is_null(),
+        "read once: cached"
+    );
     revoke_behind_the_actors_back(&second).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {

@@ -222,7 +222,11 @@ async fn emergency_rotation_seen(
     let (old, _) = b.tokens("admin").await;
     assert!(code(&b.acme(Some(&old), ME, json!({})).await).is_none());
     let body = a
-        .acme(Some(admin), "mutation { rotateSigningKey(emergency: true) }", json!({}))
+        .acme(
+            Some(admin),
+            "mutation { rotateSigningKey(emergency: true) }",
+            json!({}),
+        )
         .await;
     let kid = body["data"]["rotateSigningKey"]
         .as_str()

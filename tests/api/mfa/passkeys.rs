@@ -352,7 +352,12 @@ async fn an_ip_public_url_makes_passkeys_unavailable_and_settings_still_save() {
     assert_eq!(s["passkeysAvailable"], false, "{body}");
 
     let me = platform
-        .gql_tenant("lan", Some(&admin), "{ me { mfa { passkeysAvailable } } }", json!({}))
+        .gql_tenant(
+            "lan",
+            Some(&admin),
+            "{ me { mfa { passkeysAvailable } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(me["data"]["me"]["mfa"]["passkeysAvailable"], false, "{me}");
     let start = platform
@@ -367,7 +372,12 @@ async fn an_ip_public_url_makes_passkeys_unavailable_and_settings_still_save() {
         "{start}"
     );
     let login = platform
-        .gql_tenant("lan", None, "mutation { startPasskeyLogin { challengeId } }", json!({}))
+        .gql_tenant(
+            "lan",
+            None,
+            "mutation { startPasskeyLogin { challengeId } }",
+            json!({}),
+        )
         .await;
     assert_eq!(code(&login).as_deref(), Some("BAD_USER_INPUT"), "{login}");
 
@@ -390,13 +400,20 @@ async fn an_ip_public_url_makes_passkeys_unavailable_and_settings_still_save() {
             json!({}),
         )
         .await;
-    assert_eq!(body["data"]["updateTenantSettings"]["passkeysAvailable"], true, "{body}");
+    assert_eq!(
+        body["data"]["updateTenantSettings"]["passkeysAvailable"], true,
+        "{body}"
+    );
 
     // The default PUBLIC_URL of the tests (a domain name) has them.
     let app = TestApp::spawn().await;
     let reg = app.register("dom@example.com", "dom", PASSWORD).await;
     let me = app
-        .gql_as(reg["accessToken"].as_str().unwrap(), "{ me { mfa { passkeysAvailable } } }", json!({}))
+        .gql_as(
+            reg["accessToken"].as_str().unwrap(),
+            "{ me { mfa { passkeysAvailable } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(me["data"]["me"]["mfa"]["passkeysAvailable"], true, "{me}");
 }

@@ -328,10 +328,17 @@ async fn the_id_token_key_is_published_when_the_client_is_registered() {
             .map(|k| k["kid"].as_str().unwrap().to_string())
             .collect()
     };
-    assert!(rsa_kids(&s.jwks().await).is_empty(), "no RSA key before any client");
+    assert!(
+        rsa_kids(&s.jwks().await).is_empty(),
+        "no RSA key before any client"
+    );
     let client = s.public_client().await;
     let read_before_sign_in = s.jwks().await;
-    assert_eq!(rsa_kids(&read_before_sign_in).len(), 1, "{read_before_sign_in}");
+    assert_eq!(
+        rsa_kids(&read_before_sign_in).len(),
+        1,
+        "{read_before_sign_in}"
+    );
 
     let mut browser = Browser::new(&s.app);
     let back = s
