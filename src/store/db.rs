@@ -19,6 +19,10 @@ use surrealdb::types::{Object, QueryError, SurrealValue, Variables};
 
 use super::{StoreError, StoreResult};
 
+/// How often selecting a namespace and database is retried after a transaction conflict
+/// (10, 20, 40, 80, 160 ms apart: a racing definition commits within that).
+const SELECT_RETRIES: u32 = 5;
+
 /// Results of a query, one per statement (the SDK's type).
 pub type Response = surrealdb::IndexedResults;
 
@@ -165,11 +169,27 @@ impl Db {
     /// A new session on the same engine bound to `ns`/`db`.
     pub async fn bound_to(&self, ns: &str, db: &str) -> StoreResult<Db> {
         let session = self.session.clone();
-        match &session {
-            Session::Local(s) => s.use_ns(ns).use_db(db).await,
-            Session::Remote(s) => s.use_ns(ns).use_db(db).await,
+        // Selecting a namespace and database defines them when they are new: nodes starting
+        // at once on a fresh server define the same ones in racing transactions, and the
+        // losers' conflict ("can be retried") is retried here rather than failing start-up.
+        let mut attempt = 0;
+        loop {
+            let selected = match &session {
+                Session::Local(s) => s.use_ns(ns).use_db(db).await,
+                Session::Remote(s) => s.use_ns(ns).use_db(db).await,
+            }
+            .map_err(|e| self.classify(e));
+            match selected {
+                Err(StoreError::Busy(_)) if attempt < SELECT_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                }
+                other => {
+                    other?;
+                    break;
+                }
+            }
         }
-        .map_err(|e| self.classify(e))?;
         Ok(Db {
             session,
             health: self.health.clone(),
