@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::accounts::recovery::RecoveryService;
 use crate::accounts::service::AccountService;
 use crate::admin::service::AdminService;
+use crate::federation::FederationService;
 use crate::infra::Infra;
 use crate::mfa::service::MfaService;
 use crate::oidc::OidcProvider;
@@ -30,6 +31,8 @@ pub struct Services {
     pub recovery: RecoveryService,
     /// Accounts: register, sign in, change password.
     pub accounts: AccountService,
+    /// Sign-in through upstream identity providers.
+    pub federation: FederationService,
     /// The OpenID Connect provider.
     pub oidc: OidcProvider,
     /// The tenant admin's operations.
@@ -54,12 +57,19 @@ impl Services {
             gate.clone(),
             recovery.clone(),
         );
+        let federation = FederationService::new(
+            infra.clone(),
+            sessions.clone(),
+            mfa.clone(),
+            accounts.clone(),
+        );
         let oidc = OidcProvider::new(
             infra.clone(),
             sessions.clone(),
             accounts.clone(),
             recovery.clone(),
             mfa.clone(),
+            federation.clone(),
         );
         let admin = AdminService::new(infra.clone(), sessions.clone(), accounts.clone());
         let tenants = TenantService::new(infra.clone(), accounts.clone());
@@ -70,6 +80,7 @@ impl Services {
             mfa,
             recovery,
             accounts,
+            federation,
             oidc,
             admin,
             tenants,

@@ -118,6 +118,11 @@ pub struct Config {
     /// session or user, and tenant settings, signing keys and deleted tenants are re-read every
     /// `CACHE_MAX_AGE_SECONDS`.
     pub live_queries: bool,
+    /// `OUTBOUND_ALLOW_PRIVATE_NETWORKS`: let the server call loopback, private, link-local and
+    /// metadata addresses, and plain http, when fetching URLs tenant admins configure (upstream
+    /// identity providers). Off by default: those URLs are chosen by tenant admins, and a
+    /// server that fetches them is otherwise a way into the operator's own network (SSRF).
+    pub outbound_allow_private_networks: bool,
     /// `OUTBOX_CLAIM_SECONDS`: how long a node's claim on a queued mail lasts. Several nodes
     /// on one SurrealDB server send a row only once they hold its claim; a node that dies
     /// mid-send leaves the row to another once the claim lapses (it is looked for at half
@@ -171,6 +176,7 @@ pub const VARIABLES: &[&str] = &[
     "TENANT_IDLE_SECONDS",
     "CACHE_MAX_AGE_SECONDS",
     "LIVE_QUERIES",
+    "OUTBOUND_ALLOW_PRIVATE_NETWORKS",
     "OUTBOX_CLAIM_SECONDS",
     "TRUSTED_PROXIES",
     "LOGIN_LOCKOUT_THRESHOLD",
@@ -440,12 +446,15 @@ impl Config {
         let tenant_idle_secs = ranged(&get, "TENANT_IDLE_SECONDS", 300, 1, 86_400)?;
         let cache_max_age_secs = ranged(&get, "CACHE_MAX_AGE_SECONDS", 60, 1, 3600)?;
         let live_queries = boolean(&get, "LIVE_QUERIES", true)?;
+        let outbound_allow_private_networks =
+            boolean(&get, "OUTBOUND_ALLOW_PRIVATE_NETWORKS", false)?;
         let outbox_claim_secs = ranged(&get, "OUTBOX_CLAIM_SECONDS", 60, 2, 3600)?;
 
         Ok(Config {
             tenant_idle: Duration::from_secs(tenant_idle_secs),
             cache_max_age: Duration::from_secs(cache_max_age_secs),
             live_queries,
+            outbound_allow_private_networks,
             outbox_claim: Duration::from_secs(outbox_claim_secs),
             trusted_proxies,
             lockout,

@@ -137,6 +137,7 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
     let limits = infra::throttle::Limiters::new(&config);
     Ok(Arc::new(Services::new(Arc::new(Infra {
         clock: config.clock.clone(),
+        outbound: infra::outbound::Outbound::new(config.outbound_allow_private_networks),
         config,
         registry,
         hasher,

@@ -132,13 +132,49 @@ impl AccountService {
             .hasher
             .hash(tenant.slug().as_str(), a.password.secret().clone())
             .await?;
+        self.insert_account(tenant, &a.email, &a.username, hash, roles, email_verified)
+            .await
+    }
+
+    /// An account made by a federated sign-in: no password (it signs in through its linked
+    /// identity, or sets one through a reset mail); an address the upstream did not vouch for
+    /// gets the verification mail like any other.
+    pub(crate) async fn create_passwordless_account(
+        &self,
+        tenant: &Tenant,
+        email: &Email,
+        username: &Username,
+        email_verified: bool,
+    ) -> Result<UserRow, ServiceError> {
+        if users::find_by_login(tenant.db(), true, email.normalized())
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::EmailTaken);
+        }
+        let none = crate::infra::passwords::NO_PASSWORD.to_string();
+        self.insert_account(tenant, email, username, none, Vec::new(), email_verified)
+            .await
+    }
+
+    /// Inserts the user with `hash` (and its verification mail, when the address is not
+    /// verified) through the tenant actor.
+    async fn insert_account(
+        &self,
+        tenant: &Tenant,
+        email: &Email,
+        username: &Username,
+        hash: String,
+        roles: Vec<String>,
+        email_verified: bool,
+    ) -> Result<UserRow, ServiceError> {
         let now = self.clock.now();
         let id = uuid::Uuid::now_v7().to_string();
         let row = NewUser {
-            email: a.email.as_str().to_string(),
-            email_norm: a.email.normalized().to_string(),
-            username: a.username.as_str().to_string(),
-            username_norm: a.username.normalized(),
+            email: email.as_str().to_string(),
+            email_norm: email.normalized().to_string(),
+            username: username.as_str().to_string(),
+            username_norm: username.normalized(),
             password_hash: hash,
             roles,
             email_verified,

@@ -58,6 +58,13 @@ pub enum AuthMethod {
     Passkey,
     /// A password, then a passkey.
     PasswordAndPasskey,
+    /// An upstream identity provider (`fed`, as Microsoft's tokens say it: RFC 8176 has no
+    /// value for it).
+    Federated,
+    /// An upstream provider whose own multi-factor sign-in the provider's settings trust.
+    FederatedMfa,
+    /// An upstream provider, then latchkey's own second factor.
+    FederatedAndOtp,
 }
 
 impl AuthMethod {
@@ -68,13 +75,16 @@ impl AuthMethod {
             AuthMethod::PasswordAndOtp => &["pwd", "otp", "mfa"],
             AuthMethod::Passkey => &["pop", "hwk", "user", "mfa"],
             AuthMethod::PasswordAndPasskey => &["pwd", "pop", "hwk", "mfa"],
+            AuthMethod::Federated => &["fed"],
+            AuthMethod::FederatedMfa => &["fed", "mfa"],
+            AuthMethod::FederatedAndOtp => &["fed", "otp", "mfa"],
         }
     }
 
     /// The `acr` value.
     pub fn acr(self) -> &'static str {
         match self {
-            AuthMethod::Password => "aal1",
+            AuthMethod::Password | AuthMethod::Federated => "aal1",
             _ => "aal2",
         }
     }
@@ -82,6 +92,13 @@ impl AuthMethod {
     /// The method a session's stored `amr` records (sessions from before `amr`: a password).
     pub fn from_amr(amr: &[String]) -> Self {
         let has = |v: &str| amr.iter().any(|a| a == v);
+        if has("fed") {
+            return match (has("otp"), has("mfa")) {
+                (true, _) => AuthMethod::FederatedAndOtp,
+                (false, true) => AuthMethod::FederatedMfa,
+                _ => AuthMethod::Federated,
+            };
+        }
         match (has("pwd"), has("otp"), has("pop")) {
             (true, true, _) => AuthMethod::PasswordAndOtp,
             (true, _, true) => AuthMethod::PasswordAndPasskey,

@@ -18,6 +18,7 @@ pub struct Query(
     crate::accounts::me_graphql::MeQuery,
     crate::admin::graphql::AdminQuery,
     crate::oidc::graphql::ClientQuery,
+    crate::federation::graphql::FederationQuery,
 );
 
 /// Root mutation.
@@ -28,6 +29,7 @@ pub struct Mutation(
     crate::mfa::graphql::MfaMutation,
     crate::admin::graphql::AdminMutation,
     crate::oidc::graphql::ClientMutation,
+    crate::federation::graphql::FederationMutation,
 );
 
 /// The tenant schema type.
@@ -60,7 +62,8 @@ pub fn tenant_schema(services: Option<&Services>, introspection: bool) -> Tenant
             .data(s.recovery.clone())
             .data(s.mfa.clone())
             .data(s.oidc.clients.clone())
-            .data(s.admin.clone());
+            .data(s.admin.clone())
+            .data(s.federation.clone());
     }
     b.finish()
 }

@@ -12,4 +12,12 @@ impl User {
     async fn mfa(&self, ctx: &Context<'_>) -> Result<crate::mfa::graphql::MfaStatus> {
         crate::mfa::graphql::user_mfa(ctx, &self.id).await
     }
+
+    /// Upstream identities linked to the account (visible to the user and to tenant admins).
+    async fn identities(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::federation::graphql::LinkedIdentity>> {
+        crate::federation::graphql::user_identities(ctx, &self.id).await
+    }
 }

@@ -67,6 +67,9 @@ pub struct Infra {
     pub mailer: Mailer,
     /// Per-address request and failure limits.
     pub limits: throttle::Limiters,
+    /// The one way to call URLs tenant admins configured (upstream providers), behind the
+    /// guard against the operator's own network.
+    pub outbound: outbound::Outbound,
 }
 
 /// Who is calling, as far as the network tells.

@@ -41,6 +41,10 @@ const HASH_THREAD_SLICE_NS: u64 = 100_000;
 /// A queued hash; it answers whether it ran (its caller may have gone meanwhile).
 type Job = Box<dyn FnOnce() -> bool + Send>;
 
+/// The stored "hash" of an account that has no password (signed up through an upstream
+/// provider): it passes the column's `$argon2id$` check and no password ever matches it.
+pub const NO_PASSWORD: &str = "$argon2id$none";
+
 /// The bounded argon2id pool.
 pub struct Hasher {
     /// Jobs for the hashing threads, by tenant; they exit when the pool is dropped.
@@ -240,6 +244,9 @@ impl Hasher {
     ) -> Result<bool, ServiceError> {
         tracing::debug!(target: "latchkey::argon2", op = "verify", "argon2 run");
         let (target, real) = match phc {
+            // An account without a password (made by a federated sign-in) does the same work
+            // as an unknown one, so a sign-in attempt cannot tell the two apart by time.
+            Some(p) if p == NO_PASSWORD => (self.dummy_hash.clone(), false),
             Some(p) => (p, true),
             None => (self.dummy_hash.clone(), false),
         };

@@ -21,6 +21,11 @@ const LOGIN_CHALLENGE_MINUTES: i64 = 5;
 /// How long an enrolment-only token lives: long enough to install an authenticator app.
 const ENROLL_CHALLENGE_MINUTES: i64 = 15;
 
+/// The challenge kind of a second step after a password.
+const LOGIN: &str = "login";
+/// The challenge kind of a second step after a federated sign-in.
+const LOGIN_FEDERATED: &str = "login_federated";
+
 /// Exactly one factor of a second step.
 #[derive(Clone, Copy)]
 pub enum Factor<'a> {
@@ -39,7 +44,9 @@ impl MfaService {
         tenant: &Tenant,
         mfa_token: &str,
     ) -> Result<Vec<&'static str>, ServiceError> {
-        let (_, row) = self.live_challenge(tenant, mfa_token, &["login"]).await?;
+        let (_, row) = self
+            .live_challenge(tenant, mfa_token, &[LOGIN, LOGIN_FEDERATED])
+            .await?;
         let user = row.user.ok_or(ServiceError::InvalidToken)?;
         Ok(self.mfa_status(tenant, &user).await?.methods())
     }
@@ -63,6 +70,25 @@ impl MfaService {
         tenant: &Tenant,
         user: &UserRow,
     ) -> Result<(), ServiceError> {
+        self.second_step_after(tenant, user, LOGIN).await
+    }
+
+    /// [`MfaService::second_step_due`] after a federated sign-in: the same step, and the
+    /// session it completes says `fed` instead of `pwd` in its `amr`.
+    pub(crate) async fn second_step_after_federation(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+    ) -> Result<(), ServiceError> {
+        self.second_step_after(tenant, user, LOGIN_FEDERATED).await
+    }
+
+    async fn second_step_after(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        kind: &str,
+    ) -> Result<(), ServiceError> {
         let status = self.mfa_status(tenant, &user.id).await?;
         if status.any() {
             let (passkey_options, state) =
@@ -76,7 +102,7 @@ impl MfaService {
             let mfa_token = self
                 .challenge(
                     tenant,
-                    "login",
+                    kind,
                     Some(&user.id),
                     state,
                     minutes(LOGIN_CHALLENGE_MINUTES),
@@ -127,7 +153,9 @@ impl MfaService {
         factor: Factor<'_>,
         client: &ClientInfo,
     ) -> Result<(UserRow, AuthMethod), ServiceError> {
-        let (hash, row) = self.live_challenge(tenant, mfa_token, &["login"]).await?;
+        let (hash, row) = self
+            .live_challenge(tenant, mfa_token, &[LOGIN, LOGIN_FEDERATED])
+            .await?;
         let user_id = row.user.clone().ok_or(ServiceError::InvalidToken)?;
         let user = tenant
             .user(&user_id)
@@ -176,6 +204,11 @@ impl MfaService {
                 };
                 (ok, AuthMethod::PasswordAndPasskey)
             }
+        };
+        let method = if row.kind == LOGIN_FEDERATED {
+            AuthMethod::FederatedAndOtp
+        } else {
+            method
         };
         if !ok {
             mfa_store::fail_challenge(tenant.db(), &hash).await?;

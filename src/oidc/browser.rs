@@ -248,7 +248,7 @@ impl Ctx {
     }
 
     /// The live request of a form or query, checked against its form token when `csrf`.
-    async fn request(
+    pub(super) async fn request(
         &self,
         id: Option<&String>,
         csrf: Option<&String>,
@@ -280,7 +280,14 @@ impl Ctx {
         Ok((r, c))
     }
 
-    fn login_page(&self, r: &RequestRow, identifier: &str, error: Option<&str>) -> Response {
+    async fn login_page(&self, r: &RequestRow, identifier: &str, error: Option<&str>) -> Response {
+        // A provider list that cannot be read leaves the password form working.
+        let providers = self
+            .st
+            .federation
+            .buttons(&self.tenant)
+            .await
+            .unwrap_or_default();
         pages::login(&LoginPage {
             slug: &self.slug,
             tenant: &self.name,
@@ -289,12 +296,13 @@ impl Ctx {
             identifier,
             error,
             form_to: origin_of(&r.redirect_uri).as_deref(),
+            providers: &providers,
         })
     }
 
     /// The sign-in page again, empty, saying why: a second step that cannot go on starts over.
-    fn again(&self, r: &RequestRow, why: &str) -> Response {
-        self.login_page(r, "", Some(why))
+    pub(super) async fn again(&self, r: &RequestRow, why: &str) -> Response {
+        self.login_page(r, "", Some(why)).await
     }
 
     /// The second step of sign-in for `r`: after the password, or again after a wrong code.
@@ -320,7 +328,7 @@ impl Ctx {
     }
 
     /// A browser session for `user`, then on with the request.
-    async fn signed_in(
+    pub(super) async fn signed_in(
         &self,
         r: &RequestRow,
         c: &ClientRow,
@@ -347,7 +355,12 @@ impl Ctx {
     }
 
     /// What a failed sign-in step shows.
-    fn step_failed(&self, r: &RequestRow, identifier: &str, e: ServiceError) -> Response {
+    pub(super) async fn step_failed(
+        &self,
+        r: &RequestRow,
+        identifier: &str,
+        e: ServiceError,
+    ) -> Response {
         match e {
             ServiceError::MfaRequired {
                 mfa_token,
@@ -364,14 +377,14 @@ impl Ctx {
                 r,
                 identifier,
                 Some("This account needs a second factor first: set one up in the application, then sign in here."),
-            ),
+            ).await,
             ServiceError::Unavailable(_) | ServiceError::Internal(_) => unavailable(e),
             other => {
                 let text = match other {
                     ServiceError::InvalidCredentials => "Wrong email, username or password.".to_string(),
                     other => other.to_string(),
                 };
-                self.login_page(r, identifier, Some(&text))
+                self.login_page(r, identifier, Some(&text)).await
             }
         }
     }
@@ -399,7 +412,10 @@ pub(super) struct RequestQuery {
 
 pub(super) async fn login_page(Page(c, q): Page<RequestQuery>) -> Result<Response, Response> {
     let (r, _) = c.request(q.request.as_ref(), None).await?;
-    Ok(c.login_page(&r, r.login_hint.as_deref().unwrap_or(""), None))
+    Ok(
+        c.login_page(&r, r.login_hint.as_deref().unwrap_or(""), None)
+            .await,
+    )
 }
 
 pub(super) async fn login_submit(p: Form<Peer>) -> Result<Response, Response> {
@@ -412,7 +428,7 @@ pub(super) async fn login_submit(p: Form<Peer>) -> Result<Response, Response> {
             .await;
     Ok(match checked {
         Ok(user) => c.signed_in(&r, &client, &user, AuthMethod::Password).await,
-        Err(e) => c.step_failed(&r, identifier, e),
+        Err(e) => c.step_failed(&r, identifier, e).await,
     })
 }
 
@@ -424,7 +440,11 @@ pub(super) async fn mfa_submit(p: Form<Peer>) -> Result<Response, Response> {
         (Some(t), _, _) => Factor::Totp(t),
         (None, Some(rc), _) => Factor::RecoveryCode(rc),
         (None, None, Some(p)) => Factor::Passkey(p),
-        _ => return Ok(c.again(&r, "Give a code, a recovery code or your passkey.")),
+        _ => {
+            return Ok(c
+                .again(&r, "Give a code, a recovery code or your passkey.")
+                .await);
+        }
     };
     let info = p.info();
     let completed =
@@ -445,13 +465,15 @@ pub(super) async fn mfa_submit(p: Form<Peer>) -> Result<Response, Response> {
                     .filter(|m| *m != "passkey")
                     .collect();
             if methods.is_empty() {
-                return Ok(c.again(&r, "That did not work; sign in again."));
+                return Ok(c.again(&r, "That did not work; sign in again.").await);
             }
             let error = Some("That code did not work.");
             c.second_step(&r, mfa_token, &methods, None, error)
         }
-        Err(ServiceError::InvalidToken) => c.again(&r, "The second step expired; sign in again."),
-        Err(e) => c.step_failed(&r, "", e),
+        Err(ServiceError::InvalidToken) => {
+            c.again(&r, "The second step expired; sign in again.").await
+        }
+        Err(e) => c.step_failed(&r, "", e).await,
     })
 }
 
@@ -476,7 +498,7 @@ pub(super) async fn passkey_submit(p: Form<Peer>) -> Result<Response, Response> 
     let (c, challenge) = (&p.c, p.field("challenge"));
     let credential = p.f.get("credential");
     let Some(credential) = credential.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
-        return Ok(c.again(&r, "The passkey gave no answer."));
+        return Ok(c.again(&r, "The passkey gave no answer.").await);
     };
     let info = p.info();
     let completed =
@@ -485,7 +507,7 @@ pub(super) async fn passkey_submit(p: Form<Peer>) -> Result<Response, Response> 
             .await;
     Ok(match completed {
         Ok(user) => c.signed_in(&r, &client, &user, AuthMethod::Passkey).await,
-        Err(e) => c.step_failed(&r, "", e),
+        Err(e) => c.step_failed(&r, "", e).await,
     })
 }
 

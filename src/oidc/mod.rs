@@ -11,6 +11,7 @@ pub mod clients;
 pub mod cookies;
 pub mod discovery;
 pub mod endpoints;
+pub mod federated;
 pub mod flow;
 pub mod graphql;
 pub mod pages;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use crate::accounts::recovery::RecoveryService;
 use crate::accounts::service::AccountService;
+use crate::federation::FederationService;
 use crate::infra::Infra;
 use crate::mfa::service::MfaService;
 use crate::sessions::service::SessionService;
@@ -51,6 +53,8 @@ pub struct OidcProvider {
     pub recovery: RecoveryService,
     /// The hosted second-factor step.
     pub mfa: MfaService,
+    /// The hosted page's "Continue with ..." buttons and their sign-ins.
+    pub federation: FederationService,
 }
 
 crate::infra::built_on!(OidcProvider);
@@ -63,6 +67,7 @@ impl OidcProvider {
         accounts: AccountService,
         recovery: RecoveryService,
         mfa: MfaService,
+        federation: FederationService,
     ) -> Self {
         let tokens = TokenEndpoint::new(infra.clone(), sessions.clone());
         Self {
@@ -74,6 +79,7 @@ impl OidcProvider {
             accounts,
             recovery,
             mfa,
+            federation,
             infra,
         }
     }

@@ -26,7 +26,9 @@ button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;border:0;border-rad
 button.secondary{background:#444}a{color:#1a4fd6}\
 :focus-visible{outline:3px solid #c2410c;outline-offset:2px}\
 .error{background:#fde8e8;color:#8a1111;border:1px solid #d33;padding:.6rem;border-radius:4px}\
-.note{color:#333;font-size:.9rem}ul.scopes li{margin:.3rem 0}.row{display:flex;gap:.8rem;flex-wrap:wrap}";
+.note{color:#333;font-size:.9rem}\
+a.provider{display:block;text-align:center;margin:.6rem 0;padding:.6rem;border:1px solid #555;border-radius:4px;color:#111;text-decoration:none;font-weight:600}\
+a.provider:hover{background:#eef2fb}p.or{text-align:center;color:#333;margin:1rem 0 0}ul.scopes li{margin:.3rem 0}.row{display:flex;gap:.8rem;flex-wrap:wrap}";
 
 /// A whole page.
 pub fn page(
@@ -89,12 +91,36 @@ pub struct LoginPage<'a> {
     pub error: Option<&'a str>,
     /// The client's origin (its redirect).
     pub form_to: Option<&'a str>,
+    /// The enabled upstream providers: (id, button label).
+    pub providers: &'a [(String, String)],
 }
 
 /// The sign-in page: identifier and password; a passkey button; links to reset and sign-up.
 pub fn login(p: &LoginPage<'_>) -> Response {
+    // One "Continue with ..." link per provider, above the password form (GET: the start path
+    // binds the sign-in to this browser, then sends it upstream).
+    let providers: String = p
+        .providers
+        .iter()
+        .map(|(id, label)| {
+            format!(
+                "<a class=\"provider\" href=\"/t/{}/federation/{}/start?request={}\">{}</a>",
+                p.slug,
+                escape(id),
+                escape(p.request),
+                escape(label)
+            )
+        })
+        .collect::<String>();
+    let providers = if providers.is_empty() {
+        providers
+    } else {
+        format!(
+            "<nav aria-label=\"Sign in with\">{providers}</nav><p class=\"or\">or with your password</p>"
+        )
+    };
     let body = format!(
-        "<h1>Sign in to {tenant}</h1>{error}\
+        "<h1>Sign in to {tenant}</h1>{error}{providers}\
          <form method=\"post\" action=\"/t/{slug}/login\">{req}{csrf}\
          <label for=\"identifier\">Email or username</label>\
          <input type=\"text\" id=\"identifier\" name=\"identifier\" autocomplete=\"username webauthn\" value=\"{id}\" required autofocus>\

@@ -18,6 +18,14 @@ pub fn routes() -> Router<OidcProvider> {
         .route("/t/{tenant}/authorize", get(authorize))
         .route("/t/{tenant}/login", get(login_page).post(login_submit))
         .route("/t/{tenant}/login/mfa", post(mfa_submit))
+        .route(
+            "/t/{tenant}/federation/{provider}/start",
+            get(super::federated::start),
+        )
+        .route(
+            "/t/{tenant}/federation/{provider}/callback",
+            get(super::federated::callback).post(super::federated::callback_posted),
+        )
         .route("/t/{tenant}/login/passkey/start", post(passkey_start))
         .route("/t/{tenant}/login/passkey", post(passkey_submit))
         .route(

@@ -106,6 +106,11 @@ pub const TENANT: &[Migration] = &[
         name: "tenant/010_outbox_claims.surql",
         sql: include_str!("../../schema/surreal/tenant/010_outbox_claims.surql"),
     },
+    Migration {
+        version: 11,
+        name: "tenant/011_federation.surql",
+        sql: include_str!("../../schema/surreal/tenant/011_federation.surql"),
+    },
 ];
 
 /// Applies the migrations newer than the database's recorded version, all in one

@@ -128,6 +128,15 @@ pub async fn set_password(db: &Db, id: &str, hash: String, now: DateTime<Utc>) -
         .await
 }
 
+/// Marks the address verified (an upstream provider vouched for it).
+pub async fn mark_verified(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    db.query("UPDATE $rid SET email_verified = true, updated_at = $now")
+        .bind(("rid", RecordId::new("user", id)))
+        .bind(("now", now))
+        .exec()
+        .await
+}
+
 /// Records a successful login.
 pub async fn touch_login(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
     db.query("UPDATE $rid SET last_login_at = $now")

@@ -117,6 +117,7 @@ pub async fn rekey(
     for slug in tenants::slugs(platform).await? {
         let db = store::tenant_session(root, &slug).await?;
         done.totp_secrets += reseal_totp(&db, &slug, old, new).await?;
+        done.provider_secrets += reseal_provider_secrets(&db, &slug, old, new).await?;
         for row in tenant_keys(root, &slug).await? {
             let context = key_context(&slug, &row.kid);
             match old.open(&context, &row.private_sealed) {
@@ -145,6 +146,8 @@ pub struct Rekeyed {
     pub signing_keys: usize,
     /// TOTP secrets re-sealed.
     pub totp_secrets: usize,
+    /// Upstream identity providers' client secrets re-sealed.
+    pub provider_secrets: usize,
     /// Token-hash keys of earlier secrets now kept, sealed (recovery codes and client secrets
     /// hashed under them keep working).
     pub retired_hash_keys: usize,
@@ -167,6 +170,38 @@ async fn reseal_totp(
         match old.open(&context, &sealed) {
             Some(plain) => {
                 crate::mfa::store::reseal_totp(db, &user, new.seal(&context, &plain)).await?;
+                resealed += 1;
+            }
+            None if new.open(&context, &sealed).is_some() => {}
+            None => return Err(SecretError::OldMismatch),
+        }
+    }
+    Ok(resealed)
+}
+
+/// Re-seals a tenant's identity providers' client secrets from `old` to `new`; how many.
+async fn reseal_provider_secrets(
+    db: &Db,
+    slug: &str,
+    old: &Secrets,
+    new: &Secrets,
+) -> Result<usize, SecretError> {
+    use crate::federation::providers::secret_context;
+    use crate::federation::store as fed_store;
+    let rows = match fed_store::providers(db).await {
+        Err(StoreError::Missing(_)) => Vec::new(),
+        other => other?,
+    };
+    let mut resealed = 0;
+    for mut p in rows {
+        let Some(sealed) = p.client_secret_sealed.clone() else {
+            continue;
+        };
+        let context = secret_context(slug, &p.id);
+        match old.open(&context, &sealed) {
+            Some(plain) => {
+                p.client_secret_sealed = Some(new.seal(&context, &plain));
+                fed_store::put_provider(db, &p, chrono::Utc::now()).await?;
                 resealed += 1;
             }
             None if new.open(&context, &sealed).is_some() => {}

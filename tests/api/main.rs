@@ -13,6 +13,7 @@ mod crash;
 mod docker;
 mod docs;
 mod enumeration;
+mod federated_signin;
 mod federation;
 mod fuzz;
 mod graphql_abuse;

@@ -7,7 +7,10 @@
 // prints one line of JSON, {"issuer": "http://127.0.0.1:PORT"}, once it listens, and serves
 // until it is killed. Accounts are made up from the name typed at sign-in: `ada` has the
 // verified address ada@upstream.example; a name that starts with `unverified` has its address
-// unverified (the case account linking must not trust).
+// unverified (the case account linking must not trust). A name that starts with `mfa` signs in
+// with amr ["pwd", "otp"] (any other: no amr). The ID token carries the granted scopes' claims
+// (email, email_verified, name), not only userinfo, and `response_mode=form_post` is accepted
+// as a request parameter (the answer is then an auto-submitting form, not a redirect).
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -31,10 +34,26 @@ const provider = new Provider(issuer, {
       },
     };
   },
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-  features: { devInteractions: { enabled: true } },
+  // `amr` with `openid`: the ID token says how the account authenticated whenever it is known
+  // (the provider otherwise sends it only when asked for with the claims parameter).
+  claims: { openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
+  // By default the claims of the scopes go to userinfo only when an access token for it is
+  // issued; the tests want them in the ID token, as many real upstreams send them.
+  conformIdTokenClaims: false,
+  // Dynamic registration (RFC 7591): a test registers latchkey's client once it knows the
+  // provider's id, which is part of the callback URL.
+  features: { devInteractions: { enabled: true }, registration: { enabled: true } },
   pkce: { required: () => true },
 });
+// The development sign-in form only knows an account id; how the account authenticated (amr) is
+// made up from the name, at the one place every interaction result passes.
+const interactionFinished = provider.interactionFinished.bind(provider);
+provider.interactionFinished = (req, res, result, options) => {
+  if (result?.login?.accountId?.startsWith('mfa')) {
+    result.login.amr = ['pwd', 'otp'];
+  }
+  return interactionFinished(req, res, result, options);
+};
 // The tests talk plain HTTP on loopback; the provider's own checks of TLS are for production.
 provider.proxy = false;
 server.on('request', provider.callback());

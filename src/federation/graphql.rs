@@ -1,0 +1,515 @@
+//! Federation's GraphQL operations (names fixed by API.md "Third round"): identity providers
+//! for tenant admins, the frontend's start/complete of a federated sign-in, a signed-in user's
+//! linked identities.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+
+use super::FederationService;
+use super::linking::LinkPolicy;
+use super::providers::{Kind, ProviderSpec};
+use super::store::{IdentityRow, ProviderRow};
+use crate::edge::gql::{gql_err, parts};
+use crate::edge::scalars::DateTime;
+use crate::edge::types::AuthPayload;
+
+/// What kind of upstream a provider is.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityProviderKind {
+    /// Any OpenID Connect provider, by its issuer.
+    Oidc,
+    /// A plain OAuth2 server (not available yet).
+    Oauth2,
+    /// Google.
+    Google,
+    /// Microsoft Entra ID (not available yet).
+    Microsoft,
+    /// GitHub (not available yet).
+    Github,
+    /// Sign in with Apple (not available yet).
+    Apple,
+}
+
+impl From<IdentityProviderKind> for Kind {
+    fn from(k: IdentityProviderKind) -> Self {
+        match k {
+            IdentityProviderKind::Oidc => Kind::Oidc,
+            IdentityProviderKind::Oauth2 => Kind::OAuth2,
+            IdentityProviderKind::Google => Kind::Google,
+            IdentityProviderKind::Microsoft => Kind::Microsoft,
+            IdentityProviderKind::Github => Kind::GitHub,
+            IdentityProviderKind::Apple => Kind::Apple,
+        }
+    }
+}
+
+fn kind_of(s: &str) -> IdentityProviderKind {
+    match Kind::parse(s) {
+        Kind::Oidc => IdentityProviderKind::Oidc,
+        Kind::OAuth2 => IdentityProviderKind::Oauth2,
+        Kind::Google => IdentityProviderKind::Google,
+        Kind::Microsoft => IdentityProviderKind::Microsoft,
+        Kind::GitHub => IdentityProviderKind::Github,
+        Kind::Apple => IdentityProviderKind::Apple,
+    }
+}
+
+/// How a provider's identities join accounts that already have their email address.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum AccountLinking {
+    /// Never: such a sign-in is refused.
+    Never,
+    /// The user signs in to the account (password and second factor, or passkey) and links
+    /// from there (`linkIdentity`).
+    Prove,
+    /// At once when the provider asserts a verified address (and is trusted to) and the
+    /// account's address is verified; otherwise as `PROVE`.
+    Automatic,
+}
+
+impl From<AccountLinking> for LinkPolicy {
+    fn from(a: AccountLinking) -> Self {
+        match a {
+            AccountLinking::Never => LinkPolicy::Never,
+            AccountLinking::Prove => LinkPolicy::Prove,
+            AccountLinking::Automatic => LinkPolicy::Automatic,
+        }
+    }
+}
+
+/// An upstream identity provider users of this tenant may sign in with.
+#[derive(SimpleObject)]
+pub struct IdentityProvider {
+    /// Its id (also in its callback URL).
+    pub id: ID,
+    /// What kind of upstream it is.
+    pub kind: IdentityProviderKind,
+    /// Display name.
+    pub name: String,
+    /// The sign-in button's words.
+    pub button_label: String,
+    /// Offered and accepted.
+    pub enabled: bool,
+    /// The issuer, as its discovery document confirmed it.
+    pub issuer: String,
+    /// latchkey's client id at the upstream.
+    pub client_id: String,
+    /// Whether a client secret is set (the secret itself is never returned).
+    pub client_secret_set: bool,
+    /// Scopes asked for.
+    pub scopes: Vec<String>,
+    /// Whether a sign-in may create an account (just-in-time sign-up).
+    pub allow_sign_up: bool,
+    /// How its identities join existing accounts.
+    pub account_linking: AccountLinking,
+    /// Whether its `email_verified` is believed.
+    pub trust_email_verified: bool,
+    /// Whether its own multi-factor sign-in stands for latchkey's second factor (only when
+    /// its id_token's `amr` says so).
+    pub trust_upstream_mfa: bool,
+    /// Whether a trusted, verified identity may take over a local account whose address was
+    /// never verified (after its password, factors and sessions are removed).
+    pub take_over_unverified_accounts: bool,
+    /// The redirect URI to register at the upstream.
+    pub redirect_uri: String,
+    /// Creation time.
+    pub created_at: DateTime,
+}
+
+fn provider(
+    s: &FederationService,
+    tenant: &crate::actors::Tenant,
+    p: ProviderRow,
+) -> IdentityProvider {
+    IdentityProvider {
+        redirect_uri: s.callback_url(tenant, &p.id),
+        button_label: p
+            .button_label
+            .clone()
+            .unwrap_or_else(|| format!("Continue with {}", p.name)),
+        id: ID(p.id),
+        kind: kind_of(&p.kind),
+        name: p.name,
+        enabled: p.enabled,
+        issuer: p.issuer,
+        client_id: p.client_id,
+        client_secret_set: p.client_secret_sealed.is_some(),
+        scopes: p.scopes,
+        allow_sign_up: p.may_create,
+        account_linking: match p.link_policy.as_str() {
+            "never" => AccountLinking::Never,
+            "automatic" => AccountLinking::Automatic,
+            _ => AccountLinking::Prove,
+        },
+        trust_email_verified: p.trusts_email,
+        trust_upstream_mfa: p.trusts_mfa,
+        take_over_unverified_accounts: p.take_over_unverified,
+        created_at: p.created_at.into(),
+    }
+}
+
+/// A page of identity providers.
+#[derive(SimpleObject)]
+pub struct IdentityProviderConnection {
+    /// The providers.
+    pub edges: Vec<IdentityProviderEdge>,
+    /// Paging.
+    pub page_info: crate::edge::connection::PageInfo,
+    /// Providers in all.
+    pub total_count: i64,
+}
+
+/// A provider in a list.
+#[derive(SimpleObject)]
+pub struct IdentityProviderEdge {
+    /// Opaque cursor.
+    pub cursor: String,
+    /// The provider.
+    pub node: IdentityProvider,
+}
+
+/// A new identity provider.
+#[derive(InputObject)]
+pub struct CreateIdentityProviderInput {
+    /// What kind (OIDC or GOOGLE in this version).
+    pub kind: IdentityProviderKind,
+    /// Display name.
+    pub name: String,
+    /// The button's words (default "Continue with {name}").
+    pub button_label: Option<String>,
+    /// Offered at once (default true).
+    pub enabled: Option<bool>,
+    /// The issuer URL (OIDC; Google's is known).
+    pub issuer: Option<String>,
+    /// latchkey's client id at the upstream.
+    pub client_id: String,
+    /// Its client secret (write-only).
+    pub client_secret: Option<String>,
+    /// Scopes (default openid, email, profile; openid is always asked for).
+    pub scopes: Option<Vec<String>>,
+    /// Just-in-time sign-up (default true).
+    pub allow_sign_up: Option<bool>,
+    /// Linking to existing accounts (default PROVE).
+    pub account_linking: Option<AccountLinking>,
+    /// Believe its `email_verified` (default true).
+    pub trust_email_verified: Option<bool>,
+    /// Accept its multi-factor sign-in as the second factor (default false).
+    pub trust_upstream_mfa: Option<bool>,
+    /// Let it take over never-verified accounts (default false).
+    pub take_over_unverified_accounts: Option<bool>,
+}
+
+/// Changes to a provider; omitted fields stay. The secret is write-only (an empty string
+/// removes it).
+#[derive(InputObject)]
+pub struct UpdateIdentityProviderInput {
+    /// Display name.
+    pub name: Option<String>,
+    /// The button's words (empty: the default).
+    pub button_label: Option<String>,
+    /// Offered and accepted.
+    pub enabled: Option<bool>,
+    /// The issuer URL (discovered again).
+    pub issuer: Option<String>,
+    /// Client id.
+    pub client_id: Option<String>,
+    /// Client secret.
+    pub client_secret: Option<String>,
+    /// Scopes.
+    pub scopes: Option<Vec<String>>,
+    /// Just-in-time sign-up.
+    pub allow_sign_up: Option<bool>,
+    /// Linking to existing accounts.
+    pub account_linking: Option<AccountLinking>,
+    /// Believe its `email_verified`.
+    pub trust_email_verified: Option<bool>,
+    /// Accept its multi-factor sign-in as the second factor.
+    pub trust_upstream_mfa: Option<bool>,
+    /// Let it take over never-verified accounts.
+    pub take_over_unverified_accounts: Option<bool>,
+}
+
+/// Where the browser goes to sign in through a provider.
+#[derive(SimpleObject)]
+pub struct FederatedSignInStart {
+    /// latchkey's own `/start` address for this sign-in (it binds the sign-in to the browser,
+    /// then sends it to the provider).
+    pub url: String,
+}
+
+/// A provider, as a linked identity names it.
+#[derive(SimpleObject)]
+pub struct LinkedProvider {
+    /// Its id.
+    pub id: ID,
+    /// Display name.
+    pub name: String,
+    /// Kind.
+    pub kind: IdentityProviderKind,
+}
+
+/// An upstream identity linked to the account.
+#[derive(SimpleObject)]
+pub struct LinkedIdentity {
+    /// Its id (for `unlinkIdentity`).
+    pub id: ID,
+    /// The provider.
+    pub provider: LinkedProvider,
+    /// The address the provider gave when it was linked.
+    pub email: Option<String>,
+    /// When it was linked.
+    pub linked_at: DateTime,
+}
+
+/// How someone with a given address can sign in (home-realm discovery).
+#[derive(SimpleObject)]
+pub struct SignInOptions {
+    /// Whether a password sign-in is possible.
+    pub password: bool,
+    /// The providers offered.
+    pub providers: Vec<LinkedProvider>,
+}
+
+/// The linked identities of `user_id` (the caller's own, or a user an admin reads).
+pub async fn user_identities(ctx: &Context<'_>, user_id: &str) -> Result<Vec<LinkedIdentity>> {
+    let (s, req) = parts::<FederationService>(ctx);
+    let rows = s
+        .identities(&req.tenant, user_id)
+        .await
+        .map_err(gql_err(req))?;
+    let providers = s.all_providers(&req.tenant).await.map_err(gql_err(req))?;
+    Ok(rows
+        .into_iter()
+        .map(|i: IdentityRow| {
+            let p = providers.iter().find(|p| p.id == i.provider);
+            LinkedIdentity {
+                id: ID(i.id),
+                provider: LinkedProvider {
+                    id: ID(i.provider.clone()),
+                    name: p.map(|p| p.name.clone()).unwrap_or_default(),
+                    kind: p
+                        .map(|p| kind_of(&p.kind))
+                        .unwrap_or(IdentityProviderKind::Oidc),
+                },
+                email: i.email,
+                linked_at: i.linked_at.into(),
+            }
+        })
+        .collect())
+}
+
+/// Federation queries.
+#[derive(Default)]
+pub struct FederationQuery;
+
+#[Object]
+impl FederationQuery {
+    /// The tenant's identity providers (tenant admin).
+    async fn identity_providers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<IdentityProviderConnection> {
+        let (s, req) = parts::<FederationService>(ctx);
+        let page = s
+            .list_providers(
+                &req.tenant,
+                req.bearer.as_deref(),
+                first.unwrap_or(20),
+                after.as_deref(),
+            )
+            .await
+            .map_err(gql_err(req))?;
+        let page_info = crate::edge::connection::PageInfo::of(&page);
+        Ok(IdentityProviderConnection {
+            total_count: page.total as i64,
+            edges: page
+                .items
+                .into_iter()
+                .map(|(cursor, p)| IdentityProviderEdge {
+                    cursor,
+                    node: provider(s, &req.tenant, p),
+                })
+                .collect(),
+            page_info,
+        })
+    }
+
+    /// One identity provider (tenant admin).
+    async fn identity_provider(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<IdentityProvider>> {
+        let (s, req) = parts::<FederationService>(ctx);
+        let p = s
+            .get_provider(&req.tenant, req.bearer.as_deref(), &id)
+            .await;
+        Ok(p.map_err(gql_err(req))?
+            .map(|p| provider(s, &req.tenant, p)))
+    }
+
+    /// How someone with `email` can sign in (public): a password, and the enabled providers.
+    async fn sign_in_options(&self, ctx: &Context<'_>, email: String) -> Result<SignInOptions> {
+        let (s, req) = parts::<FederationService>(ctx);
+        let _ = email;
+        let providers = s.all_providers(&req.tenant).await.map_err(gql_err(req))?;
+        Ok(SignInOptions {
+            password: true,
+            providers: providers
+                .into_iter()
+                .filter(|p| p.enabled)
+                .map(|p| LinkedProvider {
+                    kind: kind_of(&p.kind),
+                    id: ID(p.id),
+                    name: p.name,
+                })
+                .collect(),
+        })
+    }
+}
+
+fn spec_of_create(i: CreateIdentityProviderInput) -> ProviderSpec {
+    ProviderSpec {
+        kind: Some(i.kind.into()),
+        name: Some(i.name),
+        button_label: i.button_label,
+        enabled: i.enabled,
+        issuer: i.issuer,
+        client_id: Some(i.client_id),
+        client_secret: i.client_secret,
+        scopes: i.scopes,
+        may_create: i.allow_sign_up,
+        link_policy: i.account_linking.map(Into::into),
+        trusts_email: i.trust_email_verified,
+        trusts_mfa: i.trust_upstream_mfa,
+        take_over_unverified: i.take_over_unverified_accounts,
+    }
+}
+
+fn spec_of_update(i: UpdateIdentityProviderInput) -> ProviderSpec {
+    ProviderSpec {
+        kind: None,
+        name: i.name,
+        button_label: i.button_label,
+        enabled: i.enabled,
+        issuer: i.issuer,
+        client_id: i.client_id,
+        client_secret: i.client_secret,
+        scopes: i.scopes,
+        may_create: i.allow_sign_up,
+        link_policy: i.account_linking.map(Into::into),
+        trusts_email: i.trust_email_verified,
+        trusts_mfa: i.trust_upstream_mfa,
+        take_over_unverified: i.take_over_unverified_accounts,
+    }
+}
+
+/// Federation mutations.
+#[derive(Default)]
+pub struct FederationMutation;
+
+#[Object]
+impl FederationMutation {
+    /// Adds an identity provider (tenant admin). Its issuer's discovery document and keys are
+    /// read first: an unreachable issuer, something that is not one, or an issuer mismatch is
+    /// `BAD_USER_INPUT` on `issuer`.
+    async fn create_identity_provider(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateIdentityProviderInput,
+    ) -> Result<IdentityProvider> {
+        let (s, req) = parts::<FederationService>(ctx);
+        let spec = spec_of_create(input);
+        let p = s.create_provider(&req.tenant, req.bearer.as_deref(), spec, &req.client);
+        Ok(provider(s, &req.tenant, p.await.map_err(gql_err(req))?))
+    }
+
+    /// Changes an identity provider (tenant admin); the secret is write-only.
+    async fn update_identity_provider(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateIdentityProviderInput,
+    ) -> Result<IdentityProvider> {
+        let (s, req) = parts::<FederationService>(ctx);
+        let spec = spec_of_update(input);
+        let p = s.update_provider(&req.tenant, req.bearer.as_deref(), &id, spec, &req.client);
+        Ok(provider(s, &req.tenant, p.await.map_err(gql_err(req))?))
+    }
+
+    /// Deletes an identity provider and the identities linked through it (tenant admin).
+    async fn delete_identity_provider(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let (s, req) = parts::<FederationService>(ctx);
+        s.delete_provider(&req.tenant, req.bearer.as_deref(), &id, &req.client)
+            .await
+            .map_err(gql_err(req))
+    }
+
+    /// Starts a sign-in through `provider` for a frontend (public). Open the answered `url` in
+    /// the browser; the browser comes back to `redirectUri` (registered by a client of this
+    /// tenant, exact match) with a single-use `code` for `completeFederatedSignIn`, or with
+    /// `error` and `error_description`.
+    async fn start_federated_sign_in(
+        &self,
+        ctx: &Context<'_>,
+        provider: ID,
+        redirect_uri: String,
+    ) -> Result<FederatedSignInStart> {
+        let (s, req) = parts::<FederationService>(ctx);
+        let url = s.start_api(&req.tenant, &provider, &redirect_uri, &req.client);
+        Ok(FederatedSignInStart {
+            url: url.await.map_err(gql_err(req))?,
+        })
+    }
+
+    /// Redeems the code of a finished federated sign-in (public, single use, one minute): the
+    /// usual tokens, or `MFA_REQUIRED` when this tenant's second factor is due.
+    async fn complete_federated_sign_in(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> Result<AuthPayload> {
+        let (s, req) = parts::<FederationService>(ctx);
+        let t = s.complete(&req.tenant, &code, &req.client);
+        Ok(t.await.map_err(gql_err(req))?.into())
+    }
+
+    /// Starts linking an identity of `provider` to the signed-in account; the browser comes
+    /// back to `redirectUri` with `linked` (the provider's id) or `error`.
+    async fn link_identity(
+        &self,
+        ctx: &Context<'_>,
+        provider: ID,
+        redirect_uri: String,
+    ) -> Result<FederatedSignInStart> {
+        let (s, req) = parts::<FederationService>(ctx);
+        let url = s.start_link(&req.tenant, req.bearer.as_deref(), &provider, &redirect_uri);
+        Ok(FederatedSignInStart {
+            url: url.await.map_err(gql_err(req))?,
+        })
+    }
+
+    /// Unlinks one of the caller's identities; refused when it is the account's last way to
+    /// sign in.
+    async fn unlink_identity(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let (s, req) = parts::<FederationService>(ctx);
+        s.unlink(&req.tenant, req.bearer.as_deref(), &id, &req.client)
+            .await
+            .map_err(gql_err(req))
+    }
+
+    /// Removes a user's linked identity (tenant admin); the user's sessions stay.
+    async fn remove_user_identity(&self, ctx: &Context<'_>, user_id: ID, id: ID) -> Result<bool> {
+        let (s, req) = parts::<FederationService>(ctx);
+        s.admin_unlink(
+            &req.tenant,
+            req.bearer.as_deref(),
+            &user_id,
+            &id,
+            &req.client,
+        )
+        .await
+        .map_err(gql_err(req))
+    }
+}
