@@ -164,3 +164,108 @@ pub fn verify(
     }
     Ok(claims)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    const NOW: i64 = 1_800_000_000;
+
+    /// An upstream's key: its signing half and its key set.
+    fn upstream() -> (EncodingKey, JwkSet) {
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
+        let key = EncodingKey::from_ec_der(pkcs8.as_ref());
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap();
+        jwk.common.key_id = Some("k1".into());
+        (key, JwkSet { keys: vec![jwk] })
+    }
+
+    fn want() -> Expected<'static> {
+        Expected {
+            issuer: "https://up.example",
+            client_id: "latchkey",
+            nonce: "n-1",
+            now: NOW,
+        }
+    }
+
+    fn claims() -> serde_json::Value {
+        json!({"iss": "https://up.example", "aud": "latchkey", "sub": "u-1", "exp": NOW + 300,
+            "iat": NOW - 5, "nonce": "n-1", "email": "ada@up.example", "email_verified": true})
+    }
+
+    fn sign(key: &EncodingKey, kid: &str, c: &serde_json::Value) -> String {
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some(kid.into());
+        jsonwebtoken::encode(&h, c, key).unwrap()
+    }
+
+    fn with(field: &str, v: serde_json::Value) -> serde_json::Value {
+        let mut c = claims();
+        c[field] = v;
+        c
+    }
+
+    #[test]
+    fn a_right_token_gives_its_claims() {
+        let (key, keys) = upstream();
+        let c = verify(&sign(&key, "k1", &claims()), &keys, &want()).unwrap();
+        assert_eq!(c.sub, "u-1");
+        assert!(c.email_verified);
+    }
+
+    #[test]
+    fn an_unknown_kid_asks_for_the_keys_again() {
+        let (key, keys) = upstream();
+        let got = verify(&sign(&key, "k2", &claims()), &keys, &want());
+        assert_eq!(got.unwrap_err(), IdTokenError::UnknownKey);
+    }
+
+    #[test]
+    fn each_claim_that_does_not_match_is_refused_with_its_reason() {
+        let (key, keys) = upstream();
+        let cases = [
+            (with("nonce", json!("other")), "nonce"),
+            (with("iss", json!("https://evil.example")), "another issuer"),
+            (with("aud", json!("someone-else")), "another client"),
+            (with("exp", json!(NOW - 60)), "expired"),
+            (with("iat", json!(NOW + 600)), "future"),
+            (with("iat", json!(NOW - 3600)), "too old"),
+            (with("aud", json!(["latchkey", "other"])), "several clients"),
+        ];
+        for (c, why) in cases {
+            match verify(&sign(&key, "k1", &c), &keys, &want()) {
+                Err(IdTokenError::Invalid(m)) => assert!(m.contains(why), "{why}: {m}"),
+                other => panic!("{why}: {other:?}"),
+            }
+        }
+        let mut no_nonce = claims();
+        no_nonce.as_object_mut().unwrap().remove("nonce");
+        assert!(verify(&sign(&key, "k1", &no_nonce), &keys, &want()).is_err());
+    }
+
+    #[test]
+    fn another_key_or_a_symmetric_algorithm_is_refused() {
+        let (_, keys) = upstream();
+        let (other, _) = upstream();
+        let forged = sign(&other, "k1", &claims());
+        assert!(matches!(
+            verify(&forged, &keys, &want()),
+            Err(IdTokenError::Invalid(_))
+        ));
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some("k1".into());
+        let hs = jsonwebtoken::encode(&h, &claims(), &EncodingKey::from_secret(b"secret")).unwrap();
+        assert_eq!(
+            verify(&hs, &keys, &want()).unwrap_err(),
+            IdTokenError::Invalid("the id_token's algorithm is not accepted")
+        );
+    }
+}
