@@ -51,7 +51,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
     BIND_ADDR="127.0.0.1:$port" PUBLIC_URL="http://localhost:$port" \
     LOG_FORMAT=json SERVE_EXAMPLES=true ADMIN_API_KEY="$admin_key" \
     RATE_LIMIT_LOGIN=1000000/60 LOGIN_FAILURES_PER_ADDRESS=1000000/900 \
-    RATE_LIMIT_REGISTER=1000000/600 "$bin"
+    RATE_LIMIT_REGISTER=1000000/600 OUTBOUND_ALLOW_PRIVATE_NETWORKS=true "$bin"
 ) >"$log" 2>&1 &
 server=$!
 # The README's commands run their own server on the README's port 8000 from a copy of the
@@ -138,6 +138,9 @@ step "seed example (python requests)" python3 examples/seed_example.py
 step "openapi.json validates" openapi
 step "browser (chromium)" bash -c 'cd tests/browser && node --test --test-concurrency=1 browser.test.mjs'
 step "OIDC (openid-client, Authlib, chromium)" bash -c 'cd tests/browser && node --test --test-concurrency=1 oidc.test.mjs'
+# Federation: the hosted sign-in page's provider buttons, a click through a real upstream
+# (tests/upstream's oidc-provider on 127.0.0.1; the server above may call loopback for it).
+step "federation (oidc-provider upstream, chromium)" bash -c 'cd tests/browser && node --test --test-concurrency=1 federation.test.mjs'
 step "graphql-http audits (3 endpoints)" node tests/clients/audit.mjs
 step "introspection = schema/*.graphql (graphql-js)" node tests/clients/introspection.mjs
 step "JWKS rotation (jose)" node tests/clients/jwks_rotation.mjs
