@@ -24,13 +24,13 @@ struct Fed {
 }
 
 /// A cookie-keeping browser for latchkey's side (the upstream's side is `sign_in_upstream`).
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     cookies: Vec<(String, String)>,
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -40,9 +40,11 @@ impl Browser {
         }
     }
 
-    /// GETs `url` (a PUBLIC_URL address, sent to the test server); status, Location, body.
-    async fn get(&mut self, app: &TestApp, url: &str) -> (u16, Option<String>, String) {
-        let url = url.replace(PUBLIC, &app.base);
+    /// GETs `url` (a latchkey address under any origin: its path and query are sent to the
+    /// server at `base`); status, Location, body.
+    pub(crate) async fn get(&mut self, base: &str, url: &str) -> (u16, Option<String>, String) {
+        let u = url::Url::parse(url).unwrap();
+        let url = format!("{base}{}", &u[url::Position::BeforePath..]);
         let cookie: Vec<String> = self
             .cookies
             .iter()
@@ -73,7 +75,7 @@ impl Browser {
     }
 }
 
-fn query(url: &str) -> std::collections::HashMap<String, String> {
+pub(crate) fn query(url: &str) -> std::collections::HashMap<String, String> {
     url::Url::parse(url)
         .unwrap()
         .query_pairs()
@@ -182,7 +184,7 @@ impl Fed {
             "{url}"
         );
         let mut browser = Browser::new();
-        let (status, location, body) = browser.get(&self.app, &url).await;
+        let (status, location, body) = browser.get(&self.app.base, &url).await;
         assert_eq!(status, 303, "{body}");
         let upstream = location.unwrap();
         assert!(upstream.starts_with(&self.up.issuer), "{upstream}");
@@ -199,7 +201,7 @@ impl Fed {
         let UpstreamAnswer::Redirect(callback) = answer else {
             panic!("{answer:?}")
         };
-        let (status, location, body) = browser.get(&self.app, &callback).await;
+        let (status, location, body) = browser.get(&self.app.base, &callback).await;
         assert_eq!(status, 303, "{body}");
         let landed = location.unwrap();
         assert!(landed.starts_with(APP), "{landed}");
@@ -307,17 +309,17 @@ async fn the_state_is_single_use_and_bound_to_the_browser_that_started() {
     };
     // Another browser (no binding cookie) with the same answer: refused, nothing signed in.
     let mut other = Browser::new();
-    let (status, _, body) = other.get(&f.app, &callback).await;
+    let (status, _, body) = other.get(&f.app.base, &callback).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("started in another browser"), "{body}");
     // The right browser: signed in.
-    let (status, location, _) = browser.get(&f.app, &callback).await;
+    let (status, location, _) = browser.get(&f.app.base, &callback).await;
     assert_eq!(status, 303);
     assert!(location.unwrap().contains("code="));
     // The same answer again (a replay): refused.
     let mut replay = Browser::new();
     replay.cookies = browser.cookies.clone();
-    let (status, _, body) = replay.get(&f.app, &callback).await;
+    let (status, _, body) = replay.get(&f.app.base, &callback).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("expired or was already used"), "{body}");
 }
@@ -342,7 +344,7 @@ async fn an_answer_naming_another_issuer_is_refused_as_a_mix_up() {
         })
         .collect();
     u.query_pairs_mut().clear().extend_pairs(pairs);
-    let (status, location, body) = browser.get(&f.app, u.as_str()).await;
+    let (status, location, body) = browser.get(&f.app.base, u.as_str()).await;
     assert_eq!(status, 303, "{body}");
     let q = query(&location.unwrap());
     assert_eq!(q["error"], "access_denied");
@@ -365,12 +367,12 @@ async fn a_cancel_at_the_upstream_reaches_the_frontend_as_an_error() {
         .unwrap()
         .to_string();
     let mut browser = Browser::new();
-    let (_, location, _) = browser.get(&f.app, &url).await;
+    let (_, location, _) = browser.get(&f.app.base, &url).await;
     let answer = crate::upstream::deny_upstream(&location.unwrap()).await;
     let UpstreamAnswer::Redirect(callback) = answer else {
         panic!()
     };
-    let (status, location, _) = browser.get(&f.app, &callback).await;
+    let (status, location, _) = browser.get(&f.app.base, &callback).await;
     assert_eq!(status, 303);
     let q = query(&location.unwrap());
     assert_eq!(q["error"], "access_denied");
@@ -470,12 +472,12 @@ async fn an_existing_verified_account_is_linked_only_when_the_provider_allows_it
         .unwrap_or_else(|| panic!("{b}"))
         .to_string();
     let mut browser = Browser::new();
-    let (_, location, _) = browser.get(&f.app, &url).await;
+    let (_, location, _) = browser.get(&f.app.base, &url).await;
     let UpstreamAnswer::Redirect(callback) = sign_in_upstream(&location.unwrap(), "ada").await
     else {
         panic!()
     };
-    let (_, location, body) = browser.get(&f.app, &callback).await;
+    let (_, location, body) = browser.get(&f.app.base, &callback).await;
     let q = query(&location.unwrap_or_else(|| panic!("{body}")));
     assert_eq!(q["linked"], f.provider, "{q:?}");
     // Now the upstream signs in to that same account.
@@ -537,7 +539,7 @@ async fn a_disabled_provider_is_refused_at_once() {
         panic!()
     };
     // A sign-in that was under way when it was disabled does not finish.
-    let (_, location, _) = browser.get(&f.app, &callback).await;
+    let (_, location, _) = browser.get(&f.app.base, &callback).await;
     let q = query(&location.unwrap());
     assert!(q["error_description"].contains("disabled"), "{q:?}");
     // And none starts.
@@ -580,10 +582,10 @@ async fn the_hosted_sign_in_page_offers_the_provider_and_returns_to_the_relying_
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     let mut browser = Browser::new();
-    let (status, location, _) = browser.get(&f.app, authorize.as_str()).await;
+    let (status, location, _) = browser.get(&f.app.base, authorize.as_str()).await;
     assert_eq!(status, 303);
     let login = location.unwrap();
-    let (status, _, page) = browser.get(&f.app, &format!("{PUBLIC}{login}")).await;
+    let (status, _, page) = browser.get(&f.app.base, &format!("{PUBLIC}{login}")).await;
     assert_eq!(status, 200);
     assert!(page.contains("Continue with Upstream"), "{page}");
     let href = page
@@ -598,13 +600,13 @@ async fn the_hosted_sign_in_page_offers_the_provider_and_returns_to_the_relying_
         "{PUBLIC}/t/acme/federation/{}/start?request={href}",
         f.provider
     );
-    let (status, location, body) = browser.get(&f.app, &start).await;
+    let (status, location, body) = browser.get(&f.app.base, &start).await;
     assert_eq!(status, 303, "{body}");
     let UpstreamAnswer::Redirect(callback) = sign_in_upstream(&location.unwrap(), "ada").await
     else {
         panic!()
     };
-    let (status, location, body) = browser.get(&f.app, &callback).await;
+    let (status, location, body) = browser.get(&f.app.base, &callback).await;
     assert_eq!(status, 303, "{body}");
     let back = location.unwrap();
     // First party or not, the app gets its code (or the consent page first).

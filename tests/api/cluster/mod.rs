@@ -5,6 +5,7 @@
 //! SurrealDB server or a node is killed. Every wait is a poll with a deadline.
 
 mod faults;
+mod federation;
 mod outbox;
 mod propagation;
 mod races;
