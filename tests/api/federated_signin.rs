@@ -618,3 +618,49 @@ async fn the_hosted_sign_in_page_offers_the_provider_and_returns_to_the_relying_
         assert!(back.contains("/t/acme/consent"), "{back}");
     }
 }
+
+#[tokio::test]
+async fn an_admin_sees_and_removes_a_users_identity() {
+    let f = Fed::start(json!({})).await;
+    let landed = f.api_sign_in("hedy").await;
+    let b = f.complete(&landed["code"]).await;
+    let user = b["data"]["completeFederatedSignIn"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = f
+        .gql(
+            Some(&f.admin),
+            "query($id: ID!) { user(id: $id) { identities { id email provider { name } } } }",
+            json!({"id": user}),
+        )
+        .await;
+    let ids = &seen["data"]["user"]["identities"];
+    assert_eq!(ids[0]["email"], "hedy@upstream.example", "{seen}");
+    assert_eq!(ids[0]["provider"]["name"], "Upstream");
+    let b = f
+        .gql(
+            Some(&f.admin),
+            "mutation($u: ID!, $id: ID!) { removeUserIdentity(userId: $u, id: $id) }",
+            json!({"u": user, "id": ids[0]["id"]}),
+        )
+        .await;
+    assert_eq!(b["data"]["removeUserIdentity"], true, "{b}");
+    // Gone: the next sign-in through the upstream finds no identity, and the address now has an
+    // account, so it is not linked silently (PROVE is the default).
+    let landed = f.api_sign_in("hedy").await;
+    assert_eq!(landed["error"], "access_denied", "{landed:?}");
+    // The public home-realm query lists the enabled provider.
+    let options = f
+        .gql(
+            None,
+            "{ signInOptions(email: \"x@y.example\") { password providers { id name kind } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        options["data"]["signInOptions"]["providers"][0]["id"],
+        f.provider.as_str(),
+        "{options}"
+    );
+}
