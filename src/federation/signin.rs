@@ -874,15 +874,25 @@ impl FederationService {
                 "this is your account's only way to sign in: set a password (through a reset mail) or add a passkey first",
             ));
         }
-        let (notice, notice_id) = self.notice(
-            tenant,
-            &user,
-            Template::FactorRemoved("A sign-in through an identity provider"),
-        );
+        let what = "A sign-in through an identity provider";
+        let info = AuditInfo::own(&user.id, client);
+        self.remove_identity(tenant, &user, id, what, info).await
+    }
+
+    /// Removes identity `id` of `user`, mails the owner in the same write and audits it.
+    async fn remove_identity(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        id: &str,
+        what: &'static str,
+        info: AuditInfo<'_>,
+    ) -> Result<bool, ServiceError> {
+        let (notice, notice_id) = self.notice(tenant, user, Template::FactorRemoved(what));
         let gone = fed_store::unlink(tenant.db(), &user.id, id, notice).await?;
         if gone {
             self.mailer.notify(tenant.slug(), &notice_id);
-            let info = AuditInfo::own(&user.id, client).with_detail(format!("identity {id}"));
+            let info = info.with_detail(format!("identity {id}"));
             self.audit(tenant, "identity_unlinked", info).await;
         }
         Ok(gone)
@@ -899,20 +909,9 @@ impl FederationService {
     ) -> Result<bool, ServiceError> {
         let admin = self.sessions.require_admin(tenant, bearer).await?;
         let user = self.target_user(tenant, user).await?;
-        let (notice, notice_id) = self.notice(
-            tenant,
-            &user,
-            Template::FactorRemoved("A sign-in through an identity provider (by an administrator)"),
-        );
-        let gone = fed_store::unlink(tenant.db(), &user.id, id, notice).await?;
-        if gone {
-            self.mailer.notify(tenant.slug(), &notice_id);
-            let info = AuditInfo::by(&admin.user.id, client)
-                .on(&user.id)
-                .with_detail(format!("identity {id}"));
-            self.audit(tenant, "identity_unlinked", info).await;
-        }
-        Ok(gone)
+        let what = "A sign-in through an identity provider (by an administrator)";
+        let info = AuditInfo::by(&admin.user.id, client).on(&user.id);
+        self.remove_identity(tenant, &user, id, what, info).await
     }
 
     /// Records a refused callback.
