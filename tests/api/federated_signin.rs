@@ -664,3 +664,23 @@ async fn an_admin_sees_and_removes_a_users_identity() {
         "{options}"
     );
 }
+
+#[tokio::test]
+async fn an_upstream_that_stopped_mid_sign_in_is_a_clear_error_at_the_frontend() {
+    let mut f = Fed::start(json!({})).await;
+    let (mut browser, answer) = f.to_upstream("ada").await;
+    let UpstreamAnswer::Redirect(callback) = answer else {
+        panic!()
+    };
+    // The upstream goes away between its answer and the code exchange.
+    f.up.stop().await;
+    let (status, location, body) = browser.get(&f.app.base, &callback).await;
+    assert_eq!(status, 303, "{body}");
+    let q = query(&location.unwrap());
+    assert_eq!(q["error"], "access_denied");
+    assert!(
+        q["error_description"].contains("could not be reached"),
+        "{q:?}"
+    );
+    assert!(!q.contains_key("code"));
+}

@@ -38,6 +38,13 @@ impl UpstreamProvider {
     }
 }
 
+impl UpstreamProvider {
+    /// Stops it now (killed and reaped): a sign-in under way meets a closed port.
+    pub async fn stop(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
 impl Drop for UpstreamProvider {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
