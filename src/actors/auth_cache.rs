@@ -218,6 +218,7 @@ mod tests {
             client_id: None,
             scope: None,
             last_seen_at: None,
+            idp: None,
         }
     }
 

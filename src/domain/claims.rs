@@ -44,6 +44,9 @@ pub struct AccessClaims {
     /// The scopes granted, space-separated (RFC 9068), for tokens of the token endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The upstream identity provider (its id) a federated session signed in through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 /// How a session was authenticated; decides its `amr` and `acr`.

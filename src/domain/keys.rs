@@ -441,6 +441,7 @@ mod tests {
             acr: None,
             client_id: None,
             scope: None,
+            idp: None,
         }
     }
 

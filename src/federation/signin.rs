@@ -833,7 +833,7 @@ impl FederationService {
             AuthMethod::Federated
         };
         self.sessions
-            .start_session(tenant, user, client, method)
+            .start_federated_session(tenant, user, client, method, &row.provider)
             .await
     }
 

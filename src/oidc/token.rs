@@ -470,6 +470,7 @@ impl TokenEndpoint {
             acr: None,
             client_id: Some(client.id.clone()),
             scope: Some(asked.join(" ")),
+            idp: None,
         };
         let token = tenant
             .keys()

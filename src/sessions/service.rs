@@ -176,8 +176,15 @@ impl SessionService {
         let method = AuthMethod::from_amr(session.amr.as_deref().unwrap_or_default());
         let scope = session.scope.clone().unwrap_or_default();
         let oauth = session.client_id.as_deref().map(|c| (c, scope.as_slice()));
-        let (access_token, expires_in) =
-            self.issue_access(tenant, &user, &sid, method, oauth, now)?;
+        let (access_token, expires_in) = self.issue_access(
+            tenant,
+            &user,
+            &sid,
+            method,
+            oauth,
+            session.idp.as_deref(),
+            now,
+        )?;
         Ok((
             AuthTokens {
                 access_token,
@@ -295,6 +302,21 @@ impl SessionService {
             .map(|(t, _)| t)
     }
 
+    /// [`SessionService::start_session`] after a federated sign-in through provider `idp`:
+    /// its tokens, now and after every refresh, carry the `idp` claim.
+    pub(crate) async fn start_federated_session(
+        &self,
+        tenant: &Tenant,
+        user: UserRow,
+        client: &ClientInfo,
+        method: AuthMethod,
+        idp: &str,
+    ) -> Result<AuthTokens, ServiceError> {
+        self.start(tenant, user, client, method, None, Some(idp))
+            .await
+            .map(|(t, _)| t)
+    }
+
     /// Starts a session; with `grant`, one for an OAuth client (the token endpoint's): its
     /// tokens carry the client and scope, and it is bound to the browser session it came from.
     /// Returns the tokens and the session id.
@@ -305,6 +327,18 @@ impl SessionService {
         client: &ClientInfo,
         method: AuthMethod,
         grant: Option<&OAuthGrant>,
+    ) -> Result<(AuthTokens, String), ServiceError> {
+        self.start(tenant, user, client, method, grant, None).await
+    }
+
+    async fn start(
+        &self,
+        tenant: &Tenant,
+        user: UserRow,
+        client: &ClientInfo,
+        method: AuthMethod,
+        grant: Option<&OAuthGrant>,
+        idp: Option<&str>,
     ) -> Result<(AuthTokens, String), ServiceError> {
         let now = self.clock.now();
         let sid = uuid::Uuid::now_v7().to_string();
@@ -322,6 +356,7 @@ impl SessionService {
                 user_agent: client.user_agent.clone(),
                 amr: method.amr().iter().map(|a| a.to_string()).collect(),
                 client: grant.map(|g| (g.client_id.clone(), g.scope.clone(), g.sso.clone())),
+                idp: idp.map(str::to_string),
                 now,
             })
             .await?;
@@ -331,6 +366,7 @@ impl SessionService {
             &sid,
             method,
             grant.map(|g| (g.client_id.as_str(), g.scope.as_slice())),
+            idp,
             now,
         )?;
         let user = UserRow {
@@ -355,6 +391,7 @@ impl SessionService {
         sid: &str,
         method: AuthMethod,
         oauth: Option<(&str, &[String])>,
+        idp: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(String, i64), ServiceError> {
         let ttl = self.settings(tenant).access_token_ttl.as_secs() as i64;
@@ -374,6 +411,7 @@ impl SessionService {
             acr: Some(method.acr().to_string()),
             client_id: oauth.map(|(c, _)| c.to_string()),
             scope: oauth.map(|(_, s)| s.join(" ")),
+            idp: idp.map(str::to_string),
         };
         Ok((tenant.keys().sign(&claims, now)?, ttl))
     }

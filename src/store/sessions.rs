@@ -28,6 +28,8 @@ pub struct SessionRow {
     pub scope: Option<Vec<String>>,
     /// When a refresh last touched it (see [`SESSION_TOUCH_EVERY`]); NONE before the first.
     pub last_seen_at: Option<DateTime<Utc>>,
+    /// The upstream identity provider of a federated sign-in (the `idp` claim).
+    pub idp: Option<String>,
 }
 
 /// How stale a session's `last_seen_at` may get before a refresh writes it again. Writing it
@@ -70,6 +72,8 @@ pub struct NewSession {
     pub amr: Vec<String>,
     /// The OAuth client, scope and browser session (`sid`) of a token-endpoint session.
     pub client: Option<(String, Vec<String>, String)>,
+    /// The upstream identity provider of a federated sign-in.
+    pub idp: Option<String>,
     /// Now.
     pub now: DateTime<Utc>,
 }
@@ -82,7 +86,7 @@ pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
          UPDATE $uid SET last_login_at = $now;
          CREATE $sid SET user = $user, created_at = $now, last_seen_at = $now, expires_at = $exp,
              client_ip = $ip, user_agent = $ua, amr = $amr, client_id = $client,
-             scope = $scope, sso = $sso;
+             scope = $scope, sso = $sso, idp = $idp;
          CREATE $rtid SET hash = $hash, session = $sid_key, user = $user, created_at = $now,
              expires_at = $rexp;
          COMMIT TRANSACTION;",
@@ -100,6 +104,7 @@ pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
     .bind(("client", s.client.as_ref().map(|c| c.0.clone())))
     .bind(("scope", s.client.as_ref().map(|c| c.1.clone())))
     .bind(("sso", s.client.as_ref().map(|c| c.2.clone())))
+    .bind(("idp", s.idp))
     .bind(("hash", s.refresh_hash))
     .bind(("rexp", s.refresh_expires_at))
     .exec()
@@ -137,7 +142,7 @@ pub async fn find_refresh(db: &Db, hash: &str) -> StoreResult<Option<RefreshRow>
 
 /// Loads a session.
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRow>> {
-    db.query("SELECT record::id(id) AS id, user, expires_at, revoked_at, amr, client_id, scope, last_seen_at FROM $sid")
+    db.query("SELECT record::id(id) AS id, user, expires_at, revoked_at, amr, client_id, scope, last_seen_at, idp FROM $sid")
         .bind(("sid", RecordId::new("session", id)))
         .take(0)
         .await

@@ -281,6 +281,23 @@ async fn a_first_sign_in_creates_the_account_and_the_frontend_gets_tokens_for_a_
     assert_eq!(ids[0]["provider"]["kind"], "OIDC");
     let access = claims(done["accessToken"].as_str().unwrap());
     assert_eq!(access["amr"], json!(["fed"]), "{access}");
+    assert_eq!(access["idp"], f.provider.as_str(), "{access}");
+    // A refresh keeps saying so.
+    let refreshed = f
+        .app
+        .gql_tenant(
+            "acme",
+            None,
+            "mutation($t: String!) { refresh(refreshToken: $t) { accessToken } }",
+            json!({"t": done["refreshToken"]}),
+        )
+        .await;
+    let again = claims(
+        refreshed["data"]["refresh"]["accessToken"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(again["idp"], f.provider.as_str(), "{again}");
     // The code is single use.
     let again = f.complete(code).await;
     assert_eq!(code_of(&again), "INVALID_TOKEN", "{again}");
