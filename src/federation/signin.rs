@@ -173,14 +173,14 @@ impl FederationService {
         Ok(())
     }
 
-    /// Makes a flow; its `state`.
+    /// Makes a flow; its `state` and the row stored under it.
     async fn new_flow(
         &self,
         tenant: &Tenant,
         provider: &ProviderRow,
         purpose: Purpose,
         binding: Option<String>,
-    ) -> Result<String, ServiceError> {
+    ) -> Result<(String, FlowRow), ServiceError> {
         let state = random_token(32);
         let now = self.clock.now();
         let (kind, request, redirect_uri, user) = match purpose {
@@ -202,7 +202,7 @@ impl FederationService {
             used_at: None,
         };
         fed_store::put_flow(tenant.db(), &self.secrets.hash_token(&state), &flow, now).await?;
-        Ok(state)
+        Ok((state, flow))
     }
 
     fn start_url(&self, tenant: &Tenant, provider: &str, state: &str) -> String {
@@ -224,7 +224,7 @@ impl FederationService {
         self.throttle(&self.limits.login, tenant, client)?;
         let p = self.enabled_provider(tenant, provider).await?;
         self.registered(tenant, redirect_uri).await?;
-        let state = self
+        let (state, _) = self
             .new_flow(tenant, &p, Purpose::Api(redirect_uri.into()), None)
             .await?;
         Ok(self.start_url(tenant, &p.id, &state))
@@ -245,7 +245,7 @@ impl FederationService {
             user: me.user.id.clone(),
             redirect_uri: redirect_uri.into(),
         };
-        let state = self.new_flow(tenant, &p, purpose, None).await?;
+        let (state, _) = self.new_flow(tenant, &p, purpose, None).await?;
         Ok(self.start_url(tenant, &p.id, &state))
     }
 
@@ -263,7 +263,7 @@ impl FederationService {
             .map_err(|_| CallbackError::Refused("This sign-in option is not available.".into()))?;
         let cookie = random_token(32);
         let binding = self.secrets.hash_token(&cookie);
-        let state = match from {
+        let (state, flow) = match from {
             StartFrom::Request(request) => {
                 self.new_flow(tenant, &p, Purpose::Hosted(request.into()), Some(binding))
                     .await?
@@ -271,24 +271,24 @@ impl FederationService {
             StartFrom::Flow(state) => {
                 let hash = self.secrets.hash_token(state);
                 let now = self.clock.now();
-                let flow = fed_store::live_flow(tenant.db(), &hash, now).await?;
-                if flow.as_ref().map(|f| f.provider.as_str()) != Some(p.id.as_str())
-                    || !fed_store::bind_flow(tenant.db(), &hash, &binding, now).await?
-                {
-                    return Err(CallbackError::Refused(
-                        "This sign-in link has expired or was already used; start again.".into(),
-                    ));
+                // Read once: the nonce and verifier below are this row's; binding it is a
+                // conditional write that fails if another browser bound it meanwhile.
+                let flow = fed_store::live_flow(tenant.db(), &hash, now)
+                    .await?
+                    .filter(|f| f.provider == p.id);
+                match flow {
+                    Some(f) if fed_store::bind_flow(tenant.db(), &hash, &binding, now).await? => {
+                        (state.to_string(), f)
+                    }
+                    _ => {
+                        return Err(CallbackError::Refused(
+                            "This sign-in link has expired or was already used; start again."
+                                .into(),
+                        ));
+                    }
                 }
-                state.to_string()
             }
         };
-        let flow = fed_store::live_flow(
-            tenant.db(),
-            &self.secrets.hash_token(&state),
-            self.clock.now(),
-        )
-        .await?
-        .ok_or_else(|| CallbackError::Refused("The sign-in expired; start again.".into()))?;
         let scope = p.scopes.join(" ");
         let mut params = vec![
             ("response_type", "code".to_string()),
