@@ -11,6 +11,7 @@ use super::store::{IdentityRow, ProviderRow};
 use crate::edge::gql::{gql_err, parts};
 use crate::edge::scalars::DateTime;
 use crate::edge::types::AuthPayload;
+use crate::infra::page::Page;
 
 /// What kind of upstream a provider is.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -122,10 +123,7 @@ fn provider(
 ) -> IdentityProvider {
     IdentityProvider {
         redirect_uri: s.callback_url(tenant, &p.id),
-        button_label: p
-            .button_label
-            .clone()
-            .unwrap_or_else(|| format!("Continue with {}", p.name)),
+        button_label: p.label(),
         id: ID(p.id),
         kind: kind_of(&p.kind),
         name: p.name,
@@ -147,25 +145,16 @@ fn provider(
     }
 }
 
-/// A page of identity providers.
-#[derive(SimpleObject)]
-pub struct IdentityProviderConnection {
-    /// The providers.
-    pub edges: Vec<IdentityProviderEdge>,
-    /// Paging.
-    pub page_info: crate::edge::connection::PageInfo,
-    /// Providers in all.
-    pub total_count: i64,
-}
-
-/// A provider in a list.
-#[derive(SimpleObject)]
-pub struct IdentityProviderEdge {
-    /// Opaque cursor.
-    pub cursor: String,
-    /// The provider.
-    pub node: IdentityProvider,
-}
+crate::relay_connection!(
+    IdentityProviderConnection,
+    IdentityProviderEdge,
+    IdentityProvider,
+    "A page of identity providers.",
+    "The providers.",
+    "Providers in all.",
+    "A provider in a list.",
+    "The provider."
+);
 
 /// A new identity provider.
 #[derive(InputObject)]
@@ -320,19 +309,17 @@ impl FederationQuery {
             )
             .await
             .map_err(gql_err(req))?;
-        let page_info = crate::edge::connection::PageInfo::of(&page);
-        Ok(IdentityProviderConnection {
-            total_count: page.total as i64,
-            edges: page
+        // The node needs the service (its callback URL), so the page is converted first.
+        let page = Page {
+            items: page
                 .items
                 .into_iter()
-                .map(|(cursor, p)| IdentityProviderEdge {
-                    cursor,
-                    node: provider(s, &req.tenant, p),
-                })
+                .map(|(cursor, p)| (cursor, provider(s, &req.tenant, p)))
                 .collect(),
-            page_info,
-        })
+            has_next: page.has_next,
+            total: page.total,
+        };
+        Ok(page.into())
     }
 
     /// One identity provider (tenant admin).

@@ -90,6 +90,15 @@ pub struct ProviderSpec {
     pub take_over_unverified: Option<bool>,
 }
 
+impl ProviderRow {
+    /// The sign-in button's words: the admin's, or "Continue with {name}".
+    pub fn label(&self) -> String {
+        self.button_label
+            .clone()
+            .unwrap_or_else(|| format!("Continue with {}", self.name))
+    }
+}
+
 /// What a client secret is sealed under: bound to the tenant and the provider.
 pub fn secret_context(tenant: &str, provider: &str) -> String {
     format!("idp-client-secret/{tenant}/{provider}")
@@ -375,10 +384,7 @@ impl FederationService {
             .into_iter()
             .filter(|p| p.enabled)
             .map(|p| {
-                let label = p
-                    .button_label
-                    .clone()
-                    .unwrap_or_else(|| format!("Continue with {}", p.name));
+                let label = p.label();
                 (p.id, label)
             })
             .collect())
