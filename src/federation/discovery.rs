@@ -92,12 +92,23 @@ pub fn discovery_url(issuer: &str) -> String {
     )
 }
 
-/// Reads and checks `issuer`'s discovery document and keys through `outbound`.
+/// Reads and checks `issuer`'s discovery document and keys through `outbound`; the document
+/// must name exactly `issuer` (Discovery §4.3).
 pub async fn discover(outbound: &Outbound, issuer: &str) -> Result<Upstream, DiscoveryError> {
+    discover_accepting(outbound, issuer, |reported| reported == issuer).await
+}
+
+/// [`discover`], with the document's issuer one that `accepts` takes (Microsoft's multi-tenant
+/// directories name the `{tenantid}` template).
+pub async fn discover_accepting(
+    outbound: &Outbound,
+    issuer: &str,
+    accepts: impl Fn(&str) -> bool,
+) -> Result<Upstream, DiscoveryError> {
     let doc = outbound.get_json(&discovery_url(issuer)).await?;
     let metadata: UpstreamMetadata = serde_json::from_value(doc)
         .map_err(|e| DiscoveryError::NotAnIssuer(format!("its discovery document: {e}")))?;
-    if metadata.issuer != issuer {
+    if !accepts(&metadata.issuer) {
         return Err(DiscoveryError::IssuerMismatch {
             configured: issuer.to_string(),
             reported: metadata.issuer,

@@ -6,6 +6,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 
 use super::FederationService;
 use super::linking::LinkPolicy;
+use super::mapping;
 use super::providers::{Kind, ProviderSpec};
 use super::store::{IdentityRow, ProviderRow};
 use crate::edge::gql::{gql_err, parts};
@@ -18,15 +19,16 @@ use crate::infra::page::Page;
 pub enum IdentityProviderKind {
     /// Any OpenID Connect provider, by its issuer.
     Oidc,
-    /// A plain OAuth2 server (not available yet).
+    /// A plain OAuth2 server, with a userinfo mapping.
+    #[graphql(name = "OAUTH2")]
     Oauth2,
     /// Google.
     Google,
-    /// Microsoft Entra ID (not available yet).
+    /// Microsoft Entra ID (accounts keyed by directory and object id).
     Microsoft,
-    /// GitHub (not available yet).
+    /// GitHub (OAuth2; the primary verified address).
     Github,
-    /// Sign in with Apple (not available yet).
+    /// Sign in with Apple (form_post; an ES256 client secret made from the .p8 key).
     Apple,
 }
 
@@ -90,7 +92,8 @@ pub struct IdentityProvider {
     pub button_label: String,
     /// Offered and accepted.
     pub enabled: bool,
-    /// The issuer, as its discovery document confirmed it.
+    /// The issuer, as its discovery document confirmed it (OAUTH2 and GITHUB: the
+    /// authorization endpoint's origin; MICROSOFT multi-tenant: the `{tenantid}` template).
     pub issuer: String,
     /// latchkey's client id at the upstream.
     pub client_id: String,
@@ -112,6 +115,26 @@ pub struct IdentityProvider {
     pub take_over_unverified_accounts: bool,
     /// The redirect URI to register at the upstream.
     pub redirect_uri: String,
+    /// The authorization endpoint (discovered, or set for OAUTH2 and GITHUB).
+    pub authorization_url: String,
+    /// The token endpoint.
+    pub token_url: String,
+    /// The userinfo endpoint, if any.
+    pub userinfo_url: Option<String>,
+    /// OAUTH2 and GITHUB: the addresses list, if any.
+    pub emails_url: Option<String>,
+    /// Where subject, address and name are read (null: the OpenID Connect claims).
+    pub claim_mapping: Option<ClaimMapping>,
+    /// MICROSOFT: the directory.
+    pub directory: Option<String>,
+    /// MICROSOFT: the sign-in host.
+    pub authority_host: Option<String>,
+    /// MICROSOFT: the directories accepted (empty: any).
+    pub allowed_directories: Vec<String>,
+    /// APPLE: the team id.
+    pub apple_team_id: Option<String>,
+    /// APPLE: the key id (the key itself is never returned; `clientSecretSet` says it is set).
+    pub apple_key_id: Option<String>,
     /// Creation time.
     pub created_at: DateTime,
 }
@@ -121,9 +144,24 @@ fn provider(
     tenant: &crate::actors::Tenant,
     p: ProviderRow,
 ) -> IdentityProvider {
+    let m = p.claim_mapping.is_some().then(|| p.mapping());
+    let kind = Kind::parse(&p.kind);
     IdentityProvider {
         redirect_uri: s.callback_url(tenant, &p.id),
         button_label: p.label(),
+        authorization_url: p.authorization_endpoint,
+        token_url: p.token_endpoint,
+        userinfo_url: Some(p.userinfo_endpoint).filter(|u| !u.is_empty()),
+        emails_url: p.emails_endpoint,
+        claim_mapping: m.map(Into::into),
+        directory: p.directory,
+        authority_host: (kind == Kind::Microsoft).then(|| {
+            p.authority_host
+                .unwrap_or_else(|| super::microsoft::AUTHORITY_HOST.to_string())
+        }),
+        allowed_directories: p.allowed_directories,
+        apple_team_id: p.apple_team_id,
+        apple_key_id: p.apple_key_id,
         id: ID(p.id),
         kind: kind_of(&p.kind),
         name: p.name,
@@ -159,7 +197,7 @@ crate::relay_connection!(
 /// A new identity provider.
 #[derive(InputObject)]
 pub struct CreateIdentityProviderInput {
-    /// What kind (OIDC or GOOGLE in this version).
+    /// What kind.
     pub kind: IdentityProviderKind,
     /// Display name.
     pub name: String,
@@ -167,7 +205,7 @@ pub struct CreateIdentityProviderInput {
     pub button_label: Option<String>,
     /// Offered at once (default true).
     pub enabled: Option<bool>,
-    /// The issuer URL (OIDC; Google's is known).
+    /// The issuer URL (OIDC; Google's is known; APPLE: default https://appleid.apple.com).
     pub issuer: Option<String>,
     /// latchkey's client id at the upstream.
     pub client_id: String,
@@ -185,6 +223,9 @@ pub struct CreateIdentityProviderInput {
     pub trust_upstream_mfa: Option<bool>,
     /// Let it take over never-verified accounts (default false).
     pub take_over_unverified_accounts: Option<bool>,
+    /// The settings of OAUTH2, GITHUB, MICROSOFT and APPLE providers.
+    #[graphql(flatten)]
+    pub kind_settings: KindSettingsInput,
 }
 
 /// Changes to a provider; omitted fields stay. The secret is write-only (an empty string
@@ -215,6 +256,94 @@ pub struct UpdateIdentityProviderInput {
     pub trust_upstream_mfa: Option<bool>,
     /// Let it take over never-verified accounts.
     pub take_over_unverified_accounts: Option<bool>,
+    /// The settings of OAUTH2, GITHUB, MICROSOFT and APPLE providers.
+    #[graphql(flatten)]
+    pub kind_settings: KindSettingsInput,
+}
+
+/// Where subject, address and name are in an upstream's answer: dotted paths (`id`,
+/// `user.mail`, `emails.0`) into its id_token claims or userinfo JSON. An omitted member is
+/// the OpenID Connect claim (`sub`, `email`, `email_verified`, `name`, `preferred_username`).
+#[derive(InputObject, SimpleObject, Clone, Default)]
+#[graphql(input_name = "ClaimMappingInput")]
+pub struct ClaimMapping {
+    /// The stable subject (GitHub: `id`).
+    pub subject: Option<String>,
+    /// The address.
+    pub email: Option<String>,
+    /// Whether the address is verified.
+    pub email_verified: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// A username hint (GitHub: `login`).
+    pub username: Option<String>,
+}
+
+impl From<ClaimMapping> for mapping::ClaimMapping {
+    fn from(m: ClaimMapping) -> Self {
+        let ClaimMapping {
+            subject,
+            email,
+            email_verified,
+            name,
+            username,
+        } = m;
+        Self {
+            subject,
+            email,
+            email_verified,
+            name,
+            username,
+        }
+    }
+}
+
+impl From<mapping::ClaimMapping> for ClaimMapping {
+    fn from(m: mapping::ClaimMapping) -> Self {
+        let mapping::ClaimMapping {
+            subject,
+            email,
+            email_verified,
+            name,
+            username,
+        } = m;
+        Self {
+            subject,
+            email,
+            email_verified,
+            name,
+            username,
+        }
+    }
+}
+
+/// The settings only some kinds have (flattened into the create and update inputs).
+#[derive(InputObject, Default)]
+pub struct KindSettingsInput {
+    /// OAUTH2 (required) and GITHUB (default github.com's; a GitHub Enterprise Server sets its
+    /// own): the authorization endpoint.
+    pub authorization_url: Option<String>,
+    /// OAUTH2 and GITHUB: the token endpoint.
+    pub token_url: Option<String>,
+    /// OAUTH2 and GITHUB: where the user's facts are read with the access token.
+    pub userinfo_url: Option<String>,
+    /// OAUTH2 and GITHUB: a GitHub-shaped list of the user's addresses; the primary one is
+    /// taken when it is verified (empty string: none).
+    pub emails_url: Option<String>,
+    /// Where subject, address and name are in the upstream's answer.
+    pub claim_mapping: Option<ClaimMapping>,
+    /// MICROSOFT: `common` (default), `organizations`, `consumers` or one directory's id.
+    pub directory: Option<String>,
+    /// MICROSOFT: the cloud's sign-in host (default https://login.microsoftonline.com).
+    pub authority_host: Option<String>,
+    /// MICROSOFT: the directory ids whose accounts are accepted (empty: any).
+    pub allowed_directories: Option<Vec<String>>,
+    /// APPLE: the team id.
+    pub apple_team_id: Option<String>,
+    /// APPLE: the id of the Sign in with Apple key.
+    pub apple_key_id: Option<String>,
+    /// APPLE: the key's `.p8` file, as text (write-only; the client secret is made from it).
+    pub apple_private_key: Option<String>,
 }
 
 /// Where the browser goes to sign in through a provider.
@@ -356,6 +485,23 @@ impl FederationQuery {
     }
 }
 
+fn kind_spec(k: KindSettingsInput) -> ProviderSpec {
+    ProviderSpec {
+        authorization_url: k.authorization_url,
+        token_url: k.token_url,
+        userinfo_url: k.userinfo_url,
+        emails_url: k.emails_url,
+        claim_mapping: k.claim_mapping.map(Into::into),
+        directory: k.directory,
+        authority_host: k.authority_host,
+        allowed_directories: k.allowed_directories,
+        apple_team_id: k.apple_team_id,
+        apple_key_id: k.apple_key_id,
+        apple_private_key: k.apple_private_key,
+        ..ProviderSpec::default()
+    }
+}
+
 fn spec_of_create(i: CreateIdentityProviderInput) -> ProviderSpec {
     ProviderSpec {
         kind: Some(i.kind.into()),
@@ -371,6 +517,7 @@ fn spec_of_create(i: CreateIdentityProviderInput) -> ProviderSpec {
         trusts_email: i.trust_email_verified,
         trusts_mfa: i.trust_upstream_mfa,
         take_over_unverified: i.take_over_unverified_accounts,
+        ..kind_spec(i.kind_settings)
     }
 }
 
@@ -389,6 +536,7 @@ fn spec_of_update(i: UpdateIdentityProviderInput) -> ProviderSpec {
         trusts_email: i.trust_email_verified,
         trusts_mfa: i.trust_upstream_mfa,
         take_over_unverified: i.take_over_unverified_accounts,
+        ..kind_spec(i.kind_settings)
     }
 }
 

@@ -8,6 +8,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
+use super::microsoft::{TENANT_PLACEHOLDER, issuer_for};
 use crate::domain::claims::JWT_LEEWAY_SECONDS;
 
 /// The upstream's assertions sign-in uses.
@@ -42,6 +43,15 @@ pub struct UpstreamClaims {
     /// The party it was issued to.
     #[serde(default)]
     pub azp: Option<String>,
+    /// Microsoft: the directory (tenant) the account belongs to.
+    #[serde(default)]
+    pub tid: Option<String>,
+    /// Microsoft: the account's object id in that directory.
+    #[serde(default)]
+    pub oid: Option<String>,
+    /// Every claim as sent (for a provider's claim mapping).
+    #[serde(skip)]
+    pub raw: serde_json::Value,
 }
 
 impl UpstreamClaims {
@@ -85,7 +95,8 @@ const ALLOWED: &[Algorithm] = &[
 
 /// What the token must match.
 pub struct Expected<'a> {
-    /// The provider's issuer.
+    /// The provider's issuer; Microsoft's multi-tenant issuer holds `{tenantid}`, which the
+    /// token's own `tid` fills.
     pub issuer: &'a str,
     /// Our client id there.
     pub client_id: &'a str,
@@ -119,7 +130,10 @@ pub fn verify(
     v.validate_exp = false;
     v.validate_nbf = false;
     v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    v.set_issuer(&[want.issuer]);
+    let template = want.issuer.contains(TENANT_PLACEHOLDER);
+    if !template {
+        v.set_issuer(&[want.issuer]);
+    }
     v.set_audience(&[want.client_id]);
     let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &v).map_err(|e| {
         use jsonwebtoken::errors::ErrorKind;
@@ -135,8 +149,17 @@ pub fn verify(
         serde_json::Value::Array(a) => a.len(),
         _ => 1,
     };
-    let claims: UpstreamClaims = serde_json::from_value(data.claims)
+    let mut claims: UpstreamClaims = serde_json::from_value(data.claims.clone())
         .map_err(|_| bad("the id_token's claims are malformed"))?;
+    claims.raw = data.claims;
+    if template {
+        // The template filled with the token's own directory: a token of directory A claiming
+        // to come from directory B's issuer does not pass.
+        let tid = claims.tid.as_deref().unwrap_or("");
+        if tid.is_empty() || claims.iss != issuer_for(want.issuer, tid) {
+            return Err(bad("the id_token comes from another issuer"));
+        }
+    }
     if aud_count > 1 && claims.azp.as_deref() != Some(want.client_id) {
         return Err(bad(
             "the id_token is for several clients and not authorized for us",
@@ -249,6 +272,27 @@ mod tests {
         let mut no_nonce = claims();
         no_nonce.as_object_mut().unwrap().remove("nonce");
         assert!(verify(&sign(&key, "k1", &no_nonce), &keys, &want()).is_err());
+    }
+
+    #[test]
+    fn a_templated_issuer_is_filled_with_the_tokens_own_directory() {
+        let (key, keys) = upstream();
+        let mut want = want();
+        want.issuer = "https://login.example/{tenantid}/v2.0";
+        let t1 = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let t2 = "11111111-2222-3333-4444-555555555555";
+        let mut c = claims();
+        c["iss"] = json!(format!("https://login.example/{t1}/v2.0"));
+        c["tid"] = json!(t1);
+        let got = verify(&sign(&key, "k1", &c), &keys, &want).unwrap();
+        assert_eq!(got.tid.as_deref(), Some(t1));
+        c["tid"] = json!(t2);
+        assert_eq!(
+            verify(&sign(&key, "k1", &c), &keys, &want).unwrap_err(),
+            IdTokenError::Invalid("the id_token comes from another issuer")
+        );
+        c.as_object_mut().unwrap().remove("tid");
+        assert!(verify(&sign(&key, "k1", &c), &keys, &want).is_err());
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! failed sign-in later), the client secret sealed and never returned.
 
 use super::FederationService;
-use super::discovery::{DiscoveryError, discover};
+use super::discovery::{DiscoveryError, discover_accepting};
 use super::linking::LinkPolicy;
+use super::mapping::{self, ClaimMapping};
 use super::store::{self as fed_store, ProviderRow};
+use super::{apple, microsoft};
 use crate::actors::Tenant;
 use crate::domain::secrets::random_token;
 use crate::error::ServiceError;
@@ -70,13 +72,13 @@ pub struct ProviderSpec {
     pub button_label: Option<String>,
     /// Enabled.
     pub enabled: Option<bool>,
-    /// Issuer (OIDC).
+    /// Issuer (OIDC; Apple's by default).
     pub issuer: Option<String>,
     /// latchkey's client id at the upstream.
     pub client_id: Option<String>,
     /// Its secret (write-only).
     pub client_secret: Option<String>,
-    /// Scopes (`openid` is always asked for).
+    /// Scopes (`openid` is always asked for of OpenID providers).
     pub scopes: Option<Vec<String>>,
     /// Just-in-time sign-up.
     pub may_create: Option<bool>,
@@ -88,6 +90,47 @@ pub struct ProviderSpec {
     pub trusts_mfa: Option<bool>,
     /// Let a trusted verified identity take over a never-verified local account.
     pub take_over_unverified: Option<bool>,
+    /// OAuth2 and GitHub: the authorization endpoint.
+    pub authorization_url: Option<String>,
+    /// OAuth2 and GitHub: the token endpoint.
+    pub token_url: Option<String>,
+    /// OAuth2 and GitHub: where the user's facts are read with the access token.
+    pub userinfo_url: Option<String>,
+    /// OAuth2 and GitHub: a GitHub-shaped list of addresses (empty string: none).
+    pub emails_url: Option<String>,
+    /// Where subject, address, name are in the upstream's answer.
+    pub claim_mapping: Option<ClaimMapping>,
+    /// Microsoft: `common`, `organizations`, `consumers` or a directory id.
+    pub directory: Option<String>,
+    /// Microsoft: the cloud's sign-in host.
+    pub authority_host: Option<String>,
+    /// Microsoft: the directories accepted (empty: any).
+    pub allowed_directories: Option<Vec<String>>,
+    /// Apple: team id.
+    pub apple_team_id: Option<String>,
+    /// Apple: key id.
+    pub apple_key_id: Option<String>,
+    /// Apple: the `.p8` private key (write-only).
+    pub apple_private_key: Option<String>,
+}
+
+impl Kind {
+    /// Whether it is an OpenID provider (discovery, id_token); else plain OAuth2 (userinfo).
+    pub fn is_openid(self) -> bool {
+        !matches!(self, Kind::OAuth2 | Kind::GitHub)
+    }
+}
+
+/// GitHub's endpoints (GitHub Enterprise Server: set the same paths on its own host).
+pub mod github {
+    /// Authorization.
+    pub const AUTHORIZE: &str = "https://github.com/login/oauth/authorize";
+    /// Token.
+    pub const TOKEN: &str = "https://github.com/login/oauth/access_token";
+    /// The signed-in user.
+    pub const USER: &str = "https://api.github.com/user";
+    /// The user's addresses, with which is primary and verified.
+    pub const EMAILS: &str = "https://api.github.com/user/emails";
 }
 
 impl ProviderRow {
@@ -96,6 +139,14 @@ impl ProviderRow {
         self.button_label
             .clone()
             .unwrap_or_else(|| format!("Continue with {}", self.name))
+    }
+
+    /// Its claim mapping (the OpenID names when none is stored).
+    pub fn mapping(&self) -> ClaimMapping {
+        self.claim_mapping
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -115,7 +166,26 @@ fn text(field: &'static str, v: String, max: usize) -> Result<String, ServiceErr
     Ok(v)
 }
 
+/// The origin of a URL (what a plain OAuth2 provider shows as its issuer).
+fn origin(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
+}
+
 impl FederationService {
+    /// A URL an admin set: one the server may call (scheme, address), of sane length.
+    fn endpoint(&self, field: &'static str, url: String) -> Result<String, ServiceError> {
+        let url = url.trim().to_string();
+        if url.len() > 500 {
+            return Err(ServiceError::bad_input(field, "is too long"));
+        }
+        self.outbound
+            .check(&url)
+            .map_err(|e| ServiceError::bad_input(field, &e.to_string()))?;
+        Ok(url)
+    }
+
     /// Applies `spec` to `p`; `true` when the issuer or client changed (discovery runs again).
     fn apply_spec(
         &self,
@@ -123,6 +193,7 @@ impl FederationService {
         p: &mut ProviderRow,
         spec: ProviderSpec,
     ) -> Result<bool, ServiceError> {
+        let kind = Kind::parse(&p.kind);
         let mut rediscover = false;
         if let Some(name) = spec.name {
             p.name = text("name", name, 100)?;
@@ -138,11 +209,23 @@ impl FederationService {
             p.enabled = e;
         }
         if let Some(issuer) = spec.issuer {
-            if Kind::parse(&p.kind) == Kind::Google && issuer != GOOGLE_ISSUER {
-                return Err(ServiceError::bad_input(
-                    "issuer",
-                    &format!("Google's issuer is {GOOGLE_ISSUER}"),
-                ));
+            // Google's and Microsoft's issuers follow from the kind (and Microsoft's directory);
+            // Apple's has a default an Apple-compatible provider may replace.
+            match kind {
+                Kind::Google if issuer != GOOGLE_ISSUER => {
+                    return Err(ServiceError::bad_input(
+                        "issuer",
+                        &format!("Google's issuer is {GOOGLE_ISSUER}"),
+                    ));
+                }
+                Kind::Microsoft | Kind::OAuth2 | Kind::GitHub => {
+                    return Err(ServiceError::bad_input(
+                        "issuer",
+                        "is not set for this kind (Microsoft: directory and authorityHost; \
+                         OAuth2 and GitHub: the endpoint URLs)",
+                    ));
+                }
+                _ => {}
             }
             let issuer = issuer.trim().to_string();
             if issuer.len() > 500 {
@@ -155,16 +238,19 @@ impl FederationService {
             rediscover |= id != p.client_id;
             p.client_id = text("clientId", id, 500)?;
         }
+        let context = secret_context(tenant.slug().as_str(), &p.id);
         if let Some(secret) = spec.client_secret {
+            if kind == Kind::Apple {
+                return Err(ServiceError::bad_input(
+                    "clientSecret",
+                    "is made from applePrivateKey for Apple",
+                ));
+            }
             if secret.len() > 2000 || secret.chars().any(char::is_control) {
                 return Err(ServiceError::bad_input("clientSecret", "is malformed"));
             }
-            p.client_secret_sealed = (!secret.is_empty()).then(|| {
-                self.secrets.seal(
-                    &secret_context(tenant.slug().as_str(), &p.id),
-                    secret.as_bytes(),
-                )
-            });
+            p.client_secret_sealed =
+                (!secret.is_empty()).then(|| self.secrets.seal(&context, secret.as_bytes()));
         }
         if let Some(scopes) = spec.scopes {
             let ok = scopes.len() <= 20
@@ -177,9 +263,15 @@ impl FederationService {
                     "must be at most 20 scope tokens",
                 ));
             }
-            let mut all = vec!["openid".to_string()];
-            all.extend(scopes.into_iter().filter(|s| s != "openid"));
-            all.dedup();
+            let mut all = Vec::new();
+            if kind.is_openid() {
+                all.push("openid".to_string());
+            }
+            for s in scopes {
+                if !all.contains(&s) {
+                    all.push(s);
+                }
+            }
             p.scopes = all;
         }
         if let Some(b) = spec.may_create {
@@ -194,6 +286,13 @@ impl FederationService {
             .into();
         }
         if let Some(b) = spec.trusts_email {
+            if b && kind == Kind::Microsoft {
+                // nOAuth: any directory admin can set any `email` on an Entra account.
+                return Err(ServiceError::bad_input(
+                    "trustEmailVerified",
+                    "cannot be true for Microsoft: Entra ID does not verify the email claim",
+                ));
+            }
             p.trusts_email = b;
         }
         if let Some(b) = spec.trusts_mfa {
@@ -202,32 +301,203 @@ impl FederationService {
         if let Some(b) = spec.take_over_unverified {
             p.take_over_unverified = b;
         }
+        // Plain OAuth2 endpoints (GitHub's have defaults; an Enterprise Server sets its own).
+        let oauth2 = !kind.is_openid();
+        let urls = [
+            (
+                "authorizationUrl",
+                spec.authorization_url,
+                &mut p.authorization_endpoint,
+            ),
+            ("tokenUrl", spec.token_url, &mut p.token_endpoint),
+            ("userinfoUrl", spec.userinfo_url, &mut p.userinfo_endpoint),
+        ];
+        for (field, value, slot) in urls {
+            if let Some(v) = value {
+                if !oauth2 {
+                    return Err(ServiceError::bad_input(
+                        field,
+                        "is read from the issuer's discovery document for this kind",
+                    ));
+                }
+                *slot = self.endpoint(field, v)?;
+            }
+        }
+        if let Some(v) = spec.emails_url {
+            if !oauth2 {
+                return Err(ServiceError::bad_input(
+                    "emailsUrl",
+                    "is for OAUTH2 and GITHUB",
+                ));
+            }
+            p.emails_endpoint = if v.trim().is_empty() {
+                None
+            } else {
+                Some(self.endpoint("emailsUrl", v)?)
+            };
+        }
+        if oauth2 {
+            p.issuer = origin(&p.authorization_endpoint);
+        }
+        if let Some(m) = spec.claim_mapping {
+            let paths = [
+                ("claimMapping.subject", &m.subject),
+                ("claimMapping.email", &m.email),
+                ("claimMapping.emailVerified", &m.email_verified),
+                ("claimMapping.name", &m.name),
+                ("claimMapping.username", &m.username),
+            ];
+            for (field, path) in paths {
+                if path.as_deref().is_some_and(|v| !mapping::valid_path(v)) {
+                    return Err(ServiceError::bad_input(
+                        field,
+                        "must be a dotted path of names or indexes, e.g. user.id",
+                    ));
+                }
+            }
+            p.claim_mapping = (m != ClaimMapping::default())
+                .then(|| serde_json::to_string(&m).unwrap_or_default());
+        }
+        // Microsoft's directory and cloud make its issuer.
+        if let Some(d) = spec.directory {
+            if kind != Kind::Microsoft {
+                return Err(ServiceError::bad_input("directory", "is for MICROSOFT"));
+            }
+            let d = d.trim().to_ascii_lowercase();
+            if !microsoft::valid_directory(&d) {
+                return Err(ServiceError::bad_input(
+                    "directory",
+                    "must be common, organizations, consumers or a directory (tenant) id",
+                ));
+            }
+            rediscover |= p.directory.as_deref() != Some(d.as_str());
+            p.directory = Some(d);
+        }
+        if let Some(h) = spec.authority_host {
+            if kind != Kind::Microsoft {
+                return Err(ServiceError::bad_input("authorityHost", "is for MICROSOFT"));
+            }
+            let h = self.endpoint("authorityHost", h)?;
+            let h = h.trim_end_matches('/').to_string();
+            rediscover |= p.authority_host.as_deref() != Some(h.as_str());
+            p.authority_host = Some(h);
+        }
+        if let Some(list) = spec.allowed_directories {
+            if kind != Kind::Microsoft {
+                return Err(ServiceError::bad_input(
+                    "allowedDirectories",
+                    "is for MICROSOFT",
+                ));
+            }
+            if list.len() > 100 || !list.iter().all(|d| microsoft::is_guid(d)) {
+                return Err(ServiceError::bad_input(
+                    "allowedDirectories",
+                    "must be at most 100 directory (tenant) ids",
+                ));
+            }
+            p.allowed_directories = list.iter().map(|d| d.to_ascii_lowercase()).collect();
+        }
+        if kind == Kind::Microsoft {
+            let host = p
+                .authority_host
+                .as_deref()
+                .unwrap_or(microsoft::AUTHORITY_HOST);
+            let dir = p.directory.as_deref().unwrap_or("common");
+            let wanted = microsoft::authority(host, dir);
+            // The stored issuer may be the template discovery answered for `wanted`.
+            if !microsoft::accepts_issuer(host, dir, &p.issuer) {
+                rediscover = true;
+                p.issuer = wanted;
+            }
+        }
+        // Apple's client secret is made from these.
+        if let Some(t) = spec.apple_team_id {
+            p.apple_team_id = Some(text("appleTeamId", t, 40)?);
+        }
+        if let Some(k) = spec.apple_key_id {
+            p.apple_key_id = Some(text("appleKeyId", k, 40)?);
+        }
+        if let Some(key) = spec.apple_private_key {
+            if key.len() > 4000 {
+                return Err(ServiceError::bad_input("applePrivateKey", "is too long"));
+            }
+            apple::signing_key(&key).map_err(|m| ServiceError::bad_input("applePrivateKey", m))?;
+            p.client_secret_sealed = Some(self.secrets.seal(&context, key.trim().as_bytes()));
+        }
+        if kind != Kind::Apple && (p.apple_team_id.is_some() || p.apple_key_id.is_some()) {
+            return Err(ServiceError::bad_input("appleTeamId", "is for APPLE"));
+        }
+        if kind == Kind::Apple {
+            let missing = [
+                ("appleTeamId", p.apple_team_id.is_none()),
+                ("appleKeyId", p.apple_key_id.is_none()),
+                ("applePrivateKey", p.client_secret_sealed.is_none()),
+            ];
+            if let Some((field, _)) = missing.into_iter().find(|(_, m)| *m) {
+                return Err(ServiceError::bad_input(field, "is required for Apple"));
+            }
+        }
+        if oauth2 {
+            for (field, v) in [
+                ("authorizationUrl", &p.authorization_endpoint),
+                ("tokenUrl", &p.token_endpoint),
+                ("userinfoUrl", &p.userinfo_endpoint),
+            ] {
+                if v.is_empty() {
+                    return Err(ServiceError::bad_input(field, "is required"));
+                }
+            }
+        }
         if p.client_id.is_empty() {
             return Err(ServiceError::bad_input("clientId", "is required"));
         }
         Ok(rediscover)
     }
 
-    /// Reads the issuer's discovery document and keys into `p`, or says what failed.
+    /// Reads the issuer's discovery document and keys into `p`, or says what failed. Plain
+    /// OAuth2 servers have neither: their URLs were checked as they were set.
     async fn discover_into(&self, p: &mut ProviderRow) -> Result<(), ServiceError> {
-        let upstream = discover(&self.outbound, &p.issuer).await.map_err(|e| {
-            let why = match &e {
-                DiscoveryError::IssuerMismatch { .. } => format!("issuer mismatch: {e}"),
-                _ => e.to_string(),
-            };
-            ServiceError::bad_input("issuer", &why)
-        })?;
+        let kind = Kind::parse(&p.kind);
+        if !kind.is_openid() {
+            return Ok(());
+        }
+        let host = p
+            .authority_host
+            .as_deref()
+            .unwrap_or(microsoft::AUTHORITY_HOST);
+        let directory = p.directory.as_deref().unwrap_or("common");
+        // Microsoft's stored issuer may be the template; its document is the directory's.
+        let at = match kind {
+            Kind::Microsoft => microsoft::authority(host, directory),
+            _ => p.issuer.clone(),
+        };
+        let accepts = |reported: &str| match kind {
+            Kind::Microsoft => microsoft::accepts_issuer(host, directory, reported),
+            _ => reported == at,
+        };
+        let upstream = discover_accepting(&self.outbound, &at, accepts)
+            .await
+            .map_err(|e| {
+                let why = match &e {
+                    DiscoveryError::IssuerMismatch { .. } => format!("issuer mismatch: {e}"),
+                    _ => e.to_string(),
+                };
+                ServiceError::bad_input("issuer", &why)
+            })?;
         let m = upstream.metadata;
+        p.issuer = m.issuer;
         p.authorization_endpoint = m.authorization_endpoint;
         p.token_endpoint = m.token_endpoint;
         p.jwks_uri = m.jwks_uri;
+        p.userinfo_endpoint = m.userinfo_endpoint.unwrap_or_default();
         p.iss_parameter = m.authorization_response_iss_parameter_supported;
         p.jwks = serde_json::to_string(&upstream.keys)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(())
     }
 
-    /// Adds a provider (tenant admin): its issuer's discovery document and keys are read first.
+    /// Adds a provider (tenant admin): an OpenID provider's discovery document and keys are
+    /// read first.
     pub async fn create_provider(
         &self,
         tenant: &Tenant,
@@ -237,26 +507,31 @@ impl FederationService {
     ) -> Result<ProviderRow, ServiceError> {
         let admin = self.sessions.require_admin(tenant, bearer).await?;
         let kind = spec.kind.unwrap_or(Kind::Oidc);
-        match kind {
-            Kind::Oidc | Kind::Google => {}
-            other => {
-                // Said plainly rather than stored half-working (issue 23 lists what remains).
-                return Err(ServiceError::bad_input(
-                    "kind",
-                    &format!(
-                        "{} providers are not available in this version yet; use OIDC",
-                        other.as_str().to_uppercase()
-                    ),
-                ));
-            }
-        }
         if spec.name.is_none() {
             return Err(ServiceError::bad_input("name", "is required"));
         }
         let issuer = match (kind, &spec.issuer) {
             (Kind::Google, _) => GOOGLE_ISSUER.to_string(),
-            (_, Some(_)) => String::new(),
-            (_, None) => return Err(ServiceError::bad_input("issuer", "is required")),
+            (Kind::Apple, None) => apple::ISSUER.to_string(),
+            (Kind::Oidc, None) => return Err(ServiceError::bad_input("issuer", "is required")),
+            _ => String::new(),
+        };
+        let openid_scopes = || vec!["openid".into(), "email".into(), "profile".into()];
+        let scopes = match kind {
+            // Apple knows `name` and `email` only.
+            Kind::Apple => vec!["openid".into(), "email".into(), "name".into()],
+            Kind::GitHub => vec!["read:user".into(), "user:email".into()],
+            Kind::OAuth2 => Vec::new(),
+            _ => openid_scopes(),
+        };
+        let (authz, token, userinfo, emails) = match kind {
+            Kind::GitHub => (
+                github::AUTHORIZE.to_string(),
+                github::TOKEN.to_string(),
+                github::USER.to_string(),
+                Some(github::EMAILS.to_string()),
+            ),
+            _ => Default::default(),
         };
         let now = self.clock.now();
         let mut p = ProviderRow {
@@ -268,17 +543,27 @@ impl FederationService {
             issuer,
             client_id: String::new(),
             client_secret_sealed: None,
-            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            scopes,
             may_create: true,
             link_policy: "prove".into(),
-            trusts_email: true,
+            // Entra's email claim is unverified whatever it says (nOAuth).
+            trusts_email: kind != Kind::Microsoft,
             trusts_mfa: false,
             take_over_unverified: false,
-            authorization_endpoint: String::new(),
-            token_endpoint: String::new(),
+            authorization_endpoint: authz,
+            token_endpoint: token,
             jwks_uri: String::new(),
             jwks: String::new(),
             iss_parameter: false,
+            userinfo_endpoint: userinfo,
+            emails_endpoint: emails,
+            claim_mapping: (kind == Kind::GitHub)
+                .then(|| serde_json::to_string(&mapping::github()).unwrap_or_default()),
+            directory: (kind == Kind::Microsoft).then(|| "common".to_string()),
+            authority_host: None,
+            allowed_directories: Vec::new(),
+            apple_team_id: None,
+            apple_key_id: None,
             created_at: now,
         };
         self.apply_spec(tenant, &mut p, spec)?;

@@ -10,9 +10,12 @@ use chrono::Duration;
 use jsonwebtoken::jwk::JwkSet;
 
 use super::FederationService;
+use super::apple;
 use super::id_token::{self, Expected, IdTokenError, UpstreamClaims};
 use super::linking::{self, Decision, LinkPolicy, LocalAccount, ProviderRules, UpstreamUser};
-use super::providers::secret_context;
+use super::mapping;
+use super::microsoft::{self, TENANT_PLACEHOLDER};
+use super::providers::{Kind, secret_context};
 use super::store::{self as fed_store, CodeRow, FlowRow, IdentityRow, ProviderRow};
 use crate::actors::Tenant;
 use crate::domain::claims::AuthMethod;
@@ -70,6 +73,8 @@ pub struct CallbackParams {
     pub error: Option<String>,
     /// Its description.
     pub error_description: Option<String>,
+    /// Apple's first answer: the user's name (JSON), sent once, beside the code.
+    pub user: Option<String>,
 }
 
 /// Where a finished sign-in goes.
@@ -290,17 +295,21 @@ impl FederationService {
             }
         };
         let scope = p.scopes.join(" ");
+        let kind = Kind::parse(&p.kind);
         let mut params = vec![
             ("response_type", "code".to_string()),
             ("client_id", p.client_id.clone()),
             ("redirect_uri", self.callback_url(tenant, &p.id)),
             ("scope", scope),
             ("state", state),
-            ("nonce", flow.nonce.clone()),
             ("code_challenge", pkce_challenge(&flow.code_verifier)),
             ("code_challenge_method", "S256".to_string()),
         ];
-        if p.kind == "apple" {
+        if kind.is_openid() {
+            params.push(("nonce", flow.nonce.clone()));
+        }
+        if kind == Kind::Apple {
+            // Apple requires form_post when it is asked for the name or the address.
             params.push(("response_mode", "form_post".to_string()));
         }
         let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -388,7 +397,14 @@ impl FederationService {
         };
         // RFC 9207: the answer names its issuer; a different one is a mix-up attack (another
         // provider's answer replayed into this flow). Required when the provider says it sends it.
+        // A plain OAuth2 server has no issuer identifier to compare with: there the defence
+        // against mix-up is the callback URL, which is distinct per provider (RFC 9700
+        // §4.4.2.2). A templated issuer (Microsoft's `{tenantid}`) is compared with the
+        // id_token's own issuer once that is verified.
+        let kind = Kind::parse(&p.kind);
+        let templated = p.issuer.contains(TENANT_PLACEHOLDER);
         match params.iss.as_deref() {
+            _ if !kind.is_openid() || templated => {}
             Some(iss) if iss != p.issuer => {
                 return Err(to_frontend(format!(
                     "The answer came from another issuer ({iss}) than {}.",
@@ -413,7 +429,7 @@ impl FederationService {
             .filter(|c| !c.is_empty() && c.len() <= 2000)
             .ok_or_else(|| to_frontend("The answer has no code.".into()))?;
         let claims = self
-            .exchange(tenant, &p, code, &flow)
+            .exchange(tenant, &p, code, &flow, &params)
             .await
             .map_err(|m| to_frontend(m))?;
         match flow.purpose.as_str() {
@@ -425,16 +441,19 @@ impl FederationService {
         }
     }
 
-    /// The code exchanged at the token endpoint (PKCE verifier, client_secret_basic) and the
-    /// id_token verified; a refusal in words.
+    /// The code exchanged at the token endpoint (PKCE verifier; client_secret_basic, or
+    /// Apple's made secret in the body) and the user's facts read: from the verified id_token
+    /// of an OpenID provider, from userinfo of a plain OAuth2 server. A refusal in words.
     async fn exchange(
         &self,
         tenant: &Tenant,
         p: &ProviderRow,
         code: &str,
         flow: &FlowRow,
+        params: &CallbackParams,
     ) -> Result<UpstreamClaims, String> {
-        let secret = match &p.client_secret_sealed {
+        let kind = Kind::parse(&p.kind);
+        let sealed = match &p.client_secret_sealed {
             Some(sealed) => Some(
                 self.secrets
                     .open(&secret_context(tenant.slug().as_str(), &p.id), sealed)
@@ -443,6 +462,21 @@ impl FederationService {
             ),
             None => None,
         };
+        let now = self.clock.now().timestamp();
+        let apple_secret = match (kind, &sealed) {
+            (Kind::Apple, Some(p8)) => Some(
+                apple::client_secret(
+                    p.apple_team_id.as_deref().unwrap_or_default(),
+                    p.apple_key_id.as_deref().unwrap_or_default(),
+                    &p.client_id,
+                    p8,
+                    &p.issuer,
+                    now,
+                )
+                .map_err(|e| format!("{}'s client secret cannot be made ({e}).", p.name))?,
+            ),
+            _ => None,
+        };
         let redirect = self.callback_url(tenant, &p.id);
         let mut form = vec![
             ("grant_type", "authorization_code"),
@@ -450,22 +484,35 @@ impl FederationService {
             ("redirect_uri", redirect.as_str()),
             ("code_verifier", flow.code_verifier.as_str()),
         ];
-        if secret.is_none() {
-            form.push(("client_id", p.client_id.as_str()));
-        }
-        let basic = secret.as_deref().map(|s| (p.client_id.as_str(), s));
+        let basic = match (&apple_secret, &sealed) {
+            (Some(made), _) => {
+                // Apple takes its client credentials in the body (client_secret_post).
+                form.push(("client_id", p.client_id.as_str()));
+                form.push(("client_secret", made.as_str()));
+                None
+            }
+            (None, Some(secret)) => Some((p.client_id.as_str(), secret.as_str())),
+            (None, None) => {
+                form.push(("client_id", p.client_id.as_str()));
+                None
+            }
+        };
         let (status, body) = self
             .outbound
             .post_form(&p.token_endpoint, &form, basic)
             .await
             .map_err(|e| format!("{} could not be reached ({e}).", p.name))?;
-        if status != 200 {
+        // GitHub answers a refused code with 200 and an `error` member.
+        if status != 200 || body.get("error").is_some() {
             let err = body["error"].as_str().unwrap_or("unknown error");
             return Err(format!(
                 "{} refused the code (HTTP {status}, {}).",
                 p.name,
                 truncate(err, 80)
             ));
+        }
+        if !kind.is_openid() {
+            return self.read_userinfo(p, &body).await;
         }
         let token = body["id_token"]
             .as_str()
@@ -474,10 +521,10 @@ impl FederationService {
             issuer: &p.issuer,
             client_id: &p.client_id,
             nonce: &flow.nonce,
-            now: self.clock.now().timestamp(),
+            now,
         };
         let keys: JwkSet = serde_json::from_str(&p.jwks).unwrap_or(JwkSet { keys: Vec::new() });
-        match id_token::verify(token, &keys, &want) {
+        let mut claims = match id_token::verify(token, &keys, &want) {
             Err(IdTokenError::UnknownKey) => {
                 // The provider rotated its keys: read them once more, keep them, try again.
                 let fresh = self
@@ -491,7 +538,87 @@ impl FederationService {
                 id_token::verify(token, &keys, &want).map_err(|e| e.to_string())
             }
             other => other.map_err(|e| e.to_string()),
+        }?;
+        if p.issuer.contains(TENANT_PLACEHOLDER)
+            && params.iss.as_deref().is_some_and(|iss| iss != claims.iss)
+        {
+            return Err(format!(
+                "The answer came from another issuer than {}'s id_token names.",
+                p.name
+            ));
         }
+        if p.claim_mapping.is_some() {
+            let m = mapping::apply(&claims.raw, &p.mapping()).map_err(|e| format!("{e}."))?;
+            claims.sub = m.subject;
+            claims.email = m.email;
+            claims.email_verified = m.email_verified;
+            claims.name = m.name;
+            claims.preferred_username = m.username;
+        }
+        match kind {
+            Kind::Microsoft => {
+                claims.sub = microsoft::identity_key(
+                    p.directory.as_deref().unwrap_or("common"),
+                    &p.allowed_directories,
+                    claims.tid.as_deref(),
+                    claims.oid.as_deref(),
+                )
+                .map_err(|e| format!("{}: {e}.", p.name))?;
+                // Entra does not verify `email` (nOAuth): never believed.
+                claims.email_verified = false;
+            }
+            Kind::Apple if claims.name.is_none() => {
+                claims.name = params.user.as_deref().and_then(apple::first_answer_name);
+            }
+            _ => {}
+        }
+        Ok(claims)
+    }
+
+    /// A plain OAuth2 server: the user's facts from its userinfo endpoint by the claim
+    /// mapping, and the address from a GitHub-shaped emails list when one is configured (the
+    /// primary one, only when verified).
+    async fn read_userinfo(
+        &self,
+        p: &ProviderRow,
+        token_answer: &serde_json::Value,
+    ) -> Result<UpstreamClaims, String> {
+        let access = token_answer["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty() && t.len() <= 4000)
+            .ok_or_else(|| format!("{} sent no access token.", p.name))?;
+        let info = self
+            .outbound
+            .get_json_bearer(&p.userinfo_endpoint, access)
+            .await
+            .map_err(|e| format!("{}'s user information could not be read ({e}).", p.name))?;
+        let mut m = mapping::apply(&info, &p.mapping()).map_err(|e| format!("{e}."))?;
+        if let Some(url) = &p.emails_endpoint {
+            let list = self
+                .outbound
+                .get_json_bearer(url, access)
+                .await
+                .map_err(|e| format!("{}'s addresses could not be read ({e}).", p.name))?;
+            m.email = mapping::primary_verified_email(&list);
+            m.email_verified = m.email.is_some();
+        }
+        let now = self.clock.now().timestamp();
+        Ok(UpstreamClaims {
+            sub: m.subject,
+            iss: p.issuer.clone(),
+            exp: now,
+            iat: now,
+            nonce: None,
+            email: m.email,
+            email_verified: m.email_verified,
+            name: m.name,
+            preferred_username: m.username,
+            amr: Vec::new(),
+            azp: None,
+            tid: None,
+            oid: None,
+            raw: info,
+        })
     }
 
     fn rules(p: &ProviderRow) -> ProviderRules {

@@ -52,6 +52,22 @@ pub struct ProviderRow {
     pub jwks: String,
     /// Whether it sends `iss` with the authorization response (RFC 9207).
     pub iss_parameter: bool,
+    /// Userinfo (OAuth2 and GitHub: where the user's facts are read).
+    pub userinfo_endpoint: String,
+    /// GitHub-shaped list of addresses (the primary verified one is taken).
+    pub emails_endpoint: Option<String>,
+    /// The claim mapping as JSON (`mapping::ClaimMapping`), when not the OpenID names.
+    pub claim_mapping: Option<String>,
+    /// Microsoft: `common`, `organizations`, `consumers` or a directory id.
+    pub directory: Option<String>,
+    /// Microsoft: the cloud's sign-in host.
+    pub authority_host: Option<String>,
+    /// Microsoft: the directories accepted (empty: any the `directory` allows).
+    pub allowed_directories: Vec<String>,
+    /// Apple: the team id (the client secret's issuer).
+    pub apple_team_id: Option<String>,
+    /// Apple: the private key's id.
+    pub apple_key_id: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -59,7 +75,8 @@ pub struct ProviderRow {
 const PROVIDER_FIELDS: &str = "record::id(id) AS id, kind, name, button_label, enabled, issuer, \
     client_id, client_secret_sealed, scopes, may_create, link_policy, trusts_email, trusts_mfa, \
     take_over_unverified, authorization_endpoint, token_endpoint, jwks_uri, jwks, iss_parameter, \
-    created_at";
+    userinfo_endpoint, emails_endpoint, claim_mapping, directory, authority_host, \
+    allowed_directories, apple_team_id, apple_key_id, created_at";
 
 /// Reads a record by a key that came from a URL or an argument: a made-up key of a shape the
 /// engine refuses is simply unknown.
@@ -95,7 +112,11 @@ pub async fn put_provider(db: &Db, p: &ProviderRow, now: DateTime<Utc>) -> Store
              trusts_email = $trusts_email, trusts_mfa = $trusts_mfa,
              take_over_unverified = $take_over, authorization_endpoint = $authz,
              token_endpoint = $token_url, jwks_uri = $jwks_uri, jwks = $jwks,
-             iss_parameter = $iss_parameter, created_at = $created, updated_at = $now",
+             iss_parameter = $iss_parameter, userinfo_endpoint = $userinfo,
+             emails_endpoint = $emails, claim_mapping = $mapping, directory = $directory,
+             authority_host = $authority_host, allowed_directories = $allowed,
+             apple_team_id = $team_id, apple_key_id = $key_id,
+             created_at = $created, updated_at = $now",
     )
     .bind(("rid", RecordId::new("identity_provider", p.id.as_str())))
     .bind(("kind", p.kind.clone()))
@@ -116,6 +137,14 @@ pub async fn put_provider(db: &Db, p: &ProviderRow, now: DateTime<Utc>) -> Store
     .bind(("jwks_uri", p.jwks_uri.clone()))
     .bind(("jwks", p.jwks.clone()))
     .bind(("iss_parameter", p.iss_parameter))
+    .bind(("userinfo", p.userinfo_endpoint.clone()))
+    .bind(("emails", p.emails_endpoint.clone()))
+    .bind(("mapping", p.claim_mapping.clone()))
+    .bind(("directory", p.directory.clone()))
+    .bind(("authority_host", p.authority_host.clone()))
+    .bind(("allowed", p.allowed_directories.clone()))
+    .bind(("team_id", p.apple_team_id.clone()))
+    .bind(("key_id", p.apple_key_id.clone()))
     .bind(("created", p.created_at))
     .bind(("now", now))
     .exec()

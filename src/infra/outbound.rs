@@ -162,6 +162,21 @@ impl Outbound {
         json_of(self.send(req).await?)
     }
 
+    /// GETs `url` as JSON with an OAuth2 access token (a userinfo endpoint).
+    pub async fn get_json_bearer(
+        &self,
+        url: &str,
+        token: &str,
+    ) -> Result<serde_json::Value, OutboundError> {
+        let url = self.check(url)?;
+        let req = self
+            .http
+            .get(url)
+            .header("accept", "application/json")
+            .bearer_auth(token);
+        json_of(self.send(req).await?)
+    }
+
     /// POSTs a form to `url` (a token endpoint), with optional HTTP Basic credentials; the
     /// answer as JSON whatever its status (token endpoints answer errors as JSON with 400).
     pub async fn post_form(

@@ -111,6 +111,11 @@ pub const TENANT: &[Migration] = &[
         name: "tenant/011_federation.surql",
         sql: include_str!("../../schema/surreal/tenant/011_federation.surql"),
     },
+    Migration {
+        version: 12,
+        name: "tenant/012_federation_kinds.surql",
+        sql: include_str!("../../schema/surreal/tenant/012_federation_kinds.surql"),
+    },
 ];
 
 /// Applies the migrations newer than the database's recorded version, all in one

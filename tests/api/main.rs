@@ -15,6 +15,7 @@ mod docs;
 mod enumeration;
 mod federated_signin;
 mod federation;
+mod federation_kinds;
 mod fuzz;
 mod graphql_abuse;
 mod graphql_http;

@@ -7,6 +7,8 @@
 pub struct UpstreamProvider {
     child: tokio::process::Child,
     pub issuer: String,
+    /// Scheme, host and port (the issuer has a path in the Entra-shaped mode).
+    pub origin: String,
 }
 
 impl UpstreamProvider {
@@ -30,11 +32,14 @@ impl UpstreamProvider {
             .expect("the upstream printed its issuer");
         // Keep reading what it prints: a closed pipe would kill it at its next line.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let issuer = serde_json::from_str::<serde_json::Value>(&first).unwrap()["issuer"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        Self { child, issuer }
+        let said = serde_json::from_str::<serde_json::Value>(&first).unwrap();
+        let issuer = said["issuer"].as_str().unwrap().to_string();
+        let origin = said["origin"].as_str().unwrap().to_string();
+        Self {
+            child,
+            issuer,
+            origin,
+        }
     }
 }
 
