@@ -334,8 +334,14 @@ impl Ctx {
         c: &ClientRow,
         user: &crate::store::users::UserRow,
         method: AuthMethod,
+        idp: Option<&str>,
     ) -> Response {
-        let (cookie, sso) = match self.st.flow.start_sso(&self.tenant, user, method).await {
+        let (cookie, sso) = match self
+            .st
+            .flow
+            .start_sso(&self.tenant, user, method, idp)
+            .await
+        {
             Ok(x) => x,
             Err(e) => return unavailable(e),
         };
@@ -427,7 +433,10 @@ pub(super) async fn login_submit(p: Form<Peer>) -> Result<Response, Response> {
             .check_login(&c.tenant, identifier, password, &info)
             .await;
     Ok(match checked {
-        Ok(user) => c.signed_in(&r, &client, &user, AuthMethod::Password).await,
+        Ok(user) => {
+            c.signed_in(&r, &client, &user, AuthMethod::Password, None)
+                .await
+        }
         Err(e) => c.step_failed(&r, identifier, e).await,
     })
 }
@@ -452,7 +461,7 @@ pub(super) async fn mfa_submit(p: Form<Peer>) -> Result<Response, Response> {
             .complete_mfa(&c.tenant, mfa_token, factor, &info)
             .await;
     Ok(match completed {
-        Ok((user, method)) => c.signed_in(&r, &client, &user, method).await,
+        Ok((user, method)) => c.signed_in(&r, &client, &user, method, None).await,
         Err(ServiceError::InvalidCredentials) => {
             // The same second step again, with the message (the token counted the failure);
             // a code field only: a passkey answer that failed starts the sign-in over.
@@ -506,7 +515,10 @@ pub(super) async fn passkey_submit(p: Form<Peer>) -> Result<Response, Response> 
             .complete_passkey_login(&c.tenant, challenge, &credential, &info)
             .await;
     Ok(match completed {
-        Ok(user) => c.signed_in(&r, &client, &user, AuthMethod::Passkey).await,
+        Ok(user) => {
+            c.signed_in(&r, &client, &user, AuthMethod::Passkey, None)
+                .await
+        }
         Err(e) => c.step_failed(&r, "", e).await,
     })
 }

@@ -92,11 +92,15 @@ pub(super) async fn callback(
             let (r, client_row) = c.request(Some(&request), None).await?;
             if second_step {
                 match st.mfa.second_step_after_federation(&c.tenant, &user).await {
-                    Ok(()) => c.signed_in(&r, &client_row, &user, method).await,
+                    Ok(()) => {
+                        c.signed_in(&r, &client_row, &user, method, Some(&provider))
+                            .await
+                    }
                     Err(e) => c.step_failed(&r, "", e).await,
                 }
             } else {
-                c.signed_in(&r, &client_row, &user, method).await
+                c.signed_in(&r, &client_row, &user, method, Some(&provider))
+                    .await
             }
         }
         Err(e) => refused(&c, &provider, e, &client).await,

@@ -397,6 +397,7 @@ impl AuthorizationFlow {
             auth_time: sso.auth_time,
             amr: sso.amr.clone(),
             sso: sso.sid.clone(),
+            idp: sso.idp.clone(),
             expires_at: now + chrono::Duration::seconds(CODE_SECONDS),
             used_at: None,
             session: None,
@@ -444,6 +445,7 @@ impl AuthorizationFlow {
         tenant: &Tenant,
         user: &UserRow,
         method: AuthMethod,
+        idp: Option<&str>,
     ) -> Result<(String, SsoRow), ServiceError> {
         let now = self.clock.now();
         let cookie = random_token(32);
@@ -452,6 +454,7 @@ impl AuthorizationFlow {
             user: user.id.clone(),
             auth_time: now,
             amr: method.amr().iter().map(|a| a.to_string()).collect(),
+            idp: idp.map(str::to_string),
             expires_at: now + chrono::Duration::hours(SSO_HOURS),
             revoked_at: None,
         };

@@ -246,6 +246,8 @@ pub struct CodeRow {
     pub amr: Vec<String>,
     /// The browser session's public id (`sid`).
     pub sso: String,
+    /// The identity provider the user signed in through, if any (the tokens' `idp`).
+    pub idp: Option<String>,
     /// Expiry.
     pub expires_at: DateTime<Utc>,
     /// Set once exchanged.
@@ -259,7 +261,7 @@ pub async fn put_code(db: &Db, hash: &str, c: &CodeRow, now: DateTime<Utc>) -> S
     db.query(
         "CREATE $rid SET client_id = $client, user = $user, redirect_uri = $redirect, scope = $scope,
              nonce = $nonce, code_challenge = $challenge, auth_time = $auth_time, amr = $amr,
-             sso = $sso, created_at = $now, expires_at = $exp",
+             sso = $sso, idp = $idp, created_at = $now, expires_at = $exp",
     )
     .bind(("rid", RecordId::new("auth_code", hash)))
     .bind(("client", c.client_id.clone()))
@@ -271,6 +273,7 @@ pub async fn put_code(db: &Db, hash: &str, c: &CodeRow, now: DateTime<Utc>) -> S
     .bind(("auth_time", c.auth_time))
     .bind(("amr", c.amr.clone()))
     .bind(("sso", c.sso.clone()))
+    .bind(("idp", c.idp.clone()))
     .bind(("now", now))
     .bind(("exp", c.expires_at))
     .exec()
@@ -281,7 +284,7 @@ pub async fn put_code(db: &Db, hash: &str, c: &CodeRow, now: DateTime<Utc>) -> S
 pub async fn code(db: &Db, hash: &str) -> StoreResult<Option<CodeRow>> {
     db.query(
         "SELECT client_id, user, redirect_uri, scope, nonce, code_challenge, auth_time, amr,
-                 sso, expires_at, used_at, session FROM ONLY $rid",
+                 sso, idp, expires_at, used_at, session FROM ONLY $rid",
     )
     .bind(("rid", RecordId::new("auth_code", hash)))
     .take(0)
@@ -321,6 +324,8 @@ pub struct SsoRow {
     pub auth_time: DateTime<Utc>,
     /// How (RFC 8176).
     pub amr: Vec<String>,
+    /// The identity provider the user signed in through, if any.
+    pub idp: Option<String>,
     /// Expiry.
     pub expires_at: DateTime<Utc>,
     /// Set once ended.
@@ -331,13 +336,14 @@ pub struct SsoRow {
 pub async fn put_sso(db: &Db, hash: &str, s: &SsoRow, now: DateTime<Utc>) -> StoreResult<()> {
     db.query(
         "CREATE $rid SET sid = $sid, user = $user, auth_time = $auth_time, amr = $amr,
-             created_at = $now, expires_at = $exp",
+             idp = $idp, created_at = $now, expires_at = $exp",
     )
     .bind(("rid", RecordId::new("sso_session", hash)))
     .bind(("sid", s.sid.clone()))
     .bind(("user", s.user.clone()))
     .bind(("auth_time", s.auth_time))
     .bind(("amr", s.amr.clone()))
+    .bind(("idp", s.idp.clone()))
     .bind(("now", now))
     .bind(("exp", s.expires_at))
     .exec()
@@ -347,7 +353,7 @@ pub async fn put_sso(db: &Db, hash: &str, s: &SsoRow, now: DateTime<Utc>) -> Sto
 /// A live browser session by cookie hash.
 pub async fn live_sso(db: &Db, hash: &str, now: DateTime<Utc>) -> StoreResult<Option<SsoRow>> {
     let row: Option<SsoRow> = db
-        .query("SELECT sid, user, auth_time, amr, expires_at, revoked_at FROM ONLY $rid")
+        .query("SELECT sid, user, auth_time, amr, idp, expires_at, revoked_at FROM ONLY $rid")
         .bind(("rid", RecordId::new("sso_session", hash)))
         .take(0)
         .await?;

@@ -350,6 +350,7 @@ impl TokenEndpoint {
             client_id: client.id.clone(),
             scope: row.scope.clone(),
             sso: row.sso.clone(),
+            idp: row.idp.clone(),
         };
         let (tokens, session) = self
             .sessions

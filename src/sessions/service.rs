@@ -49,6 +49,8 @@ pub struct OAuthGrant {
     pub scope: Vec<String>,
     /// The browser session's public id.
     pub sso: String,
+    /// The identity provider the browser session signed in through, if any.
+    pub idp: Option<String>,
 }
 
 /// An authenticated caller, from a verified access token whose session is live.
@@ -328,7 +330,9 @@ impl SessionService {
         method: AuthMethod,
         grant: Option<&OAuthGrant>,
     ) -> Result<(AuthTokens, String), ServiceError> {
-        self.start(tenant, user, client, method, grant, None).await
+        let idp = grant.and_then(|g| g.idp.clone());
+        self.start(tenant, user, client, method, grant, idp.as_deref())
+            .await
     }
 
     async fn start(

@@ -13,7 +13,7 @@ use crate::helpers::*;
 use crate::upstream::{UpstreamAnswer, UpstreamProvider, sign_in_upstream};
 
 const PUBLIC: &str = "http://latchkey.test";
-const APP: &str = "https://app.example/after-upstream";
+pub(crate) const APP: &str = "https://app.example/after-upstream";
 const PROVIDER_FIELDS: &str = "id kind name buttonLabel enabled issuer clientId clientSecretSet scopes allowSignUp accountLinking trustEmailVerified redirectUri";
 
 struct Fed {
@@ -83,7 +83,7 @@ pub(crate) fn query(url: &str) -> std::collections::HashMap<String, String> {
         .collect()
 }
 
-fn claims(token: &str) -> Value {
+pub(crate) fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -93,21 +93,28 @@ fn claims(token: &str) -> Value {
     .unwrap()
 }
 
+/// A server allowed to call loopback upstreams, with tenant `acme` (its admin's token
+/// answered) and an app whose redirect URI is `APP`.
+pub(crate) async fn acme_with_app() -> (TestApp, String) {
+    let app = TestApp::spawn_platform(&[("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true")]).await;
+    let admin = app.create_tenant_with_admin("acme").await;
+    let b = app
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation($i: CreateClientInput!) { createClient(input: $i) { client { id } } }",
+            json!({"i": {"name": "App", "type": "PUBLIC", "redirectUris": [APP]}}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    (app, admin)
+}
+
 impl Fed {
     /// A tenant `acme` with an app redirect URI registered, a real upstream, and a provider
     /// for it (with `input` merged into the creation), its client registered upstream.
     async fn start(input: Value) -> Self {
-        let app = TestApp::spawn_platform(&[("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true")]).await;
-        let admin = app.create_tenant_with_admin("acme").await;
-        let b = app
-            .gql_tenant(
-                "acme",
-                Some(&admin),
-                "mutation($i: CreateClientInput!) { createClient(input: $i) { client { id } } }",
-                json!({"i": {"name": "App", "type": "PUBLIC", "redirectUris": [APP]}}),
-            )
-            .await;
-        assert!(b["errors"].is_null(), "{b}");
+        let (app, admin) = acme_with_app().await;
         let up = UpstreamProvider::start(json!({})).await;
         let mut i =
             json!({"kind": "OIDC", "name": "Upstream", "issuer": up.issuer, "clientId": "pending"});
@@ -588,6 +595,15 @@ async fn the_hosted_sign_in_page_offers_the_provider_and_returns_to_the_relying_
         .as_str()
         .unwrap()
         .to_string();
+    // First party: no consent page between the sign-in and the app's code.
+    let b = f
+        .gql(
+            Some(&f.admin),
+            "mutation($id: ID!) { updateClient(id: $id, input: {firstParty: true}) { id } }",
+            json!({"id": client}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
     let mut authorize = url::Url::parse(&format!("{PUBLIC}/t/acme/authorize")).unwrap();
     authorize
         .query_pairs_mut()
@@ -626,14 +642,32 @@ async fn the_hosted_sign_in_page_offers_the_provider_and_returns_to_the_relying_
     let (status, location, body) = browser.get(&f.app.base, &callback).await;
     assert_eq!(status, 303, "{body}");
     let back = location.unwrap();
-    // First party or not, the app gets its code (or the consent page first).
-    if back.starts_with(APP) {
-        let q = query(&back);
-        assert_eq!(q["state"], "st-1");
-        assert!(q.contains_key("code"));
-    } else {
-        assert!(back.contains("/t/acme/consent"), "{back}");
-    }
+    assert!(back.starts_with(APP), "{back}");
+    let q = query(&back);
+    assert_eq!(q["state"], "st-1");
+    // The app's tokens say the user signed in through the provider (amr fed, idp its id).
+    let tokens: Value = reqwest::Client::new()
+        .post(format!("{}/t/acme/oauth/token", f.app.base))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", q["code"].as_str()),
+            ("redirect_uri", APP),
+            ("client_id", client.as_str()),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = claims(
+        tokens["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{tokens}")),
+    );
+    assert_eq!(access["amr"], json!(["fed"]), "{access}");
+    assert_eq!(access["idp"], f.provider.as_str(), "{access}");
 }
 
 #[tokio::test]
@@ -700,4 +734,46 @@ async fn an_upstream_that_stopped_mid_sign_in_is_a_clear_error_at_the_frontend()
         "{q:?}"
     );
     assert!(!q.contains_key("code"));
+}
+
+/// Where the tenant requires a second factor, an upstream sign-in counts as both factors only
+/// when the provider is set to trust the upstream's MFA and its id_token's `amr` says it was
+/// used; otherwise latchkey's own second step is due.
+#[tokio::test]
+async fn the_upstreams_mfa_stands_for_the_second_factor_only_when_trusted_and_asserted() {
+    let f = Fed::start(json!({"trustUpstreamMfa": true})).await;
+    let b = f
+        .gql(
+            Some(&f.admin),
+            "mutation { updateTenantSettings(input: {mfa: REQUIRED}) { mfa } }",
+            json!({}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    // The upstream says nothing of a second factor: latchkey's own is due.
+    let landed = f.api_sign_in("ada").await;
+    let b = f.complete(&landed["code"]).await;
+    assert!(code_of(&b).starts_with("MFA_"), "{b}");
+    // It says `otp` beside `pwd` and the provider trusts it: signed in, amr fed + mfa.
+    let landed = f.api_sign_in("mfa-grace").await;
+    let b = f.complete(&landed["code"]).await;
+    assert!(b["errors"].is_null(), "{b}");
+    let access = claims(
+        b["data"]["completeFederatedSignIn"]["accessToken"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(access["amr"], json!(["fed", "mfa"]), "{access}");
+    // Not trusted any more: the same assertion no longer stands for the second factor.
+    let b = f
+        .gql(
+            Some(&f.admin),
+            "mutation($id: ID!) { updateIdentityProvider(id: $id, input: {trustUpstreamMfa: false}) { trustUpstreamMfa } }",
+            json!({"id": f.provider}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let landed = f.api_sign_in("mfa-grace").await;
+    let b = f.complete(&landed["code"]).await;
+    assert!(code_of(&b).starts_with("MFA_"), "{b}");
 }
