@@ -101,7 +101,12 @@ impl RecoveryService {
             Err(e) => return Err(e.into()),
         }
         self.gate.clear_login_failures(tenant, &user.id).await;
-        let info = AuditInfo::about(Some(&user.id), client);
+        let mut info = AuditInfo::about(Some(&user.id), client);
+        if !user.email_verified {
+            info = info.with_detail(
+                "the address was never verified: its linked identities were removed".into(),
+            );
+        }
         self.audit(tenant, "password_reset", info).await;
         self.mailer.notify(tenant.slug(), &notice_id);
         Ok(true)

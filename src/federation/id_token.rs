@@ -43,12 +43,6 @@ pub struct UpstreamClaims {
     /// The party it was issued to.
     #[serde(default)]
     pub azp: Option<String>,
-    /// Microsoft: the directory (tenant) the account belongs to.
-    #[serde(default)]
-    pub tid: Option<String>,
-    /// Microsoft: the account's object id in that directory.
-    #[serde(default)]
-    pub oid: Option<String>,
     /// Every claim as sent (for a provider's claim mapping).
     #[serde(skip)]
     pub raw: serde_json::Value,
@@ -95,9 +89,11 @@ const ALLOWED: &[Algorithm] = &[
 
 /// What the token must match.
 pub struct Expected<'a> {
-    /// The provider's issuer; Microsoft's multi-tenant issuer holds `{tenantid}`, which the
-    /// token's own `tid` fills.
+    /// The provider's issuer.
     pub issuer: &'a str,
+    /// Microsoft's multi-tenant issuer: `issuer` holds `{tenantid}`, which the token's own
+    /// `tid` fills (never switched on by the issuer's text alone).
+    pub templated: bool,
     /// Our client id there.
     pub client_id: &'a str,
     /// This sign-in's nonce.
@@ -130,7 +126,7 @@ pub fn verify(
     v.validate_exp = false;
     v.validate_nbf = false;
     v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    let template = want.issuer.contains(TENANT_PLACEHOLDER);
+    let template = want.templated && want.issuer.contains(TENANT_PLACEHOLDER);
     if !template {
         v.set_issuer(&[want.issuer]);
     }
@@ -155,7 +151,7 @@ pub fn verify(
     if template {
         // The template filled with the token's own directory: a token of directory A claiming
         // to come from directory B's issuer does not pass.
-        let tid = claims.tid.as_deref().unwrap_or("");
+        let tid = claims.raw["tid"].as_str().unwrap_or("");
         if tid.is_empty() || claims.iss != issuer_for(want.issuer, tid) {
             return Err(bad("the id_token comes from another issuer"));
         }
@@ -216,6 +212,7 @@ mod tests {
             client_id: "latchkey",
             nonce: "n-1",
             now: NOW,
+            templated: false,
         }
     }
 
@@ -279,13 +276,14 @@ mod tests {
         let (key, keys) = upstream();
         let mut want = want();
         want.issuer = "https://login.example/{tenantid}/v2.0";
+        want.templated = true;
         let t1 = "72f988bf-86f1-41af-91ab-2d7cd011db47";
         let t2 = "11111111-2222-3333-4444-555555555555";
         let mut c = claims();
         c["iss"] = json!(format!("https://login.example/{t1}/v2.0"));
         c["tid"] = json!(t1);
         let got = verify(&sign(&key, "k1", &c), &keys, &want).unwrap();
-        assert_eq!(got.tid.as_deref(), Some(t1));
+        assert_eq!(got.raw["tid"], t1);
         c["tid"] = json!(t2);
         assert_eq!(
             verify(&sign(&key, "k1", &c), &keys, &want).unwrap_err(),

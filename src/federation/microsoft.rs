@@ -38,11 +38,28 @@ pub fn authority(host: &str, directory: &str) -> String {
     format!("{}/{directory}/v2.0", host.trim_end_matches('/'))
 }
 
-/// Whether a discovery document's `reported` issuer fits what was asked for: the same issuer,
-/// or for a multi-tenant directory the template on the same host.
+/// Whether a discovery document's `reported` issuer fits what was asked for: the same issuer;
+/// for `common` and `organizations` the template on the same host; for `consumers` the
+/// personal accounts' directory, which its document names.
 pub fn accepts_issuer(host: &str, directory: &str, reported: &str) -> bool {
     reported == authority(host, directory)
-        || (!is_guid(directory) && reported == authority(host, TENANT_PLACEHOLDER))
+        || (matches!(directory, "common" | "organizations")
+            && reported == authority(host, TENANT_PLACEHOLDER))
+        || (directory == "consumers" && reported == authority(host, CONSUMERS_TID))
+}
+
+/// Whether an allow-list leaves anyone in under `directory` (empty: no list).
+pub fn allow_list_fits(directory: &str, allowed: &[String]) -> bool {
+    let has = |t: &str| allowed.iter().any(|a| a.eq_ignore_ascii_case(t));
+    allowed.is_empty()
+        || match directory {
+            "consumers" => has(CONSUMERS_TID),
+            "common" => true,
+            "organizations" => allowed
+                .iter()
+                .any(|a| !a.eq_ignore_ascii_case(CONSUMERS_TID)),
+            one => has(one),
+        }
 }
 
 /// The issuer an id_token from directory `tid` must carry, given the provider's (possibly
@@ -96,6 +113,14 @@ mod tests {
         assert!(accepts_issuer(AUTHORITY_HOST, "organizations", template));
         assert!(accepts_issuer(AUTHORITY_HOST, "common", template));
         assert!(!accepts_issuer(AUTHORITY_HOST, T1, template));
+        assert!(!accepts_issuer(AUTHORITY_HOST, "consumers", template));
+        assert!(accepts_issuer(
+            AUTHORITY_HOST,
+            "consumers",
+            &format!("https://login.microsoftonline.com/{CONSUMERS_TID}/v2.0")
+        ));
+        assert!(allow_list_fits(T1, &[T1.into()]) && !allow_list_fits(T1, &[T2.into()]));
+        assert!(!allow_list_fits("consumers", &[T1.into()]));
         assert!(accepts_issuer(
             AUTHORITY_HOST,
             T1,

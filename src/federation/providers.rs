@@ -180,9 +180,17 @@ impl FederationService {
         if url.len() > 500 {
             return Err(ServiceError::bad_input(field, "is too long"));
         }
-        self.outbound
+        let parsed = self
+            .outbound
             .check(&url)
             .map_err(|e| ServiceError::bad_input(field, &e.to_string()))?;
+        // Authorization URLs go to browsers and every URL into logs: no credentials in them.
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(ServiceError::bad_input(field, "must not hold credentials"));
+        }
+        if parsed.fragment().is_some() {
+            return Err(ServiceError::bad_input(field, "must not have a fragment"));
+        }
         Ok(url)
     }
 
@@ -338,8 +346,37 @@ impl FederationService {
         }
         if oauth2 {
             p.issuer = origin(&p.authorization_endpoint);
+            // The code and the client secret go to the token URL: it must be the authorization
+            // server's own (a GitHub Enterprise Server's code is no business of github.com).
+            if !p.token_endpoint.is_empty() && origin(&p.token_endpoint) != p.issuer {
+                return Err(ServiceError::bad_input(
+                    "tokenUrl",
+                    "must be on the authorization URL's origin",
+                ));
+            }
         }
-        if let Some(m) = spec.claim_mapping {
+        if let Some(given) = spec.claim_mapping {
+            // Members given replace the stored ones (an empty string: back to the default);
+            // the rest stay, so `{name: ...}` on GitHub keeps its subject `id`.
+            let mut m = p.mapping();
+            let set = |slot: &mut Option<String>, v: Option<String>| {
+                if let Some(v) = v {
+                    *slot = (!v.trim().is_empty()).then(|| v.trim().to_string());
+                }
+            };
+            if kind.is_openid() && (given.subject.is_some() || given.email_verified.is_some()) {
+                // An OpenID provider's subject is `sub` and its verification is its own claim;
+                // a mapping may read the address or names elsewhere, not re-key or re-verify.
+                return Err(ServiceError::bad_input(
+                    "claimMapping",
+                    "subject and emailVerified are mapped for OAUTH2 and GITHUB only",
+                ));
+            }
+            set(&mut m.subject, given.subject);
+            set(&mut m.email, given.email);
+            set(&mut m.email_verified, given.email_verified);
+            set(&mut m.name, given.name);
+            set(&mut m.username, given.username);
             let paths = [
                 ("claimMapping.subject", &m.subject),
                 ("claimMapping.email", &m.email),
@@ -383,7 +420,7 @@ impl FederationService {
             p.authority_host = Some(h);
         }
         if let Some(list) = spec.allowed_directories {
-            if kind != Kind::Microsoft {
+            if kind != Kind::Microsoft && !list.is_empty() {
                 return Err(ServiceError::bad_input(
                     "allowedDirectories",
                     "is for MICROSOFT",
@@ -396,6 +433,17 @@ impl FederationService {
                 ));
             }
             p.allowed_directories = list.iter().map(|d| d.to_ascii_lowercase()).collect();
+        }
+        if kind == Kind::Microsoft
+            && !microsoft::allow_list_fits(
+                p.directory.as_deref().unwrap_or("common"),
+                &p.allowed_directories,
+            )
+        {
+            return Err(ServiceError::bad_input(
+                "allowedDirectories",
+                "holds no directory that this directory setting lets in",
+            ));
         }
         if kind == Kind::Microsoft {
             let host = p
@@ -418,14 +466,26 @@ impl FederationService {
             p.apple_key_id = Some(text("appleKeyId", k, 40)?);
         }
         if let Some(key) = spec.apple_private_key {
+            if kind != Kind::Apple {
+                return Err(ServiceError::bad_input("applePrivateKey", "is for APPLE"));
+            }
             if key.len() > 4000 {
                 return Err(ServiceError::bad_input("applePrivateKey", "is too long"));
             }
-            apple::signing_key(&key).map_err(|m| ServiceError::bad_input("applePrivateKey", m))?;
+            // Signing once now proves the key is one Apple takes (P-256), not a later failure.
+            apple::client_secret("t", "k", "c", &key, apple::ISSUER, 0)
+                .map_err(|m| ServiceError::bad_input("applePrivateKey", m))?;
             p.client_secret_sealed = Some(self.secrets.seal(&context, key.trim().as_bytes()));
         }
-        if kind != Kind::Apple && (p.apple_team_id.is_some() || p.apple_key_id.is_some()) {
-            return Err(ServiceError::bad_input("appleTeamId", "is for APPLE"));
+        if kind != Kind::Apple {
+            for (field, set) in [
+                ("appleTeamId", p.apple_team_id.is_some()),
+                ("appleKeyId", p.apple_key_id.is_some()),
+            ] {
+                if set {
+                    return Err(ServiceError::bad_input(field, "is for APPLE"));
+                }
+            }
         }
         if kind == Kind::Apple {
             let missing = [
@@ -595,6 +655,20 @@ impl FederationService {
         let mut p = fed_store::provider(tenant.db(), id)
             .await?
             .ok_or_else(|| ServiceError::bad_input("id", "no such identity provider"))?;
+        let subject_before = p.mapping().subject;
+        let subject_given = spec.claim_mapping.as_ref().and_then(|m| m.subject.clone());
+        let rekeyed = subject_given.is_some_and(|s| {
+            let s = s.trim();
+            Some(s) != subject_before.as_deref() && !(s.is_empty() && subject_before.is_none())
+        });
+        // Identities are keyed by the subject: reading it elsewhere would orphan every linked
+        // account, or hand one to whoever's new subject value matches.
+        if rekeyed && fed_store::provider_has_identities(tenant.db(), id).await? {
+            return Err(ServiceError::bad_input(
+                "claimMapping.subject",
+                "cannot change while identities are linked through this provider",
+            ));
+        }
         if self.apply_spec(tenant, &mut p, spec)? {
             self.discover_into(&mut p).await?;
         }

@@ -327,6 +327,12 @@ impl FederationService {
             .state
             .clone()
             .ok_or_else(|| CallbackError::Refused("The answer has no state.".into()))?;
+        // Bounded: a posted answer is a handful of short fields (Apple's `user` is a name and
+        // an address).
+        let too_long = |v: &Option<String>| v.as_ref().is_some_and(|v| v.len() > 4096);
+        if too_long(&params.code) || too_long(&params.user) || too_long(&params.error_description) {
+            return Err(CallbackError::Refused("The answer is malformed.".into()));
+        }
         let posted =
             serde_json::to_string(params).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let hash = self.secrets.hash_token(&state);
@@ -402,7 +408,7 @@ impl FederationService {
         // §4.4.2.2). A templated issuer (Microsoft's `{tenantid}`) is compared with the
         // id_token's own issuer once that is verified.
         let kind = Kind::parse(&p.kind);
-        let templated = p.issuer.contains(TENANT_PLACEHOLDER);
+        let templated = kind == Kind::Microsoft && p.issuer.contains(TENANT_PLACEHOLDER);
         match params.iss.as_deref() {
             _ if !kind.is_openid() || templated => {}
             Some(iss) if iss != p.issuer => {
@@ -522,6 +528,7 @@ impl FederationService {
             client_id: &p.client_id,
             nonce: &flow.nonce,
             now,
+            templated: kind == Kind::Microsoft,
         };
         let keys: JwkSet = serde_json::from_str(&p.jwks).unwrap_or(JwkSet { keys: Vec::new() });
         let mut claims = match id_token::verify(token, &keys, &want) {
@@ -539,7 +546,8 @@ impl FederationService {
             }
             other => other.map_err(|e| e.to_string()),
         }?;
-        if p.issuer.contains(TENANT_PLACEHOLDER)
+        if kind == Kind::Microsoft
+            && p.issuer.contains(TENANT_PLACEHOLDER)
             && params.iss.as_deref().is_some_and(|iss| iss != claims.iss)
         {
             return Err(format!(
@@ -560,8 +568,8 @@ impl FederationService {
                 claims.sub = microsoft::identity_key(
                     p.directory.as_deref().unwrap_or("common"),
                     &p.allowed_directories,
-                    claims.tid.as_deref(),
-                    claims.oid.as_deref(),
+                    claims.raw["tid"].as_str(),
+                    claims.raw["oid"].as_str(),
                 )
                 .map_err(|e| format!("{}: {e}.", p.name))?;
                 // Entra does not verify `email` (nOAuth): never believed.
@@ -615,8 +623,6 @@ impl FederationService {
             preferred_username: m.username,
             amr: Vec::new(),
             azp: None,
-            tid: None,
-            oid: None,
             raw: info,
         })
     }

@@ -229,6 +229,18 @@ pub async fn identity_by_subject(
     Ok(rows.into_iter().next())
 }
 
+/// Whether any identity is linked through `provider`.
+pub async fn provider_has_identities(db: &Db, provider: &str) -> StoreResult<bool> {
+    let ids: Vec<String> = db
+        .query(
+            "SELECT VALUE record::id(id) FROM federated_identity WHERE provider = $provider LIMIT 1",
+        )
+        .bind(("provider", provider.to_string()))
+        .take(0)
+        .await?;
+    Ok(!ids.is_empty())
+}
+
 /// An account's linked identities, oldest first.
 pub async fn identities_of(db: &Db, user: &str) -> StoreResult<Vec<IdentityRow>> {
     db.query(format!(

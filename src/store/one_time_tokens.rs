@@ -116,6 +116,13 @@ pub async fn issue(
 /// Spends a reset token and applies the new password in one transaction: sets the hash,
 /// revokes every session of the user and queues the "password changed" notice. Fails with
 /// `Precondition` when the token was used, superseded or expired meanwhile.
+///
+/// When the account's address was never verified, its linked upstream identities go too: an
+/// upstream that does not vouch for addresses (Microsoft Entra, whose `email` any directory
+/// admin can set) may have made the account under someone else's address, and the reset is
+/// the address's owner claiming it; the identity of whoever made it must not keep signing in
+/// (the pre-account-hijacking attack, the other way round). A legitimate owner links again
+/// after signing in.
 pub async fn consume_reset(
     db: &Db,
     token_id: &str,
@@ -124,7 +131,10 @@ pub async fn consume_reset(
     notice: QueuedMail,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let then = "UPDATE $uid SET password_hash = $hash, updated_at = $now;
+    let then = "IF !(SELECT VALUE email_verified FROM ONLY $uid) {
+             DELETE federated_identity WHERE user = $ukey;
+         };
+         UPDATE $uid SET password_hash = $hash, updated_at = $now;
          UPDATE session SET revoked_at = $now, revoked_reason = 'password_reset' WHERE user = $ukey AND revoked_at IS NONE;
          UPDATE sso_session SET revoked_at = $now WHERE user = $ukey AND revoked_at IS NONE;
          CREATE $oid CONTENT $mail;";

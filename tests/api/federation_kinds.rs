@@ -38,6 +38,27 @@ impl Site {
         Self { app, admin }
     }
 
+    /// As [`Site::start`], with mail going to `sink`.
+    async fn with_mail(sink: &SmtpSink) -> Self {
+        let app = TestApp::spawn_platform(&[
+            ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("SMTP_URL", &sink.url()),
+            ("MAIL_FROM", "Latchkey Test <no-reply@latchkey.test>"),
+        ])
+        .await;
+        let admin = app.create_tenant_with_admin("acme").await;
+        let b = app
+            .gql_tenant(
+                "acme",
+                Some(&admin),
+                "mutation($i: CreateClientInput!) { createClient(input: $i) { client { id } } }",
+                json!({"i": {"name": "App", "type": "PUBLIC", "redirectUris": [APP]}}),
+            )
+            .await;
+        assert!(b["errors"].is_null(), "{b}");
+        Self { app, admin }
+    }
+
     async fn gql(&self, token: Option<&str>, q: &str, v: Value) -> Value {
         self.app.gql_tenant("acme", token, q, v).await
     }
@@ -190,6 +211,18 @@ async fn an_oauth2_provider_signs_in_through_userinfo_and_the_primary_verified_a
     let again = site.complete(&again["code"]).await;
     assert_eq!(again["user"]["id"], done["user"]["id"]);
 
+    // The subject cannot be read elsewhere once identities are keyed by it; other members of
+    // the mapping change alone, the rest stays.
+    let b = site
+        .update(id, json!({"claimMapping": {"subject": "email"}}))
+        .await;
+    assert_eq!(field(&b).as_deref(), Some("claimMapping.subject"), "{b}");
+    let b = site
+        .update(id, json!({"claimMapping": {"name": "name"}}))
+        .await;
+    let m = &b["data"]["updateIdentityProvider"]["claimMapping"];
+    assert_eq!(m["subject"], "sub", "{b}");
+    assert_eq!(m["name"], "name", "{b}");
     // A primary address that is not verified is not taken at all (not even the verified
     // secondary one): no address, no account.
     let landed = site.sign_in(id, "unverified-eve").await;
@@ -245,7 +278,10 @@ async fn the_github_preset_uses_githubs_endpoints_and_keys_accounts_by_numeric_i
     let b = site
         .update(
             p["id"].as_str().unwrap(),
-            json!({"authorizationUrl": "https://github.corp.example/login/oauth/authorize"}),
+            json!({"authorizationUrl": "https://github.corp.example/login/oauth/authorize",
+                "tokenUrl": "https://github.corp.example/login/oauth/access_token",
+                "userinfoUrl": "https://github.corp.example/api/v3/user",
+                "emailsUrl": "https://github.corp.example/api/v3/user/emails"}),
         )
         .await;
     assert_eq!(
@@ -299,6 +335,34 @@ async fn each_kind_says_which_setting_is_missing_or_wrong() {
             json!({"kind": "OIDC", "name": "O", "clientId": "c", "issuer": "https://x.example",
                 "directory": "common"}),
             "directory",
+        ),
+        // Apple's key never goes to another kind's token endpoint as a secret.
+        (
+            json!({"kind": "OIDC", "name": "O", "clientId": "c", "issuer": "https://x.example",
+                "applePrivateKey": "x"}),
+            "applePrivateKey",
+        ),
+        // An OpenID provider's subject is `sub`: not re-keyed by a mapping.
+        (
+            json!({"kind": "OIDC", "name": "O", "clientId": "c", "issuer": "https://x.example",
+                "claimMapping": {"subject": "email"}}),
+            "claimMapping",
+        ),
+        // A GitHub Enterprise code and secret never go to github.com's token endpoint.
+        (
+            json!({"kind": "GITHUB", "name": "G", "clientId": "c",
+                "authorizationUrl": "https://github.corp.example/login/oauth/authorize"}),
+            "tokenUrl",
+        ),
+        (
+            json!({"kind": "OAUTH2", "name": "X", "clientId": "c", "authorizationUrl": "https://u:p@x.example/a",
+                "tokenUrl": "https://x.example/t", "userinfoUrl": "https://x.example/u"}),
+            "authorizationUrl",
+        ),
+        (
+            json!({"kind": "MICROSOFT", "name": "M", "clientId": "c", "directory": "consumers",
+                "allowedDirectories": ["11111111-2222-3333-4444-555555555555"]}),
+            "allowedDirectories",
         ),
     ];
     for (input, want) in cases {
@@ -501,4 +565,63 @@ async fn an_expired_id_token_is_refused_at_the_callback() {
         landed["error_description"].contains("expired"),
         "{landed:?}"
     );
+}
+
+/// The pre-account-hijacking attack through a provider that does not vouch for addresses: an
+/// attacker's Entra directory says `email` is the victim's, and a first sign-in makes an
+/// (unverified) account under it. When the address's owner takes the account by a password
+/// reset, the attacker's identity is removed with the reset: it no longer signs in.
+#[tokio::test]
+async fn a_reset_by_the_addresses_owner_removes_identities_an_unverifying_provider_linked() {
+    let sink = SmtpSink::start();
+    let site = Site::with_mail(&sink).await;
+    let up = UpstreamProvider::start(json!({"entra": {"tid": TID}})).await;
+    let p = site
+        .provider(
+            json!({"kind": "MICROSOFT", "name": "Contoso", "clientId": "pending",
+            "authorityHost": up.origin, "directory": TID}),
+        )
+        .await;
+    let id = p["id"].as_str().unwrap();
+    site.register(&up, &p, "client_secret_basic").await;
+    let landed = site.sign_in(id, "ada").await;
+    let made = site.complete(&landed["code"]).await;
+    assert_eq!(made["user"]["emailVerified"], false);
+    // The owner of ada@upstream.example resets the password of "their" account.
+    let b = site
+        .gql(
+            None,
+            "mutation($e: String!) { requestPasswordReset(email: $e) }",
+            json!({"e": "ada@upstream.example"}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let mail = sink.wait_for("ada@upstream.example", "Reset your").await;
+    let b = site
+        .gql(
+            None,
+            "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }",
+            json!({"t": mail.token(), "p": PASSWORD}),
+        )
+        .await;
+    assert_eq!(b["data"]["resetPassword"], true, "{b}");
+    // The identity that made the account no longer signs in to it.
+    let landed = site.sign_in(id, "ada").await;
+    assert_eq!(landed["error"], "access_denied", "{landed:?}");
+    assert!(
+        landed["error_description"].contains("never confirmed"),
+        "{landed:?}"
+    );
+    let login = site
+        .app
+        .login_at("acme", "ada@upstream.example", PASSWORD)
+        .await;
+    let token = login["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{login}"));
+    let me = site
+        .gql(Some(token), "{ me { id identities { id } } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["me"]["id"], made["user"]["id"]);
+    assert_eq!(me["data"]["me"]["identities"], json!([]), "{me}");
 }
