@@ -135,6 +135,8 @@ pub struct IdentityProvider {
     pub apple_team_id: Option<String>,
     /// APPLE: the key id (the key itself is never returned; `clientSecretSet` says it is set).
     pub apple_key_id: Option<String>,
+    /// Upstream claims copied onto linked identities.
+    pub copy_claims: Vec<String>,
     /// Creation time.
     pub created_at: DateTime,
 }
@@ -162,6 +164,7 @@ fn provider(
         allowed_directories: p.allowed_directories,
         apple_team_id: p.apple_team_id,
         apple_key_id: p.apple_key_id,
+        copy_claims: p.copy_claims,
         id: ID(p.id),
         kind: kind_of(&p.kind),
         name: p.name,
@@ -344,6 +347,9 @@ pub struct KindSettingsInput {
     pub apple_key_id: Option<String>,
     /// APPLE: the key's `.p8` file, as text (write-only; the client secret is made from it).
     pub apple_private_key: Option<String>,
+    /// Upstream claims (names or dotted paths) copied onto each linked identity at every
+    /// sign-in through the provider, e.g. `groups`, `hd`, `tid` (at most 20).
+    pub copy_claims: Option<Vec<String>>,
 }
 
 /// Where the browser goes to sign in through a provider.
@@ -376,6 +382,9 @@ pub struct LinkedIdentity {
     pub email: Option<String>,
     /// When it was linked.
     pub linked_at: DateTime,
+    /// The upstream claims its provider copies (`copyClaims`), as of the last sign-in
+    /// through it; null when it copies none.
+    pub claims: Option<serde_json::Value>,
 }
 
 /// How someone with a given address can sign in (home-realm discovery).
@@ -410,6 +419,7 @@ pub async fn user_identities(ctx: &Context<'_>, user_id: &str) -> Result<Vec<Lin
                 },
                 email: i.email,
                 linked_at: i.linked_at.into(),
+                claims: i.claims.and_then(|c| serde_json::from_str(&c).ok()),
             }
         })
         .collect())
@@ -498,6 +508,7 @@ fn kind_spec(k: KindSettingsInput) -> ProviderSpec {
         apple_team_id: k.apple_team_id,
         apple_key_id: k.apple_key_id,
         apple_private_key: k.apple_private_key,
+        copy_claims: k.copy_claims,
         ..ProviderSpec::default()
     }
 }

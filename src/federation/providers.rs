@@ -112,6 +112,8 @@ pub struct ProviderSpec {
     pub apple_key_id: Option<String>,
     /// Apple: the `.p8` private key (write-only).
     pub apple_private_key: Option<String>,
+    /// Upstream claims to copy onto linked identities (dotted paths).
+    pub copy_claims: Option<Vec<String>>,
 }
 
 impl Kind {
@@ -395,6 +397,15 @@ impl FederationService {
             p.claim_mapping = (m != ClaimMapping::default())
                 .then(|| serde_json::to_string(&m).unwrap_or_default());
         }
+        if let Some(list) = spec.copy_claims {
+            if list.len() > 20 || !list.iter().all(|c| mapping::valid_path(c)) {
+                return Err(ServiceError::bad_input(
+                    "copyClaims",
+                    "must be at most 20 claim names or dotted paths",
+                ));
+            }
+            p.copy_claims = list;
+        }
         // Microsoft's directory and cloud make its issuer.
         if let Some(d) = spec.directory {
             if kind != Kind::Microsoft {
@@ -624,6 +635,7 @@ impl FederationService {
             allowed_directories: Vec::new(),
             apple_team_id: None,
             apple_key_id: None,
+            copy_claims: Vec::new(),
             created_at: now,
         };
         self.apply_spec(tenant, &mut p, spec)?;

@@ -675,7 +675,9 @@ impl FederationService {
         let user = match decision {
             Decision::SignIn(id) => {
                 if let Some(l) = &linked {
-                    let _ = fed_store::touch_identity(tenant.db(), &l.id, self.clock.now()).await;
+                    let copied = copied_claims(p, claims);
+                    let now = self.clock.now();
+                    let _ = fed_store::touch_identity(tenant.db(), &l.id, copied, now).await;
                 }
                 tenant.user(&id).await?.ok_or_else(|| {
                     to_frontend("The account of this identity no longer exists.".into())
@@ -838,6 +840,7 @@ impl FederationService {
             subject: claims.sub.clone(),
             email: claims.email.clone(),
             linked_at: self.clock.now(),
+            claims: copied_claims(p, claims),
         };
         let notice = notify.then(|| {
             self.notice(
@@ -1075,6 +1078,21 @@ fn refusal(flow: &FlowRow, message: String) -> CallbackError {
         },
         _ => CallbackError::Refused(message),
     }
+}
+
+/// The claims `p` copies, from what the upstream said (id_token claims or userinfo), as JSON;
+/// none when it copies none or none was sent. Each value is bounded (a claim of 2 KiB or more
+/// is left out) so an upstream cannot grow the identity's row without limit.
+fn copied_claims(p: &ProviderRow, claims: &UpstreamClaims) -> Option<String> {
+    let copied: serde_json::Map<String, serde_json::Value> = p
+        .copy_claims
+        .iter()
+        .filter_map(|name| {
+            let v = mapping::lookup(&claims.raw, name)?;
+            (v.to_string().len() < 2048).then(|| (name.clone(), v.clone()))
+        })
+        .collect();
+    (!copied.is_empty()).then(|| serde_json::Value::Object(copied).to_string())
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -68,6 +68,8 @@ pub struct ProviderRow {
     pub apple_team_id: Option<String>,
     /// Apple: the private key's id.
     pub apple_key_id: Option<String>,
+    /// Upstream claims copied onto its linked identities.
+    pub copy_claims: Vec<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -76,7 +78,7 @@ const PROVIDER_FIELDS: &str = "record::id(id) AS id, kind, name, button_label, e
     client_id, client_secret_sealed, scopes, may_create, link_policy, trusts_email, trusts_mfa, \
     take_over_unverified, authorization_endpoint, token_endpoint, jwks_uri, jwks, iss_parameter, \
     userinfo_endpoint, emails_endpoint, claim_mapping, directory, authority_host, \
-    allowed_directories, apple_team_id, apple_key_id, created_at";
+    allowed_directories, apple_team_id, apple_key_id, copy_claims, created_at";
 
 /// Reads a record by a key that came from a URL or an argument: a made-up key of a shape the
 /// engine refuses is simply unknown.
@@ -115,7 +117,7 @@ pub async fn put_provider(db: &Db, p: &ProviderRow, now: DateTime<Utc>) -> Store
              iss_parameter = $iss_parameter, userinfo_endpoint = $userinfo,
              emails_endpoint = $emails, claim_mapping = $mapping, directory = $directory,
              authority_host = $authority_host, allowed_directories = $allowed,
-             apple_team_id = $team_id, apple_key_id = $key_id,
+             apple_team_id = $team_id, apple_key_id = $key_id, copy_claims = $copy,
              created_at = $created, updated_at = $now",
     )
     .bind(("rid", RecordId::new("identity_provider", p.id.as_str())))
@@ -145,6 +147,7 @@ pub async fn put_provider(db: &Db, p: &ProviderRow, now: DateTime<Utc>) -> Store
     .bind(("allowed", p.allowed_directories.clone()))
     .bind(("team_id", p.apple_team_id.clone()))
     .bind(("key_id", p.apple_key_id.clone()))
+    .bind(("copy", p.copy_claims.clone()))
     .bind(("created", p.created_at))
     .bind(("now", now))
     .exec()
@@ -207,9 +210,12 @@ pub struct IdentityRow {
     pub email: Option<String>,
     /// When it was linked.
     pub linked_at: DateTime<Utc>,
+    /// The claims its provider copies, as of the last sign-in (JSON object).
+    pub claims: Option<String>,
 }
 
-const IDENTITY_FIELDS: &str = "record::id(id) AS id, user, provider, subject, email, linked_at";
+const IDENTITY_FIELDS: &str =
+    "record::id(id) AS id, user, provider, subject, email, linked_at, claims";
 
 /// The identity (provider, subject), if linked.
 pub async fn identity_by_subject(
@@ -259,7 +265,7 @@ pub async fn link(db: &Db, row: &IdentityRow, notice: Option<QueuedMail>) -> Sto
         Some(n) => (
             "BEGIN TRANSACTION;
              CREATE $rid SET user = $user, provider = $provider, subject = $subject,
-                 email = $email, linked_at = $at;
+                 email = $email, linked_at = $at, claims = $claims;
              CREATE $oid CONTENT $mail;
              COMMIT TRANSACTION;",
             Some(outbox::rid(&n.id)),
@@ -267,7 +273,7 @@ pub async fn link(db: &Db, row: &IdentityRow, notice: Option<QueuedMail>) -> Sto
         ),
         None => (
             "CREATE $rid SET user = $user, provider = $provider, subject = $subject,
-                 email = $email, linked_at = $at",
+                 email = $email, linked_at = $at, claims = $claims",
             None,
             None,
         ),
@@ -279,6 +285,7 @@ pub async fn link(db: &Db, row: &IdentityRow, notice: Option<QueuedMail>) -> Sto
         .bind(("subject", row.subject.clone()))
         .bind(("email", row.email.clone()))
         .bind(("at", row.linked_at))
+        .bind(("claims", row.claims.clone()))
         .bind(("oid", oid))
         .bind(("mail", mail))
         .exec()
@@ -286,9 +293,15 @@ pub async fn link(db: &Db, row: &IdentityRow, notice: Option<QueuedMail>) -> Sto
 }
 
 /// Notes a sign-in through an identity.
-pub async fn touch_identity(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
-    db.query("UPDATE $rid SET last_used_at = $now")
+pub async fn touch_identity(
+    db: &Db,
+    id: &str,
+    claims: Option<String>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    db.query("UPDATE $rid SET last_used_at = $now, claims = $claims")
         .bind(("rid", RecordId::new("federated_identity", id)))
+        .bind(("claims", claims))
         .bind(("now", now))
         .exec()
         .await

@@ -164,7 +164,7 @@ impl Site {
         let b = self
             .gql(
                 None,
-                "mutation($c: String!) { completeFederatedSignIn(code: $c) { accessToken user { id email emailVerified identities { email provider { kind } } } } }",
+                "mutation($c: String!) { completeFederatedSignIn(code: $c) { accessToken user { id email emailVerified identities { email claims provider { kind } } } } }",
                 json!({"c": code}),
             )
             .await;
@@ -391,7 +391,7 @@ async fn a_microsoft_identity_is_keyed_by_directory_and_object_id_and_its_email_
         .provider(
             json!({"kind": "MICROSOFT", "name": "Contoso", "clientId": "pending",
             "authorityHost": up.origin, "directory": "organizations", "allowedDirectories": [TID],
-            "accountLinking": "AUTOMATIC"}),
+            "accountLinking": "AUTOMATIC", "copyClaims": ["tid", "oid", "name"]}),
         )
         .await;
     assert_eq!(
@@ -415,6 +415,11 @@ async fn a_microsoft_identity_is_keyed_by_directory_and_object_id_and_its_email_
     assert_eq!(
         done["user"]["identities"][0]["provider"]["kind"],
         "MICROSOFT"
+    );
+    // The claims the provider copies, on the identity.
+    assert_eq!(
+        done["user"]["identities"][0]["claims"],
+        json!({"tid": TID, "oid": "oid-ada", "name": "ada"})
     );
     let again = site.sign_in(id, "ada").await;
     assert_eq!(
