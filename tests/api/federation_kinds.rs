@@ -630,3 +630,52 @@ async fn a_reset_by_the_addresses_owner_removes_identities_an_unverifying_provid
     assert_eq!(me["data"]["me"]["id"], made["user"]["id"]);
     assert_eq!(me["data"]["me"]["identities"], json!([]), "{me}");
 }
+
+/// A password reset of an account whose address is verified, and an admin's
+/// `revokeUserSessions`, end its sessions but leave its linked identities: the next sign-in
+/// through the provider reaches the same account.
+#[tokio::test]
+async fn a_reset_of_a_verified_account_and_revoked_sessions_leave_its_identities() {
+    let sink = SmtpSink::start();
+    let site = Site::with_mail(&sink).await;
+    let up = UpstreamProvider::start(json!({})).await;
+    let p = site
+        .provider(
+            json!({"kind": "OIDC", "name": "Upstream", "issuer": up.issuer, "clientId": "pending"}),
+        )
+        .await;
+    let id = p["id"].as_str().unwrap();
+    site.register(&up, &p, "client_secret_basic").await;
+    let landed = site.sign_in(id, "ada").await;
+    let made = site.complete(&landed["code"]).await;
+    assert_eq!(made["user"]["emailVerified"], true);
+    let b = site
+        .gql(
+            None,
+            "mutation($e: String!) { requestPasswordReset(email: $e) }",
+            json!({"e": "ada@upstream.example"}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let mail = sink.wait_for("ada@upstream.example", "Reset your").await;
+    let b = site
+        .gql(
+            None,
+            "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }",
+            json!({"t": mail.token(), "p": PASSWORD}),
+        )
+        .await;
+    assert_eq!(b["data"]["resetPassword"], true, "{b}");
+    let b = site
+        .gql(
+            Some(&site.admin),
+            "mutation($u: ID!) { revokeUserSessions(id: $u) }",
+            json!({"u": made["user"]["id"]}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let again = site.sign_in(id, "ada").await;
+    let again = site.complete(&again["code"]).await;
+    assert_eq!(again["user"]["id"], made["user"]["id"]);
+    assert_eq!(again["user"]["identities"].as_array().unwrap().len(), 1);
+}
