@@ -965,7 +965,9 @@ impl FederationService {
         let method = if row.upstream_mfa {
             AuthMethod::FederatedMfa
         } else {
-            self.mfa.second_step_after_federation(tenant, &user).await?;
+            self.mfa
+                .second_step_after_federation(tenant, &user, &row.provider)
+                .await?;
             AuthMethod::Federated
         };
         self.sessions

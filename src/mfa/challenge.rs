@@ -22,6 +22,7 @@ impl MfaService {
         user: Option<&str>,
         state: Option<String>,
         ttl: chrono::Duration,
+        idp: Option<&str>,
     ) -> Result<String, ServiceError> {
         let token = random_token(32);
         let now = self.clock.now();
@@ -32,6 +33,7 @@ impl MfaService {
             failures: 0,
             expires_at: now + ttl,
             used_at: None,
+            idp: idp.map(str::to_string),
         };
         mfa_store::put_challenge(tenant.db(), &self.secrets.hash_token(&token), &row, now).await?;
         Ok(token)

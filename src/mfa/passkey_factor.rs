@@ -57,6 +57,7 @@ impl MfaService {
                 Some(&user.id),
                 Some(state),
                 minutes(PASSKEY_CHALLENGE_MINUTES),
+                None,
             )
             .await?;
         Ok((id, options))
@@ -188,6 +189,7 @@ impl MfaService {
                 owner,
                 Some(state),
                 minutes(PASSKEY_CHALLENGE_MINUTES),
+                None,
             )
             .await?;
         Ok((id, options))

@@ -70,17 +70,20 @@ impl MfaService {
         tenant: &Tenant,
         user: &UserRow,
     ) -> Result<(), ServiceError> {
-        self.second_step_after(tenant, user, LOGIN).await
+        self.second_step_after(tenant, user, LOGIN, None).await
     }
 
-    /// [`MfaService::second_step_due`] after a federated sign-in: the same step, and the
-    /// session it completes says `fed` instead of `pwd` in its `amr`.
+    /// [`MfaService::second_step_due`] after a federated sign-in through provider `idp`: the
+    /// same step, and the session it completes says `fed` instead of `pwd` in its `amr` and
+    /// names the provider (`idp`).
     pub(crate) async fn second_step_after_federation(
         &self,
         tenant: &Tenant,
         user: &UserRow,
+        idp: &str,
     ) -> Result<(), ServiceError> {
-        self.second_step_after(tenant, user, LOGIN_FEDERATED).await
+        self.second_step_after(tenant, user, LOGIN_FEDERATED, Some(idp))
+            .await
     }
 
     async fn second_step_after(
@@ -88,6 +91,7 @@ impl MfaService {
         tenant: &Tenant,
         user: &UserRow,
         kind: &str,
+        idp: Option<&str>,
     ) -> Result<(), ServiceError> {
         let status = self.mfa_status(tenant, &user.id).await?;
         if status.any() {
@@ -106,6 +110,7 @@ impl MfaService {
                     Some(&user.id),
                     state,
                     minutes(LOGIN_CHALLENGE_MINUTES),
+                    idp,
                 )
                 .await?;
             return Err(ServiceError::MfaRequired {
@@ -122,6 +127,7 @@ impl MfaService {
                     Some(&user.id),
                     None,
                     minutes(ENROLL_CHALLENGE_MINUTES),
+                    None,
                 )
                 .await?;
             return Err(ServiceError::MfaEnrollmentRequired { mfa_token });
@@ -138,10 +144,19 @@ impl MfaService {
         factor: Factor<'_>,
         client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
-        let (user, method) = self.complete_mfa(tenant, mfa_token, factor, client).await?;
-        self.sessions
-            .start_session(tenant, user, client, method)
-            .await
+        let (user, method, idp) = self.complete_mfa(tenant, mfa_token, factor, client).await?;
+        match idp {
+            Some(idp) => {
+                self.sessions
+                    .start_federated_session(tenant, user, client, method, &idp)
+                    .await
+            }
+            None => {
+                self.sessions
+                    .start_session(tenant, user, client, method)
+                    .await
+            }
+        }
     }
 
     /// Everything [`Infra::verify_mfa`] checks, without starting an API session: the user
@@ -152,7 +167,7 @@ impl MfaService {
         mfa_token: &str,
         factor: Factor<'_>,
         client: &ClientInfo,
-    ) -> Result<(UserRow, AuthMethod), ServiceError> {
+    ) -> Result<(UserRow, AuthMethod, Option<String>), ServiceError> {
         let (hash, row) = self
             .live_challenge(tenant, mfa_token, &[LOGIN, LOGIN_FEDERATED])
             .await?;
@@ -229,7 +244,7 @@ impl MfaService {
         self.after_authentication(tenant, &user)?;
         self.audit_own(tenant, "mfa_success", &user.id, client)
             .await;
-        Ok((user, method))
+        Ok((user, method, row.idp))
     }
 
     /// The checks every completed authentication passes before a session starts.

@@ -63,6 +63,8 @@ pub struct ChallengeRow {
     pub expires_at: DateTime<Utc>,
     /// Set once spent.
     pub used_at: Option<DateTime<Utc>>,
+    /// The identity provider of the sign-in this second step continues, if any.
+    pub idp: Option<String>,
 }
 
 fn challenge_rid(hash: &str) -> RecordId {
@@ -400,12 +402,13 @@ pub async fn put_challenge(
 ) -> StoreResult<()> {
     db.query(
         "CREATE $rid SET kind = $kind, user = $user, state = $state, failures = 0,
-             created_at = $now, expires_at = $exp",
+             idp = $idp, created_at = $now, expires_at = $exp",
     )
     .bind(("rid", challenge_rid(hash)))
     .bind(("kind", row.kind.clone()))
     .bind(("user", row.user.clone()))
     .bind(("state", row.state.clone()))
+    .bind(("idp", row.idp.clone()))
     .bind(("now", now))
     .bind(("exp", row.expires_at))
     .exec()
@@ -420,7 +423,7 @@ pub async fn live_challenge(
     now: DateTime<Utc>,
 ) -> StoreResult<Option<ChallengeRow>> {
     let row: Option<ChallengeRow> = db
-        .query("SELECT kind, user, state, failures, expires_at, used_at FROM ONLY $rid")
+        .query("SELECT kind, user, state, failures, expires_at, used_at, idp FROM ONLY $rid")
         .bind(("rid", challenge_rid(hash)))
         .take(0)
         .await?;

@@ -461,7 +461,10 @@ pub(super) async fn mfa_submit(p: Form<Peer>) -> Result<Response, Response> {
             .complete_mfa(&c.tenant, mfa_token, factor, &info)
             .await;
     Ok(match completed {
-        Ok((user, method)) => c.signed_in(&r, &client, &user, method, None).await,
+        Ok((user, method, idp)) => {
+            c.signed_in(&r, &client, &user, method, idp.as_deref())
+                .await
+        }
         Err(ServiceError::InvalidCredentials) => {
             // The same second step again, with the message (the token counted the failure);
             // a code field only: a passkey answer that failed starts the sign-in over.

@@ -91,7 +91,11 @@ pub(super) async fn callback(
         }) => {
             let (r, client_row) = c.request(Some(&request), None).await?;
             if second_step {
-                match st.mfa.second_step_after_federation(&c.tenant, &user).await {
+                match st
+                    .mfa
+                    .second_step_after_federation(&c.tenant, &user, &provider)
+                    .await
+                {
                     Ok(()) => {
                         c.signed_in(&r, &client_row, &user, method, Some(&provider))
                             .await

@@ -777,3 +777,53 @@ async fn the_upstreams_mfa_stands_for_the_second_factor_only_when_trusted_and_as
     let b = f.complete(&landed["code"]).await;
     assert!(code_of(&b).starts_with("MFA_"), "{b}");
 }
+
+/// A user with latchkey's own second factor signs in through the provider, then gives the
+/// code: the tokens say both (`fed`, `otp`) and still name the provider (`idp`).
+#[tokio::test]
+async fn after_latchkeys_own_second_step_the_tokens_still_name_the_provider() {
+    use crate::mfa::{CONFIRM_TOTP, START_TOTP, VERIFY_TOTP, code_at};
+    let f = Fed::start(json!({})).await;
+    let landed = f.api_sign_in("ada").await;
+    let b = f.complete(&landed["code"]).await;
+    let access = b["data"]["completeFederatedSignIn"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_string();
+    let start = f.gql(Some(&access), START_TOTP, json!({})).await;
+    let secret = start["data"]["startTotpEnrollment"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{start}"))
+        .to_string();
+    let now = f.app.clock.now().timestamp();
+    let confirm = f
+        .gql(
+            Some(&access),
+            CONFIRM_TOTP,
+            json!({"c": code_at(&secret, now)}),
+        )
+        .await;
+    assert!(confirm["errors"].is_null(), "{confirm}");
+    // The next federated sign-in needs the code.
+    let landed = f.api_sign_in("ada").await;
+    let b = f.complete(&landed["code"]).await;
+    assert_eq!(code_of(&b), "MFA_REQUIRED", "{b}");
+    let token = b["errors"][0]["extensions"]["mfaToken"].as_str().unwrap();
+    // The next step of 30 s, so the code is not the one enrolment spent.
+    f.app.clock.advance(std::time::Duration::from_secs(30));
+    let now = f.app.clock.now().timestamp();
+    let done = f
+        .gql(
+            None,
+            VERIFY_TOTP,
+            json!({"t": token, "c": code_at(&secret, now)}),
+        )
+        .await;
+    let access = claims(
+        done["data"]["verifyMfa"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{done}")),
+    );
+    assert_eq!(access["amr"], json!(["fed", "otp", "mfa"]), "{access}");
+    assert_eq!(access["idp"], f.provider.as_str(), "{access}");
+}

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const START_TOTP: &str =
+pub(crate) const START_TOTP: &str =
     "mutation($t: String) { startTotpEnrollment(mfaToken: $t) { secret otpauthUri qrCodeSvg } }";
-const CONFIRM_TOTP: &str =
+pub(crate) const CONFIRM_TOTP: &str =
     "mutation($c: String!, $t: String) { confirmTotpEnrollment(code: $c, mfaToken: $t) { codes } }";
 pub(crate) const VERIFY_TOTP: &str = "mutation($t: String!, $c: String) { verifyMfa(mfaToken: $t, totp: $c) { accessToken refreshToken user { id } } }";
 pub(crate) const VERIFY_RECOVERY: &str = "mutation($t: String!, $c: String) { verifyMfa(mfaToken: $t, recoveryCode: $c) { accessToken user { id } } }";
