@@ -12,6 +12,7 @@ pub mod lockout;
 pub mod password_policy;
 pub mod secrets;
 pub mod values;
+pub mod webhook_signature;
 
 pub use values::*;
 

@@ -39,3 +39,4 @@ mod tenants;
 mod token_abuse;
 mod tokens;
 mod upstream;
+mod webhook_signature;
