@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { graphql as sharedGraphql } from './support.mjs';
 
 const BASE = process.env.LATCHKEY_URL;
 assert.ok(BASE, 'LATCHKEY_URL must point at a running latchkey (scripts/e2e.sh sets it)');
@@ -794,15 +795,8 @@ test('the MFA example: register, add a passkey, sign in with it, add an authenti
 
 /** One GraphQL request from the test itself (setting up what a person would not do in the
  *  page): the data, or a throw with the errors. */
-async function graphql(path, query, variables = {}, bearer = undefined) {
-  const res = await fetch(`${BASE}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await res.json();
-  assert.equal(body.errors, undefined, `${path}: ${JSON.stringify(body.errors)}`);
-  return body.data;
+function graphql(path, query, variables = {}, bearer = undefined) {
+  return sharedGraphql(BASE, path, query, variables, bearer);
 }
 
 test('the MFA example under a tenant that requires a second factor: set one up at sign-up, then sign in with it', async () => {

@@ -10,13 +10,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { graphql as sharedGraphql, launchChromium } from './support.mjs';
 
 const BASE = process.env.LATCHKEY_URL?.replace(/\/+$/, '');
 const ADMIN_KEY = process.env.ADMIN_API_KEY;
@@ -37,16 +36,8 @@ const allowedHosts = new Set([new URL(BASE).host]);
 const foreignRequests = [];
 const state = {};
 
-async function graphql(path, query, variables = {}, bearer = undefined) {
-  const res = await fetch(`${BASE}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(TIMEOUT),
-  });
-  const body = await res.json();
-  assert.equal(body.errors, undefined, `${path}: ${JSON.stringify(body.errors)}`);
-  return body.data;
+function graphql(path, query, variables = {}, bearer = undefined) {
+  return sharedGraphql(BASE, path, query, variables, bearer, TIMEOUT);
 }
 
 /** The upstream provider, started with its development sign-in; resolves once it listens. */
@@ -111,23 +102,15 @@ before(async () => {
   state.work = await addProvider('Contoso Workforce');
   state.partners = await addProvider('Partner Directory');
 
-  profile = mkdtempSync(join(tmpdir(), 'latchkey-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1000, height: 760 },
-  });
-  context.setDefaultTimeout(TIMEOUT);
-  await context.route('**/*', (route) => {
-    const url = new URL(route.request().url());
-    if (url.protocol === 'data:' || allowedHosts.has(url.host)) return route.continue();
-    let from = '';
-    try { from = route.request().frame().url(); } catch { /* a request of no frame */ }
-    foreignRequests.push({ url: route.request().url(), from });
-    return route.abort('blockedbyclient');
-  });
+  ({ context, profile } = await launchChromium({
+    allowedHosts,
+    timeout: TIMEOUT,
+    onForeign: (request) => {
+      let from = '';
+      try { from = request.frame().url(); } catch { /* a request of no frame */ }
+      foreignRequests.push({ url: request.url(), from });
+    },
+  }));
   state.page = await context.newPage();
 });
 

@@ -16,14 +16,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as client from 'openid-client';
-import { chromium } from 'playwright-core';
+import { graphql as sharedGraphql, launchChromium } from './support.mjs';
 
 const BASE = process.env.LATCHKEY_URL?.replace(/\/+$/, '');
 const ADMIN_KEY = process.env.ADMIN_API_KEY;
@@ -55,17 +54,8 @@ const consoleErrors = [];
 // Filled in by before() and the tests, in order.
 const state = {};
 
-/** One GraphQL request: the data, or a throw with the errors. */
-async function graphql(path, query, variables = {}, bearer = undefined) {
-  const res = await fetch(`${BASE}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(TIMEOUT),
-  });
-  const body = await res.json();
-  assert.equal(body.errors, undefined, `${path}: ${JSON.stringify(body.errors)}`);
-  return body.data;
+function graphql(path, query, variables = {}, bearer = undefined) {
+  return sharedGraphql(BASE, path, query, variables, bearer, TIMEOUT);
 }
 
 const CREATE_CLIENT = `mutation($i: CreateClientInput!) {
@@ -196,23 +186,11 @@ before(async () => {
   assert.equal(state.partner.client.idTokenSignedResponseAlg, 'EdDSA');
   app = await startExampleApp(appPort, state.partner);
 
-  profile = mkdtempSync(join(tmpdir(), 'latchkey-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-    viewport: { width: 1000, height: 760 },
-  });
-  context.setDefaultTimeout(TIMEOUT);
-  await context.route('**/*', (route) => {
-    const url = new URL(route.request().url());
-    if (url.protocol === 'data:' || allowedHosts.has(url.host)) return route.continue();
-    foreignRequests.push(route.request().url());
-    return route.abort('blockedbyclient');
-  });
+  ({ context, profile } = await launchChromium({
+    allowedHosts,
+    timeout: TIMEOUT,
+    onForeign: (request) => foreignRequests.push(request.url()),
+  }));
   context.on('page', (page) => {
     page.on('console', (msg) => {
       if (msg.type() === 'error') consoleErrors.push(`${page.url()}: ${msg.text()}`);
