@@ -96,7 +96,14 @@ pub(crate) fn claims(token: &str) -> Value {
 /// A server allowed to call loopback upstreams, with tenant `acme` (its admin's token
 /// answered) and an app whose redirect URI is `APP`.
 pub(crate) async fn acme_with_app() -> (TestApp, String) {
-    let app = TestApp::spawn_platform(&[("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true")]).await;
+    acme_with_app_and(&[]).await
+}
+
+/// [`acme_with_app`] with more settings (`extra`).
+pub(crate) async fn acme_with_app_and(extra: &[(&str, &str)]) -> (TestApp, String) {
+    let mut vars = vec![("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true")];
+    vars.extend_from_slice(extra);
+    let app = TestApp::spawn_platform(&vars).await;
     let admin = app.create_tenant_with_admin("acme").await;
     let b = app
         .gql_tenant(

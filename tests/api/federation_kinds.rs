@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::federated_signin::{APP, Browser, acme_with_app, query};
+use crate::federated_signin::{APP, Browser, acme_with_app, acme_with_app_and, query};
 use crate::helpers::*;
 use crate::upstream::{UpstreamAnswer, UpstreamProvider, sign_in_upstream};
 
@@ -40,23 +40,34 @@ impl Site {
 
     /// As [`Site::start`], with mail going to `sink`.
     async fn with_mail(sink: &SmtpSink) -> Self {
-        let app = TestApp::spawn_platform(&[
-            ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true"),
-            ("SMTP_URL", &sink.url()),
+        let smtp = sink.url();
+        let (app, admin) = acme_with_app_and(&[
+            ("SMTP_URL", &smtp),
             ("MAIL_FROM", "Latchkey Test <no-reply@latchkey.test>"),
         ])
         .await;
-        let admin = app.create_tenant_with_admin("acme").await;
-        let b = app
-            .gql_tenant(
-                "acme",
-                Some(&admin),
-                "mutation($i: CreateClientInput!) { createClient(input: $i) { client { id } } }",
-                json!({"i": {"name": "App", "type": "PUBLIC", "redirectUris": [APP]}}),
+        Self { app, admin }
+    }
+
+    /// The owner of `email` resets its password (to `PASSWORD`) through the mailed link.
+    async fn reset_password(&self, sink: &SmtpSink, email: &str) {
+        let b = self
+            .gql(
+                None,
+                "mutation($e: String!) { requestPasswordReset(email: $e) }",
+                json!({"e": email}),
             )
             .await;
         assert!(b["errors"].is_null(), "{b}");
-        Self { app, admin }
+        let mail = sink.wait_for(email, "Reset your").await;
+        let b = self
+            .gql(
+                None,
+                "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }",
+                json!({"t": mail.token(), "p": PASSWORD}),
+            )
+            .await;
+        assert_eq!(b["data"]["resetPassword"], true, "{b}");
     }
 
     async fn gql(&self, token: Option<&str>, q: &str, v: Value) -> Value {
@@ -593,23 +604,7 @@ async fn a_reset_by_the_addresses_owner_removes_identities_an_unverifying_provid
     let made = site.complete(&landed["code"]).await;
     assert_eq!(made["user"]["emailVerified"], false);
     // The owner of ada@upstream.example resets the password of "their" account.
-    let b = site
-        .gql(
-            None,
-            "mutation($e: String!) { requestPasswordReset(email: $e) }",
-            json!({"e": "ada@upstream.example"}),
-        )
-        .await;
-    assert!(b["errors"].is_null(), "{b}");
-    let mail = sink.wait_for("ada@upstream.example", "Reset your").await;
-    let b = site
-        .gql(
-            None,
-            "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }",
-            json!({"t": mail.token(), "p": PASSWORD}),
-        )
-        .await;
-    assert_eq!(b["data"]["resetPassword"], true, "{b}");
+    site.reset_password(&sink, "ada@upstream.example").await;
     // The identity that made the account no longer signs in to it.
     let landed = site.sign_in(id, "ada").await;
     assert_eq!(landed["error"], "access_denied", "{landed:?}");
@@ -649,23 +644,7 @@ async fn a_reset_of_a_verified_account_and_revoked_sessions_leave_its_identities
     let landed = site.sign_in(id, "ada").await;
     let made = site.complete(&landed["code"]).await;
     assert_eq!(made["user"]["emailVerified"], true);
-    let b = site
-        .gql(
-            None,
-            "mutation($e: String!) { requestPasswordReset(email: $e) }",
-            json!({"e": "ada@upstream.example"}),
-        )
-        .await;
-    assert!(b["errors"].is_null(), "{b}");
-    let mail = sink.wait_for("ada@upstream.example", "Reset your").await;
-    let b = site
-        .gql(
-            None,
-            "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }",
-            json!({"t": mail.token(), "p": PASSWORD}),
-        )
-        .await;
-    assert_eq!(b["data"]["resetPassword"], true, "{b}");
+    site.reset_password(&sink, "ada@upstream.example").await;
     let b = site
         .gql(
             Some(&site.admin),
