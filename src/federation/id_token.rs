@@ -58,8 +58,7 @@ impl UpstreamClaims {
 }
 
 fn loose_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    let v = serde_json::Value::deserialize(d)?;
-    Ok(matches!(v, serde_json::Value::Bool(true)) || v.as_str() == Some("true"))
+    Ok(super::mapping::truthy(&serde_json::Value::deserialize(d)?))
 }
 
 /// Why an id_token is refused.

@@ -71,7 +71,7 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// `true` or the string `"true"` (some providers send booleans as strings).
-fn truthy(v: &Value) -> bool {
+pub fn truthy(v: &Value) -> bool {
     matches!(v, Value::Bool(true)) || v.as_str() == Some("true")
 }
 

@@ -75,6 +75,12 @@ impl Browser {
     }
 }
 
+/// The frontend was sent back refused (`error=access_denied`), for the reason `why`.
+pub(crate) fn assert_refused(landed: &std::collections::HashMap<String, String>, why: &str) {
+    assert_eq!(landed["error"], "access_denied", "{landed:?}");
+    assert!(landed["error_description"].contains(why), "{landed:?}");
+}
+
 pub(crate) fn query(url: &str) -> std::collections::HashMap<String, String> {
     url::Url::parse(url)
         .unwrap()
@@ -433,11 +439,7 @@ async fn an_account_whose_address_was_never_verified_is_never_linked() {
         .register_at("acme", "ada@upstream.example", "attacker", PASSWORD)
         .await;
     let landed = f.api_sign_in("ada").await;
-    assert_eq!(landed["error"], "access_denied", "{landed:?}");
-    assert!(
-        landed["error_description"].contains("never confirmed"),
-        "{landed:?}"
-    );
+    assert_refused(&landed, "never confirmed");
     // The attacker's password still works for the attacker's own account, which has no identity.
     let login = f.app.login_at("acme", "attacker", PASSWORD).await;
     let token = login["data"]["login"]["accessToken"].as_str().unwrap();
@@ -487,8 +489,7 @@ async fn an_existing_verified_account_is_linked_only_when_the_provider_allows_it
         .await
         .unwrap();
     let landed = f.api_sign_in("ada").await;
-    assert_eq!(landed["error"], "access_denied", "{landed:?}");
-    assert!(landed["error_description"].contains("link"), "{landed:?}");
+    assert_refused(&landed, "link");
     // Signed in with the password, the user links it (the proof), and unlinks it again.
     let token = local["accessToken"].as_str().unwrap().to_string();
     let b = f
