@@ -11,6 +11,8 @@
 #      examples/oidc/sign-in.mjs (the README's openid-client app) for the consent page, silent
 #      SSO with prompt=none and RP-initiated logout; Authlib (tests/clients/oidc_authlib.py)
 #      validating the discovery documents, then the code flow with PKCE and its id_token,
+#   4b. the admin console (tests/browser/console.test.mjs): its checked-in bundle rebuilt from
+#      console/ and compared, then every screen driven in that browser, scanned by axe-core,
 #   5. docker/compose.yml parsed by a real YAML parser,
 #   6. the clients people bring (tests/clients): the graphql-http audit of all three GraphQL
 #      endpoints, graphql-js introspection compared with schema/*.graphql, jose and PyJWT
@@ -141,6 +143,10 @@ step "OIDC (openid-client, Authlib, chromium)" bash -c 'cd tests/browser && node
 # Federation: the hosted sign-in page's provider buttons, a click through a real upstream
 # (tests/upstream's oidc-provider on 127.0.0.1; the server above may call loopback for it).
 step "federation (oidc-provider upstream, chromium)" bash -c 'cd tests/browser && node --test --test-concurrency=1 federation.test.mjs'
+# The admin console: its bundle is what console/ builds (GraphQL types generated from
+# schema/*.graphql, tsc, esbuild), then every screen driven in Chromium with axe-core scans.
+step "console bundle = console/ source (codegen, tsc, esbuild)" scripts/console.sh --check
+step "console (chromium, axe-core)" bash -c 'cd tests/browser && node --test --test-concurrency=1 console.test.mjs'
 step "graphql-http audits (3 endpoints)" node tests/clients/audit.mjs
 step "introspection = schema/*.graphql (graphql-js)" node tests/clients/introspection.mjs
 step "JWKS rotation (jose)" node tests/clients/jwks_rotation.mjs

@@ -33,6 +33,7 @@ LAYERS = [
     ["oidc"],
     ["admin"],
     ["tenants"],
+    ["console"],
     ["app"],
     ["graphql"],
     ["http"],

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod edge;
 pub mod error;

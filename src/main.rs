@@ -285,7 +285,7 @@ fn tenant_command(command: TenantCommand) -> ExitCode {
             TenantCommand::List => {
                 let mut after: Option<String> = None;
                 loop {
-                    match services.tenants.list_tenants(100, after.as_deref()).await {
+                    match services.tenants.list_tenants(100, after.as_deref(), None).await {
                         Ok(page) => {
                             for (_, t) in &page.items {
                                 println!(

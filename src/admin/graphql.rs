@@ -8,7 +8,8 @@ use crate::edge::scalars::DateTime;
 use crate::edge::types::User;
 use crate::infra::settings::Settings;
 use crate::mfa::passkeys::RelyingParty;
-use crate::store::audit::AuditRow;
+use crate::domain::keys::KeyRow;
+use crate::store::audit::{AuditFilter, AuditRow};
 use crate::store::tenants::TenantRow;
 
 /// Admin queries.
@@ -47,23 +48,44 @@ impl AdminQuery {
         Ok(u.map(User::from))
     }
 
-    /// The audit log, newest first, optionally about one user.
+    /// The audit log, newest first: optionally only events done by or concerning one user,
+    /// of one `kind`, at or after `since` and before `until`.
+    #[allow(clippy::too_many_arguments)]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 50)] first: Option<i32>,
         after: Option<String>,
         user_id: Option<ID>,
+        kind: Option<String>,
+        since: Option<DateTime>,
+        until: Option<DateTime>,
     ) -> Result<AuditEventConnection> {
         let (s, req) = parts::<AdminService>(ctx);
+        let filter = AuditFilter {
+            user: user_id.map(|i| i.0),
+            kind: kind.filter(|k| !k.is_empty()),
+            since: since.map(|d| d.0),
+            until: until.map(|d| d.0),
+        };
         let page = s.audit_events(
             &req.tenant,
             req.bearer.as_deref(),
             first.unwrap_or(50),
             after.as_deref(),
-            user_id.as_ref().map(|i| i.as_str()),
+            filter,
         );
         Ok(page.await.map_err(gql_err(req))?.into())
+    }
+
+    /// The tenant's signing keys, newest first (public facts only: no key material).
+    async fn signing_keys(&self, ctx: &Context<'_>) -> Result<Vec<SigningKey>> {
+        let (s, req) = parts::<AdminService>(ctx);
+        let (keys, now) = s
+            .signing_keys(&req.tenant, req.bearer.as_deref())
+            .await
+            .map_err(gql_err(req))?;
+        Ok(keys.into_iter().map(|k| SigningKey::of(k, now)).collect())
     }
 
     /// The settings in force.
@@ -133,6 +155,14 @@ impl AdminMutation {
             .await
             .map_err(gql_err(req))?;
         Ok(n as i32)
+    }
+
+    /// Revokes one session (of any user of the tenant); false when it was not live.
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let (s, req) = parts::<AdminService>(ctx);
+        s.revoke_session(&req.tenant, req.bearer.as_deref(), &id, &req.client)
+            .await
+            .map_err(gql_err(req))
     }
 
     /// Changes tenant settings; a field set to null returns to the server default.
@@ -237,6 +267,62 @@ crate::relay_connection!(
     "An event in a list.",
     "The event."
 );
+
+/// Where a signing key is in its life.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum SigningKeyStatus {
+    /// Published in the JWKS, signing from `activatesAt` (a normal rotation's waiting time).
+    Published,
+    /// Signs new tokens.
+    Signing,
+    /// No longer signs; verifies the tokens it signed until they expire.
+    Retired,
+    /// Revoked by an emergency rotation: neither signs nor verifies.
+    Revoked,
+}
+
+/// A signing key's public facts (its material never leaves the server).
+#[derive(SimpleObject)]
+pub struct SigningKey {
+    /// The JWT `kid`.
+    pub kid: String,
+    /// JOSE algorithm (`RS256`, `ES256`, `EdDSA`, `HS256`).
+    pub algorithm: String,
+    /// Where it is in its life.
+    pub status: SigningKeyStatus,
+    /// Creation time.
+    pub created_at: DateTime,
+    /// When it starts (or started) signing.
+    pub activates_at: DateTime,
+    /// When it stopped signing.
+    pub retired_at: Option<DateTime>,
+    /// When an emergency rotation revoked it.
+    pub revoked_at: Option<DateTime>,
+}
+
+impl SigningKey {
+    fn of(k: KeyRow, now: chrono::DateTime<chrono::Utc>) -> Self {
+        let activates = k.activates_at.unwrap_or(k.created_at);
+        let status = if k.revoked_at.is_some() {
+            SigningKeyStatus::Revoked
+        } else if k.retired_at.is_some_and(|r| r <= now) {
+            SigningKeyStatus::Retired
+        } else if activates > now {
+            SigningKeyStatus::Published
+        } else {
+            SigningKeyStatus::Signing
+        };
+        Self {
+            kid: k.kid,
+            algorithm: k.alg,
+            status,
+            created_at: k.created_at.into(),
+            activates_at: activates.into(),
+            retired_at: k.retired_at.map(Into::into),
+            revoked_at: k.revoked_at.map(Into::into),
+        }
+    }
+}
 
 /// An account created by an admin.
 #[derive(InputObject)]

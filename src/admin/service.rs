@@ -16,7 +16,7 @@ use crate::infra::page::{Page, decode_cursor, page_size};
 use crate::infra::settings::Settings;
 use crate::infra::{ClientInfo, Infra};
 use crate::sessions::service::SessionService;
-use crate::store::audit::{self, AuditRow};
+use crate::store::audit::{self, AuditFilter, AuditRow};
 use crate::store::tenants::{self, TenantRow};
 use crate::store::users::{self, UserRow};
 use std::sync::Arc;
@@ -475,20 +475,69 @@ impl AdminService {
         Ok(kid)
     }
 
-    /// The audit log, newest first.
+    /// The audit log, newest first, the events `filter` wants.
     pub async fn audit_events(
         &self,
         tenant: &Tenant,
         bearer: Option<&str>,
         first: i32,
         after: Option<&str>,
-        user: Option<&str>,
+        filter: AuditFilter,
     ) -> Result<Page<AuditRow>, ServiceError> {
         self.sessions.require_admin(tenant, bearer).await?;
         let limit = page_size(first)?;
         let after = decode_cursor("after", after)?;
-        let rows = audit::list(tenant.db(), limit + 1, after.as_deref(), user).await?;
-        let total = audit::count(tenant.db(), user).await?;
+        if filter.kind.as_ref().is_some_and(|k| k.len() > 64) {
+            return Err(ServiceError::bad_input("kind", "is longer than 64 characters"));
+        }
+        if let (Some(since), Some(until)) = (filter.since, filter.until)
+            && until < since
+        {
+            return Err(ServiceError::bad_input("until", "is before since"));
+        }
+        let rows = audit::list(tenant.db(), limit + 1, after.as_deref(), &filter).await?;
+        let total = audit::count(tenant.db(), &filter).await?;
         Ok(Page::of(rows, limit, total, |e| e.id.as_str()))
+    }
+
+    /// The tenant's signing keys, newest first: the ones that sign, the ones published ahead
+    /// of signing, the retired ones that still verify, the revoked ones; and now (their status
+    /// depends on it).
+    pub async fn signing_keys(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+    ) -> Result<(Vec<KeyRow>, chrono::DateTime<chrono::Utc>), ServiceError> {
+        self.sessions.require_admin(tenant, bearer).await?;
+        let keys = crate::store::keys::list(tenant.db()).await?;
+        Ok((keys, self.clock.now()))
+    }
+
+    /// Revokes one session of any user (the sessions list's "revoke"); false when it was
+    /// not live.
+    pub async fn revoke_session(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        id: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, ServiceError> {
+        let admin = self.sessions.require_admin(tenant, bearer).await?;
+        if id.len() > 64 {
+            return Ok(false);
+        }
+        let Some(session) = crate::store::sessions::get(tenant.db(), id).await? else {
+            return Ok(false);
+        };
+        let revoked = tenant
+            .revoke_session(id.to_string(), "revoked_by_admin", self.clock.now())
+            .await?;
+        if revoked {
+            let info = AuditInfo::by(&admin.user.id, client)
+                .on(&session.user)
+                .with_detail(format!("session {id}"));
+            self.audit(tenant, "session_revoked", info).await;
+        }
+        Ok(revoked)
     }
 }

@@ -35,6 +35,8 @@ static ASSETS: &[Asset] = &[
     asset!("graphiql/graphiql.css", CSS),
     asset!("pages/swagger-init.js", JS),
     asset!("pages/hosted.js", JS),
+    asset!("console/console.js", JS),
+    asset!("console/console.css", CSS),
 ];
 
 /// `GET /assets/{*path}`.

@@ -20,4 +20,9 @@ impl User {
     ) -> Result<Vec<crate::federation::graphql::LinkedIdentity>> {
         crate::federation::graphql::user_identities(ctx, &self.id).await
     }
+
+    /// Live sessions, newest first (visible to the user and to tenant admins).
+    async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<crate::sessions::graphql::Session>> {
+        crate::sessions::graphql::user_sessions(ctx, &self.id).await
+    }
 }

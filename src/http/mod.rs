@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/t/{tenant}/.well-known/jwks.json", get(wellknown::jwks))
         .merge(crate::oidc::routes::routes().with_state(state.services.oidc.clone()))
+        .merge(crate::console::routes(state.services.infra.clone()))
         .merge(rest::routes())
         .merge(docs::routes(
             openapi::document_json(config.default_tenant.as_str()),

@@ -355,9 +355,9 @@ impl OidcClients {
         if id.len() > 200 {
             return Err(OAuthError::invalid_client("unknown client"));
         }
-        let c = oidc_store::client(tenant.db(), id)
+        let c = super::builtin::client(tenant, &self.config.public_url, id)
             .await
-            .map_err(OAuthError::from_store)?
+            .map_err(OAuthError::from_service)?
             .ok_or(OAuthError::invalid_client("unknown client"))?;
         match (&c.secret_hash, &presented.secret) {
             (Some(expected), Some(secret)) => {

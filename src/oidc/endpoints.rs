@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::flow::words;
-use super::store::{self as oidc_store, ClientRow};
+use super::store::ClientRow;
 use super::token::TokenEndpoint;
 use crate::actors::Tenant;
 use crate::domain::claims::AccessClaims;
@@ -212,7 +212,7 @@ impl OidcEndpoints {
                             .into(),
                     );
                 };
-                let client = oidc_store::client(tenant.db(), id)
+                let client = super::builtin::client(tenant, &self.config.public_url, id)
                     .await
                     .map_err(|_| "The service is unavailable.".to_string())?
                     .ok_or("The application is not registered here.")?;

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::builtin;
 use super::clients::STANDARD_SCOPES;
 use super::store::{self as oidc_store, ClientRow, CodeRow, RequestRow, SsoRow};
 use crate::actors::Tenant;
@@ -131,7 +132,7 @@ impl AuthorizationFlow {
                 "The application did not say who it is (client_id is missing).".into(),
             ));
         };
-        let Some(client) = oidc_store::client(tenant.db(), client_id).await? else {
+        let Some(client) = builtin::client(tenant, &self.config.public_url, client_id).await? else {
             return Ok(Next::ErrorPage(
                 "The application is not registered here (unknown client_id).".into(),
             ));
@@ -308,9 +309,11 @@ impl AuthorizationFlow {
         let Some(r) = oidc_store::live_request(tenant.db(), id, self.clock.now()).await? else {
             return Ok(None);
         };
-        Ok(oidc_store::client(tenant.db(), &r.client_id)
-            .await?
-            .map(|c| (r, c)))
+        Ok(
+            builtin::client(tenant, &self.config.public_url, &r.client_id)
+                .await?
+                .map(|c| (r, c)),
+        )
     }
 
     /// Where a request goes given the browser session: sign-in when there is none (or it is

@@ -7,6 +7,7 @@
 pub mod account_pages;
 pub mod backchannel;
 pub mod browser;
+pub mod builtin;
 pub mod clients;
 pub mod cookies;
 pub mod discovery;

@@ -75,6 +75,15 @@ impl SessionService {
         Self { infra }
     }
 
+    /// A user's live sessions, newest first.
+    pub async fn active_sessions(
+        &self,
+        tenant: &Tenant,
+        user: &str,
+    ) -> Result<Vec<crate::store::sessions::SessionInfo>, ServiceError> {
+        Ok(crate::store::sessions::active_of(tenant.db(), user, self.clock.now()).await?)
+    }
+
     /// The caller, if they administer this tenant.
     pub async fn require_admin(
         &self,

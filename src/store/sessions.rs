@@ -148,6 +148,43 @@ pub async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRow>> {
         .await
 }
 
+/// A live session as an admin or its owner sees it (the sessions list).
+#[derive(Clone, Debug, SurrealValue)]
+pub struct SessionInfo {
+    /// Record key; the `sid` claim.
+    pub id: String,
+    /// When it started (the sign-in).
+    pub created_at: DateTime<Utc>,
+    /// When a refresh last touched it (to the minute: [`SESSION_TOUCH_EVERY`]).
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// Absolute expiry.
+    pub expires_at: DateTime<Utc>,
+    /// The address it signed in from.
+    pub client_ip: Option<String>,
+    /// The browser or program it signed in with (truncated).
+    pub user_agent: Option<String>,
+    /// The OAuth client it was started for.
+    pub client_id: Option<String>,
+    /// How it was authenticated (RFC 8176 `amr`).
+    pub amr: Option<Vec<String>>,
+    /// The upstream identity provider of a federated sign-in.
+    pub idp: Option<String>,
+}
+
+/// A user's sessions that are neither revoked nor expired, newest first (the `session_user`
+/// index; a user has a handful).
+pub async fn active_of(db: &Db, user: &str, now: DateTime<Utc>) -> StoreResult<Vec<SessionInfo>> {
+    db.query(
+        "SELECT record::id(id) AS id, created_at, last_seen_at, expires_at, client_ip, user_agent,
+             client_id, amr, idp FROM session
+         WHERE user = $user AND revoked_at IS NONE AND expires_at > $now ORDER BY created_at DESC",
+    )
+    .bind(("user", user.to_string()))
+    .bind(("now", now))
+    .take(0)
+    .await
+}
+
 /// One refresh-token rotation: spend `old`, issue `new_hash` in the same session.
 #[derive(Debug)]
 pub struct Rotation {

@@ -113,27 +113,47 @@ pub async fn slugs(platform: &Db) -> StoreResult<Vec<String>> {
         .await
 }
 
-/// A page of tenants ordered by slug, after `after`.
-pub async fn list(platform: &Db, limit: usize, after: Option<&str>) -> StoreResult<Vec<TenantRow>> {
-    let filter = if after.is_some() {
-        "WHERE slug > $after"
-    } else {
-        ""
-    };
+/// A page of tenants ordered by slug, after `after`; with `search` (lowercase) only those
+/// whose slug starts with it or whose display name contains it.
+pub async fn list(
+    platform: &Db,
+    limit: usize,
+    after: Option<&str>,
+    search: Option<&str>,
+) -> StoreResult<Vec<TenantRow>> {
+    let mut cond = vec!["true"];
+    if after.is_some() {
+        cond.push("slug > $after");
+    }
+    if search.is_some() {
+        cond.push(SEARCH);
+    }
     platform
         .query(format!(
-            "SELECT {FIELDS} FROM tenant {filter} ORDER BY slug LIMIT $limit"
+            "SELECT {FIELDS} FROM tenant WHERE {} ORDER BY slug LIMIT $limit",
+            cond.join(" AND ")
         ))
         .bind(("after", after.unwrap_or("").to_string()))
+        .bind(("search", search.unwrap_or("").to_string()))
         .bind(("limit", limit as i64))
         .take(0)
         .await
 }
 
-/// Number of tenants.
-pub async fn count(platform: &Db) -> StoreResult<usize> {
+/// The tenants search: the start of the slug, or anywhere in the display name.
+const SEARCH: &str =
+    "(string::starts_with(slug, $search) OR string::contains(string::lowercase(display_name), $search))";
+
+/// Number of tenants (those `search` matches).
+pub async fn count(platform: &Db, search: Option<&str>) -> StoreResult<usize> {
+    let filter = if search.is_some() {
+        format!("WHERE {SEARCH}")
+    } else {
+        String::new()
+    };
     platform
-        .query("SELECT count() AS n FROM tenant GROUP ALL")
+        .query(format!("SELECT count() AS n FROM tenant {filter} GROUP ALL"))
+        .bind(("search", search.unwrap_or("").to_string()))
         .count()
         .await
 }

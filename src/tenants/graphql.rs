@@ -92,16 +92,18 @@ pub struct PlatformQuery;
 
 #[Object]
 impl PlatformQuery {
-    /// Tenants by slug.
+    /// Tenants by slug; `search` matches the start of the slug or any part of the display
+    /// name (case-insensitive).
     async fn tenants(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
+        search: Option<String>,
     ) -> Result<TenantConnection> {
         let (s, req) = parts(ctx)?;
         let page = s
-            .list_tenants(first.unwrap_or(20), after.as_deref())
+            .list_tenants(first.unwrap_or(20), after.as_deref(), search.as_deref())
             .await
             .map_err(|e| e.into_graphql(Some(&req.request_id)))?;
         Ok(page.into())

@@ -52,19 +52,30 @@ impl TenantService {
         Ok(())
     }
 
-    /// Tenants by slug.
+    /// Tenants by slug; `search` matches the start of the slug or any part of the name.
     pub async fn list_tenants(
         &self,
         first: i32,
         after: Option<&str>,
+        search: Option<&str>,
     ) -> Result<Page<TenantRow>, ServiceError> {
         let limit = page_size(first)?;
+        let search = search
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty());
+        if search.as_ref().is_some_and(|s| s.len() > 200) {
+            return Err(ServiceError::bad_input(
+                "search",
+                "is longer than 200 characters",
+            ));
+        }
         let after = match after {
             None => None,
             Some(c) => Some(decode_slug_cursor(c)?),
         };
-        let rows = tenants::list(&self.platform, limit + 1, after.as_deref()).await?;
-        let total = tenants::count(&self.platform).await?;
+        let rows =
+            tenants::list(&self.platform, limit + 1, after.as_deref(), search.as_deref()).await?;
+        let total = tenants::count(&self.platform, search.as_deref()).await?;
         Ok(Page::of(rows, limit, total, |t| t.slug.as_str()))
     }
 

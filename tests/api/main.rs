@@ -9,6 +9,7 @@ mod bruteforce;
 mod child_server;
 mod cluster;
 mod config;
+mod console_api;
 mod crash;
 mod docker;
 mod docs;

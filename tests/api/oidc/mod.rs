@@ -6,6 +6,7 @@
 //! no browser.
 
 mod code_flow;
+mod console_client;
 mod consent;
 mod discovery;
 mod hosted_pages;
