@@ -52,6 +52,11 @@ pub const PLATFORM: &[Migration] = &[
         name: "platform/007_retired_hash_keys.surql",
         sql: include_str!("../../schema/surreal/platform/007_retired_hash_keys.surql"),
     },
+    Migration {
+        version: 8,
+        name: "platform/008_tenant_search.surql",
+        sql: include_str!("../../schema/surreal/platform/008_tenant_search.surql"),
+    },
 ];
 
 /// Definitions of each tenant's database.

@@ -121,39 +121,60 @@ pub async fn list(
     after: Option<&str>,
     search: Option<&str>,
 ) -> StoreResult<Vec<TenantRow>> {
-    let mut cond = vec!["true"];
+    let mut cond = Vec::new();
     if after.is_some() {
         cond.push("slug > $after");
     }
     if search.is_some() {
         cond.push(SEARCH);
     }
+    let filter = if cond.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", cond.join(" AND "))
+    };
     platform
         .query(format!(
-            "SELECT {FIELDS} FROM tenant WHERE {} ORDER BY slug LIMIT $limit",
-            cond.join(" AND ")
+            "SELECT {FIELDS} FROM tenant {} {filter} ORDER BY slug LIMIT $limit",
+            scan(search)
         ))
         .bind(("after", after.unwrap_or("").to_string()))
         .bind(("search", search.unwrap_or("").to_string()))
+        .bind(("search_end", prefix_end(search)))
         .bind(("limit", limit as i64))
         .take(0)
         .await
 }
 
-/// The tenants search: the start of the slug, or anywhere in the display name.
+/// The tenants search: the start of the slug (a range of the slug index's order), or
+/// anywhere in the display name (`search_name`, lowercased on write).
 const SEARCH: &str =
-    "(string::starts_with(slug, $search) OR string::contains(string::lowercase(display_name), $search))";
+    "(search_name CONTAINS $search OR (slug >= $search AND slug < $search_end))";
+
+/// The end of the slug range that starts with `search`: slugs are `[a-z0-9-]`, all below `~`.
+fn prefix_end(search: Option<&str>) -> String {
+    format!("{}~", search.unwrap_or(""))
+}
+
+/// A search reads every row anyway (the name may match anywhere): walking the table beats
+/// walking the slug index and fetching each record by it, which the planner picks for the
+/// `ORDER BY` (10,000 tenants in a debug build: 36 against 95 ms). Without a search the index
+/// gives the first page at once.
+fn scan(search: Option<&str>) -> &'static str {
+    if search.is_some() { "WITH NOINDEX" } else { "" }
+}
 
 /// Number of tenants (those `search` matches).
 pub async fn count(platform: &Db, search: Option<&str>) -> StoreResult<usize> {
     let filter = if search.is_some() {
-        format!("WHERE {SEARCH}")
+        format!("WITH NOINDEX WHERE {SEARCH}")
     } else {
         String::new()
     };
     platform
         .query(format!("SELECT count() AS n FROM tenant {filter} GROUP ALL"))
         .bind(("search", search.unwrap_or("").to_string()))
+        .bind(("search_end", prefix_end(search)))
         .count()
         .await
 }

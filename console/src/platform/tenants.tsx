@@ -100,7 +100,8 @@ export function Tenants() {
                   <td>{t.algorithm}</td>
                   <td>{t.disabled ? <span class="tag bad">disabled</span> : <span class="tag good">active</span>}</td>
                   <td>{when(t.createdAt)}</td>
-                  <td class="row-actions">
+                  <td>
+                    <div class="row-actions">
                     <a class="btn plain" href={`/t/${encodeURIComponent(t.slug)}/console`} aria-label={`Open the console of ${t.slug}`}>
                       Console
                     </a>
@@ -113,6 +114,7 @@ export function Tenants() {
                     <Button kind="danger" onClick={() => setDeleting(t)} aria-label={`Delete ${t.slug}`}>
                       Delete
                     </Button>
+                    </div>
                   </td>
                 </tr>
               ))}

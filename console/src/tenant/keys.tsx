@@ -44,7 +44,7 @@ export function Keys() {
               <th scope="col">State</th>
               <th scope="col">Created</th>
               <th scope="col">Signs from</th>
-              <th scope="col">Retired</th>
+              <th scope="col">Signs until</th>
             </tr>
           </thead>
           <tbody>
