@@ -30,6 +30,8 @@ export class ApiError extends Error {
 export type Transport = {
   endpoint: string;
   credential: () => Promise<string | null>;
+  /** A refused credential: get a fresh one if possible (true: worth retrying once). */
+  renew?: () => Promise<boolean>;
   onUnauthenticated: () => void;
 };
 
@@ -43,6 +45,29 @@ export async function gql<Q, V extends object = Record<string, never>>(
   query: string,
   variables?: V,
 ): Promise<Q> {
+  try {
+    return await once<Q, V>(t, query, variables);
+  } catch (e) {
+    // An access token refused (expired early by a slow clock, or signed by a key an emergency
+    // rotation revoked): one refresh and one retry before the page says the sign-in ended.
+    if (e instanceof ApiError && refused(e) && t.renew && (await t.renew())) {
+      try {
+        return await once<Q, V>(t, query, variables);
+      } catch (again) {
+        if (again instanceof ApiError && refused(again)) t.onUnauthenticated();
+        throw again;
+      }
+    }
+    if (e instanceof ApiError && refused(e)) t.onUnauthenticated();
+    throw e;
+  }
+}
+
+function refused(e: ApiError): boolean {
+  return e.errors.some((x) => x.code === "UNAUTHENTICATED" || x.code === "INVALID_TOKEN");
+}
+
+async function once<Q, V extends object>(t: Transport, query: string, variables?: V): Promise<Q> {
   const credential = await t.credential();
   let res: Response;
   try {
@@ -78,9 +103,6 @@ export async function gql<Q, V extends object = Record<string, never>>(
       field: e.extensions?.field,
       retryAfter: e.extensions?.retryAfter,
     }));
-    if (errors.some((e) => e.code === "UNAUTHENTICATED" || e.code === "INVALID_TOKEN")) {
-      t.onUnauthenticated();
-    }
     throw new ApiError(errors);
   }
   if (!body.data) {

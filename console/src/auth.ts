@@ -55,6 +55,7 @@ export class TenantAuth {
   private expiresAt = 0;
   private timer: number | undefined;
   private refreshing: Promise<boolean> | null = null;
+  private signingOut = false;
   /** Called when the session cannot be kept (refresh refused): the page asks to sign in. */
   onEnded: () => void = () => {};
   returnTo = "";
@@ -129,11 +130,13 @@ export class TenantAuth {
   /** The access token, refreshed first when it is about to expire. */
   async accessToken(): Promise<string | null> {
     if (this.access && Date.now() > this.expiresAt - 30_000) await this.renew();
+    if (this.signingOut) return null;
     return this.access;
   }
 
   /** Ends the session here and at latchkey (refresh token revoked, browser session ended). */
   async signOut(): Promise<void> {
+    this.signingOut = true;
     window.clearTimeout(this.timer);
     const refresh = this.refresh;
     const hint = this.idToken;
@@ -154,7 +157,12 @@ export class TenantAuth {
     location.assign(`${this.path("logout")}?${q}`);
   }
 
-  private renew(): Promise<boolean> {
+  /**
+   * A new token pair from the refresh token (rotated). Only a refusal of the refresh token
+   * (`invalid_grant`: revoked, reused, expired) ends the session; a network error or a 5xx
+   * keeps it, to be tried again.
+   */
+  renew(): Promise<boolean> {
     if (!this.refreshing) {
       this.refreshing = (async () => {
         if (!this.refresh) return false;
@@ -162,8 +170,7 @@ export class TenantAuth {
           new URLSearchParams({ grant_type: "refresh_token", refresh_token: this.refresh, client_id: this.cfg.clientId }),
         );
         if ("message" in t) {
-          this.access = this.refresh = null;
-          this.onEnded();
+          if (t.refused) this.end();
           return false;
         }
         return true;
@@ -174,7 +181,14 @@ export class TenantAuth {
     return this.refreshing;
   }
 
-  private async token(body: URLSearchParams): Promise<TokenAnswer | { message: string }> {
+  /** Forgets the tokens and stops refreshing; the page asks to sign in again. */
+  end() {
+    window.clearTimeout(this.timer);
+    this.access = this.refresh = this.idToken = null;
+    this.onEnded();
+  }
+
+  private async token(body: URLSearchParams): Promise<TokenAnswer | { message: string; refused: boolean }> {
     let res: Response;
     try {
       res = await fetch(this.path("oauth/token"), {
@@ -185,12 +199,17 @@ export class TenantAuth {
         cache: "no-store",
       });
     } catch {
-      return { message: "latchkey did not answer (network error)." };
+      return { message: "latchkey did not answer (network error).", refused: false };
     }
     const t = (await res.json().catch(() => ({ error: `HTTP ${res.status}` }))) as TokenAnswer;
     if (!res.ok || !t.access_token) {
-      return { message: `The sign-in was refused: ${t.error_description ?? t.error ?? res.status}.` };
+      return {
+        message: `The sign-in was refused: ${t.error_description ?? t.error ?? res.status}.`,
+        refused: res.status === 400 || res.status === 401,
+      };
     }
+    // A sign-out that started meanwhile wins over a refresh that was in flight.
+    if (this.signingOut) return { message: "signed out", refused: true };
     this.access = t.access_token;
     if (t.refresh_token) this.refresh = t.refresh_token;
     if (t.id_token) this.idToken = t.id_token;

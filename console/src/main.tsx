@@ -125,7 +125,8 @@ function TenantConsole(props: { el: HTMLElement }) {
     const t: Transport = {
       endpoint: `/t/${encodeURIComponent(d.tenant!)}/graphql`,
       credential: () => auth.accessToken(),
-      onUnauthenticated: () => setState({ kind: "ended" }),
+      renew: () => auth.renew(),
+      onUnauthenticated: () => auth.end(),
     };
     return { q: (name, vars) => gql(t, tenantOp(name), vars) };
   }, []);

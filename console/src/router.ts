@@ -6,10 +6,14 @@ export type Route = { path: string[]; params: URLSearchParams };
 
 function parse(): Route {
   const [path, query] = location.hash.replace(/^#\/?/, "").split("?", 2);
-  return {
-    path: path.split("/").filter(Boolean).map(decodeURIComponent),
-    params: new URLSearchParams(query ?? ""),
-  };
+  let parts: string[];
+  try {
+    parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  } catch {
+    // A malformed escape in a typed address: a screen that does not exist, not a crash.
+    parts = ["not-found"];
+  }
+  return { path: parts, params: new URLSearchParams(query ?? "") };
 }
 
 export function useRoute(): Route {
@@ -21,6 +25,8 @@ export function useRoute(): Route {
       requestAnimationFrame(() => document.querySelector<HTMLElement>("main h1")?.focus());
     };
     addEventListener("hashchange", on);
+    // The address may have changed before this listener existed (the sign-in's return).
+    setRoute(parse());
     return () => removeEventListener("hashchange", on);
   }, []);
   return route;

@@ -162,18 +162,25 @@ export function Field(props: {
 }
 
 export function Check(props: { label: string; name: string; checked: boolean; onChange: (v: boolean) => void; error?: string }) {
+  const id = useRef(`c${++fieldIds}`).current;
   return (
     <div class="field check">
       <label>
         <input
           type="checkbox"
           name={props.name}
+          aria-invalid={props.error ? "true" : undefined}
+          aria-describedby={props.error ? `${id}-err` : undefined}
           checked={props.checked}
           onChange={(e) => props.onChange((e.target as HTMLInputElement).checked)}
         />{" "}
         {props.label}
       </label>
-      {props.error && <p class="field-error">{props.error}</p>}
+      {props.error && (
+        <p class="field-error" id={`${id}-err`}>
+          {props.error}
+        </p>
+      )}
     </div>
   );
 }
@@ -190,12 +197,23 @@ export function Select<T extends string>(props: {
   return (
     <div class="field">
       <label for={id}>{props.label}</label>
-      <select id={id} name={props.name} value={props.value} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value as T)}>
+      <select
+        id={id}
+        name={props.name}
+        value={props.value}
+        aria-invalid={props.error ? "true" : undefined}
+        aria-describedby={props.error ? `${id}-err` : undefined}
+        onChange={(e) => props.onChange((e.target as HTMLSelectElement).value as T)}
+      >
         {props.options.map((o) => (
           <option value={o.value}>{o.label}</option>
         ))}
       </select>
-      {props.error && <p class="field-error">{props.error}</p>}
+      {props.error && (
+        <p class="field-error" id={`${id}-err`}>
+          {props.error}
+        </p>
+      )}
     </div>
   );
 }
@@ -214,6 +232,7 @@ export function Confirm(props: {
   onCancel: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const id = useRef(`dialog${++fieldIds}`).current;
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
@@ -221,14 +240,17 @@ export function Confirm(props: {
     if (!props.open && d.open) d.close();
   }, [props.open]);
   return (
-    <dialog ref={ref} aria-labelledby="confirm-title" onCancel={(e) => (e.preventDefault(), props.onCancel())}>
-      <h2 id="confirm-title">{props.title}</h2>
+    <dialog ref={ref} aria-labelledby={id} onCancel={(e) => (e.preventDefault(), props.onCancel())}>
+      <h2 id={id}>{props.title}</h2>
       <div class="dialog-body">{props.children}</div>
       <div class="actions">
         <Button kind="danger" busy={props.busy} onClick={props.onConfirm}>
           {props.action}
         </Button>
-        <Button onClick={props.onCancel}>Cancel</Button>
+        {/* Focus starts on Cancel: Enter on an opened confirmation must not destroy anything. */}
+        <Button onClick={props.onCancel} autoFocus>
+          Cancel
+        </Button>
       </div>
     </dialog>
   );

@@ -51,13 +51,16 @@ async fn tenant(State(infra): State<Arc<Infra>>, Path(slug): Path<String>) -> Re
             page(shell_text("There is no such tenant here.")),
         )
             .into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            page(shell_text(
-                "The service is unavailable at the moment; try again shortly.",
-            )),
-        )
-            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, tenant = %slug, "console page: tenant lookup failed");
+            (
+                e.status(),
+                page(shell_text(
+                    "The service is unavailable at the moment; try again shortly.",
+                )),
+            )
+                .into_response()
+        }
     }
 }
 

@@ -5,7 +5,6 @@
 //! console. The provider looks clients up here, never in the store directly.
 
 use crate::actors::Tenant;
-use crate::domain::Algorithm;
 use crate::error::ServiceError;
 use crate::oidc::store::{self as oidc_store, ClientRow};
 
@@ -43,9 +42,8 @@ pub async fn client(
     id: &str,
 ) -> Result<Option<ClientRow>, ServiceError> {
     if id == CONSOLE_CLIENT_ID {
-        // Its id_tokens are RS256 like every client's by default; the key is made on first
-        // use, as `createClient` makes it.
-        tenant.ensure_key(Algorithm::RS256).await?;
+        // Its id_tokens are RS256 like every client's by default; the token endpoint makes the
+        // key when it first signs one (after a sign-in), never on an anonymous lookup.
         return Ok(Some(console_client(public_url, tenant)));
     }
     Ok(oidc_store::client(tenant.db(), id).await?)

@@ -45,12 +45,11 @@ impl From<SessionInfo> for Session {
     }
 }
 
-/// `User.sessions`: the user's live sessions, newest first. `User` is reached only by its
-/// owner (`me`) or a tenant admin (`user`, `users`), so no check of its own.
+/// `User.sessions`: the user's live sessions, newest first (the user or a tenant admin).
 pub async fn user_sessions(ctx: &Context<'_>, user_id: &str) -> Result<Vec<Session>> {
     let (s, req) = parts::<SessionService>(ctx);
     let rows = s
-        .active_sessions(&req.tenant, user_id)
+        .active_sessions(&req.tenant, req.bearer.as_deref(), user_id)
         .await
         .map_err(gql_err(req))?;
     Ok(rows.into_iter().map(Session::from).collect())

@@ -75,12 +75,19 @@ impl SessionService {
         Self { infra }
     }
 
-    /// A user's live sessions, newest first.
+    /// A user's live sessions, newest first: for the user themself or a tenant admin.
     pub async fn active_sessions(
         &self,
         tenant: &Tenant,
+        bearer: Option<&str>,
         user: &str,
     ) -> Result<Vec<crate::store::sessions::SessionInfo>, ServiceError> {
+        // `User` is reached only by its owner (`me`) or an admin (`user`, `users`) today; the
+        // check here keeps that true for sessions whatever later reaches a `User`.
+        let caller = self.authenticate(tenant, bearer).await?;
+        if caller.user.id != user && !caller.user.roles.iter().any(|r| r == ADMIN_ROLE) {
+            return Err(ServiceError::Forbidden);
+        }
         Ok(crate::store::sessions::active_of(tenant.db(), user, self.clock.now()).await?)
     }
 

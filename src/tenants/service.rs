@@ -184,6 +184,9 @@ impl TenantService {
             row.disabled = d;
         }
         tenants::update(&self.platform, row.clone()).await?;
+        // The platform's trail is the log, like creation and deletion (the console's actions
+        // too): what changed, under the request's id.
+        tracing::info!(tenant = %slug, renamed = display_name.is_some(), disabled = ?disabled, "tenant updated");
         // The running actor holds the old record; the next request loads the new one (or,
         // when disabled, finds none).
         self.registry.evict(&slug, row.disabled).await;

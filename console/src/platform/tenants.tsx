@@ -1,6 +1,6 @@
 // The platform's tenants: search, paging, create (with its first admin), rename, disable,
 // delete (the confirmation names the tenant).
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type * as P from "../gql/platform";
 import { useApi } from "../context";
 import { Banner, Button, Confirm, Field, Loading, Pager, useAction, useLoad, usePager, when } from "../ui";
@@ -49,6 +49,7 @@ export function Tenants() {
         <CreateTenant
           onDone={(slug) => {
             setCreating(false);
+            backToHeading();
             if (slug) {
               act.setOk(`Tenant ${slug} created.`);
               setTyped(slug);
@@ -58,9 +59,11 @@ export function Tenants() {
       )}
       {editing && (
         <RenameTenant
+          key={editing.slug}
           tenant={editing}
           onDone={(name) => {
             setEditing(null);
+            backToHeading();
             if (name) {
               act.setOk(`${editing.slug} renamed to ${name}.`);
               list.reload();
@@ -108,7 +111,7 @@ export function Tenants() {
                     <Button onClick={() => setEditing(t)} aria-label={`Rename ${t.slug}`}>
                       Rename
                     </Button>
-                    <Button busy={act.busy} onClick={() => toggle(t)} aria-label={`${t.disabled ? "Enable" : "Disable"} ${t.slug}`}>
+                    <Button disabled={act.busy} onClick={() => toggle(t)} aria-label={`${t.disabled ? "Enable" : "Disable"} ${t.slug}`}>
                       {t.disabled ? "Enable" : "Disable"}
                     </Button>
                     <Button kind="danger" onClick={() => setDeleting(t)} aria-label={`Delete ${t.slug}`}>
@@ -156,8 +159,21 @@ export function Tenants() {
   );
 }
 
+/** A closed panel gives the focus back to the page's heading, not to nowhere. */
+function backToHeading() {
+  requestAnimationFrame(() => document.querySelector<HTMLElement>("main h1")?.focus());
+}
+
+/** A panel takes the focus when it opens (its heading), so keyboard users land in it. */
+function useFocusOnOpen() {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => ref.current?.focus(), []);
+  return ref;
+}
+
 function CreateTenant(props: { onDone: (slug: string | null) => void }) {
   const api = useApi();
+  const heading = useFocusOnOpen();
   const [f, setF] = useState({ slug: "", displayName: "", email: "", username: "", password: "" });
   const act = useAction();
   const set = (k: keyof typeof f) => (v: string) => setF({ ...f, [k]: v });
@@ -173,7 +189,9 @@ function CreateTenant(props: { onDone: (slug: string | null) => void }) {
   };
   return (
     <form class="form panel" onSubmit={submit} aria-label="Create tenant">
-      <h2>Create tenant</h2>
+      <h2 tabIndex={-1} ref={heading}>
+        Create tenant
+      </h2>
       <Banner error={act.error} />
       <Field label="Slug" name="slug" hint="Lowercase letters, digits, dashes: /t/{slug}/…" value={f.slug} onInput={set("slug")} error={act.fields.slug} required />
       <Field label="Name" name="displayName" value={f.displayName} onInput={set("displayName")} error={act.fields.displayName} required />
@@ -203,6 +221,7 @@ function CreateTenant(props: { onDone: (slug: string | null) => void }) {
 
 function RenameTenant(props: { tenant: Tenant; onDone: (name: string | null) => void }) {
   const api = useApi();
+  const heading = useFocusOnOpen();
   const [name, setName] = useState(props.tenant.displayName);
   const act = useAction();
   return (
@@ -217,7 +236,9 @@ function RenameTenant(props: { tenant: Tenant; onDone: (name: string | null) => 
         if (r) props.onDone(r.updateTenant.displayName);
       }}
     >
-      <h2>Rename {props.tenant.slug}</h2>
+      <h2 tabIndex={-1} ref={heading}>
+        Rename {props.tenant.slug}
+      </h2>
       <Banner error={act.error} />
       <Field label="Name" name="displayName" value={name} onInput={setName} error={act.fields.displayName} required />
       <div class="actions">

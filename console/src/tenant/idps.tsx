@@ -4,7 +4,9 @@ import { useEffect, useState } from "preact/hooks";
 import type * as T from "../gql/tenant";
 import { useApi } from "../context";
 import { go } from "../router";
-import { Banner, Button, Check, Confirm, Field, Loading, Select, lines, useAction, useLoad, when } from "../ui";
+import { Banner, Button, Check, Confirm, Field, Loading, Pager, Select, lines, useAction, useLoad, usePager, when } from "../ui";
+
+const PAGE = 20;
 
 const KINDS: { value: T.IdentityProviderKind; label: string }[] = [
   { value: "GOOGLE", label: "Google" },
@@ -23,7 +25,11 @@ const LINKING: { value: T.AccountLinking; label: string }[] = [
 
 export function Idps() {
   const api = useApi();
-  const list = useLoad(() => api.q<T.IdentityProvidersQuery, T.IdentityProvidersQueryVariables>("IdentityProviders", { first: 100, after: null }), []);
+  const pager = usePager();
+  const list = useLoad(
+    () => api.q<T.IdentityProvidersQuery, T.IdentityProvidersQueryVariables>("IdentityProviders", { first: PAGE, after: pager.after }),
+    [pager.after],
+  );
   const act = useAction();
   const conn = list.data?.identityProviders;
   return (
@@ -65,7 +71,7 @@ export function Idps() {
                 </td>
                 <td>
                   <Button
-                    busy={act.busy}
+                    disabled={act.busy}
                     aria-label={`${p.enabled ? "Disable" : "Enable"} ${p.name}`}
                     onClick={async () => {
                       await act.run(
@@ -86,6 +92,17 @@ export function Idps() {
             ))}
           </tbody>
         </table>
+      )}
+      {conn && conn.edges.length > 0 && (
+        <Pager
+          pager={pager}
+          shown={conn.edges.length}
+          pageSize={PAGE}
+          total={conn.totalCount}
+          hasNext={conn.pageInfo.hasNextPage}
+          endCursor={conn.pageInfo.endCursor}
+          noun="providers"
+        />
       )}
     </section>
   );

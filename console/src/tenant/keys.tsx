@@ -8,7 +8,7 @@ import { Banner, Button, Confirm, Loading, useAction, useLoad, when } from "../u
 const STATUS: Record<T.SigningKeyStatus, string> = {
   PUBLISHED: "published, signs soon",
   SIGNING: "signing",
-  RETIRED: "retired, still verifies",
+  RETIRED: "retired",
   REVOKED: "revoked",
 };
 

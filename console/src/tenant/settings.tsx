@@ -43,10 +43,14 @@ export function Settings() {
   const api = useApi();
   const loaded = useLoad(() => api.q<T.SettingsQuery>("Settings"), []);
   const [form, setForm] = useState<Form | null>(null);
+  const [base, setBase] = useState<Form | null>(null);
   const [local, setLocal] = useState<Record<string, string>>({});
   const act = useAction();
   useEffect(() => {
-    if (loaded.data) setForm(formOf(loaded.data.tenantSettings));
+    if (loaded.data) {
+      setForm(formOf(loaded.data.tenantSettings));
+      setBase(formOf(loaded.data.tenantSettings));
+    }
   }, [loaded.data]);
   if (!form) {
     return (
@@ -66,26 +70,35 @@ export function Settings() {
     for (const [k, v] of Object.entries(numbers)) if (Number.isNaN(int(v))) bad[k] = "Enter a whole number.";
     setLocal(bad);
     if (Object.keys(bad).length) return;
+    // Only what the admin changed: a field left alone keeps following the server default
+    // (PUBLIC_URL's origin for passkeys, the server's token lifetimes) if it did.
+    const all: T.TenantSettingsInput = {
+      displayName: f.displayName,
+      accessTokenMinutes: int(f.accessTokenMinutes),
+      refreshTokenDays: int(f.refreshTokenDays),
+      passwordMinLength: int(f.passwordMinLength),
+      requireVerifiedEmail: f.requireVerifiedEmail,
+      resetUrlTemplate: f.resetUrlTemplate,
+      verifyUrlTemplate: f.verifyUrlTemplate,
+      corsOrigins: lines(f.corsOrigins),
+      mfa: f.mfa,
+      passkeyRpId: f.passkeyRpId,
+      passkeyOrigin: f.passkeyOrigin,
+    };
+    const changed = (Object.keys(all) as (keyof Form)[]).filter((k) => JSON.stringify(f[k]) !== JSON.stringify(base![k]));
+    if (changed.length === 0) {
+      act.setOk("Nothing changed.");
+      return;
+    }
+    const input = Object.fromEntries(changed.map((k) => [k, all[k as keyof T.TenantSettingsInput]])) as T.TenantSettingsInput;
     const r = await act.run(
-      () =>
-        api.q<T.UpdateSettingsMutation, T.UpdateSettingsMutationVariables>("UpdateSettings", {
-          input: {
-            displayName: f.displayName,
-            accessTokenMinutes: int(f.accessTokenMinutes),
-            refreshTokenDays: int(f.refreshTokenDays),
-            passwordMinLength: int(f.passwordMinLength),
-            requireVerifiedEmail: f.requireVerifiedEmail,
-            resetUrlTemplate: f.resetUrlTemplate,
-            verifyUrlTemplate: f.verifyUrlTemplate,
-            corsOrigins: lines(f.corsOrigins),
-            mfa: f.mfa,
-            passkeyRpId: f.passkeyRpId,
-            passkeyOrigin: f.passkeyOrigin,
-          },
-        }),
+      () => api.q<T.UpdateSettingsMutation, T.UpdateSettingsMutationVariables>("UpdateSettings", { input }),
       "Settings saved.",
     );
-    if (r) setForm(formOf(r.updateTenantSettings));
+    if (r) {
+      setForm(formOf(r.updateTenantSettings));
+      setBase(formOf(r.updateTenantSettings));
+    }
   };
   const errors = { ...act.fields, ...local };
   const set = (k: keyof Form) => (v: string) => setForm({ ...f, [k]: v });

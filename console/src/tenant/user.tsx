@@ -128,6 +128,7 @@ export function UserPage(props: { id: string }) {
                 <th scope="col">Last seen</th>
                 <th scope="col">Address</th>
                 <th scope="col">Client</th>
+                <th scope="col">Browser or program</th>
                 <th scope="col">Method</th>
                 <th scope="col">
                   <span class="sr-only">Actions</span>
@@ -140,11 +141,12 @@ export function UserPage(props: { id: string }) {
                   <td>{when(s.createdAt)}</td>
                   <td>{when(s.lastSeenAt)}</td>
                   <td>{s.ip ?? "—"}</td>
-                  <td title={s.userAgent ?? ""}>{s.clientId ?? "API"}</td>
+                  <td>{s.clientId ?? "API"}</td>
+                  <td class="ua">{s.userAgent ?? "—"}</td>
                   <td>{s.amr.join(", ") || "—"}</td>
                   <td>
                     <Button
-                      busy={act.busy}
+                      disabled={act.busy}
                       aria-label={`Revoke the session started ${when(s.createdAt)}`}
                       onClick={() =>
                         then("Session revoked.")(() =>
@@ -174,7 +176,7 @@ export function UserPage(props: { id: string }) {
             <li>
               {i.provider.name} ({i.provider.kind}) · {i.email ?? "no address"} · linked {when(i.linkedAt)}{" "}
               <Button
-                busy={act.busy}
+                disabled={act.busy}
                 aria-label={`Remove the ${i.provider.name} identity`}
                 onClick={() =>
                   then("Identity removed.")(() =>
