@@ -33,6 +33,7 @@ LAYERS = [
     ["oidc"],
     ["admin"],
     ["tenants"],
+    ["webhooks"],
     ["console"],
     ["app"],
     ["graphql"],

@@ -15,6 +15,8 @@ use crate::oidc::OidcProvider;
 use crate::sessions::bruteforce::LoginGate;
 use crate::sessions::service::SessionService;
 use crate::tenants::service::TenantService;
+use crate::webhooks::WebhookService;
+use crate::webhooks::delivery::Deliveries;
 
 /// One service per capability, over one [`Infra`].
 #[derive(Clone)]
@@ -39,13 +41,15 @@ pub struct Services {
     pub admin: AdminService,
     /// The platform's tenants.
     pub tenants: TenantService,
+    /// Webhooks: endpoints, deliveries.
+    pub webhooks: WebhookService,
 }
 
 crate::infra::built_on!(Services);
 
 impl Services {
     /// Builds every service over `infra`.
-    pub fn new(infra: Arc<Infra>) -> Self {
+    pub fn new(infra: Arc<Infra>, deliveries: Deliveries) -> Self {
         let sessions = SessionService::new(infra.clone());
         let gate = LoginGate::new(infra.clone());
         let mfa = MfaService::new(infra.clone(), sessions.clone(), gate.clone());
@@ -73,6 +77,7 @@ impl Services {
         );
         let admin = AdminService::new(infra.clone(), sessions.clone(), accounts.clone());
         let tenants = TenantService::new(infra.clone(), accounts.clone());
+        let webhooks = WebhookService::new(infra.clone(), sessions.clone(), deliveries);
         Self {
             infra,
             sessions,
@@ -84,6 +89,7 @@ impl Services {
             oidc,
             admin,
             tenants,
+            webhooks,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod oidc;
 pub mod sessions;
 pub mod store;
 pub mod tenants;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -84,6 +85,7 @@ impl App {
 
 /// Stops the actors, drops every session and closes the store, waiting until it is closed.
 async fn stop_services(services: Arc<Services>, store: Store) {
+    services.webhooks.deliveries().shutdown().await;
     services.mailer.shutdown().await;
     services.registry.shutdown().await;
     drop(services);
@@ -136,7 +138,7 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
         config.hash_queue,
     );
     let limits = infra::throttle::Limiters::new(&config);
-    Ok(Arc::new(Services::new(Arc::new(Infra {
+    let infra = Arc::new(Infra {
         clock: config.clock.clone(),
         outbound: infra::outbound::Outbound::new(config.outbound_allow_private_networks),
         config,
@@ -147,7 +149,10 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
         mailer,
         limits,
         root,
-    }))))
+    });
+    // The webhook delivery actor works over the same infrastructure, beside the email actor.
+    let deliveries = webhooks::delivery::Deliveries::start(infra.clone()).await?;
+    Ok(Arc::new(Services::new(infra, deliveries)))
 }
 
 /// Migrates the platform database, creates the default tenant and checks `SECRET_KEY`.

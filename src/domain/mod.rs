@@ -6,6 +6,7 @@
 //! services and the edges import from here, never the other way round.
 
 pub mod claims;
+pub mod events;
 pub mod keygen;
 pub mod keys;
 pub mod lockout;

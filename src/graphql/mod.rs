@@ -19,6 +19,7 @@ pub struct Query(
     crate::admin::graphql::AdminQuery,
     crate::oidc::graphql::ClientQuery,
     crate::federation::graphql::FederationQuery,
+    crate::webhooks::graphql::WebhookQuery,
 );
 
 /// Root mutation.
@@ -30,6 +31,7 @@ pub struct Mutation(
     crate::admin::graphql::AdminMutation,
     crate::oidc::graphql::ClientMutation,
     crate::federation::graphql::FederationMutation,
+    crate::webhooks::graphql::WebhookMutation,
 );
 
 /// The tenant schema type.
@@ -63,7 +65,8 @@ pub fn tenant_schema(services: Option<&Services>, introspection: bool) -> Tenant
             .data(s.mfa.clone())
             .data(s.oidc.clients.clone())
             .data(s.admin.clone())
-            .data(s.federation.clone());
+            .data(s.federation.clone())
+            .data(s.webhooks.clone());
     }
     b.finish()
 }

@@ -115,7 +115,24 @@ fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
 #[derive(Clone)]
 pub struct Outbound {
     http: reqwest::Client,
+    /// Webhook deliveries: no redirect followed at all (a receiver has no reason to redirect a
+    /// POST, and a redirect is the classic way around an address check), 15 s in all.
+    hooks: reqwest::Client,
     allow_private: bool,
+}
+
+/// How long a webhook delivery may take (the Standard Webhooks' usual timeout).
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
+/// How much of a receiver's answer is kept for the admin's delivery log.
+const EXCERPT_BYTES: usize = 1024;
+
+/// What a receiver answered a delivery.
+#[derive(Debug)]
+pub struct HookAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// The start of its body (UTF-8, lossy).
+    pub excerpt: String,
 }
 
 impl Outbound {
@@ -141,10 +158,53 @@ impl Outbound {
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a reqwest client with these settings builds");
+        let hooks = reqwest::Client::builder()
+            .dns_resolver(Arc::new(PublicOnly { allow_private }))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(WEBHOOK_TIMEOUT)
+            .no_proxy()
+            .user_agent(concat!("latchkey-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with these settings builds");
         Self {
             http,
+            hooks,
             allow_private,
         }
+    }
+
+    /// POSTs a webhook delivery: `body` (JSON) with `headers`; the receiver's status and the
+    /// start of its answer, whatever the status (a redirect is an answer, not followed).
+    pub async fn post_webhook(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<HookAnswer, OutboundError> {
+        let url = self.check(url)?;
+        let mut req = self
+            .hooks
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let mut resp = req.send().await.map_err(unreachable)?;
+        let status = resp.status().as_u16();
+        let mut excerpt = Vec::new();
+        while excerpt.len() < EXCERPT_BYTES {
+            match resp.chunk().await {
+                Ok(Some(c)) => excerpt.extend_from_slice(&c),
+                _ => break,
+            }
+        }
+        excerpt.truncate(EXCERPT_BYTES);
+        Ok(HookAnswer {
+            status,
+            excerpt: String::from_utf8_lossy(&excerpt).into_owned(),
+        })
     }
 
     /// Whether `url` may be called at all (scheme and IP literal; names are checked when they

@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
-use crate::store::{Db, StoreError, StoreResult};
+use crate::domain::events::EventKind;
+use crate::store::{Db, StoreError, StoreResult, events};
 
 /// A registered client.
 #[derive(Clone, Debug, SurrealValue)]
@@ -84,11 +85,21 @@ pub async fn count_clients(db: &Db) -> StoreResult<usize> {
 
 /// Stores a client (new or changed).
 pub async fn put_client(db: &Db, c: &ClientRow, now: DateTime<Utc>) -> StoreResult<()> {
-    db.query(
-        "UPSERT $rid SET name = $name, kind = $kind, secret_hash = $secret, redirect_uris = $redirects,
+    // The event's data: what a client is, never its secret's hash.
+    const DATA: &str = "{ client_id: $key, name: $name, type: $kind, redirect_uris: $redirects,
+        post_logout_redirect_uris: $logouts, grant_types: $grants, scopes: $scopes, first_party: $first }";
+    let created = events::emit(EventKind::ClientCreated, DATA);
+    let updated = events::emit(EventKind::ClientUpdated, DATA);
+    db.query(format!(
+        "BEGIN TRANSACTION;
+         LET $existed = (SELECT VALUE id FROM ONLY $rid);
+         UPSERT $rid SET name = $name, kind = $kind, secret_hash = $secret, redirect_uris = $redirects,
              post_logout_redirect_uris = $logouts, grant_types = $grants, scopes = $scopes,
-             first_party = $first, id_token_alg = $alg, created_at = $created, updated_at = $now",
-    )
+             first_party = $first, id_token_alg = $alg, created_at = $created, updated_at = $now;
+         IF $existed = NONE {{ {created} }} ELSE {{ {updated} }};
+         COMMIT TRANSACTION;"
+    ))
+    .bind(("key", c.id.clone()))
     .bind(("rid", RecordId::new("oauth_client", c.id.as_str())))
     .bind(("name", c.name.clone()))
     .bind(("kind", c.kind.clone()))
@@ -118,17 +129,19 @@ pub async fn delete_client(
         gone: i64,
         revoked: Vec<String>,
     }
+    let emit = events::emit(EventKind::ClientDeleted, "{ client_id: $id }");
     let o: Option<Outcome> = db
-        .query(
+        .query(format!(
             "BEGIN TRANSACTION;
              LET $gone = (DELETE $rid RETURN BEFORE);
              DELETE consent WHERE client_id = $id;
              UPDATE auth_code SET used_at = $now WHERE client_id = $id AND used_at IS NONE;
              LET $revoked = (UPDATE session SET revoked_at = $now, revoked_reason = 'client_deleted'
                  WHERE client_id = $id AND revoked_at IS NONE RETURN VALUE record::id(id));
+             IF array::len($gone) > 0 {{ {emit} }};
              COMMIT TRANSACTION;
-             RETURN { gone: array::len($gone), revoked: $revoked };",
-        )
+             RETURN {{ gone: array::len($gone), revoked: $revoked }};"
+        ))
         .bind(("rid", RecordId::new("oauth_client", id)))
         .bind(("id", id.to_string()))
         .bind(("now", now))

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::RecordId;
 
-use super::{Db, StoreResult};
+use super::{Db, StoreResult, events};
+use crate::domain::events::EventKind;
 use crate::domain::keys::KeyRow;
 
 /// All keys, newest first.
@@ -45,12 +46,19 @@ pub async fn rotate(
     for i in 0..new.len() {
         sql.push_str(&format!("CREATE $rid{i} CONTENT $key{i};\n"));
     }
-    sql.push_str("COMMIT TRANSACTION;");
+    sql.push_str(&events::emit(
+        EventKind::SigningKeyRotated,
+        "{ kids: $kids, emergency: $revoke, signs_from: $starts }",
+    ));
+    sql.push_str("\nCOMMIT TRANSACTION;");
+    let kids: Vec<String> = new.iter().map(|k| k.kid.clone()).collect();
     let mut q = db
         .query(sql)
         .bind(("algs", retire))
         .bind(("now", now))
-        .bind(("starts", starts));
+        .bind(("starts", starts))
+        .bind(("kids", kids))
+        .bind(("revoke", revoke));
     for (i, key) in new.into_iter().enumerate() {
         q = q
             .bind((

@@ -121,6 +121,11 @@ pub const TENANT: &[Migration] = &[
         name: "tenant/012_federation_kinds.surql",
         sql: include_str!("../../schema/surreal/tenant/012_federation_kinds.surql"),
     },
+    Migration {
+        version: 13,
+        name: "tenant/013_webhooks.surql",
+        sql: include_str!("../../schema/surreal/tenant/013_webhooks.surql"),
+    },
 ];
 
 /// Applies the migrations newer than the database's recorded version, all in one

@@ -13,6 +13,7 @@ pub mod changes;
 pub mod copy;
 pub mod db;
 pub mod engine;
+pub mod events;
 pub mod keys;
 pub mod link;
 pub mod login_throttle;

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
 use super::outbox::{self, QueuedMail};
-use super::{Db, StoreResult};
+use super::{Db, StoreResult, events};
+use crate::domain::events::EventKind;
 
 /// What kind of token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,14 +132,18 @@ pub async fn consume_reset(
     notice: QueuedMail,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let then = "IF !(SELECT VALUE email_verified FROM ONLY $uid) {
+    let then = format!(
+        "IF !(SELECT VALUE email_verified FROM ONLY $uid) {{
              DELETE federated_identity WHERE user = $ukey;
-         };
+         }};
          UPDATE $uid SET password_hash = $hash, updated_at = $now;
          UPDATE session SET revoked_at = $now, revoked_reason = 'password_reset' WHERE user = $ukey AND revoked_at IS NONE;
          UPDATE sso_session SET revoked_at = $now WHERE user = $ukey AND revoked_at IS NONE;
-         CREATE $oid CONTENT $mail;";
-    consume(db, Kind::Reset, then, token_id, user, now)
+         CREATE $oid CONTENT $mail;
+         {}",
+        events::emit(EventKind::UserPasswordReset, "{ id: $ukey }")
+    );
+    consume(db, Kind::Reset, &then, token_id, user, now)
         .bind(("hash", new_hash))
         .bind(("oid", outbox::rid(&notice.id)))
         .bind(("mail", notice.mail))
@@ -153,8 +158,16 @@ pub async fn consume_verify(
     user: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let then = "UPDATE $uid SET email_verified = true, updated_at = $now;";
-    consume(db, Kind::Verify, then, token_id, user, now)
+    let then = format!(
+        "LET $was = (SELECT VALUE email_verified FROM ONLY $uid);
+         UPDATE $uid SET email_verified = true, updated_at = $now;
+         IF $was = false {{ {} }};",
+        events::emit(
+            EventKind::UserUpdated,
+            "{ user: (SELECT record::id(id) AS id, email, username, email_verified, roles, disabled, created_at FROM ONLY $uid), changed: ['email_verified'] }"
+        )
+    );
+    consume(db, Kind::Verify, &then, token_id, user, now)
         .exec()
         .await
 }

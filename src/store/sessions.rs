@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
-use super::{Db, StoreError, StoreResult};
+use super::{Db, StoreError, StoreResult, events};
+use crate::domain::events::EventKind;
 
 /// A session as stored.
 #[derive(Clone, Debug, SurrealValue)]
@@ -81,7 +82,11 @@ pub struct NewSession {
 /// Creates a session and its first refresh token, and records the login time, in one
 /// transaction.
 pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
-    db.query(
+    let emit = events::emit(
+        EventKind::SessionCreated,
+        "{ session_id: $sid_key, user_id: $user, amr: $amr, client_id: $client, ip: $ip, idp: $idp }",
+    );
+    db.query(format!(
         "BEGIN TRANSACTION;
          UPDATE $uid SET last_login_at = $now;
          CREATE $sid SET user = $user, created_at = $now, last_seen_at = $now, expires_at = $exp,
@@ -89,8 +94,9 @@ pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
              scope = $scope, sso = $sso, idp = $idp;
          CREATE $rtid SET hash = $hash, session = $sid_key, user = $user, created_at = $now,
              expires_at = $rexp;
-         COMMIT TRANSACTION;",
-    )
+         {emit}
+         COMMIT TRANSACTION;"
+    ))
     .bind(("sid", RecordId::new("session", s.id.as_str())))
     .bind(("uid", RecordId::new("user", s.user.as_str())))
     .bind(("sid_key", s.id))
@@ -276,15 +282,26 @@ pub async fn rotate_batch(db: &Db, batch: &[Rotation]) -> StoreResult<Vec<bool>>
 
 /// Revokes one session (no-op if already revoked); returns whether it was active.
 pub async fn revoke(db: &Db, id: &str, reason: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    let emit = events::emit(EventKind::SessionRevoked, REVOKED_DATA);
     let ids: Vec<String> = db
-        .query("UPDATE $sid SET revoked_at = $now, revoked_reason = $reason WHERE revoked_at IS NONE RETURN record::id(id) AS id")
+        .query(format!(
+            "BEGIN TRANSACTION;
+             LET $revoked = (UPDATE $sid SET revoked_at = $now, revoked_reason = $reason
+                 WHERE revoked_at IS NONE RETURN record::id(id) AS id, user);
+             FOR $s IN $revoked {{ {emit} }};
+             COMMIT TRANSACTION;
+             RETURN $revoked.id;"
+        ))
         .bind(("sid", RecordId::new("session", id)))
         .bind(("reason", reason.to_string()))
         .bind(("now", now))
-        .take((0, "id"))
+        .take_last()
         .await?;
     Ok(!ids.is_empty())
 }
+
+/// `session.revoked`'s data, for each `$s` of the revoked sessions (`{id, user}`).
+const REVOKED_DATA: &str = "{ session_id: $s.id, user_id: $s.user, reason: $reason }";
 
 /// Revokes all active sessions of a user except `keep`; returns how many were revoked.
 pub async fn revoke_all(
@@ -296,18 +313,23 @@ pub async fn revoke_all(
 ) -> StoreResult<usize> {
     // Browser sign-in sessions (the hosted pages') end with the rest: signing out everywhere,
     // a disabled account or an admin's revocation leaves no way back in without a password.
+    let emit = events::emit(EventKind::SessionRevoked, REVOKED_DATA);
     let ids: Vec<String> = db
-        .query(
-            "UPDATE session SET revoked_at = $now, revoked_reason = $reason
-             WHERE user = $user AND revoked_at IS NONE AND record::id(id) != $keep
-             RETURN record::id(id) AS id;
-             UPDATE sso_session SET revoked_at = $now WHERE user = $user AND revoked_at IS NONE;",
-        )
+        .query(format!(
+            "BEGIN TRANSACTION;
+             LET $revoked = (UPDATE session SET revoked_at = $now, revoked_reason = $reason
+                 WHERE user = $user AND revoked_at IS NONE AND record::id(id) != $keep
+                 RETURN record::id(id) AS id, user);
+             UPDATE sso_session SET revoked_at = $now WHERE user = $user AND revoked_at IS NONE;
+             FOR $s IN $revoked {{ {emit} }};
+             COMMIT TRANSACTION;
+             RETURN $revoked.id;"
+        ))
         .bind(("user", user.to_string()))
         .bind(("keep", keep.unwrap_or("").to_string()))
         .bind(("reason", reason.to_string()))
         .bind(("now", now))
-        .take((0, "id"))
+        .take_last()
         .await?;
     Ok(ids.len())
 }

@@ -6,6 +6,8 @@ use surrealdb::types::{RecordId, SurrealValue};
 
 use super::one_time_tokens::{CREATE_TOKEN, NewToken, bind_token};
 use super::outbox::{self, QueuedMail};
+use super::events;
+use crate::domain::events::EventKind;
 use super::{Db, StoreResult};
 
 /// A user as stored.
@@ -56,6 +58,10 @@ pub struct NewUser {
 
 const FIELDS: &str = "record::id(id) AS id, email, username, password_hash, email_verified, roles, disabled, created_at, last_login_at";
 
+/// A user event's `data` (schema/events/user.created.json): the stored record's public fields,
+/// read inside the transaction. Never the password hash.
+const USER_DATA: &str = "(SELECT record::id(id) AS id, email, username, email_verified, roles, disabled, created_at FROM ONLY $rid)";
+
 /// Inserts a user, with its verification token and mail in the same transaction when given;
 /// unique-index violations surface as `StoreError::Conflict`.
 pub async fn create(
@@ -72,9 +78,10 @@ pub async fn create(
         ),
         None => (String::new(), None, None),
     };
+    let emit = events::emit(EventKind::UserCreated, USER_DATA);
     let mut q = db
         .query(format!(
-            "BEGIN TRANSACTION; CREATE $rid CONTENT $user RETURN NONE; {extra} COMMIT TRANSACTION; SELECT {FIELDS} FROM $rid;"
+            "BEGIN TRANSACTION; CREATE $rid CONTENT $user RETURN NONE; {extra} {emit} COMMIT TRANSACTION; SELECT {FIELDS} FROM $rid;"
         ))
         .bind(("rid", RecordId::new("user", id)))
         .bind(("ukey", id.to_string()))
@@ -120,7 +127,14 @@ pub async fn get(db: &Db, id: &str) -> StoreResult<Option<UserRow>> {
 
 /// Replaces the password hash.
 pub async fn set_password(db: &Db, id: &str, hash: String, now: DateTime<Utc>) -> StoreResult<()> {
-    db.query("UPDATE $rid SET password_hash = $hash, updated_at = $now")
+    let emit = events::emit(EventKind::UserPasswordChanged, "{ id: $ukey }");
+    db.query(format!(
+        "BEGIN TRANSACTION;
+         LET $changed = (UPDATE $rid SET password_hash = $hash, updated_at = $now RETURN VALUE id);
+         IF array::len($changed) > 0 {{ {emit} }};
+         COMMIT TRANSACTION;"
+    ))
+    .bind(("ukey", id.to_string()))
         .bind(("rid", RecordId::new("user", id)))
         .bind(("hash", hash))
         .bind(("now", now))
@@ -192,12 +206,24 @@ pub async fn set_disabled(
     disabled: bool,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<UserRow>> {
+    let disabled_event = events::emit(EventKind::UserDisabled, USER_DATA);
+    let revoked_event = events::emit(
+        EventKind::SessionRevoked,
+        "{ session_id: $s.id, user_id: $s.user, reason: 'user_disabled' }",
+    );
+    let enabled_event = events::emit(EventKind::UserEnabled, USER_DATA);
     db.query(format!(
         "BEGIN TRANSACTION;
+             LET $was = (SELECT VALUE disabled FROM ONLY $rid);
              UPDATE $rid SET disabled = $disabled, updated_at = $now;
              IF $disabled {{
-                 UPDATE session SET revoked_at = $now, revoked_reason = 'user_disabled' WHERE user = $ukey AND revoked_at IS NONE;
+                 LET $revoked = (UPDATE session SET revoked_at = $now, revoked_reason = 'user_disabled'
+                     WHERE user = $ukey AND revoked_at IS NONE RETURN record::id(id) AS id, user);
                  UPDATE sso_session SET revoked_at = $now WHERE user = $ukey AND revoked_at IS NONE;
+                 FOR $s IN $revoked {{ {revoked_event} }};
+             }};
+             IF $was != NONE AND $was != $disabled {{
+                 IF $disabled {{ {disabled_event} }} ELSE {{ {enabled_event} }};
              }};
              COMMIT TRANSACTION;
              SELECT {FIELDS} FROM $rid;"
@@ -217,28 +243,40 @@ pub async fn set_roles(
     roles: Vec<String>,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<UserRow>> {
+    let emit = events::emit(
+        EventKind::UserUpdated,
+        "{ user: (SELECT record::id(id) AS id, email, username, email_verified, roles, disabled, created_at FROM ONLY $rid), changed: ['roles'] }",
+    );
     db.query(format!(
-        "UPDATE $rid SET roles = $roles, updated_at = $now; SELECT {FIELDS} FROM $rid;"
+        "BEGIN TRANSACTION;
+             LET $was = (SELECT VALUE roles FROM ONLY $rid);
+             UPDATE $rid SET roles = $roles, updated_at = $now;
+             IF $was != NONE AND $was != $roles {{ {emit} }};
+             COMMIT TRANSACTION;
+             SELECT {FIELDS} FROM $rid;"
     ))
     .bind(("rid", RecordId::new("user", id)))
     .bind(("roles", roles))
     .bind(("now", now))
-    .take(1)
+    .take_last()
     .await
 }
 
 /// Deletes a user with its sessions, refresh tokens and one-time tokens; `false` if absent.
 pub async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
+    let emit = events::emit(EventKind::UserDeleted, "{ id: $ukey }");
     let left: Vec<RecordId> = db
-        .query(
+        .query(format!(
             "BEGIN TRANSACTION;
+             LET $now = time::now();
              DELETE refresh_token WHERE user = $ukey;
              DELETE session WHERE user = $ukey;
              DELETE one_time_token WHERE user = $ukey;
-             DELETE $rid;
+             LET $gone = (DELETE $rid RETURN BEFORE);
+             IF array::len($gone) > 0 {{ {emit} }};
              COMMIT TRANSACTION;
-             SELECT VALUE id FROM $rid;",
-        )
+             SELECT VALUE id FROM $rid;"
+        ))
         .bind(("rid", RecordId::new("user", id)))
         .bind(("ukey", id.to_string()))
         .take_last()

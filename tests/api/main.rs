@@ -41,3 +41,4 @@ mod token_abuse;
 mod tokens;
 mod upstream;
 mod webhook_signature;
+mod webhooks;

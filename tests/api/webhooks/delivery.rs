@@ -1,0 +1,150 @@
+//! Delivery faults: a failing endpoint retried on the schedule with the same `webhook-id`, a
+//! 410 disabling the endpoint, a receiver down then up, an endpoint failing for five days,
+//! a redelivery.
+
+use super::*;
+
+async fn make_user(app: &TestApp, n: u32) {
+    app.register_at("acme", &format!("user{n}@acme.example"), &format!("user{n}"), PASSWORD)
+        .await;
+}
+
+#[tokio::test]
+async fn a_failed_attempt_is_retried_on_the_schedule_with_the_same_webhook_id() {
+    let (app, admin) = setup().await;
+    let rx = Receiver::start();
+    let (hook, _) = endpoint(&app, &admin, &rx, &["user.created"]).await;
+    rx.control(json!({"plan": [500, 503]})).await;
+    make_user(&app, 1).await;
+    rx.wait_until("the first attempt", |s| !s.is_empty()).await;
+    let log = wait_log(&app, &admin, &hook, "the failure recorded", |l| {
+        l["edges"][0]["node"]["attempts"].as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let d = &log["edges"][0]["node"];
+    assert_eq!(d["status"], "PENDING");
+    assert_eq!(d["attempts"][0]["httpStatus"], 500);
+    assert_eq!(d["attempts"][0]["responseExcerpt"], "ok");
+    // The 2nd attempt is due 5 s later, the 3rd 5 min after that: the server's clock moves.
+    app.clock.advance(Duration::from_secs(5));
+    rx.wait_until("the second attempt", |s| s.len() >= 2).await;
+    app.clock.advance(Duration::from_secs(5 * 60));
+    let seen = rx.wait_until("the third attempt", |s| s.len() >= 3).await;
+    let ids: Vec<&Value> = seen.iter().map(|r| &r["headers"]["webhook-id"]).collect();
+    assert!(ids.iter().all(|i| *i == ids[0]), "one message, three attempts: {ids:?}");
+    let log = wait_log(&app, &admin, &hook, "succeeded", |l| l["edges"][0]["node"]["status"] == "SUCCEEDED").await;
+    let statuses: Vec<&Value> = log["edges"][0]["node"]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["httpStatus"])
+        .collect();
+    assert_eq!(statuses, [&json!(500), &json!(503), &json!(200)]);
+    drop(rx);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_410_gone_disables_the_endpoint() {
+    let (app, admin) = setup().await;
+    let rx = Receiver::start();
+    let (hook, _) = endpoint(&app, &admin, &rx, &["user.created"]).await;
+    rx.control(json!({"plan": [410]})).await;
+    make_user(&app, 1).await;
+    wait_log(&app, &admin, &hook, "failed", |l| l["edges"][0]["node"]["status"] == "FAILED").await;
+    let w = app
+        .gql_tenant("acme", Some(&admin), "query($id: ID!) { webhook(id: $id) { enabled disabledReason } }", json!({"id": hook}))
+        .await;
+    assert_eq!(w["data"]["webhook"]["enabled"], false, "{w}");
+    assert!(w["data"]["webhook"]["disabledReason"].as_str().unwrap().contains("410"), "{w}");
+    // A disabled endpoint gets no new events.
+    make_user(&app, 2).await;
+    let log = deliveries(&app, &admin, &hook, None).await;
+    assert_eq!(log["totalCount"], 1, "{log:#}");
+    drop(rx);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_receiver_down_then_up_gets_the_delivery_and_one_failing_for_days_is_disabled() {
+    let (app, admin) = setup().await;
+    // Nothing listens at this port yet.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let b = app
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            CREATE,
+            json!({"i": {"url": format!("http://127.0.0.1:{port}/hook"), "events": ["user.created"]}}),
+        )
+        .await;
+    let hook = b["data"]["createWebhook"]["webhook"]["id"].as_str().unwrap().to_string();
+    make_user(&app, 1).await;
+    let log = wait_log(&app, &admin, &hook, "a refused connection", |l| {
+        l["edges"][0]["node"]["attempts"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let attempt = &log["edges"][0]["node"]["attempts"][0];
+    assert_eq!(attempt["httpStatus"], Value::Null);
+    assert!(attempt["error"].as_str().unwrap().contains("unreachable"), "{attempt}");
+    let w = app
+        .gql_tenant("acme", Some(&admin), "query($id: ID!) { webhook(id: $id) { failingSince enabled } }", json!({"id": hook}))
+        .await;
+    assert!(w["data"]["webhook"]["failingSince"].is_string(), "{w}");
+    // Five days of failures later the next failed attempt disables it.
+    app.clock.advance(Duration::from_secs(5 * 24 * 3600 + 60));
+    let w = {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        // (The admin's access token expired meanwhile.)
+        let admin = app.login_at("acme", "admin", PASSWORD).await["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        loop {
+            let w = app
+                .gql_tenant("acme", Some(&admin), "query($id: ID!) { webhook(id: $id) { enabled disabledReason } }", json!({"id": hook}))
+                .await;
+            if w["data"]["webhook"]["enabled"] == false {
+                break w;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{w}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert!(w["data"]["webhook"]["disabledReason"].as_str().unwrap().contains("5 days"), "{w}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_delivery_can_be_sent_again_as_the_same_message() {
+    let (app, admin) = setup().await;
+    let rx = Receiver::start();
+    let (hook, _) = endpoint(&app, &admin, &rx, &["user.created"]).await;
+    make_user(&app, 1).await;
+    let log = wait_log(&app, &admin, &hook, "succeeded", |l| l["edges"][0]["node"]["status"] == "SUCCEEDED").await;
+    let first = log["edges"][0]["node"].clone();
+    let b = app
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation($d: ID!) { redeliverWebhook(deliveryId: $d) { id messageId eventType } }",
+            json!({"d": first["id"]}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    assert_eq!(b["data"]["redeliverWebhook"]["messageId"], first["messageId"]);
+    assert_ne!(b["data"]["redeliverWebhook"]["id"], first["id"]);
+    let seen = rx.wait_until("twice", |s| s.len() >= 2).await;
+    assert_eq!(seen[0]["headers"]["webhook-id"], seen[1]["headers"]["webhook-id"]);
+    assert_eq!(seen[0]["body"], seen[1]["body"], "the same message, byte for byte");
+    assert!(seen.iter().all(|r| r["verified"] == true));
+    let unknown = app
+        .gql_tenant("acme", Some(&admin), "mutation { redeliverWebhook(deliveryId: \"nope\") { id } }", json!({}))
+        .await;
+    assert_eq!(field(&unknown).as_deref(), Some("deliveryId"), "{unknown}");
+    drop(rx);
+    app.shutdown().await;
+}

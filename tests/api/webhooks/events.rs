@@ -1,0 +1,172 @@
+//! The events of the catalogue, each produced by the real flow that causes it, arriving
+//! signed (verified by the reference library) and shaped as its published schema says.
+
+use super::*;
+
+const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken user { id } } }";
+
+#[tokio::test]
+async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
+    let (app, admin) = setup().await;
+    let rx = Receiver::start();
+    let (hook, _) = endpoint(&app, &admin, &rx, &["*"]).await;
+    let a = Some(admin.as_str());
+
+    // user.created and session.created
+    let ada = app.register_at("acme", "ada@acme.example", "ada", PASSWORD).await;
+    let ada_id = ada["user"]["id"].as_str().unwrap().to_string();
+    // user.updated (roles), user.disabled (and its sessions revoked), user.enabled
+    for (q, v) in [
+        ("mutation($id: ID!) { setUserRoles(id: $id, roles: [\"support\"]) { id } }", json!({"id": ada_id})),
+        ("mutation($id: ID!) { disableUser(id: $id) { id } }", json!({"id": ada_id})),
+        ("mutation($id: ID!) { enableUser(id: $id) { id } }", json!({"id": ada_id})),
+    ] {
+        let b = app.gql_tenant("acme", a, q, v).await;
+        assert!(b["errors"].is_null(), "{b}");
+    }
+    // A sign-in, a password change (the other session ends), an admin revoking the last one.
+    let first = app.gql_tenant("acme", None, LOGIN, json!({"i": {"identifier": "ada", "password": PASSWORD}})).await;
+    let second = app.gql_tenant("acme", None, LOGIN, json!({"i": {"identifier": "ada", "password": PASSWORD}})).await;
+    let b = app
+        .gql_tenant(
+            "acme",
+            second["data"]["login"]["accessToken"].as_str(),
+            "mutation { changePassword(currentPassword: \"correct horse battery\", newPassword: \"a kettle that whistles\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(b["data"]["changePassword"], true, "{b}");
+    assert!(first["errors"].is_null(), "{first}");
+    // signing_key.rotated, client.created/updated/deleted
+    for (q, v) in [
+        ("mutation { rotateSigningKey }", json!({})),
+        (
+            "mutation($i: CreateClientInput!) { createClient(input: $i) { client { id } } }",
+            json!({"i": {"name": "Billing", "type": "CONFIDENTIAL", "redirectUris": ["https://billing.example/cb"]}}),
+        ),
+    ] {
+        let b = app.gql_tenant("acme", a, q, v).await;
+        assert!(b["errors"].is_null(), "{b}");
+    }
+    let clients = app.gql_tenant("acme", a, "{ clients { edges { node { id } } } }", json!({})).await;
+    let client = clients["data"]["clients"]["edges"][0]["node"]["id"].as_str().unwrap().to_string();
+    for q in [
+        "mutation($id: ID!) { updateClient(id: $id, input: {name: \"Billing v2\"}) { id } }",
+        "mutation($id: ID!) { deleteClient(id: $id) }",
+    ] {
+        let b = app.gql_tenant("acme", a, q, json!({"id": client})).await;
+        assert!(b["errors"].is_null(), "{b}");
+    }
+    // user.deleted
+    let b = app
+        .gql_tenant("acme", a, "mutation($id: ID!) { deleteUser(id: $id) }", json!({"id": ada_id}))
+        .await;
+    assert_eq!(b["data"]["deleteUser"], true, "{b}");
+
+    let want = [
+        "user.created",
+        "session.created",
+        "user.updated",
+        "user.disabled",
+        "session.revoked",
+        "user.enabled",
+        "user.password_changed",
+        "signing_key.rotated",
+        "client.created",
+        "client.updated",
+        "client.deleted",
+        "user.deleted",
+    ];
+    let seen = rx
+        .wait_until("every event type", |s| {
+            let t = types(s);
+            want.iter().all(|w| t.iter().any(|x| x == w))
+        })
+        .await;
+    // Nothing secret in any payload: no hash, no secret, none of this test's tokens.
+    let mut secrets: Vec<String> = ["argon2", "password_hash", "secret_hash", "whsec_", "totp", "recovery"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for t in [&ada, &first["data"]["login"], &second["data"]["login"]] {
+        for k in ["accessToken", "refreshToken"] {
+            if let Some(v) = t[k].as_str() {
+                secrets.push(v.to_string());
+            }
+        }
+    }
+    for r in &seen {
+        assert_eq!(r["verified"], true, "the reference library verifies: {r:#}");
+        assert_eq!(r["schema_ok"], true, "the payload fits schema/events: {r:#}");
+        let body = r["body"].to_string();
+        for secret in &secrets {
+            assert!(!body.contains(secret.as_str()), "{secret} in a payload: {body}");
+        }
+    }
+    // The details the schemas leave open.
+    let of = |t: &str| -> Vec<&Value> { seen.iter().filter(|r| r["body"]["type"] == t).map(|r| &r["body"]["data"]).collect() };
+    assert_eq!(of("user.created")[0]["email"], "ada@acme.example");
+    assert_eq!(of("user.updated")[0]["changed"], json!(["roles"]));
+    assert_eq!(of("user.updated")[0]["user"]["roles"], json!(["support"]));
+    let reasons: Vec<&str> = of("session.revoked").iter().filter_map(|d| d["reason"].as_str()).collect();
+    assert!(reasons.contains(&"user_disabled"), "{reasons:?}");
+    assert!(reasons.contains(&"password_changed"), "{reasons:?}");
+    assert!(of("session.created").iter().all(|d| d["amr"] == json!(["pwd"])));
+    assert_eq!(of("client.updated")[0]["name"], "Billing v2");
+    // One message id per event, each delivered once here (nothing failed).
+    let mut ids: Vec<&str> = seen.iter().filter_map(|r| r["headers"]["webhook-id"].as_str()).collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a webhook-id twice");
+    // The delivery log agrees, once the last answers are recorded: all succeeded, 200.
+    let log = wait_log(&app, &admin, &hook, "every delivery succeeded", |l| {
+        l["totalCount"].as_u64() == Some(n as u64)
+            && l["edges"].as_array().unwrap().iter().all(|e| e["node"]["status"] == "SUCCEEDED")
+    })
+    .await;
+    assert!(
+        log["edges"].as_array().unwrap().iter().all(|e| e["node"]["attempts"][0]["httpStatus"] == 200),
+        "{log:#}"
+    );
+    drop(rx);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_change_that_fails_emits_nothing_and_endpoints_get_only_what_they_subscribe_to() {
+    let (app, admin) = setup().await;
+    let rx = Receiver::start();
+    let (users_hook, _) = endpoint(&app, &admin, &rx, &["user.created"]).await;
+    let (clients_hook, _) = endpoint(&app, &admin, &rx, &["client.created", "client.deleted"]).await;
+    app.register_at("acme", "ada@acme.example", "ada", PASSWORD).await;
+    // The same address again: the transaction is refused, and with it its event.
+    let again = app
+        .gql_tenant(
+            "acme",
+            None,
+            "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }",
+            json!({"i": {"email": "ada@acme.example", "username": "ada2", "password": PASSWORD}}),
+        )
+        .await;
+    assert!(again["errors"].is_array(), "{again}");
+    let b = app
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation($i: CreateClientInput!) { createClient(input: $i) { client { id } } }",
+            json!({"i": {"name": "App", "type": "PUBLIC", "redirectUris": ["https://app.example/cb"]}}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    rx.wait_until("both deliveries", |s| types(s).len() >= 2).await;
+    let users = deliveries(&app, &admin, &users_hook, None).await;
+    let clients = deliveries(&app, &admin, &clients_hook, None).await;
+    let kinds = |log: &Value| -> Vec<String> {
+        log["edges"].as_array().unwrap().iter().map(|e| e["node"]["eventType"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(kinds(&users), ["user.created"], "one account, one event: {users:#}");
+    assert_eq!(kinds(&clients), ["client.created"], "{clients:#}");
+    drop(rx);
+    app.shutdown().await;
+}

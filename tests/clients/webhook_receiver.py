@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""A webhook receiver for the tests: a real HTTP server on 127.0.0.1 that checks every delivery
+with the Standard Webhooks reference library (PyPI `standardwebhooks`) and the event's JSON
+schema (schema/events/{type}.json, with `jsonschema`), never with latchkey's code.
+
+Prints `port N` first, then one JSON line per request received:
+  {"path", "headers": {webhook-id, webhook-timestamp, webhook-signature}, "body" (parsed),
+   "verified": bool, "verify_error", "schema_ok": bool|null, "schema_error", "answered"}
+Control (the test's, on the same port): POST /_control with JSON
+  {"secret": "whsec_...",            the secret deliveries are verified with
+   "plan": [500, 410, ...],          statuses to answer next, in order (then 200)
+   "hang_seconds": 20}               answer the next request only after this long
+Standard library plus the two checkers; stops when stdin closes (its test ended).
+"""
+import json
+import pathlib
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jsonschema
+from standardwebhooks import Webhook
+
+SCHEMAS = pathlib.Path(__file__).resolve().parents[2] / "schema" / "events"
+state = {"secret": None, "plan": [], "hang": 0}
+lock = threading.Lock()
+out = threading.Lock()
+
+
+def emit(record):
+    with out:
+        sys.stdout.write(json.dumps(record) + "\n")
+        sys.stdout.flush()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, text=b"ok"):
+        self.send_response(status)
+        self.send_header("content-type", "text/plain")
+        self.send_header("content-length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        if self.path == "/_control":
+            with lock:
+                c = json.loads(body)
+                if "secret" in c:
+                    state["secret"] = c["secret"]
+                if "plan" in c:
+                    state["plan"] = list(c["plan"])
+                if "hang_seconds" in c:
+                    state["hang"] = c["hang_seconds"]
+            return self.answer(200)
+        with lock:
+            secret = state["secret"]
+            status = state["plan"].pop(0) if state["plan"] else 200
+            hang, state["hang"] = state["hang"], 0
+        headers = {k: self.headers.get(k) for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+        record = {"path": self.path, "headers": headers, "answered": status}
+        try:
+            Webhook(secret).verify(body, headers)
+            record["verified"] = True
+        except Exception as e:  # the test asserts on it
+            record["verified"] = False
+            record["verify_error"] = f"{type(e).__name__}: {e}"
+        try:
+            parsed = json.loads(body)
+            record["body"] = parsed
+            schema_file = SCHEMAS / f"{parsed.get('type')}.json"
+            if schema_file.exists():
+                jsonschema.validate(parsed, json.loads(schema_file.read_text()))
+                record["schema_ok"] = True
+            else:
+                record["schema_ok"] = None
+        except Exception as e:
+            record["schema_ok"] = False
+            record["schema_error"] = f"{type(e).__name__}: {e}"[:500]
+        if hang:
+            time.sleep(hang)
+        emit(record)
+        try:
+            self.answer(status)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+emit_port = f"port {server.server_address[1]}"
+sys.stdout.write(emit_port + "\n")
+sys.stdout.flush()
+threading.Thread(target=server.serve_forever, daemon=True).start()
+sys.stdin.read()
