@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
 use crate::store::outbox::{self, QueuedMail};
-use crate::store::{Db, StoreError, StoreResult};
+use crate::domain::events::EventKind;
+use crate::store::{Db, StoreError, StoreResult, events};
 
 /// A configured upstream provider.
 #[derive(Clone, Debug, SurrealValue)]
@@ -261,24 +262,28 @@ pub async fn identities_of(db: &Db, user: &str) -> StoreResult<Vec<IdentityRow>>
 /// transaction. The unique index decides a race between two links of the same identity: the
 /// loser gets `StoreError::Conflict`.
 pub async fn link(db: &Db, row: &IdentityRow, notice: Option<QueuedMail>) -> StoreResult<()> {
-    let (sql, oid, mail) = match notice {
+    let (queue, oid, mail) = match notice {
         Some(n) => (
-            "BEGIN TRANSACTION;
-             CREATE $rid SET user = $user, provider = $provider, subject = $subject,
-                 email = $email, linked_at = $at, claims = $claims;
-             CREATE $oid CONTENT $mail;
-             COMMIT TRANSACTION;",
+            "CREATE $oid CONTENT $mail;",
             Some(outbox::rid(&n.id)),
             Some(n.mail),
         ),
-        None => (
-            "CREATE $rid SET user = $user, provider = $provider, subject = $subject,
-                 email = $email, linked_at = $at, claims = $claims",
-            None,
-            None,
-        ),
+        None => ("", None, None),
     };
-    db.query(sql)
+    let emit = events::emit(
+        EventKind::UserIdentityLinked,
+        "{ user_id: $user, identity_id: $key, provider_id: $provider, email: $email }",
+    );
+    db.query(format!(
+        "BEGIN TRANSACTION;
+         LET $now = $at;
+         CREATE $rid SET user = $user, provider = $provider, subject = $subject,
+             email = $email, linked_at = $at, claims = $claims;
+         {queue}
+         {emit}
+         COMMIT TRANSACTION;"
+    ))
+    .bind(("key", row.id.clone()))
         .bind(("rid", RecordId::new("federated_identity", row.id.as_str())))
         .bind(("user", row.user.clone()))
         .bind(("provider", row.provider.clone()))
@@ -310,14 +315,20 @@ pub async fn touch_identity(
 /// Removes identity `id` of `user` and queues `notice`; `false` when the user has no such
 /// identity (nothing is queued then).
 pub async fn unlink(db: &Db, user: &str, id: &str, notice: QueuedMail) -> StoreResult<bool> {
+    let emit = events::emit(
+        EventKind::UserIdentityUnlinked,
+        "{ user_id: $user, identity_id: $key, provider_id: $gone[0].provider }",
+    );
     let res = db
-        .query(
+        .query(format!(
             "BEGIN TRANSACTION;
+             LET $now = time::now();
              LET $gone = (DELETE $rid WHERE user = $user RETURN BEFORE);
-             IF array::len($gone) > 0 { CREATE $oid CONTENT $mail; };
+             IF array::len($gone) > 0 {{ CREATE $oid CONTENT $mail; {emit} }};
              COMMIT TRANSACTION;
-             RETURN array::len($gone);",
-        )
+             RETURN array::len($gone);"
+        ))
+        .bind(("key", id.to_string()))
         .bind(("rid", RecordId::new("federated_identity", id)))
         .bind(("user", user.to_string()))
         .bind(("oid", outbox::rid(&notice.id)))

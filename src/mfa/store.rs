@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
 use crate::store::outbox::{self, QueuedMail};
-use crate::store::{Db, StoreResult};
+use crate::domain::events::EventKind;
+use crate::store::{Db, StoreResult, events};
 
 /// Most wrong codes one mfaToken takes before it is dead.
 pub const MAX_CHALLENGE_FAILURES: i64 = 5;
@@ -167,16 +168,18 @@ pub async fn confirm_totp(
     notice: QueuedMail,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    db.query(
+    let emit = events::emit(EventKind::UserMfaEnrolled, "{ user_id: $user, factor: 'totp' }");
+    db.query(format!(
         "BEGIN TRANSACTION;
              LET $done = (UPDATE $rid SET confirmed_at = $now, last_step = $step
                  WHERE confirmed_at IS NONE RETURN AFTER);
-             IF array::len($done) = 0 { THROW 'not pending' };
+             IF array::len($done) = 0 {{ THROW 'not pending' }};
              DELETE recovery_code WHERE user = $user;
-             FOR $h IN $hashes { CREATE recovery_code SET user = $user, hash = $h, created_at = $now; };
+             FOR $h IN $hashes {{ CREATE recovery_code SET user = $user, hash = $h, created_at = $now; }};
              CREATE $oid CONTENT $mail;
-             COMMIT TRANSACTION;",
-    )
+             {emit}
+             COMMIT TRANSACTION;"
+    ))
     .bind(("rid", RecordId::new("totp", user)))
     .bind(("user", user.to_string()))
     .bind(("step", step))
@@ -205,15 +208,18 @@ pub async fn use_totp_step(db: &Db, user: &str, step: i64) -> StoreResult<bool> 
 /// Removes a user's authenticator app; recovery codes go too when no other factor is left.
 /// Queues the notice.
 pub async fn delete_totp(db: &Db, user: &str, notice: QueuedMail) -> StoreResult<()> {
-    db.query(
+    let emit = events::emit(EventKind::UserMfaRemoved, "{ user_id: $user, factor: 'totp' }");
+    db.query(format!(
         "BEGIN TRANSACTION;
-         DELETE $rid;
-         IF count(SELECT id FROM passkey WHERE user = $user) = 0 {
+         LET $now = time::now();
+         LET $gone = (DELETE $rid RETURN BEFORE);
+         IF count(SELECT id FROM passkey WHERE user = $user) = 0 {{
              DELETE recovery_code WHERE user = $user;
-         };
+         }};
          CREATE $oid CONTENT $mail;
-         COMMIT TRANSACTION;",
-    )
+         IF array::len($gone) > 0 {{ {emit} }};
+         COMMIT TRANSACTION;"
+    ))
     .bind(("rid", RecordId::new("totp", user)))
     .bind(("user", user.to_string()))
     .bind(("oid", outbox::rid(&notice.id)))
@@ -300,13 +306,19 @@ pub async fn passkey_by_cred(db: &Db, cred_id: &str) -> StoreResult<Option<Passk
 
 /// Stores a new passkey and queues the notice.
 pub async fn insert_passkey(db: &Db, row: &PasskeyRow, notice: QueuedMail) -> StoreResult<()> {
-    db.query(
+    let emit = events::emit(
+        EventKind::UserMfaEnrolled,
+        "{ user_id: $user, factor: 'passkey', passkey_id: $key }",
+    );
+    db.query(format!(
         "BEGIN TRANSACTION;
          CREATE $rid SET user = $user, name = $name, cred_id = $cred, credential = $credential,
              sign_count = $count, backup_eligible = $be, backup_state = $bs, created_at = $now;
          CREATE $oid CONTENT $mail;
-         COMMIT TRANSACTION;",
-    )
+         {emit}
+         COMMIT TRANSACTION;"
+    ))
+    .bind(("key", row.id.clone()))
     .bind(("rid", RecordId::new("passkey", row.id.as_str())))
     .bind(("user", row.user.clone()))
     .bind(("name", row.name.clone()))
@@ -354,17 +366,23 @@ pub async fn delete_passkey(
     id: &str,
     notice: QueuedMail,
 ) -> StoreResult<bool> {
-    db.query(
+    let emit = events::emit(
+        EventKind::UserMfaRemoved,
+        "{ user_id: $user, factor: 'passkey', passkey_id: $id }",
+    );
+    db.query(format!(
         "BEGIN TRANSACTION;
+             LET $now = time::now();
              LET $gone = (DELETE passkey WHERE record::id(id) = $id AND user = $user RETURN BEFORE);
-             IF array::len($gone) = 0 { THROW 'no such passkey' };
+             IF array::len($gone) = 0 {{ THROW 'no such passkey' }};
              IF count(SELECT id FROM passkey WHERE user = $user) = 0
-                 AND count(SELECT id FROM totp WHERE user = $user AND confirmed_at != NONE) = 0 {
+                 AND count(SELECT id FROM totp WHERE user = $user AND confirmed_at != NONE) = 0 {{
                  DELETE recovery_code WHERE user = $user;
-             };
+             }};
              CREATE $oid CONTENT $mail;
-             COMMIT TRANSACTION;",
-    )
+             {emit}
+             COMMIT TRANSACTION;"
+    ))
     .bind(("id", id.to_string()))
     .bind(("user", user.to_string()))
     .bind(("oid", outbox::rid(&notice.id)))
@@ -375,15 +393,17 @@ pub async fn delete_passkey(
 
 /// Removes every factor of a user (an admin's reset) and queues the notice.
 pub async fn delete_all(db: &Db, user: &str, notice: QueuedMail) -> StoreResult<()> {
-    db.query(
+    let emit = events::emit(EventKind::UserMfaRemoved, "{ user_id: $user, factor: 'all' }");
+    db.query(format!(
         "BEGIN TRANSACTION;
          DELETE $totp;
          DELETE recovery_code WHERE user = $user;
          DELETE passkey WHERE user = $user;
          UPDATE mfa_challenge SET used_at = $now WHERE user = $user AND used_at IS NONE;
          CREATE $oid CONTENT $mail;
-         COMMIT TRANSACTION;",
-    )
+         {emit}
+         COMMIT TRANSACTION;"
+    ))
     .bind(("totp", RecordId::new("totp", user)))
     .bind(("user", user.to_string()))
     .bind(("now", notice.mail.created_at))

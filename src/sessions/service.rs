@@ -230,7 +230,7 @@ impl SessionService {
             .with_detail(format!("session {sid} revoked"));
         self.audit(tenant, "refresh_token_reuse", info).await;
         tenant
-            .revoke_session(sid.to_string(), "refresh_token_reuse", now)
+            .revoke_session(sid.to_string(), crate::store::sessions::REUSE, now)
             .await?;
         Ok(())
     }

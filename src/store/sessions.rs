@@ -282,7 +282,15 @@ pub async fn rotate_batch(db: &Db, batch: &[Rotation]) -> StoreResult<Vec<bool>>
 
 /// Revokes one session (no-op if already revoked); returns whether it was active.
 pub async fn revoke(db: &Db, id: &str, reason: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-    let emit = events::emit(EventKind::SessionRevoked, REVOKED_DATA);
+    // A spent refresh token presented again revokes its session: that is its own event too.
+    let emit = format!(
+        "{} IF $reason = '{REUSE}' {{ {} }};",
+        events::emit(EventKind::SessionRevoked, REVOKED_DATA),
+        events::emit(
+            EventKind::SessionTokenReuseDetected,
+            "{ session_id: $s.id, user_id: $s.user }"
+        )
+    );
     let ids: Vec<String> = db
         .query(format!(
             "BEGIN TRANSACTION;
@@ -299,6 +307,9 @@ pub async fn revoke(db: &Db, id: &str, reason: &str, now: DateTime<Utc>) -> Stor
         .await?;
     Ok(!ids.is_empty())
 }
+
+/// The revocation reason of refresh-token reuse (the sessions service's).
+pub const REUSE: &str = "refresh_token_reuse";
 
 /// `session.revoked`'s data, for each `$s` of the revoked sessions (`{id, user}`).
 const REVOKED_DATA: &str = "{ session_id: $s.id, user_id: $s.user, reason: $reason }";

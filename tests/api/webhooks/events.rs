@@ -170,3 +170,48 @@ async fn a_change_that_fails_emits_nothing_and_endpoints_get_only_what_they_subs
     drop(rx);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn second_factors_and_refresh_token_reuse_are_events_too() {
+    use crate::mfa::{CONFIRM_TOTP, DISABLE_TOTP, START_TOTP, code_at};
+    let (app, admin) = setup().await;
+    let rx = Receiver::start();
+    endpoint(&app, &admin, &rx, &["user.mfa_enrolled", "user.mfa_removed", "session.token_reuse_detected", "session.revoked"]).await;
+    let ada = app.register_at("acme", "ada@acme.example", "ada", PASSWORD).await;
+    let token = ada["accessToken"].as_str().unwrap().to_string();
+    let start = app.gql_tenant("acme", Some(&token), START_TOTP, json!({})).await;
+    let secret = start["data"]["startTotpEnrollment"]["secret"].as_str().unwrap().to_string();
+    let confirm = app
+        .gql_tenant("acme", Some(&token), CONFIRM_TOTP, json!({"c": code_at(&secret, app.clock.now().timestamp())}))
+        .await;
+    assert!(confirm["errors"].is_null(), "{confirm}");
+    let off = app.gql_tenant("acme", Some(&token), DISABLE_TOTP, json!({"p": PASSWORD})).await;
+    assert_eq!(off["data"]["disableTotp"], true, "{off}");
+    // A refresh token spent twice: the second is reuse, and the session dies.
+    let refresh = "mutation($t: String!) { refresh(refreshToken: $t) { refreshToken } }";
+    let rt = ada["refreshToken"].as_str().unwrap();
+    let once = app.gql_tenant("acme", None, refresh, json!({"t": rt})).await;
+    assert!(once["errors"].is_null(), "{once}");
+    let twice = app.gql_tenant("acme", None, refresh, json!({"t": rt})).await;
+    assert_eq!(code(&twice).as_deref(), Some("INVALID_TOKEN"), "{twice}");
+    let seen = rx
+        .wait_until("four events", |s| {
+            let t = types(s);
+            ["user.mfa_enrolled", "user.mfa_removed", "session.token_reuse_detected", "session.revoked"]
+                .iter()
+                .all(|w| t.iter().any(|x| x == w))
+        })
+        .await;
+    for r in &seen {
+        assert_eq!(r["verified"], true, "{r:#}");
+        assert_eq!(r["schema_ok"], true, "{r:#}");
+        assert!(!r["body"].to_string().contains(&secret), "the TOTP seed in a payload");
+    }
+    let data = |t: &str| seen.iter().find(|r| r["body"]["type"] == t).unwrap()["body"]["data"].clone();
+    assert_eq!(data("user.mfa_enrolled")["factor"], "totp");
+    assert_eq!(data("user.mfa_removed")["factor"], "totp");
+    assert_eq!(data("session.revoked")["reason"], "refresh_token_reuse");
+    assert_eq!(data("session.token_reuse_detected")["session_id"], data("session.revoked")["session_id"]);
+    drop(rx);
+    app.shutdown().await;
+}
