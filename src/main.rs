@@ -409,8 +409,8 @@ fn keys_rekey(old_secret_env: &str) -> ExitCode {
         match result {
             Ok(n) => {
                 println!(
-                    "re-sealed {} signing keys and {} TOTP secrets (and {} identity provider client secrets) under the new SECRET_KEY; recovery codes and client secrets keep working ({} earlier key(s) kept for their hashes)",
-                    n.signing_keys, n.totp_secrets, n.provider_secrets, n.retired_hash_keys
+                    "re-sealed {} signing keys and {} TOTP secrets (and {} identity provider client secrets, {} webhook secrets) under the new SECRET_KEY; recovery codes and client secrets keep working ({} earlier key(s) kept for their hashes)",
+                    n.signing_keys, n.totp_secrets, n.provider_secrets, n.webhook_secrets, n.retired_hash_keys
                 );
                 ExitCode::SUCCESS
             }

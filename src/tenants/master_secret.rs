@@ -118,6 +118,7 @@ pub async fn rekey(
         let db = store::tenant_session(root, &slug).await?;
         done.totp_secrets += reseal_totp(&db, &slug, old, new).await?;
         done.provider_secrets += reseal_provider_secrets(&db, &slug, old, new).await?;
+        done.webhook_secrets += reseal_webhook_secrets(&db, &slug, old, new).await?;
         for row in tenant_keys(root, &slug).await? {
             let context = key_context(&slug, &row.kid);
             match old.open(&context, &row.private_sealed) {
@@ -148,6 +149,8 @@ pub struct Rekeyed {
     pub totp_secrets: usize,
     /// Upstream identity providers' client secrets re-sealed.
     pub provider_secrets: usize,
+    /// Webhook signing secrets re-sealed (a rotation's previous secret too).
+    pub webhook_secrets: usize,
     /// Token-hash keys of earlier secrets now kept, sealed (recovery codes and client secrets
     /// hashed under them keep working).
     pub retired_hash_keys: usize,
@@ -206,6 +209,48 @@ async fn reseal_provider_secrets(
             }
             None if new.open(&context, &sealed).is_some() => {}
             None => return Err(SecretError::OldMismatch),
+        }
+    }
+    Ok(resealed)
+}
+
+/// Re-seals a tenant's webhook signing secrets (and a rotation's previous ones) from `old` to
+/// `new`; how many endpoints.
+async fn reseal_webhook_secrets(
+    db: &Db,
+    slug: &str,
+    old: &Secrets,
+    new: &Secrets,
+) -> Result<usize, SecretError> {
+    use crate::webhooks::service::secret_context;
+    use crate::webhooks::store as hooks;
+    let rows = match hooks::all(db).await {
+        Err(StoreError::Missing(_)) => Vec::new(),
+        other => other?,
+    };
+    let mut resealed = 0;
+    for mut w in rows {
+        let context = secret_context(slug, &w.id);
+        let move_one = |sealed: &str| match old.open(&context, sealed) {
+            Some(plain) => Ok(Some(new.seal(&context, &plain))),
+            // Re-sealed by an earlier, interrupted run.
+            None if new.open(&context, sealed).is_some() => Ok(None),
+            None => Err(SecretError::OldMismatch),
+        };
+        let mut changed = false;
+        if let Some(s) = move_one(&w.secret_sealed)? {
+            w.secret_sealed = s;
+            changed = true;
+        }
+        if let Some(prev) = w.previous_sealed.clone()
+            && let Some(s) = move_one(&prev)?
+        {
+            w.previous_sealed = Some(s);
+            changed = true;
+        }
+        if changed {
+            hooks::put(db, &w, chrono::Utc::now()).await?;
+            resealed += 1;
         }
     }
     Ok(resealed)

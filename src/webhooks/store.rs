@@ -91,6 +91,13 @@ pub async fn list(db: &Db, limit: usize, after: Option<&str>) -> StoreResult<Vec
     .await
 }
 
+/// Every endpoint (`keys rekey` re-seals their secrets).
+pub async fn all(db: &Db) -> StoreResult<Vec<WebhookRow>> {
+    db.query(format!("SELECT {HOOK_FIELDS} FROM webhook"))
+        .take(0)
+        .await
+}
+
 /// Number of endpoints.
 pub async fn count(db: &Db) -> StoreResult<usize> {
     db.query("SELECT count() AS n FROM webhook GROUP ALL")

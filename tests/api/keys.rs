@@ -267,3 +267,38 @@ async fn a_changed_algorithm_keeps_the_previous_key_verifying() {
     );
     app.shutdown().await;
 }
+
+/// A webhook's signing secret is re-sealed by `keys rekey`: afterwards deliveries are signed
+/// with the very secret the receiver was given (verified by the reference library).
+#[tokio::test]
+async fn a_webhook_secret_survives_a_rekey() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("rocksdb://{}", dir.path().join("db").display());
+    let lab = ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true");
+    let app = TestApp::spawn_platform(&[("DATABASE_URL", &url), lab]).await;
+    let admin = app.create_tenant_with_admin("acme").await;
+    let rx = crate::webhooks::Receiver::start();
+    let (hook, _) = crate::webhooks::endpoint(&app, &admin, &rx, &["user.created"]).await;
+    app.shutdown().await;
+    let out = cli(dir.path(), &url, &["keys", "rekey"], OTHER_SECRET, Some(SECRET));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(printed.contains("1 webhook secrets"), "{printed}");
+    let app = TestApp::spawn_platform(&[("DATABASE_URL", &url), ("SECRET_KEY", OTHER_SECRET), lab]).await;
+    let admin = app.login_at("acme", "admin", PASSWORD).await["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = app
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation($id: ID!) { sendTestWebhook(id: $id) { id } }",
+            serde_json::json!({"id": hook}),
+        )
+        .await;
+    assert!(t["errors"].is_null(), "{t}");
+    let seen = rx.wait_until("the test event", |s| !s.is_empty()).await;
+    assert_eq!(seen[0]["verified"], true, "{:#}", seen[0]);
+    app.shutdown().await;
+}

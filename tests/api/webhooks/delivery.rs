@@ -148,3 +148,27 @@ async fn a_delivery_can_be_sent_again_as_the_same_message() {
     drop(rx);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_receiver_that_hangs_is_cut_off_at_15_seconds_and_retried() {
+    let (app, admin) = setup().await;
+    let rx = Receiver::start();
+    let (hook, _) = endpoint(&app, &admin, &rx, &["user.created"]).await;
+    rx.control(json!({"hang_seconds": 20})).await;
+    make_user(&app, 1).await;
+    // The attempt is recorded when latchkey gives up waiting, not when the receiver answers.
+    let log = wait_log(&app, &admin, &hook, "the timed-out attempt", |l| {
+        l["edges"][0]["node"]["attempts"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let attempt = &log["edges"][0]["node"]["attempts"][0];
+    assert_eq!(attempt["httpStatus"], Value::Null, "{attempt}");
+    let ms = attempt["durationMs"].as_i64().unwrap();
+    assert!((14_000..20_000).contains(&ms), "cut off at 15 s: {attempt}");
+    assert_eq!(log["edges"][0]["node"]["status"], "PENDING");
+    app.clock.advance(Duration::from_secs(5));
+    let log = wait_log(&app, &admin, &hook, "the retry", |l| l["edges"][0]["node"]["status"] == "SUCCEEDED").await;
+    assert_eq!(log["edges"][0]["node"]["attempts"][1]["httpStatus"], 200);
+    drop(rx);
+    app.shutdown().await;
+}

@@ -22,7 +22,7 @@ const DELIVERIES: &str = "query($w: ID!, $s: DeliveryStatus) { webhookDeliveries
     totalCount edges { node { id messageId eventType status nextAttemptAt payload attempts { httpStatus error durationMs responseExcerpt } } } } }";
 
 /// The receiver process and what it has seen.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
     stdin: Option<ChildStdin>,
     port: u16,
@@ -31,7 +31,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let mut child = Command::new("python3")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/webhook_receiver.py"))
             .stdin(Stdio::piped())
@@ -66,7 +66,7 @@ impl Receiver {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    async fn control(&self, c: Value) {
+    pub(crate) async fn control(&self, c: Value) {
         let r = self.http.post(self.url("/_control")).json(&c).send().await.unwrap();
         assert_eq!(r.status(), 200);
     }
@@ -76,7 +76,7 @@ impl Receiver {
     }
 
     /// Waits (up to 30 s) until `done` holds for what was received; what was received.
-    async fn wait_until(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub(crate) async fn wait_until(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let seen = self.seen();
@@ -117,7 +117,7 @@ async fn setup() -> (TestApp, String) {
 }
 
 /// Registers an endpoint at the receiver for `events`; its id and secret, the receiver told.
-async fn endpoint(app: &TestApp, admin: &str, rx: &Receiver, events: &[&str]) -> (String, String) {
+pub(crate) async fn endpoint(app: &TestApp, admin: &str, rx: &Receiver, events: &[&str]) -> (String, String) {
     let b = app
         .gql_tenant(
             "acme",
