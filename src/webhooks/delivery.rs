@@ -66,12 +66,12 @@ pub enum DeliveryMsg {
     Watch(TenantSlug),
     /// Send one delivery now if it is due.
     Deliver(TenantSlug, String),
-    /// An attempt finished.
-    Attempted(TenantSlug, String, Box<Attempt>),
+    /// An attempt finished and is recorded; with a time, retry then.
+    Attempted(TenantSlug, String, Option<Duration>),
 }
 
-/// The outcome of one attempt, recorded by the actor.
-pub struct Attempt {
+/// The outcome of one attempt, recorded by the task that made it.
+struct Attempt {
     webhook: String,
     started: DateTime<Utc>,
     took: Duration,
@@ -192,12 +192,10 @@ impl Actor for DeliveryActor {
                     tracing::warn!(tenant = %slug, delivery = %id, error = %e, "webhooks: cannot claim a delivery");
                 }
             }
-            DeliveryMsg::Attempted(slug, id, attempt) => {
+            DeliveryMsg::Attempted(slug, id, retry_in) => {
                 st.in_flight.remove(&(slug.clone(), id.clone()));
-                if let Err(e) = attempted(&me, st, &slug, &id, *attempt).await {
-                    // Not recorded: the claim lapses and the delivery is attempted again (at
-                    // least once, possibly twice).
-                    tracing::error!(tenant = %slug, delivery = %id, error = %e, "webhooks: recording an attempt failed");
+                if let Some(wait) = retry_in {
+                    me.send_after(wait, move || DeliveryMsg::Deliver(slug, id));
                 }
             }
         }
@@ -299,14 +297,17 @@ async fn deliver(
         .clone();
     let total = st.total.clone();
     let outbound = st.infra.outbound.clone();
+    let clock = st.infra.clock.clone();
     let me = me.clone();
     let (url, msg_id, webhook, attempts_before, failing_since) =
         (w.url.clone(), d.msg_id.clone(), w.id.clone(), d.attempts, w.failing_since);
     tokio::spawn(async move {
+        // The tenant's slot is held until the attempt is recorded, so at most PER_TENANT
+        // deliveries of a tenant are ever sent and not yet recorded: what a crash can repeat.
         let _tenant = tenant_slots.acquire_owned().await;
         let _total = total.acquire_owned().await;
-        let started = Utc::now();
-        let clock = Instant::now();
+        let started = clock.now();
+        let timer = Instant::now();
         let headers = [
             ("webhook-id", msg_id),
             ("webhook-timestamp", timestamp.to_string()),
@@ -320,13 +321,21 @@ async fn deliver(
         let attempt = Attempt {
             webhook,
             started,
-            took: clock.elapsed(),
+            took: timer.elapsed(),
             answer,
             attempts_before,
             failing_since,
         };
-        me.send_message(DeliveryMsg::Attempted(slug, id, Box::new(attempt)))
-            .ok();
+        let retry_in = match record(&db, &clock, &slug, &id, attempt).await {
+            Ok(r) => r,
+            Err(e) => {
+                // Not recorded: the claim lapses and the delivery is attempted again (at
+                // least once, possibly twice).
+                tracing::error!(tenant = %slug, delivery = %id, error = %e, "webhooks: recording an attempt failed");
+                None
+            }
+        };
+        me.send_message(DeliveryMsg::Attempted(slug, id, retry_in)).ok();
     });
     Ok(())
 }
@@ -342,15 +351,15 @@ pub fn body_of(d: &DeliveryRow) -> Vec<u8> {
     serde_json::to_vec(&envelope).unwrap_or_default()
 }
 
-async fn attempted(
-    me: &ActorRef<DeliveryMsg>,
-    st: &mut DeliveryState,
+/// Records an attempt and its consequence; when to try again, if at all.
+async fn record(
+    db: &Db,
+    clock: &crate::clock::Clock,
     slug: &TenantSlug,
     id: &str,
     a: Attempt,
-) -> Result<(), db_store::StoreError> {
-    let db = st.db(slug).await?;
-    let now = st.infra.clock.now();
+) -> Result<Option<Duration>, db_store::StoreError> {
+    let now = clock.now();
     let (http_status, error, excerpt) = match &a.answer {
         Ok((status, body)) => (Some(*status as i64), None, Some(body.clone())),
         Err(e) => (None, Some(e.chars().take(500).collect::<String>()), None),
@@ -387,14 +396,12 @@ async fn attempted(
         Next::RetryAt(t) => Some((*t - now).to_std().unwrap_or_default()),
         _ => None,
     };
-    store::record_attempt(&db, &row, next, &a.webhook, disable).await?;
+    store::record_attempt(db, &row, next, &a.webhook, disable).await?;
     if let Some(reason) = disable {
         tracing::warn!(tenant = %slug, webhook = %a.webhook, reason, "webhooks: endpoint disabled");
     }
     if let Some(wait) = retry_in {
         tracing::info!(tenant = %slug, delivery = %id, attempts, retry_in_s = wait.as_secs(), "webhooks: delivery failed; will retry");
-        let (slug, id) = (slug.clone(), id.to_string());
-        me.send_after(wait, move || DeliveryMsg::Deliver(slug, id));
     }
-    Ok(())
+    Ok(retry_in)
 }

@@ -9,7 +9,8 @@ Prints `port N` first, then one JSON line per request received:
 Control (the test's, on the same port): POST /_control with JSON
   {"secret": "whsec_...",            the secret deliveries are verified with
    "plan": [500, 410, ...],          statuses to answer next, in order (then 200)
-   "hang_seconds": 20}               answer the next request only after this long
+   "hang_seconds": 20,               answer the next request only after this long
+   "delay_ms": 300}                  answer every request only after this long
 Standard library plus the two checkers; stops when stdin closes (its test ended).
 """
 import json
@@ -23,7 +24,7 @@ import jsonschema
 from standardwebhooks import Webhook
 
 SCHEMAS = pathlib.Path(__file__).resolve().parents[2] / "schema" / "events"
-state = {"secret": None, "plan": [], "hang": 0}
+state = {"secret": None, "plan": [], "hang": 0, "delay": 0}
 lock = threading.Lock()
 out = threading.Lock()
 
@@ -58,11 +59,13 @@ class Handler(BaseHTTPRequestHandler):
                     state["plan"] = list(c["plan"])
                 if "hang_seconds" in c:
                     state["hang"] = c["hang_seconds"]
+                if "delay_ms" in c:
+                    state["delay"] = c["delay_ms"] / 1000
             return self.answer(200)
         with lock:
             secret = state["secret"]
             status = state["plan"].pop(0) if state["plan"] else 200
-            hang, state["hang"] = state["hang"], 0
+            hang, state["hang"] = state["hang"] or state["delay"], 0
         headers = {k: self.headers.get(k) for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
         record = {"path": self.path, "headers": headers, "answered": status}
         try:
@@ -92,8 +95,16 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A sender that went away mid-request (the tests kill servers on purpose): not news.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+server = Server(("127.0.0.1", 0), Handler)
 emit_port = f"port {server.server_address[1]}"
 sys.stdout.write(emit_port + "\n")
 sys.stdout.flush()
