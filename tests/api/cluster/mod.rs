@@ -9,6 +9,7 @@ mod federation;
 mod outbox;
 mod propagation;
 mod races;
+mod webhooks;
 
 use std::time::{Duration, Instant};
 
