@@ -436,6 +436,20 @@ impl AdminService {
         tenant.replace_row(row.clone());
         let info = AuditInfo::by(&admin.user.id, client);
         self.audit(tenant, "settings_updated", info).await;
+        // The settings live in the platform's database: the event follows the change rather
+        // than sharing its transaction (schema/events/README.md says so). The settings are
+        // public facts of the tenant (no secret among them).
+        let data = serde_json::json!({ "settings": settings_event_data(&self.settings_of(&row)) });
+        if let Err(e) = crate::store::events::emit_after(
+            tenant.db(),
+            crate::domain::events::EventKind::TenantSettingsUpdated,
+            data,
+            self.clock.now(),
+        )
+        .await
+        {
+            tracing::error!(tenant = %tenant.slug(), error = %e, "tenant.settings_updated not emitted");
+        }
         Ok((row, self.settings(tenant)))
     }
 
@@ -540,4 +554,17 @@ impl AdminService {
         }
         Ok(revoked)
     }
+}
+
+/// `tenant.settings_updated`'s data: the settings in force after the change.
+fn settings_event_data(s: &Settings) -> serde_json::Value {
+    serde_json::json!({
+        "display_name": s.display_name,
+        "access_token_minutes": s.access_token_ttl.as_secs() / 60,
+        "refresh_token_days": s.refresh_token_ttl.as_secs() / 86_400,
+        "password_min_length": s.password_min_length,
+        "require_verified_email": s.require_verified_email,
+        "cors_origins": s.cors_origins,
+        "mfa_required": s.mfa_required,
+    })
 }

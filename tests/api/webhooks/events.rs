@@ -40,6 +40,7 @@ async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
     // signing_key.rotated, client.created/updated/deleted
     for (q, v) in [
         ("mutation { rotateSigningKey }", json!({})),
+        ("mutation { updateTenantSettings(input: {passwordMinLength: 12}) { passwordMinLength } }", json!({})),
         (
             "mutation($i: CreateClientInput!) { createClient(input: $i) { client { id } } }",
             json!({"i": {"name": "Billing", "type": "CONFIDENTIAL", "redirectUris": ["https://billing.example/cb"]}}),
@@ -76,6 +77,7 @@ async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
         "client.updated",
         "client.deleted",
         "user.deleted",
+        "tenant.settings_updated",
     ];
     let seen = rx
         .wait_until("every event type", |s| {
@@ -113,6 +115,7 @@ async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
     assert!(reasons.contains(&"password_changed"), "{reasons:?}");
     assert!(of("session.created").iter().all(|d| d["amr"] == json!(["pwd"])));
     assert_eq!(of("client.updated")[0]["name"], "Billing v2");
+    assert_eq!(of("tenant.settings_updated")[0]["settings"]["password_min_length"], 12);
     // One message id per event, each delivered once here (nothing failed).
     let mut ids: Vec<&str> = seen.iter().filter_map(|r| r["headers"]["webhook-id"].as_str()).collect();
     let n = ids.len();
