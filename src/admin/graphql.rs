@@ -157,6 +157,15 @@ impl AdminMutation {
         Ok(n as i32)
     }
 
+    /// A new signing secret for the token hook (Standard Webhooks `whsec_...`), shown this
+    /// once; calls are signed with it from now on.
+    async fn rotate_token_hook_secret(&self, ctx: &Context<'_>) -> Result<String> {
+        let (s, req) = parts::<AdminService>(ctx);
+        s.rotate_token_hook_secret(&req.tenant, req.bearer.as_deref(), &req.client)
+            .await
+            .map_err(gql_err(req))
+    }
+
     /// Revokes one session (of any user of the tenant); false when it was not live.
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (s, req) = parts::<AdminService>(ctx);
@@ -367,6 +376,21 @@ pub struct TenantSettings {
     /// Whether passkeys can be used: false while `passkeyRpId` cannot serve `passkeyOrigin`
     /// (e.g. an IP address as `PUBLIC_URL`'s host: WebAuthn needs a domain name).
     pub passkeys_available: bool,
+    /// The token hook's URL; null: no hook.
+    pub token_hook_url: Option<String>,
+    /// The hook's time budget in milliseconds.
+    pub token_hook_timeout_ms: i64,
+    /// What a failed hook does to the token.
+    pub token_hook_failure: TokenHookFailure,
+}
+
+/// What a token hook that fails (no answer in time, an error, a refused answer) does.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum TokenHookFailure {
+    /// The sign-in or refresh fails with SERVICE_UNAVAILABLE.
+    Deny,
+    /// The token is issued without the hook's claims.
+    AllowWithoutClaims,
 }
 
 /// A tenant's multi-factor policy.
@@ -399,6 +423,16 @@ impl From<(TenantRow, Settings)> for TenantSettings {
             passkey_rp_id: s.passkey_rp_id,
             passkey_origin: s.passkey_origin,
             passkeys_available,
+            token_hook_url: s.token_hook.as_ref().map(|h| h.url.clone()),
+            token_hook_timeout_ms: s
+                .token_hook
+                .as_ref()
+                .map_or(crate::infra::settings::TOKEN_HOOK_TIMEOUT_MS, |h| h.timeout.as_millis() as i64),
+            token_hook_failure: if s.token_hook.as_ref().is_none_or(|h| h.deny_on_failure) {
+                TokenHookFailure::Deny
+            } else {
+                TokenHookFailure::AllowWithoutClaims
+            },
         }
     }
 }
@@ -428,6 +462,13 @@ pub struct TenantSettingsInput {
     pub passkey_rp_id: MaybeUndefined<String>,
     /// The origin passkey ceremonies come from.
     pub passkey_origin: MaybeUndefined<String>,
+    /// The token hook's URL, called before each access token and id_token is signed (null: no
+    /// hook). HTTPS at a public address unless OUTBOUND_ALLOW_PRIVATE_NETWORKS.
+    pub token_hook_url: MaybeUndefined<String>,
+    /// The hook's time budget in milliseconds (100..10000; default 2000).
+    pub token_hook_timeout_ms: MaybeUndefined<i64>,
+    /// What a failed hook does to the token (default DENY).
+    pub token_hook_failure: MaybeUndefined<TokenHookFailure>,
 }
 
 impl From<TenantSettingsInput> for SettingsUpdate {
@@ -444,6 +485,9 @@ impl From<TenantSettingsInput> for SettingsUpdate {
             mfa_required: change(i.mfa).map(|m| m.map(|p| p == MfaPolicy::Required)),
             passkey_rp_id: change(i.passkey_rp_id),
             passkey_origin: change(i.passkey_origin),
+            token_hook_url: change(i.token_hook_url),
+            token_hook_timeout_ms: change(i.token_hook_timeout_ms),
+            token_hook_deny: change(i.token_hook_failure).map(|f| f.map(|f| f == TokenHookFailure::Deny)),
         }
     }
 }

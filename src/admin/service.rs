@@ -64,6 +64,12 @@ pub struct SettingsUpdate {
     pub passkey_rp_id: Option<Option<String>>,
     /// Passkeys' origin.
     pub passkey_origin: Option<Option<String>>,
+    /// The token hook's URL (`None` inside: no hook).
+    pub token_hook_url: Option<Option<String>>,
+    /// The hook's time budget (ms).
+    pub token_hook_timeout_ms: Option<Option<i64>>,
+    /// Whether a failed hook refuses the token (`Some(false)`: issue it without claims).
+    pub token_hook_deny: Option<Option<bool>>,
 }
 
 fn check_roles(roles: &[String]) -> Result<Vec<String>, ServiceError> {
@@ -384,6 +390,33 @@ impl AdminService {
         if let Some(v) = u.mfa_required {
             row.mfa_policy = v.map(|r| if r { "required" } else { "optional" }.to_string());
         }
+        if let Some(v) = u.token_hook_url {
+            if let Some(url) = &v {
+                if url.len() > 2000 {
+                    return Err(ServiceError::bad_input("tokenHookUrl", "is longer than 2000 characters"));
+                }
+                self.outbound
+                    .check(url)
+                    .map_err(|e| ServiceError::bad_input("tokenHookUrl", &e.to_string()))?;
+                // A hook signs with its own secret: made with the first URL, replaced by
+                // rotateTokenHookSecret (which shows it).
+                if row.token_hook_secret_sealed.is_none() {
+                    let secret = crate::domain::webhook_signature::new_secret();
+                    row.token_hook_secret_sealed = Some(self.secrets.seal(
+                        &crate::infra::token_hook::secret_context(tenant.slug().as_str()),
+                        secret.as_bytes(),
+                    ));
+                }
+            }
+            row.token_hook_url = v;
+        }
+        if let Some(v) = u.token_hook_timeout_ms {
+            row.token_hook_timeout_ms = ranged("tokenHookTimeoutMs", v, 100, 10_000)?;
+        }
+        if let Some(v) = u.token_hook_deny {
+            row.token_hook_failure =
+                v.map(|deny| if deny { "deny" } else { "allow_without_claims" }.to_string());
+        }
         let passkey_change = u.passkey_rp_id.is_some() || u.passkey_origin.is_some();
         if let Some(v) = u.passkey_rp_id {
             if let Some(id) = &v
@@ -451,6 +484,28 @@ impl AdminService {
             tracing::error!(tenant = %tenant.slug(), error = %e, "tenant.settings_updated not emitted");
         }
         Ok((row, self.settings(tenant)))
+    }
+
+    /// A new signing secret for the tenant's token hook, in the answer only; the previous one
+    /// stops signing at once (the hook is the tenant's own service: it deploys the new one).
+    pub async fn rotate_token_hook_secret(
+        &self,
+        tenant: &Tenant,
+        bearer: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<String, ServiceError> {
+        let admin = self.sessions.require_admin(tenant, bearer).await?;
+        let mut row = (*tenant.row()).clone();
+        let secret = crate::domain::webhook_signature::new_secret();
+        row.token_hook_secret_sealed = Some(self.secrets.seal(
+            &crate::infra::token_hook::secret_context(tenant.slug().as_str()),
+            secret.as_bytes(),
+        ));
+        tenants::update(&self.platform, row.clone()).await?;
+        tenant.replace_row(row);
+        let info = AuditInfo::by(&admin.user.id, client);
+        self.audit(tenant, "token_hook_secret_rotated", info).await;
+        Ok(secret)
     }
 
     /// Starts signing with a new key; tokens signed by the previous key stay valid until they

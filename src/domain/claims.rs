@@ -47,6 +47,10 @@ pub struct AccessClaims {
     /// The upstream identity provider (its id) a federated session signed in through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<String>,
+    /// Claims the tenant's token hook added (never one of the above: the hook's answer is
+    /// refused when it names one).
+    #[serde(flatten, default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// How a session was authenticated; decides its `amr` and `acr`.

@@ -442,6 +442,7 @@ mod tests {
             client_id: None,
             scope: None,
             idp: None,
+            extra: Default::default(),
         }
     }
 

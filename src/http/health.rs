@@ -49,13 +49,29 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let running = state.services.registry.running();
     let hashing = state.services.hasher.waiting();
+    let hook = &crate::infra::token_hook::METRICS;
+    let (calls, failures, micros) = (
+        hook.calls.load(std::sync::atomic::Ordering::Relaxed),
+        hook.failures.load(std::sync::atomic::Ordering::Relaxed),
+        hook.micros.load(std::sync::atomic::Ordering::Relaxed),
+    );
     let body = format!(
         "# HELP latchkey_tenant_actors Tenant actors running (idle tenants are stopped).\n\
          # TYPE latchkey_tenant_actors gauge\n\
          latchkey_tenant_actors {running}\n\
          # HELP latchkey_hash_queue Password hashes waiting for a hashing thread, all tenants.\n\
          # TYPE latchkey_hash_queue gauge\n\
-         latchkey_hash_queue {hashing}\n"
+         latchkey_hash_queue {hashing}\n\
+         # HELP latchkey_token_hook_calls_total Token hook calls, all tenants.\n\
+         # TYPE latchkey_token_hook_calls_total counter\n\
+         latchkey_token_hook_calls_total {calls}\n\
+         # HELP latchkey_token_hook_failures_total Token hook calls that failed (timeout, error, refused answer).\n\
+         # TYPE latchkey_token_hook_failures_total counter\n\
+         latchkey_token_hook_failures_total {failures}\n\
+         # HELP latchkey_token_hook_seconds_total Time spent waiting for token hooks.\n\
+         # TYPE latchkey_token_hook_seconds_total counter\n\
+         latchkey_token_hook_seconds_total {seconds}\n",
+        seconds = micros as f64 / 1e6
     );
     (
         [(

@@ -12,6 +12,7 @@ pub mod page;
 pub mod passwords;
 pub mod settings;
 pub mod throttle;
+pub mod token_hook;
 
 use std::sync::Arc;
 

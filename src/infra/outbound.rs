@@ -174,6 +174,31 @@ impl Outbound {
         }
     }
 
+    /// POSTs a token hook's question (JSON) with `headers`, within `timeout`; the status and
+    /// the answer's body (at most [`MAX_BODY`]). No redirect followed.
+    pub async fn post_hook(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(u16, Vec<u8>), OutboundError> {
+        let url = self.check(url)?;
+        let mut req = self
+            .hooks
+            .post(url)
+            .timeout(timeout)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().await.map_err(unreachable)?;
+        let status = resp.status().as_u16();
+        Ok((status, read_body(resp).await?))
+    }
+
     /// POSTs a webhook delivery: `body` (JSON) with `headers`; the receiver's status and the
     /// start of its answer, whatever the status (a redirect is an answer, not followed).
     pub async fn post_webhook(

@@ -32,7 +32,26 @@ pub struct Settings {
     pub passkey_rp_id: String,
     /// The origin passkey ceremonies must come from.
     pub passkey_origin: String,
+    /// The token hook: URL, time budget, whether a failure refuses the token.
+    pub token_hook: Option<TokenHook>,
 }
+
+/// A tenant's token hook, as in force.
+#[derive(Clone, Debug)]
+pub struct TokenHook {
+    /// Where it is called.
+    pub url: String,
+    /// How long an answer may take.
+    pub timeout: Duration,
+    /// A failed hook refuses the token (`SERVICE_UNAVAILABLE`); otherwise the token is issued
+    /// without extra claims.
+    pub deny_on_failure: bool,
+    /// Its signing secret, sealed (`None`: not made yet; calls then fail).
+    pub secret_sealed: Option<String>,
+}
+
+/// The hook's time budget when the tenant sets none.
+pub const TOKEN_HOOK_TIMEOUT_MS: i64 = 2000;
 
 impl Settings {
     /// The settings a tenant record puts in force under the server's configuration.
@@ -75,6 +94,14 @@ impl Settings {
                 .passkey_origin
                 .clone()
                 .unwrap_or_else(|| public.origin().ascii_serialization()),
+            token_hook: row.token_hook_url.clone().map(|url| TokenHook {
+                url,
+                timeout: Duration::from_millis(
+                    row.token_hook_timeout_ms.unwrap_or(TOKEN_HOOK_TIMEOUT_MS).max(1) as u64,
+                ),
+                deny_on_failure: row.token_hook_failure.as_deref() != Some("allow_without_claims"),
+                secret_sealed: row.token_hook_secret_sealed.clone(),
+            }),
         }
     }
 }

@@ -256,6 +256,11 @@ impl TokenEndpoint {
         ] {
             claims.insert(k.into(), v);
         }
+        // The token hook's claims, as the access token issued with this id_token carries them
+        // (one hook call per exchange); the id_token's own claims win.
+        for (k, v) in hook_claims_of(input.access_token) {
+            claims.entry(k).or_insert(v);
+        }
         if let Some(n) = input.nonce {
             claims.insert("nonce".into(), json!(n));
         }
@@ -472,11 +477,38 @@ impl TokenEndpoint {
             client_id: Some(client.id.clone()),
             scope: Some(asked.join(" ")),
             idp: None,
+            extra: Default::default(),
         };
+        let extra = self
+            .token_hook_claims(
+                tenant,
+                crate::infra::token_hook::HookInput {
+                    grant: "client_credentials",
+                    user: None,
+                    session_id: None,
+                    client_id: Some(&client.id),
+                    claims: serde_json::to_value(&claims).unwrap_or_default(),
+                },
+            )
+            .await
+            .map_err(OAuthError::from_service)?;
+        let claims = AccessClaims { extra, ..claims };
         let token = tenant
             .keys()
             .sign(&claims, now)
             .map_err(|e| OAuthError::from_service(e.into()))?;
         Ok(token_response(&token, ttl, None, None, &asked))
     }
+}
+
+/// The token hook's claims in an access token latchkey has just signed (its `extra`).
+fn hook_claims_of(access_token: &str) -> serde_json::Map<String, Value> {
+    use base64::Engine;
+    access_token
+        .split('.')
+        .nth(1)
+        .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<AccessClaims>(&b).ok())
+        .map(|c| c.extra)
+        .unwrap_or_default()
 }

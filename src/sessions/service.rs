@@ -14,6 +14,7 @@ use super::tokens::new_refresh_token;
 use crate::actors::Tenant;
 use crate::domain::ADMIN_ROLE;
 use crate::domain::claims::{AccessClaims, AuthMethod};
+use crate::infra::token_hook::HookInput;
 use crate::error::ServiceError;
 use crate::infra::audit::AuditInfo;
 use crate::infra::{ClientInfo, Infra};
@@ -194,15 +195,19 @@ impl SessionService {
         let method = AuthMethod::from_amr(session.amr.as_deref().unwrap_or_default());
         let scope = session.scope.clone().unwrap_or_default();
         let oauth = session.client_id.as_deref().map(|c| (c, scope.as_slice()));
-        let (access_token, expires_in) = self.issue_access(
-            tenant,
-            &user,
-            &sid,
-            method,
-            oauth,
-            session.idp.as_deref(),
-            now,
-        )?;
+        let grant_name = if oauth.is_some() { "refresh_token" } else { "refresh" };
+        let (access_token, expires_in) = self
+            .issue_access(
+                tenant,
+                &user,
+                &sid,
+                method,
+                oauth,
+                session.idp.as_deref(),
+                grant_name,
+                now,
+            )
+            .await?;
         Ok((
             AuthTokens {
                 access_token,
@@ -364,6 +369,21 @@ impl SessionService {
         let sid = uuid::Uuid::now_v7().to_string();
         let refresh_token = new_refresh_token();
         let expires_at = now + chrono(self.config.session_max_lifetime);
+        // Signed before the session is written: a token hook that refuses (DENY) leaves no
+        // session behind.
+        let grant_name = if grant.is_some() { "authorization_code" } else { "login" };
+        let (access_token, expires_in) = self
+            .issue_access(
+                tenant,
+                &user,
+                &sid,
+                method,
+                grant.map(|g| (g.client_id.as_str(), g.scope.as_slice())),
+                idp,
+                grant_name,
+                now,
+            )
+            .await?;
         tenant
             .create_session(NewSession {
                 id: sid.clone(),
@@ -380,15 +400,6 @@ impl SessionService {
                 now,
             })
             .await?;
-        let (access_token, expires_in) = self.issue_access(
-            tenant,
-            &user,
-            &sid,
-            method,
-            grant.map(|g| (g.client_id.as_str(), g.scope.as_slice())),
-            idp,
-            now,
-        )?;
         let user = UserRow {
             last_login_at: Some(now),
             ..user
@@ -404,7 +415,9 @@ impl SessionService {
         ))
     }
 
-    fn issue_access(
+    /// Signs an access token, with the tenant's token hook's extra claims when it has one.
+    #[allow(clippy::too_many_arguments)]
+    async fn issue_access(
         &self,
         tenant: &Tenant,
         user: &UserRow,
@@ -412,6 +425,7 @@ impl SessionService {
         method: AuthMethod,
         oauth: Option<(&str, &[String])>,
         idp: Option<&str>,
+        grant: &str,
         now: DateTime<Utc>,
     ) -> Result<(String, i64), ServiceError> {
         let ttl = self.settings(tenant).access_token_ttl.as_secs() as i64;
@@ -432,7 +446,21 @@ impl SessionService {
             client_id: oauth.map(|(c, _)| c.to_string()),
             scope: oauth.map(|(_, s)| s.join(" ")),
             idp: idp.map(str::to_string),
+            extra: Default::default(),
         };
+        let extra = self
+            .token_hook_claims(
+                tenant,
+                HookInput {
+                    grant,
+                    user: Some(user),
+                    session_id: Some(sid),
+                    client_id: oauth.map(|(c, _)| c),
+                    claims: serde_json::to_value(&claims).unwrap_or_default(),
+                },
+            )
+            .await?;
+        let claims = AccessClaims { extra, ..claims };
         Ok((tenant.keys().sign(&claims, now)?, ttl))
     }
 }

@@ -57,6 +57,11 @@ pub const PLATFORM: &[Migration] = &[
         name: "platform/008_tenant_search.surql",
         sql: include_str!("../../schema/surreal/platform/008_tenant_search.surql"),
     },
+    Migration {
+        version: 9,
+        name: "platform/009_token_hook.surql",
+        sql: include_str!("../../schema/surreal/platform/009_token_hook.surql"),
+    },
 ];
 
 /// Definitions of each tenant's database.

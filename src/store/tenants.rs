@@ -39,6 +39,14 @@ pub struct TenantRow {
     pub passkey_rp_id: Option<String>,
     /// Passkeys' origin; NONE: `PUBLIC_URL`'s origin.
     pub passkey_origin: Option<String>,
+    /// The token hook's URL; NONE: no hook.
+    pub token_hook_url: Option<String>,
+    /// The hook's time budget; NONE: 2000 ms.
+    pub token_hook_timeout_ms: Option<i64>,
+    /// `deny` (default) or `allow_without_claims` when the hook fails.
+    pub token_hook_failure: Option<String>,
+    /// The hook's signing secret, sealed.
+    pub token_hook_secret_sealed: Option<String>,
 }
 
 impl TenantRow {
@@ -60,6 +68,10 @@ impl TenantRow {
             mfa_policy: None,
             passkey_rp_id: None,
             passkey_origin: None,
+            token_hook_url: None,
+            token_hook_timeout_ms: None,
+            token_hook_failure: None,
+            token_hook_secret_sealed: None,
         }
     }
 }
@@ -67,7 +79,8 @@ impl TenantRow {
 /// Columns of [`TenantRow`].
 const FIELDS: &str = "slug, display_name, algorithm, created_at, reset_url_template, verify_url_template, \
     require_verified_email, access_token_minutes, refresh_token_days, password_min_length, cors_origins, disabled, \
-    mfa_policy, passkey_rp_id, passkey_origin";
+    mfa_policy, passkey_rp_id, passkey_origin, token_hook_url, token_hook_timeout_ms, token_hook_failure, \
+    token_hook_secret_sealed";
 
 /// Loads a tenant by slug.
 pub async fn get(platform: &Db, slug: &str) -> StoreResult<Option<TenantRow>> {

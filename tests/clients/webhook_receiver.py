@@ -10,7 +10,8 @@ Control (the test's, on the same port): POST /_control with JSON
   {"secret": "whsec_...",            the secret deliveries are verified with
    "plan": [500, 410, ...],          statuses to answer next, in order (then 200)
    "hang_seconds": 20,               answer the next request only after this long
-   "delay_ms": 300}                  answer every request only after this long
+   "delay_ms": 300,                  answer every request only after this long
+   "reply": {...}}                   answer 2xx with this JSON (a token hook's claims)
 Standard library plus the two checkers; stops when stdin closes (its test ended).
 """
 import json
@@ -24,7 +25,7 @@ import jsonschema
 from standardwebhooks import Webhook
 
 SCHEMAS = pathlib.Path(__file__).resolve().parents[2] / "schema" / "events"
-state = {"secret": None, "plan": [], "hang": 0, "delay": 0}
+state = {"secret": None, "plan": [], "hang": 0, "delay": 0, "reply": None}
 lock = threading.Lock()
 out = threading.Lock()
 
@@ -41,9 +42,9 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def answer(self, status, text=b"ok"):
+    def answer(self, status, text=b"ok", kind="text/plain"):
         self.send_response(status)
-        self.send_header("content-type", "text/plain")
+        self.send_header("content-type", kind)
         self.send_header("content-length", str(len(text)))
         self.end_headers()
         self.wfile.write(text)
@@ -59,6 +60,8 @@ class Handler(BaseHTTPRequestHandler):
                     state["plan"] = list(c["plan"])
                 if "hang_seconds" in c:
                     state["hang"] = c["hang_seconds"]
+                if "reply" in c:
+                    state["reply"] = c["reply"]
                 if "delay_ms" in c:
                     state["delay"] = c["delay_ms"] / 1000
             return self.answer(200)
@@ -66,6 +69,7 @@ class Handler(BaseHTTPRequestHandler):
             secret = state["secret"]
             status = state["plan"].pop(0) if state["plan"] else 200
             hang, state["hang"] = state["hang"] or state["delay"], 0
+            reply = state["reply"]
         headers = {k: self.headers.get(k) for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
         record = {"path": self.path, "headers": headers, "answered": status}
         try:
@@ -90,7 +94,10 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(hang)
         emit(record)
         try:
-            self.answer(status)
+            if reply is not None and 200 <= status < 300:
+                self.answer(status, json.dumps(reply).encode(), "application/json")
+            else:
+                self.answer(status)
         except (BrokenPipeError, ConnectionResetError):
             pass
 

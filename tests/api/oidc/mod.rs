@@ -12,6 +12,7 @@ mod discovery;
 mod hosted_pages;
 mod logout;
 mod token;
+mod token_hook;
 
 use std::collections::HashMap;
 
