@@ -20,6 +20,7 @@ import { Keys } from "./tenant/keys";
 import { Settings } from "./tenant/settings";
 import { UserPage } from "./tenant/user";
 import { CreateUser, Users } from "./tenant/users";
+import { CreateWebhook, WebhookPage, Webhooks } from "./tenant/webhooks";
 
 function Shell(props: {
   title: string;
@@ -89,6 +90,9 @@ function TenantScreens() {
     case "idps":
       if (id === "new") return <CreateIdp />;
       return id ? <IdpPage id={id} /> : <Idps />;
+    case "webhooks":
+      if (id === "new") return <CreateWebhook />;
+      return id ? <WebhookPage id={id} /> : <Webhooks />;
     case "settings":
       return <Settings />;
     case "keys":
@@ -109,6 +113,7 @@ const TENANT_NAV = [
   ["users", "Users"],
   ["apps", "Applications"],
   ["idps", "Identity providers"],
+  ["webhooks", "Webhooks"],
   ["settings", "Settings"],
   ["keys", "Signing keys"],
   ["audit", "Audit log"],

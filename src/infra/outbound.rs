@@ -347,7 +347,18 @@ fn unreachable(e: reqwest::Error) -> OutboundError {
     if e.is_timeout() {
         return OutboundError::Unreachable("timed out".into());
     }
-    OutboundError::Unreachable(e.without_url().to_string())
+    // reqwest's own words ("error sending request") say little; the innermost cause (the
+    // connection refused, the name not found) is what an admin reading a delivery log needs.
+    let e = e.without_url();
+    let mut inner: &dyn std::error::Error = &e;
+    while let Some(s) = inner.source() {
+        inner = s;
+    }
+    if std::ptr::addr_eq(inner, &e) {
+        OutboundError::Unreachable(e.to_string())
+    } else {
+        OutboundError::Unreachable(format!("{e}: {inner}"))
+    }
 }
 
 async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, OutboundError> {

@@ -298,6 +298,35 @@ test('identity providers screen lists and adds', async () => {
   await axe('identity providers');
 });
 
+test('add a webhook: its secret shown once; a test event lands in its delivery log', async () => {
+  await page.getByRole('link', { name: 'Webhooks' }).click();
+  await heading('Webhooks').waitFor();
+  await page.getByText('No webhooks yet.').waitFor();
+  await page.getByRole('link', { name: 'Add webhook' }).click();
+  await heading('Add webhook').waitFor();
+  // Nothing listens there: the delivery log shows the refused connection.
+  await page.getByLabel('URL').fill('http://127.0.0.1:9/hook');
+  await page.getByLabel('Events').fill('user.created, user.deleted');
+  await page.getByLabel('Description').fill('CRM sync');
+  await axe('add webhook');
+  await page.getByRole('button', { name: 'Add webhook' }).click();
+  await heading('Webhook added').waitFor();
+  assert.match(await page.locator('.secret-value').innerText(), /^whsec_/);
+  await page.getByRole('link', { name: 'Go to the webhook' }).click();
+  await heading('http://127.0.0.1:9/hook').waitFor();
+  await page.getByRole('button', { name: 'Send test event' }).click();
+  await page.getByRole('status').filter({ hasText: 'Test event sent.' }).waitFor();
+  // The attempt is made within a second or so; the page shows it after a reload of the log.
+  const row = page.locator('tbody tr', { hasText: 'webhook.test' });
+  for (let i = 0; i < 100 && !(await row.innerText().catch(() => '')).includes('unreachable'); i++) {
+    await page.getByLabel('Status').selectOption(i % 2 ? '' : 'PENDING');
+    await page.getByLabel('Status').selectOption('');
+  }
+  assert.match(await row.innerText(), /unreachable/);
+  await axe('webhook page');
+  await shot('webhook');
+});
+
 test('an admin who loses the role sees FORBIDDEN in the page, not a blank screen', async () => {
   await page.goto(`${BASE}/t/${SLUG}/console#/users/${state.adminId}`);
   await heading(ADMIN.email).waitFor();

@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type * as T from "../gql/tenant";
 import { useApi } from "../context";
-import { Banner, Check, Field, Loading, Select, lines, useAction, useLoad } from "../ui";
+import { Banner, Button, Check, Field, Loading, SecretOnce, Select, lines, useAction, useLoad } from "../ui";
 
 type Form = {
   displayName: string;
@@ -16,6 +16,9 @@ type Form = {
   mfa: T.MfaPolicy;
   passkeyRpId: string;
   passkeyOrigin: string;
+  tokenHookUrl: string;
+  tokenHookTimeoutMs: string;
+  tokenHookFailure: T.TokenHookFailure;
 };
 
 function formOf(s: T.SettingsFieldsFragment): Form {
@@ -31,6 +34,9 @@ function formOf(s: T.SettingsFieldsFragment): Form {
     mfa: s.mfa,
     passkeyRpId: s.passkeyRpId,
     passkeyOrigin: s.passkeyOrigin,
+    tokenHookUrl: s.tokenHookUrl ?? "",
+    tokenHookTimeoutMs: String(s.tokenHookTimeoutMs),
+    tokenHookFailure: s.tokenHookFailure,
   };
 }
 
@@ -44,6 +50,7 @@ export function Settings() {
   const loaded = useLoad(() => api.q<T.SettingsQuery>("Settings"), []);
   const [form, setForm] = useState<Form | null>(null);
   const [base, setBase] = useState<Form | null>(null);
+  const [hookSecret, setHookSecret] = useState<string | null>(null);
   const [local, setLocal] = useState<Record<string, string>>({});
   const act = useAction();
   useEffect(() => {
@@ -62,7 +69,12 @@ export function Settings() {
     );
   }
   const f = form;
-  const numbers = { accessTokenMinutes: f.accessTokenMinutes, refreshTokenDays: f.refreshTokenDays, passwordMinLength: f.passwordMinLength };
+  const numbers = {
+    accessTokenMinutes: f.accessTokenMinutes,
+    refreshTokenDays: f.refreshTokenDays,
+    passwordMinLength: f.passwordMinLength,
+    tokenHookTimeoutMs: f.tokenHookTimeoutMs,
+  };
   const submit = async (e: Event) => {
     e.preventDefault();
     // Only "is it a number" is judged here; ranges are the server's to say.
@@ -84,6 +96,10 @@ export function Settings() {
       mfa: f.mfa,
       passkeyRpId: f.passkeyRpId,
       passkeyOrigin: f.passkeyOrigin,
+      // An empty URL removes the hook.
+      tokenHookUrl: f.tokenHookUrl.trim() || null,
+      tokenHookTimeoutMs: int(f.tokenHookTimeoutMs),
+      tokenHookFailure: f.tokenHookFailure,
     };
     const changed = (Object.keys(all) as (keyof Form)[]).filter((k) => JSON.stringify(f[k]) !== JSON.stringify(base![k]));
     if (changed.length === 0) {
@@ -137,6 +153,33 @@ export function Settings() {
         {loaded.data && !loaded.data.tenantSettings.passkeysAvailable && (
           <p class="hint">Passkeys are unavailable: the relying party id cannot serve the origin (WebAuthn needs a domain name).</p>
         )}
+        <fieldset>
+          <legend>Token hook</legend>
+          <p class="hint">Called before every access token and id_token is signed; it answers extra claims (README “Adding claims to tokens”).</p>
+          <Field label="Token hook URL" name="tokenHookUrl" hint="Empty: no hook." value={f.tokenHookUrl} onInput={set("tokenHookUrl")} error={errors.tokenHookUrl} />
+          <Field label="Token hook time budget (ms)" name="tokenHookTimeoutMs" type="number" hint="100 to 10000." value={f.tokenHookTimeoutMs} onInput={set("tokenHookTimeoutMs")} error={errors.tokenHookTimeoutMs} />
+          <Select<T.TokenHookFailure>
+            label="When the hook fails"
+            name="tokenHookFailure"
+            value={f.tokenHookFailure}
+            options={[
+              { value: "DENY", label: "Refuse the token (SERVICE_UNAVAILABLE)" },
+              { value: "ALLOW_WITHOUT_CLAIMS", label: "Issue the token without the hook's claims" },
+            ]}
+            onChange={(tokenHookFailure) => setForm({ ...f, tokenHookFailure })}
+            error={errors.tokenHookFailure}
+          />
+          <Button
+            disabled={act.busy}
+            onClick={async () => {
+              const r = await act.run(() => api.q<T.RotateTokenHookSecretMutation>("RotateTokenHookSecret"));
+              if (r) setHookSecret(r.rotateTokenHookSecret);
+            }}
+          >
+            New hook signing secret
+          </Button>
+          {hookSecret && <SecretOnce label="Token hook signing secret" secret={hookSecret} />}
+        </fieldset>
         <p class="hint">Account lockout and sign-in throttling are server-wide (README “Passwords and guessing”), not tenant settings.</p>
         <div class="actions">
           <button type="submit" class="btn primary" disabled={act.busy}>
