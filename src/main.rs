@@ -285,7 +285,11 @@ fn tenant_command(command: TenantCommand) -> ExitCode {
             TenantCommand::List => {
                 let mut after: Option<String> = None;
                 loop {
-                    match services.tenants.list_tenants(100, after.as_deref(), None).await {
+                    match services
+                        .tenants
+                        .list_tenants(100, after.as_deref(), None)
+                        .await
+                    {
                         Ok(page) => {
                             for (_, t) in &page.items {
                                 println!(
@@ -410,7 +414,11 @@ fn keys_rekey(old_secret_env: &str) -> ExitCode {
             Ok(n) => {
                 println!(
                     "re-sealed {} signing keys and {} TOTP secrets (and {} identity provider client secrets, {} webhook secrets) under the new SECRET_KEY; recovery codes and client secrets keep working ({} earlier key(s) kept for their hashes)",
-                    n.signing_keys, n.totp_secrets, n.provider_secrets, n.webhook_secrets, n.retired_hash_keys
+                    n.signing_keys,
+                    n.totp_secrets,
+                    n.provider_secrets,
+                    n.webhook_secrets,
+                    n.retired_hash_keys
                 );
                 ExitCode::SUCCESS
             }

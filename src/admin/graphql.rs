@@ -3,12 +3,12 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use crate::admin::service::{AdminService, CreateUser, SettingsUpdate};
+use crate::domain::keys::KeyRow;
 use crate::edge::gql::{gql_err, parts};
 use crate::edge::scalars::DateTime;
 use crate::edge::types::User;
 use crate::infra::settings::Settings;
 use crate::mfa::passkeys::RelyingParty;
-use crate::domain::keys::KeyRow;
 use crate::store::audit::{AuditFilter, AuditRow};
 use crate::store::tenants::TenantRow;
 
@@ -427,7 +427,9 @@ impl From<(TenantRow, Settings)> for TenantSettings {
             token_hook_timeout_ms: s
                 .token_hook
                 .as_ref()
-                .map_or(crate::infra::settings::TOKEN_HOOK_TIMEOUT_MS, |h| h.timeout.as_millis() as i64),
+                .map_or(crate::infra::settings::TOKEN_HOOK_TIMEOUT_MS, |h| {
+                    h.timeout.as_millis() as i64
+                }),
             token_hook_failure: if s.token_hook.as_ref().is_none_or(|h| h.deny_on_failure) {
                 TokenHookFailure::Deny
             } else {
@@ -487,7 +489,8 @@ impl From<TenantSettingsInput> for SettingsUpdate {
             passkey_origin: change(i.passkey_origin),
             token_hook_url: change(i.token_hook_url),
             token_hook_timeout_ms: change(i.token_hook_timeout_ms),
-            token_hook_deny: change(i.token_hook_failure).map(|f| f.map(|f| f == TokenHookFailure::Deny)),
+            token_hook_deny: change(i.token_hook_failure)
+                .map(|f| f.map(|f| f == TokenHookFailure::Deny)),
         }
     }
 }

@@ -393,7 +393,10 @@ impl AdminService {
         if let Some(v) = u.token_hook_url {
             if let Some(url) = &v {
                 if url.len() > 2000 {
-                    return Err(ServiceError::bad_input("tokenHookUrl", "is longer than 2000 characters"));
+                    return Err(ServiceError::bad_input(
+                        "tokenHookUrl",
+                        "is longer than 2000 characters",
+                    ));
                 }
                 self.outbound
                     .check(url)
@@ -557,7 +560,10 @@ impl AdminService {
         let limit = page_size(first)?;
         let after = decode_cursor("after", after)?;
         if filter.kind.as_ref().is_some_and(|k| k.len() > 64) {
-            return Err(ServiceError::bad_input("kind", "is longer than 64 characters"));
+            return Err(ServiceError::bad_input(
+                "kind",
+                "is longer than 64 characters",
+            ));
         }
         if let (Some(since), Some(until)) = (filter.since, filter.until)
             && until < since

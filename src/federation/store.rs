@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
-use crate::store::outbox::{self, QueuedMail};
 use crate::domain::events::EventKind;
+use crate::store::outbox::{self, QueuedMail};
 use crate::store::{Db, StoreError, StoreResult, events};
 
 /// A configured upstream provider.
@@ -284,17 +284,17 @@ pub async fn link(db: &Db, row: &IdentityRow, notice: Option<QueuedMail>) -> Sto
          COMMIT TRANSACTION;"
     ))
     .bind(("key", row.id.clone()))
-        .bind(("rid", RecordId::new("federated_identity", row.id.as_str())))
-        .bind(("user", row.user.clone()))
-        .bind(("provider", row.provider.clone()))
-        .bind(("subject", row.subject.clone()))
-        .bind(("email", row.email.clone()))
-        .bind(("at", row.linked_at))
-        .bind(("claims", row.claims.clone()))
-        .bind(("oid", oid))
-        .bind(("mail", mail))
-        .exec()
-        .await
+    .bind(("rid", RecordId::new("federated_identity", row.id.as_str())))
+    .bind(("user", row.user.clone()))
+    .bind(("provider", row.provider.clone()))
+    .bind(("subject", row.subject.clone()))
+    .bind(("email", row.email.clone()))
+    .bind(("at", row.linked_at))
+    .bind(("claims", row.claims.clone()))
+    .bind(("oid", oid))
+    .bind(("mail", mail))
+    .exec()
+    .await
 }
 
 /// Notes a sign-in through an identity.

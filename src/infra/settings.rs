@@ -97,7 +97,9 @@ impl Settings {
             token_hook: row.token_hook_url.clone().map(|url| TokenHook {
                 url,
                 timeout: Duration::from_millis(
-                    row.token_hook_timeout_ms.unwrap_or(TOKEN_HOOK_TIMEOUT_MS).max(1) as u64,
+                    row.token_hook_timeout_ms
+                        .unwrap_or(TOKEN_HOOK_TIMEOUT_MS)
+                        .max(1) as u64,
                 ),
                 deny_on_failure: row.token_hook_failure.as_deref() != Some("allow_without_claims"),
                 secret_sealed: row.token_hook_secret_sealed.clone(),

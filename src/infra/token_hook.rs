@@ -28,8 +28,26 @@ use crate::store::users::UserRow;
 /// Claims the hook may not set: the token's identity, audience, lifetime, session,
 /// authentication and authorization facts are latchkey's.
 pub const RESERVED: &[&str] = &[
-    "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "tid", "tenant", "sid", "amr", "acr",
-    "scope", "client_id", "roles", "idp", "azp", "nonce", "at_hash", "auth_time",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "tid",
+    "tenant",
+    "sid",
+    "amr",
+    "acr",
+    "scope",
+    "client_id",
+    "roles",
+    "idp",
+    "azp",
+    "nonce",
+    "at_hash",
+    "auth_time",
 ];
 /// The largest set of extra claims accepted, serialized.
 pub const MAX_CLAIMS_BYTES: usize = 4096;
@@ -149,8 +167,8 @@ impl Infra {
         if !(200..300).contains(&status) {
             return Err(format!("the hook answered {status}"));
         }
-        let answer: Value =
-            serde_json::from_slice(&answer).map_err(|_| "the hook's answer is not JSON".to_string())?;
+        let answer: Value = serde_json::from_slice(&answer)
+            .map_err(|_| "the hook's answer is not JSON".to_string())?;
         let claims = match answer.get("claims") {
             None | Some(Value::Null) => return Ok(Map::new()),
             Some(Value::Object(m)) => m.clone(),
@@ -159,7 +177,9 @@ impl Infra {
         if let Some(k) = claims.keys().find(|k| RESERVED.contains(&k.as_str())) {
             return Err(format!("the hook may not set the reserved claim `{k}`"));
         }
-        let size = serde_json::to_vec(&claims).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(&claims)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > MAX_CLAIMS_BYTES {
             return Err(format!(
                 "the hook's claims are {size} bytes (at most {MAX_CLAIMS_BYTES})"

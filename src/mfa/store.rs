@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
-use crate::store::outbox::{self, QueuedMail};
 use crate::domain::events::EventKind;
+use crate::store::outbox::{self, QueuedMail};
 use crate::store::{Db, StoreResult, events};
 
 /// Most wrong codes one mfaToken takes before it is dead.
@@ -168,7 +168,10 @@ pub async fn confirm_totp(
     notice: QueuedMail,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let emit = events::emit(EventKind::UserMfaEnrolled, "{ user_id: $user, factor: 'totp' }");
+    let emit = events::emit(
+        EventKind::UserMfaEnrolled,
+        "{ user_id: $user, factor: 'totp' }",
+    );
     db.query(format!(
         "BEGIN TRANSACTION;
              LET $done = (UPDATE $rid SET confirmed_at = $now, last_step = $step
@@ -208,7 +211,10 @@ pub async fn use_totp_step(db: &Db, user: &str, step: i64) -> StoreResult<bool> 
 /// Removes a user's authenticator app; recovery codes go too when no other factor is left.
 /// Queues the notice.
 pub async fn delete_totp(db: &Db, user: &str, notice: QueuedMail) -> StoreResult<()> {
-    let emit = events::emit(EventKind::UserMfaRemoved, "{ user_id: $user, factor: 'totp' }");
+    let emit = events::emit(
+        EventKind::UserMfaRemoved,
+        "{ user_id: $user, factor: 'totp' }",
+    );
     db.query(format!(
         "BEGIN TRANSACTION;
          LET $now = time::now();
@@ -393,7 +399,10 @@ pub async fn delete_passkey(
 
 /// Removes every factor of a user (an admin's reset) and queues the notice.
 pub async fn delete_all(db: &Db, user: &str, notice: QueuedMail) -> StoreResult<()> {
-    let emit = events::emit(EventKind::UserMfaRemoved, "{ user_id: $user, factor: 'all' }");
+    let emit = events::emit(
+        EventKind::UserMfaRemoved,
+        "{ user_id: $user, factor: 'all' }",
+    );
     db.query(format!(
         "BEGIN TRANSACTION;
          DELETE $totp;

@@ -132,7 +132,8 @@ impl AuthorizationFlow {
                 "The application did not say who it is (client_id is missing).".into(),
             ));
         };
-        let Some(client) = builtin::client(tenant, &self.config.public_url, client_id).await? else {
+        let Some(client) = builtin::client(tenant, &self.config.public_url, client_id).await?
+        else {
             return Ok(Next::ErrorPage(
                 "The application is not registered here (unknown client_id).".into(),
             ));

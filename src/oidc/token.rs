@@ -507,7 +507,11 @@ fn hook_claims_of(access_token: &str) -> serde_json::Map<String, Value> {
     access_token
         .split('.')
         .nth(1)
-        .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
         .and_then(|b| serde_json::from_slice::<AccessClaims>(&b).ok())
         .map(|c| c.extra)
         .unwrap_or_default()

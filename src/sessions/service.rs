@@ -14,9 +14,9 @@ use super::tokens::new_refresh_token;
 use crate::actors::Tenant;
 use crate::domain::ADMIN_ROLE;
 use crate::domain::claims::{AccessClaims, AuthMethod};
-use crate::infra::token_hook::HookInput;
 use crate::error::ServiceError;
 use crate::infra::audit::AuditInfo;
+use crate::infra::token_hook::HookInput;
 use crate::infra::{ClientInfo, Infra};
 use crate::store::StoreError;
 use crate::store::sessions::{self, NewSession, RefreshRow, Rotation, SessionRow};
@@ -195,7 +195,11 @@ impl SessionService {
         let method = AuthMethod::from_amr(session.amr.as_deref().unwrap_or_default());
         let scope = session.scope.clone().unwrap_or_default();
         let oauth = session.client_id.as_deref().map(|c| (c, scope.as_slice()));
-        let grant_name = if oauth.is_some() { "refresh_token" } else { "refresh" };
+        let grant_name = if oauth.is_some() {
+            "refresh_token"
+        } else {
+            "refresh"
+        };
         let (access_token, expires_in) = self
             .issue_access(
                 tenant,
@@ -371,7 +375,11 @@ impl SessionService {
         let expires_at = now + chrono(self.config.session_max_lifetime);
         // Signed before the session is written: a token hook that refuses (DENY) leaves no
         // session behind.
-        let grant_name = if grant.is_some() { "authorization_code" } else { "login" };
+        let grant_name = if grant.is_some() {
+            "authorization_code"
+        } else {
+            "login"
+        };
         let (access_token, expires_in) = self
             .issue_access(
                 tenant,

@@ -161,8 +161,7 @@ pub async fn list(
 
 /// The tenants search: the start of the slug (a range of the slug index's order), or
 /// anywhere in the display name (`search_name`, lowercased on write).
-const SEARCH: &str =
-    "(search_name CONTAINS $search OR (slug >= $search AND slug < $search_end))";
+const SEARCH: &str = "(search_name CONTAINS $search OR (slug >= $search AND slug < $search_end))";
 
 /// The end of the slug range that starts with `search`: slugs are `[a-z0-9-]`, all below `~`.
 fn prefix_end(search: Option<&str>) -> String {
@@ -185,7 +184,9 @@ pub async fn count(platform: &Db, search: Option<&str>) -> StoreResult<usize> {
         String::new()
     };
     platform
-        .query(format!("SELECT count() AS n FROM tenant {filter} GROUP ALL"))
+        .query(format!(
+            "SELECT count() AS n FROM tenant {filter} GROUP ALL"
+        ))
         .bind(("search", search.unwrap_or("").to_string()))
         .bind(("search_end", prefix_end(search)))
         .count()

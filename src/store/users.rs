@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
+use super::events;
 use super::one_time_tokens::{CREATE_TOKEN, NewToken, bind_token};
 use super::outbox::{self, QueuedMail};
-use super::events;
-use crate::domain::events::EventKind;
 use super::{Db, StoreResult};
+use crate::domain::events::EventKind;
 
 /// A user as stored.
 #[derive(Clone, Debug, SurrealValue)]
@@ -135,11 +135,11 @@ pub async fn set_password(db: &Db, id: &str, hash: String, now: DateTime<Utc>) -
          COMMIT TRANSACTION;"
     ))
     .bind(("ukey", id.to_string()))
-        .bind(("rid", RecordId::new("user", id)))
-        .bind(("hash", hash))
-        .bind(("now", now))
-        .exec()
-        .await
+    .bind(("rid", RecordId::new("user", id)))
+    .bind(("hash", hash))
+    .bind(("now", now))
+    .exec()
+    .await
 }
 
 /// Marks the address verified (an upstream provider vouched for it).

@@ -73,8 +73,13 @@ impl TenantService {
             None => None,
             Some(c) => Some(decode_slug_cursor(c)?),
         };
-        let rows =
-            tenants::list(&self.platform, limit + 1, after.as_deref(), search.as_deref()).await?;
+        let rows = tenants::list(
+            &self.platform,
+            limit + 1,
+            after.as_deref(),
+            search.as_deref(),
+        )
+        .await?;
         let total = tenants::count(&self.platform, search.as_deref()).await?;
         Ok(Page::of(rows, limit, total, |t| t.slug.as_str()))
     }

@@ -89,9 +89,11 @@ pub struct Deliveries {
 impl Deliveries {
     /// Starts the actor over the shared infrastructure.
     pub async fn start(infra: Arc<Infra>) -> Result<Self, crate::error::ServiceError> {
-        let (actor, _join) = Actor::spawn(None, DeliveryActor, infra).await.map_err(|e| {
-            crate::error::ServiceError::Internal(format!("spawn webhook actor: {e}"))
-        })?;
+        let (actor, _join) = Actor::spawn(None, DeliveryActor, infra)
+            .await
+            .map_err(|e| {
+                crate::error::ServiceError::Internal(format!("spawn webhook actor: {e}"))
+            })?;
         Ok(Self { actor })
     }
 
@@ -299,8 +301,13 @@ async fn deliver(
     let outbound = st.infra.outbound.clone();
     let clock = st.infra.clock.clone();
     let me = me.clone();
-    let (url, msg_id, webhook, attempts_before, failing_since) =
-        (w.url.clone(), d.msg_id.clone(), w.id.clone(), d.attempts, w.failing_since);
+    let (url, msg_id, webhook, attempts_before, failing_since) = (
+        w.url.clone(),
+        d.msg_id.clone(),
+        w.id.clone(),
+        d.attempts,
+        w.failing_since,
+    );
     tokio::spawn(async move {
         // The tenant's slot is held until the attempt is recorded, so at most PER_TENANT
         // deliveries of a tenant are ever sent and not yet recorded: what a crash can repeat.
@@ -335,7 +342,8 @@ async fn deliver(
                 None
             }
         };
-        me.send_message(DeliveryMsg::Attempted(slug, id, retry_in)).ok();
+        me.send_message(DeliveryMsg::Attempted(slug, id, retry_in))
+            .ok();
     });
     Ok(())
 }

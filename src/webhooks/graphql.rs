@@ -231,7 +231,12 @@ impl WebhookQuery {
     ) -> Result<WebhookConnection> {
         let (s, req) = parts::<WebhookService>(ctx);
         let page = s
-            .list(&req.tenant, req.bearer.as_deref(), first.unwrap_or(20), after.as_deref())
+            .list(
+                &req.tenant,
+                req.bearer.as_deref(),
+                first.unwrap_or(20),
+                after.as_deref(),
+            )
             .await
             .map_err(gql_err(req))?;
         Ok(page.into())
@@ -347,7 +352,12 @@ impl WebhookMutation {
     ) -> Result<WebhookDelivery> {
         let (s, req) = parts::<WebhookService>(ctx);
         let d = s
-            .redeliver(&req.tenant, req.bearer.as_deref(), &delivery_id, &req.client)
+            .redeliver(
+                &req.tenant,
+                req.bearer.as_deref(),
+                &delivery_id,
+                &req.client,
+            )
             .await
             .map_err(gql_err(req))?;
         Ok(d.into())

@@ -138,9 +138,10 @@ impl WebhookService {
             events: Vec::new(),
             description: String::new(),
             enabled: true,
-            secret_sealed: self
-                .secrets
-                .seal(&secret_context(tenant.slug().as_str(), &id), secret.as_bytes()),
+            secret_sealed: self.secrets.seal(
+                &secret_context(tenant.slug().as_str(), &id),
+                secret.as_bytes(),
+            ),
             previous_sealed: None,
             previous_until: None,
             disabled_reason: None,
@@ -217,9 +218,10 @@ impl WebhookService {
         let secret = webhook_signature::new_secret();
         w.previous_sealed = Some(w.secret_sealed.clone());
         w.previous_until = Some(now + ROTATION_GRACE);
-        w.secret_sealed = self
-            .secrets
-            .seal(&secret_context(tenant.slug().as_str(), id), secret.as_bytes());
+        w.secret_sealed = self.secrets.seal(
+            &secret_context(tenant.slug().as_str(), id),
+            secret.as_bytes(),
+        );
         store::put(tenant.db(), &w, now).await?;
         let info = AuditInfo::by(&admin.user.id, client).with_detail(format!("webhook {id}"));
         self.audit(tenant, "webhook_secret_rotated", info).await;
@@ -240,8 +242,8 @@ impl WebhookService {
         self.sessions.require_admin(tenant, bearer).await?;
         let limit = page_size(first)?;
         let after = decode_cursor("after", after)?;
-        let rows = store::deliveries(tenant.db(), webhook, limit + 1, after.as_deref(), status)
-            .await?;
+        let rows =
+            store::deliveries(tenant.db(), webhook, limit + 1, after.as_deref(), status).await?;
         let total = store::count_deliveries(tenant.db(), webhook, status).await?;
         let mut out = Vec::with_capacity(rows.len());
         for d in rows {
@@ -305,7 +307,8 @@ impl WebhookService {
             "message": "A test event sent by a tenant admin from latchkey.",
         });
         let msg = format!("msg_{}", uuid::Uuid::now_v7());
-        let d = store::create_delivery(tenant.db(), &w.id, TEST_EVENT, data, &msg, now, now).await?;
+        let d =
+            store::create_delivery(tenant.db(), &w.id, TEST_EVENT, data, &msg, now, now).await?;
         self.deliveries.send_now(tenant.slug(), &d.id);
         Ok(DeliveryWithAttempts {
             delivery: d,
@@ -325,13 +328,19 @@ impl WebhookService {
         if let Some(url) = spec.url {
             let url = url.trim();
             if url.len() > 2000 {
-                return Err(ServiceError::bad_input("url", "is longer than 2000 characters"));
+                return Err(ServiceError::bad_input(
+                    "url",
+                    "is longer than 2000 characters",
+                ));
             }
             let parsed = self
                 .outbound
                 .check(url)
                 .map_err(|e| ServiceError::bad_input("url", &e.to_string()))?;
-            if !parsed.username().is_empty() || parsed.password().is_some() || parsed.fragment().is_some() {
+            if !parsed.username().is_empty()
+                || parsed.password().is_some()
+                || parsed.fragment().is_some()
+            {
                 return Err(ServiceError::bad_input(
                     "url",
                     "must carry no credentials or fragment",
@@ -346,7 +355,10 @@ impl WebhookService {
                 if e != ALL_EVENTS && EventKind::parse(&e).is_none() {
                     return Err(ServiceError::bad_input(
                         "events",
-                        &format!("{} is not an event (see the catalogue, or * for all)", e.chars().take(64).collect::<String>()),
+                        &format!(
+                            "{} is not an event (see the catalogue, or * for all)",
+                            e.chars().take(64).collect::<String>()
+                        ),
                     ));
                 }
                 if !kinds.contains(&e) {
@@ -354,7 +366,10 @@ impl WebhookService {
                 }
             }
             if kinds.is_empty() {
-                return Err(ServiceError::bad_input("events", "names at least one event, or *"));
+                return Err(ServiceError::bad_input(
+                    "events",
+                    "names at least one event, or *",
+                ));
             }
             w.events = kinds;
         }

@@ -181,9 +181,9 @@ pub async fn create_delivery(
         .bind(("now", now))
         .take(0)
         .await?;
-    rows.into_iter()
-        .next()
-        .ok_or_else(|| crate::store::StoreError::Other("CREATE webhook_delivery returned nothing".into()))
+    rows.into_iter().next().ok_or_else(|| {
+        crate::store::StoreError::Other("CREATE webhook_delivery returned nothing".into())
+    })
 }
 
 /// One delivery.

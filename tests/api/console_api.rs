@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const SESSIONS: &str =
-    "query($id: ID!) { user(id: $id) { sessions { id createdAt lastSeenAt expiresAt ip userAgent clientId amr } } }";
+const SESSIONS: &str = "query($id: ID!) { user(id: $id) { sessions { id createdAt lastSeenAt expiresAt ip userAgent clientId amr } } }";
 
 async fn user_id(app: &TestApp, token: &str) -> String {
     app.gql_tenant("acme", Some(token), "{ me { id } }", json!({}))
@@ -21,12 +20,15 @@ async fn user_id(app: &TestApp, token: &str) -> String {
 async fn admins_see_a_users_sessions_and_revoke_one() {
     let app = TestApp::spawn_platform(&[]).await;
     let admin = app.create_tenant_with_admin("acme").await;
-    app.register_at("acme", "ada@acme.example", "ada", PASSWORD).await;
+    app.register_at("acme", "ada@acme.example", "ada", PASSWORD)
+        .await;
     let first = app.login_at("acme", "ada", PASSWORD).await["data"]["login"].clone();
     let second = app.login_at("acme", "ada", PASSWORD).await["data"]["login"].clone();
     let ada = user_id(&app, first["accessToken"].as_str().unwrap()).await;
 
-    let b = app.gql_tenant("acme", Some(&admin), SESSIONS, json!({"id": ada})).await;
+    let b = app
+        .gql_tenant("acme", Some(&admin), SESSIONS, json!({"id": ada}))
+        .await;
     assert!(b["errors"].is_null(), "{b}");
     let sessions = b["data"]["user"]["sessions"].as_array().unwrap().clone();
     // register's session and the two logins, newest first.
@@ -38,20 +40,42 @@ async fn admins_see_a_users_sessions_and_revoke_one() {
 
     // The user sees their own, through `me`.
     let mine = app
-        .gql_tenant("acme", second["accessToken"].as_str(), "{ me { sessions { id } } }", json!({}))
+        .gql_tenant(
+            "acme",
+            second["accessToken"].as_str(),
+            "{ me { sessions { id } } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(mine["data"]["me"]["sessions"].as_array().unwrap().len(), 3, "{mine}");
+    assert_eq!(
+        mine["data"]["me"]["sessions"].as_array().unwrap().len(),
+        3,
+        "{mine}"
+    );
 
     // Revoke the newest (the second login's): its refresh token stops working, the others stay.
     let target = sessions[0]["id"].as_str().unwrap();
     let r = app
-        .gql_tenant("acme", Some(&admin), "mutation($id: ID!) { revokeSession(id: $id) }", json!({"id": target}))
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation($id: ID!) { revokeSession(id: $id) }",
+            json!({"id": target}),
+        )
         .await;
     assert_eq!(r["data"]["revokeSession"], true, "{r}");
     let again = app
-        .gql_tenant("acme", Some(&admin), "mutation($id: ID!) { revokeSession(id: $id) }", json!({"id": target}))
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation($id: ID!) { revokeSession(id: $id) }",
+            json!({"id": target}),
+        )
         .await;
-    assert_eq!(again["data"]["revokeSession"], false, "not live any more: {again}");
+    assert_eq!(
+        again["data"]["revokeSession"], false,
+        "not live any more: {again}"
+    );
     let refreshed = app
         .gql_tenant(
             "acme",
@@ -60,9 +84,19 @@ async fn admins_see_a_users_sessions_and_revoke_one() {
             json!({"t": second["refreshToken"]}),
         )
         .await;
-    assert_eq!(code(&refreshed).as_deref(), Some("INVALID_TOKEN"), "{refreshed}");
-    let b = app.gql_tenant("acme", Some(&admin), SESSIONS, json!({"id": ada})).await;
-    assert_eq!(b["data"]["user"]["sessions"].as_array().unwrap().len(), 2, "{b}");
+    assert_eq!(
+        code(&refreshed).as_deref(),
+        Some("INVALID_TOKEN"),
+        "{refreshed}"
+    );
+    let b = app
+        .gql_tenant("acme", Some(&admin), SESSIONS, json!({"id": ada}))
+        .await;
+    assert_eq!(
+        b["data"]["user"]["sessions"].as_array().unwrap().len(),
+        2,
+        "{b}"
+    );
     let still = app
         .gql_tenant(
             "acme",
@@ -83,7 +117,10 @@ async fn admins_see_a_users_sessions_and_revoke_one() {
         )
         .await;
     assert_eq!(events["data"]["auditEvents"]["totalCount"], 1, "{events}");
-    assert_eq!(events["data"]["auditEvents"]["edges"][0]["node"]["userId"], json!(ada));
+    assert_eq!(
+        events["data"]["auditEvents"]["edges"][0]["node"]["userId"],
+        json!(ada)
+    );
     let forbidden = app
         .gql_tenant(
             "acme",
@@ -92,9 +129,18 @@ async fn admins_see_a_users_sessions_and_revoke_one() {
             json!({"id": sessions[1]["id"]}),
         )
         .await;
-    assert_eq!(code(&forbidden).as_deref(), Some("FORBIDDEN"), "{forbidden}");
+    assert_eq!(
+        code(&forbidden).as_deref(),
+        Some("FORBIDDEN"),
+        "{forbidden}"
+    );
     let unknown = app
-        .gql_tenant("acme", Some(&admin), r#"mutation { revokeSession(id: "nope") }"#, json!({}))
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            r#"mutation { revokeSession(id: "nope") }"#,
+            json!({}),
+        )
         .await;
     assert_eq!(unknown["data"]["revokeSession"], false, "{unknown}");
     app.shutdown().await;
@@ -105,12 +151,18 @@ async fn signing_keys_show_their_life_without_their_material() {
     let app = TestApp::spawn_platform(&[]).await;
     let admin = app.create_tenant_with_admin("acme").await;
     let list = |b: Value| b["data"]["signingKeys"].as_array().unwrap().clone();
-    const KEYS: &str = "{ signingKeys { kid algorithm status createdAt activatesAt retiredAt revokedAt } }";
+    const KEYS: &str =
+        "{ signingKeys { kid algorithm status createdAt activatesAt retiredAt revokedAt } }";
     let before = list(app.gql_tenant("acme", Some(&admin), KEYS, json!({})).await);
     assert_eq!(before.len(), 1, "{before:?}");
     assert_eq!(before[0]["status"], "SIGNING");
     let kid = app
-        .gql_tenant("acme", Some(&admin), "mutation { rotateSigningKey }", json!({}))
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation { rotateSigningKey }",
+            json!({}),
+        )
         .await["data"]["rotateSigningKey"]
         .as_str()
         .unwrap()
@@ -118,11 +170,19 @@ async fn signing_keys_show_their_life_without_their_material() {
     let after = list(app.gql_tenant("acme", Some(&admin), KEYS, json!({})).await);
     assert_eq!(after.len(), 2, "{after:?}");
     assert_eq!(after[0]["kid"], json!(kid), "newest first");
-    assert_eq!(after[0]["status"], "PUBLISHED", "signs after the JWKS cache time");
+    assert_eq!(
+        after[0]["status"], "PUBLISHED",
+        "signs after the JWKS cache time"
+    );
     assert!(after[0]["activatesAt"].as_str() > after[0]["createdAt"].as_str());
     assert_eq!(after[1]["status"], "SIGNING");
     let emergency = app
-        .gql_tenant("acme", Some(&admin), "mutation { rotateSigningKey(emergency: true) }", json!({}))
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation { rotateSigningKey(emergency: true) }",
+            json!({}),
+        )
         .await;
     assert!(emergency["errors"].is_null(), "{emergency}");
     // The admin's token was signed by a revoked key: a new sign-in reads the list.
@@ -133,18 +193,33 @@ async fn signing_keys_show_their_life_without_their_material() {
     let b = app.gql_tenant("acme", Some(&admin), KEYS, json!({})).await;
     let last = list(b.clone());
     assert_eq!(last[0]["status"], "SIGNING", "{b}");
-    assert!(last[1..].iter().all(|k| k["status"] == "REVOKED" && k["revokedAt"].is_string()), "{b}");
+    assert!(
+        last[1..]
+            .iter()
+            .all(|k| k["status"] == "REVOKED" && k["revokedAt"].is_string()),
+        "{b}"
+    );
     // No field carries key material.
     let text = b.to_string();
     for secret in ["private", "\"d\"", "sealed"] {
         assert!(!text.contains(secret), "{text}");
     }
-    app.register_at("acme", "ada@acme.example", "ada", PASSWORD).await;
+    app.register_at("acme", "ada@acme.example", "ada", PASSWORD)
+        .await;
     let user = app.login_at("acme", "ada", PASSWORD).await;
     let forbidden = app
-        .gql_tenant("acme", user["data"]["login"]["accessToken"].as_str(), KEYS, json!({}))
+        .gql_tenant(
+            "acme",
+            user["data"]["login"]["accessToken"].as_str(),
+            KEYS,
+            json!({}),
+        )
         .await;
-    assert_eq!(code(&forbidden).as_deref(), Some("FORBIDDEN"), "{forbidden}");
+    assert_eq!(
+        code(&forbidden).as_deref(),
+        Some("FORBIDDEN"),
+        "{forbidden}"
+    );
     app.shutdown().await;
 }
 
@@ -152,7 +227,8 @@ async fn signing_keys_show_their_life_without_their_material() {
 async fn the_audit_log_filters_by_kind_user_and_time() {
     let app = TestApp::spawn_platform(&[]).await;
     let admin = app.create_tenant_with_admin("acme").await;
-    app.register_at("acme", "ada@acme.example", "ada", PASSWORD).await;
+    app.register_at("acme", "ada@acme.example", "ada", PASSWORD)
+        .await;
     for _ in 0..3 {
         let b = app.login_at("acme", "ada", "wrong password").await;
         assert_eq!(code(&b).as_deref(), Some("INVALID_CREDENTIALS"), "{b}");
@@ -163,7 +239,10 @@ async fn the_audit_log_filters_by_kind_user_and_time() {
     let failures = q(json!({"k": "login_failure"})).await;
     assert!(failures["errors"].is_null(), "{failures}");
     let edges = failures["data"]["auditEvents"]["edges"].as_array().unwrap();
-    assert_eq!(failures["data"]["auditEvents"]["totalCount"], 3, "{failures}");
+    assert_eq!(
+        failures["data"]["auditEvents"]["totalCount"], 3,
+        "{failures}"
+    );
     assert!(edges.iter().all(|e| e["node"]["kind"] == "login_failure"));
     // A time window after everything: nothing; one that holds them: all three.
     let latest = edges[0]["node"]["at"].as_str().unwrap().to_string();
@@ -173,19 +252,30 @@ async fn the_audit_log_filters_by_kind_user_and_time() {
     let window = q(json!({"k": "login_failure", "s": oldest, "t": "2999-01-01T00:00:00Z"})).await;
     assert_eq!(window["data"]["auditEvents"]["totalCount"], 3, "{window}");
     let before_latest = q(json!({"k": "login_failure", "t": latest})).await;
-    assert_eq!(before_latest["data"]["auditEvents"]["totalCount"], 2, "until is exclusive: {before_latest}");
+    assert_eq!(
+        before_latest["data"]["auditEvents"]["totalCount"], 2,
+        "until is exclusive: {before_latest}"
+    );
     // Kind and user together.
     let ada = edges[0]["node"]["userId"].clone();
     let hers = q(json!({"k": "login_failure", "u": ada})).await;
     assert_eq!(hers["data"]["auditEvents"]["totalCount"], 3, "{hers}");
     // A window that ends before it starts is the caller's mistake, said on `until`.
     let backwards = q(json!({"s": "2026-01-02T00:00:00Z", "t": "2026-01-01T00:00:00Z"})).await;
-    assert_eq!(code(&backwards).as_deref(), Some("BAD_USER_INPUT"), "{backwards}");
+    assert_eq!(
+        code(&backwards).as_deref(),
+        Some("BAD_USER_INPUT"),
+        "{backwards}"
+    );
     assert_eq!(field(&backwards).as_deref(), Some("until"), "{backwards}");
     let long = q(json!({"k": "x".repeat(65)})).await;
     assert_eq!(field(&long).as_deref(), Some("kind"), "{long}");
     let not_a_time = q(json!({"s": "yesterday"})).await;
-    assert_eq!(code(&not_a_time).as_deref(), Some("BAD_USER_INPUT"), "{not_a_time}");
+    assert_eq!(
+        code(&not_a_time).as_deref(),
+        Some("BAD_USER_INPUT"),
+        "{not_a_time}"
+    );
     app.shutdown().await;
 }
 
@@ -220,9 +310,16 @@ async fn tenants_are_searched_by_slug_start_or_name() {
     assert_eq!(acme["data"]["tenants"]["totalCount"], 3, "{acme}");
     assert_eq!(slugs(&acme), ["acme", "acme-eu"]);
     let next = app
-        .platform(FIND, json!({"s": "acme", "a": acme["data"]["tenants"]["pageInfo"]["endCursor"]}))
+        .platform(
+            FIND,
+            json!({"s": "acme", "a": acme["data"]["tenants"]["pageInfo"]["endCursor"]}),
+        )
         .await;
-    assert_eq!(slugs(&next), ["globex"], "the name matches anywhere: {next}");
+    assert_eq!(
+        slugs(&next),
+        ["globex"],
+        "the name matches anywhere: {next}"
+    );
     assert_eq!(next["data"]["tenants"]["pageInfo"]["hasNextPage"], false);
     let by_slug = app.platform(FIND, json!({"s": "ini"})).await;
     assert_eq!(slugs(&by_slug), ["initech"]);
@@ -230,7 +327,10 @@ async fn tenants_are_searched_by_slug_start_or_name() {
     assert_eq!(none["data"]["tenants"]["totalCount"], 0, "{none}");
     let everyone = app.platform(FIND, json!({"s": "  "})).await;
     // The four and the default tenant.
-    assert_eq!(everyone["data"]["tenants"]["totalCount"], 5, "blank is no filter: {everyone}");
+    assert_eq!(
+        everyone["data"]["tenants"]["totalCount"], 5,
+        "blank is no filter: {everyone}"
+    );
     let long = app.platform(FIND, json!({"s": "x".repeat(201)})).await;
     assert_eq!(field(&long).as_deref(), Some("search"), "{long}");
     app.shutdown().await;

@@ -280,11 +280,22 @@ async fn a_webhook_secret_survives_a_rekey() {
     let rx = crate::webhooks::Receiver::start();
     let (hook, _) = crate::webhooks::endpoint(&app, &admin, &rx, &["user.created"]).await;
     app.shutdown().await;
-    let out = cli(dir.path(), &url, &["keys", "rekey"], OTHER_SECRET, Some(SECRET));
+    let out = cli(
+        dir.path(),
+        &url,
+        &["keys", "rekey"],
+        OTHER_SECRET,
+        Some(SECRET),
+    );
     let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(printed.contains("1 webhook secrets"), "{printed}");
-    let app = TestApp::spawn_platform(&[("DATABASE_URL", &url), ("SECRET_KEY", OTHER_SECRET), lab]).await;
+    let app =
+        TestApp::spawn_platform(&[("DATABASE_URL", &url), ("SECRET_KEY", OTHER_SECRET), lab]).await;
     let admin = app.login_at("acme", "admin", PASSWORD).await["data"]["login"]["accessToken"]
         .as_str()
         .unwrap()

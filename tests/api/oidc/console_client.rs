@@ -28,7 +28,11 @@ async fn the_console_signs_in_as_the_built_in_first_party_client() {
     let a = browser.get(&console_authorize(&s, CONSOLE)).await;
     assert_eq!(a.status, 303, "to the sign-in page: {}", a.body);
     let login = browser.get(a.location.as_deref().unwrap()).await;
-    assert!(login.body.contains("Sign in to Tenant acme"), "{}", login.body);
+    assert!(
+        login.body.contains("Sign in to Tenant acme"),
+        "{}",
+        login.body
+    );
     let done = browser
         .post(
             "/t/acme/login",
@@ -65,11 +69,19 @@ async fn the_console_signs_in_as_the_built_in_first_party_client() {
     let (status, t) = exchange(q["code"].clone(), VERIFIER).await;
     assert_eq!(status, 200, "{t}");
     let access = t["access_token"].as_str().unwrap();
-    assert!(t["refresh_token"].is_string(), "silent refresh needs one: {t}");
+    assert!(
+        t["refresh_token"].is_string(),
+        "silent refresh needs one: {t}"
+    );
     // The admin API answers the console's token.
     let keys = s
         .app
-        .gql_tenant("acme", Some(access), "{ signingKeys { kid status } }", json!({}))
+        .gql_tenant(
+            "acme",
+            Some(access),
+            "{ signingKeys { kid status } }",
+            json!({}),
+        )
         .await;
     assert!(keys["errors"].is_null(), "{keys}");
     // The refresh grant for the public client (no secret).
@@ -118,7 +130,12 @@ async fn the_console_client_returns_nowhere_else_and_cannot_be_edited() {
     let admin = Some(s.admin.as_str());
     let got = s
         .app
-        .gql_tenant("acme", admin, r#"{ client(id: "latchkey-console") { id } clients { totalCount } }"#, json!({}))
+        .gql_tenant(
+            "acme",
+            admin,
+            r#"{ client(id: "latchkey-console") { id } clients { totalCount } }"#,
+            json!({}),
+        )
         .await;
     assert_eq!(got["data"]["client"], json!(null), "{got}");
     assert_eq!(got["data"]["clients"]["totalCount"], 0, "{got}");
@@ -132,7 +149,10 @@ async fn the_console_client_returns_nowhere_else_and_cannot_be_edited() {
         )
         .await;
     assert_eq!(
-        (code(&edit).as_deref(), crate::helpers::field(&edit).as_deref()),
+        (
+            code(&edit).as_deref(),
+            crate::helpers::field(&edit).as_deref()
+        ),
         (Some("BAD_USER_INPUT"), Some("id")),
         "no such client: {edit}"
     );
@@ -154,31 +174,65 @@ async fn the_console_pages_load_only_their_own_bundle() {
     };
     let tenant = get("/t/acme/console").await;
     assert_eq!(tenant.status(), 200);
-    let csp = tenant.headers()["content-security-policy"].to_str().unwrap().to_string();
-    for directive in ["script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"] {
+    let csp = tenant.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for directive in [
+        "script-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
         assert!(csp.contains(directive), "{csp}");
     }
     let html = tenant.text().await.unwrap();
     assert!(html.contains(r#"data-console="tenant""#), "{html}");
-    assert!(html.contains(r#"data-client-id="latchkey-console""#), "{html}");
-    assert!(html.contains(&format!(r#"data-redirect-uri="{CONSOLE}""#)), "{html}");
+    assert!(
+        html.contains(r#"data-client-id="latchkey-console""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(r#"data-redirect-uri="{CONSOLE}""#)),
+        "{html}"
+    );
     assert!(html.contains(r#"<script src="/assets/console/console.js"></script>"#));
     assert!(!html.contains("<script>"), "no inline script");
     let platform = get("/console").await;
     assert_eq!(platform.status(), 200);
-    assert!(platform.text().await.unwrap().contains(r#"data-console="platform""#));
+    assert!(
+        platform
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"data-console="platform""#)
+    );
     let missing = get("/t/nope/console").await;
     assert_eq!(missing.status(), 404);
-    assert!(missing.text().await.unwrap().contains("There is no such tenant here."));
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("There is no such tenant here.")
+    );
     let js = get("/assets/console/console.js").await;
     assert_eq!(js.status(), 200);
-    assert!(js.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     let body = js.text().await.unwrap();
     // Nothing in the bundle points off this origin (no CDN, no font service, no telemetry).
     for off in ["https://", "http://"] {
-        let hits: Vec<&str> = body.match_indices(off).map(|(i, _)| &body[i..(i + 60).min(body.len())]).collect();
+        let hits: Vec<&str> = body
+            .match_indices(off)
+            .map(|(i, _)| &body[i..(i + 60).min(body.len())])
+            .collect();
         assert!(
-            hits.iter().all(|h| h.starts_with("http://www.w3.org/") || h.starts_with("https://github.com/preactjs")),
+            hits.iter().all(|h| h.starts_with("http://www.w3.org/")
+                || h.starts_with("https://github.com/preactjs")),
             "{hits:?}"
         );
     }

@@ -6,8 +6,8 @@
 //! no browser.
 
 mod code_flow;
-mod console_client;
 mod consent;
+mod console_client;
 mod discovery;
 mod hosted_pages;
 mod logout;

@@ -5,8 +5,13 @@
 use super::*;
 
 async fn make_user(app: &TestApp, n: u32) {
-    app.register_at("acme", &format!("user{n}@acme.example"), &format!("user{n}"), PASSWORD)
-        .await;
+    app.register_at(
+        "acme",
+        &format!("user{n}@acme.example"),
+        &format!("user{n}"),
+        PASSWORD,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -18,7 +23,9 @@ async fn a_failed_attempt_is_retried_on_the_schedule_with_the_same_webhook_id() 
     make_user(&app, 1).await;
     rx.wait_until("the first attempt", |s| !s.is_empty()).await;
     let log = wait_log(&app, &admin, &hook, "the failure recorded", |l| {
-        l["edges"][0]["node"]["attempts"].as_array().is_some_and(|a| a.len() == 1)
+        l["edges"][0]["node"]["attempts"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
     })
     .await;
     let d = &log["edges"][0]["node"];
@@ -31,8 +38,14 @@ async fn a_failed_attempt_is_retried_on_the_schedule_with_the_same_webhook_id() 
     app.clock.advance(Duration::from_secs(5 * 60));
     let seen = rx.wait_until("the third attempt", |s| s.len() >= 3).await;
     let ids: Vec<&Value> = seen.iter().map(|r| &r["headers"]["webhook-id"]).collect();
-    assert!(ids.iter().all(|i| *i == ids[0]), "one message, three attempts: {ids:?}");
-    let log = wait_log(&app, &admin, &hook, "succeeded", |l| l["edges"][0]["node"]["status"] == "SUCCEEDED").await;
+    assert!(
+        ids.iter().all(|i| *i == ids[0]),
+        "one message, three attempts: {ids:?}"
+    );
+    let log = wait_log(&app, &admin, &hook, "succeeded", |l| {
+        l["edges"][0]["node"]["status"] == "SUCCEEDED"
+    })
+    .await;
     let statuses: Vec<&Value> = log["edges"][0]["node"]["attempts"]
         .as_array()
         .unwrap()
@@ -51,12 +64,26 @@ async fn a_410_gone_disables_the_endpoint() {
     let (hook, _) = endpoint(&app, &admin, &rx, &["user.created"]).await;
     rx.control(json!({"plan": [410]})).await;
     make_user(&app, 1).await;
-    wait_log(&app, &admin, &hook, "failed", |l| l["edges"][0]["node"]["status"] == "FAILED").await;
+    wait_log(&app, &admin, &hook, "failed", |l| {
+        l["edges"][0]["node"]["status"] == "FAILED"
+    })
+    .await;
     let w = app
-        .gql_tenant("acme", Some(&admin), "query($id: ID!) { webhook(id: $id) { enabled disabledReason } }", json!({"id": hook}))
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "query($id: ID!) { webhook(id: $id) { enabled disabledReason } }",
+            json!({"id": hook}),
+        )
         .await;
     assert_eq!(w["data"]["webhook"]["enabled"], false, "{w}");
-    assert!(w["data"]["webhook"]["disabledReason"].as_str().unwrap().contains("410"), "{w}");
+    assert!(
+        w["data"]["webhook"]["disabledReason"]
+            .as_str()
+            .unwrap()
+            .contains("410"),
+        "{w}"
+    );
     // A disabled endpoint gets no new events.
     make_user(&app, 2).await;
     let log = deliveries(&app, &admin, &hook, None).await;
@@ -81,17 +108,30 @@ async fn a_receiver_down_then_up_gets_the_delivery_and_one_failing_for_days_is_d
             json!({"i": {"url": format!("http://127.0.0.1:{port}/hook"), "events": ["user.created"]}}),
         )
         .await;
-    let hook = b["data"]["createWebhook"]["webhook"]["id"].as_str().unwrap().to_string();
+    let hook = b["data"]["createWebhook"]["webhook"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     make_user(&app, 1).await;
     let log = wait_log(&app, &admin, &hook, "a refused connection", |l| {
-        l["edges"][0]["node"]["attempts"].as_array().is_some_and(|a| !a.is_empty())
+        l["edges"][0]["node"]["attempts"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
     })
     .await;
     let attempt = &log["edges"][0]["node"]["attempts"][0];
     assert_eq!(attempt["httpStatus"], Value::Null);
-    assert!(attempt["error"].as_str().unwrap().contains("unreachable"), "{attempt}");
+    assert!(
+        attempt["error"].as_str().unwrap().contains("unreachable"),
+        "{attempt}"
+    );
     let w = app
-        .gql_tenant("acme", Some(&admin), "query($id: ID!) { webhook(id: $id) { failingSince enabled } }", json!({"id": hook}))
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "query($id: ID!) { webhook(id: $id) { failingSince enabled } }",
+            json!({"id": hook}),
+        )
         .await;
     assert!(w["data"]["webhook"]["failingSince"].is_string(), "{w}");
     // Five days of failures later the next failed attempt disables it.
@@ -105,7 +145,12 @@ async fn a_receiver_down_then_up_gets_the_delivery_and_one_failing_for_days_is_d
             .to_string();
         loop {
             let w = app
-                .gql_tenant("acme", Some(&admin), "query($id: ID!) { webhook(id: $id) { enabled disabledReason } }", json!({"id": hook}))
+                .gql_tenant(
+                    "acme",
+                    Some(&admin),
+                    "query($id: ID!) { webhook(id: $id) { enabled disabledReason } }",
+                    json!({"id": hook}),
+                )
                 .await;
             if w["data"]["webhook"]["enabled"] == false {
                 break w;
@@ -114,7 +159,13 @@ async fn a_receiver_down_then_up_gets_the_delivery_and_one_failing_for_days_is_d
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    assert!(w["data"]["webhook"]["disabledReason"].as_str().unwrap().contains("5 days"), "{w}");
+    assert!(
+        w["data"]["webhook"]["disabledReason"]
+            .as_str()
+            .unwrap()
+            .contains("5 days"),
+        "{w}"
+    );
     app.shutdown().await;
 }
 
@@ -124,7 +175,10 @@ async fn a_delivery_can_be_sent_again_as_the_same_message() {
     let rx = Receiver::start();
     let (hook, _) = endpoint(&app, &admin, &rx, &["user.created"]).await;
     make_user(&app, 1).await;
-    let log = wait_log(&app, &admin, &hook, "succeeded", |l| l["edges"][0]["node"]["status"] == "SUCCEEDED").await;
+    let log = wait_log(&app, &admin, &hook, "succeeded", |l| {
+        l["edges"][0]["node"]["status"] == "SUCCEEDED"
+    })
+    .await;
     let first = log["edges"][0]["node"].clone();
     let b = app
         .gql_tenant(
@@ -135,14 +189,28 @@ async fn a_delivery_can_be_sent_again_as_the_same_message() {
         )
         .await;
     assert!(b["errors"].is_null(), "{b}");
-    assert_eq!(b["data"]["redeliverWebhook"]["messageId"], first["messageId"]);
+    assert_eq!(
+        b["data"]["redeliverWebhook"]["messageId"],
+        first["messageId"]
+    );
     assert_ne!(b["data"]["redeliverWebhook"]["id"], first["id"]);
     let seen = rx.wait_until("twice", |s| s.len() >= 2).await;
-    assert_eq!(seen[0]["headers"]["webhook-id"], seen[1]["headers"]["webhook-id"]);
-    assert_eq!(seen[0]["body"], seen[1]["body"], "the same message, byte for byte");
+    assert_eq!(
+        seen[0]["headers"]["webhook-id"],
+        seen[1]["headers"]["webhook-id"]
+    );
+    assert_eq!(
+        seen[0]["body"], seen[1]["body"],
+        "the same message, byte for byte"
+    );
     assert!(seen.iter().all(|r| r["verified"] == true));
     let unknown = app
-        .gql_tenant("acme", Some(&admin), "mutation { redeliverWebhook(deliveryId: \"nope\") { id } }", json!({}))
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation { redeliverWebhook(deliveryId: \"nope\") { id } }",
+            json!({}),
+        )
         .await;
     assert_eq!(field(&unknown).as_deref(), Some("deliveryId"), "{unknown}");
     drop(rx);
@@ -158,7 +226,9 @@ async fn a_receiver_that_hangs_is_cut_off_at_15_seconds_and_retried() {
     make_user(&app, 1).await;
     // The attempt is recorded when latchkey gives up waiting, not when the receiver answers.
     let log = wait_log(&app, &admin, &hook, "the timed-out attempt", |l| {
-        l["edges"][0]["node"]["attempts"].as_array().is_some_and(|a| !a.is_empty())
+        l["edges"][0]["node"]["attempts"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
     })
     .await;
     let attempt = &log["edges"][0]["node"]["attempts"][0];
@@ -167,7 +237,10 @@ async fn a_receiver_that_hangs_is_cut_off_at_15_seconds_and_retried() {
     assert!((14_000..20_000).contains(&ms), "cut off at 15 s: {attempt}");
     assert_eq!(log["edges"][0]["node"]["status"], "PENDING");
     app.clock.advance(Duration::from_secs(5));
-    let log = wait_log(&app, &admin, &hook, "the retry", |l| l["edges"][0]["node"]["status"] == "SUCCEEDED").await;
+    let log = wait_log(&app, &admin, &hook, "the retry", |l| {
+        l["edges"][0]["node"]["status"] == "SUCCEEDED"
+    })
+    .await;
     assert_eq!(log["edges"][0]["node"]["attempts"][1]["httpStatus"], 200);
     drop(rx);
     app.shutdown().await;
@@ -210,14 +283,26 @@ async fn deliveries_pending_at_a_kill_9_all_go_out_after_the_restart() {
     assert!(b["errors"].is_null(), "{b}");
     let tenant = format!("{}/t/acme/graphql", server.base);
     let login = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
-    let admin = gql(tenant.clone(), None, login, json!({"i": {"identifier": "admin", "password": PASSWORD}})).await
-        ["data"]["login"]["accessToken"]
+    let admin = gql(
+        tenant.clone(),
+        None,
+        login,
+        json!({"i": {"identifier": "admin", "password": PASSWORD}}),
+    )
+    .await["data"]["login"]["accessToken"]
         .as_str()
         .unwrap()
         .to_string();
     let rx = Receiver::start();
-    let b = gql(tenant.clone(), Some(admin.clone()), CREATE, json!({"i": {"url": rx.url("/hook"), "events": ["user.created"]}})).await;
-    rx.control(json!({"secret": b["data"]["createWebhook"]["secret"], "delay_ms": 400})).await;
+    let b = gql(
+        tenant.clone(),
+        Some(admin.clone()),
+        CREATE,
+        json!({"i": {"url": rx.url("/hook"), "events": ["user.created"]}}),
+    )
+    .await;
+    rx.control(json!({"secret": b["data"]["createWebhook"]["secret"], "delay_ms": 400}))
+        .await;
     let register = "mutation($i: RegisterInput!) { register(input: $i) { accessToken } }";
     for n in 0..N {
         let b = gql(
@@ -233,14 +318,20 @@ async fn deliveries_pending_at_a_kill_9_all_go_out_after_the_restart() {
     rx.wait_until("some deliveries", |s| s.len() >= 6).await;
     server.signal(libc::SIGKILL);
     let mut server = server;
-    assert!(server.wait_exit(Duration::from_secs(10)).is_some(), "killed");
+    assert!(
+        server.wait_exit(Duration::from_secs(10)).is_some(),
+        "killed"
+    );
     let before = rx.seen().len();
     assert!(before < N, "the kill came before every delivery: {before}");
     rx.control(json!({"delay_ms": 0})).await;
     let server = ChildServer::start_in(work.path(), &vars);
     let seen = rx
         .wait_until("every user.created after the restart", |s| {
-            let mut ids: Vec<&str> = s.iter().filter_map(|r| r["headers"]["webhook-id"].as_str()).collect();
+            let mut ids: Vec<&str> = s
+                .iter()
+                .filter_map(|r| r["headers"]["webhook-id"].as_str())
+                .collect();
             ids.sort();
             ids.dedup();
             ids.len() == N
@@ -248,7 +339,10 @@ async fn deliveries_pending_at_a_kill_9_all_go_out_after_the_restart() {
         .await;
     assert!(seen.iter().all(|r| r["verified"] == true));
     let duplicates = seen.len() - N;
-    assert!(duplicates <= 4, "at most the 4 in flight at the kill arrive twice: {duplicates}");
+    assert!(
+        duplicates <= 4,
+        "at most the 4 in flight at the kill arrive twice: {duplicates}"
+    );
     drop(rx);
     server.stop();
 }

@@ -12,7 +12,12 @@ async fn an_endpoint_is_made_checked_listed_changed_and_deleted_by_admins_only()
     assert!(secret.starts_with("whsec_"), "{secret}");
     // Listed without a secret anywhere.
     let list = app
-        .gql_tenant("acme", a, "{ webhooks { totalCount edges { node { id url events enabled description } } } }", json!({}))
+        .gql_tenant(
+            "acme",
+            a,
+            "{ webhooks { totalCount edges { node { id url events enabled description } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(list["data"]["webhooks"]["totalCount"], 1, "{list}");
     assert!(!list.to_string().contains("whsec_"));
@@ -22,11 +27,26 @@ async fn an_endpoint_is_made_checked_listed_changed_and_deleted_by_admins_only()
     // Validation, each on its field.
     for (input, field_name) in [
         (json!({"url": "not a url", "events": ["*"]}), "url"),
-        (json!({"url": "ftp://example.com/x", "events": ["*"]}), "url"),
-        (json!({"url": "https://user:pw@example.com/x", "events": ["*"]}), "url"),
-        (json!({"url": "https://example.com/x", "events": ["user.exploded"]}), "events"),
-        (json!({"url": "https://example.com/x", "events": []}), "events"),
-        (json!({"url": "https://example.com/x", "events": ["*"], "description": "x".repeat(501)}), "description"),
+        (
+            json!({"url": "ftp://example.com/x", "events": ["*"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://user:pw@example.com/x", "events": ["*"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://example.com/x", "events": ["user.exploded"]}),
+            "events",
+        ),
+        (
+            json!({"url": "https://example.com/x", "events": []}),
+            "events",
+        ),
+        (
+            json!({"url": "https://example.com/x", "events": ["*"], "description": "x".repeat(501)}),
+            "description",
+        ),
     ] {
         let b = app.gql_tenant("acme", a, CREATE, json!({"i": input})).await;
         assert_eq!(field(&b).as_deref(), Some(field_name), "{input}: {b}");
@@ -40,20 +60,39 @@ async fn an_endpoint_is_made_checked_listed_changed_and_deleted_by_admins_only()
             json!({"id": id}),
         )
         .await;
-    assert_eq!(b["data"]["updateWebhook"], json!({"events": ["*"], "enabled": false, "description": "all"}), "{b}");
+    assert_eq!(
+        b["data"]["updateWebhook"],
+        json!({"events": ["*"], "enabled": false, "description": "all"}),
+        "{b}"
+    );
     // Not for a user without the admin role.
-    let user = app.register_at("acme", "ada@acme.example", "ada", PASSWORD).await;
+    let user = app
+        .register_at("acme", "ada@acme.example", "ada", PASSWORD)
+        .await;
     let token = user["accessToken"].as_str();
-    for q in ["{ webhooks { totalCount } }", "mutation { sendTestWebhook(id: \"x\") { id } }"] {
+    for q in [
+        "{ webhooks { totalCount } }",
+        "mutation { sendTestWebhook(id: \"x\") { id } }",
+    ] {
         let b = app.gql_tenant("acme", token, q, json!({})).await;
         assert_eq!(code(&b).as_deref(), Some("FORBIDDEN"), "{q}: {b}");
     }
     let b = app
-        .gql_tenant("acme", a, "mutation($id: ID!) { deleteWebhook(id: $id) }", json!({"id": id}))
+        .gql_tenant(
+            "acme",
+            a,
+            "mutation($id: ID!) { deleteWebhook(id: $id) }",
+            json!({"id": id}),
+        )
         .await;
     assert_eq!(b["data"]["deleteWebhook"], true, "{b}");
     let b = app
-        .gql_tenant("acme", a, "mutation($id: ID!) { deleteWebhook(id: $id) }", json!({"id": id}))
+        .gql_tenant(
+            "acme",
+            a,
+            "mutation($id: ID!) { deleteWebhook(id: $id) }",
+            json!({"id": id}),
+        )
         .await;
     assert_eq!(b["data"]["deleteWebhook"], false, "{b}");
     drop(rx);
@@ -80,12 +119,20 @@ async fn with_the_guard_on_loopback_in_every_spelling_is_refused_at_save_and_nev
         for scheme in ["https", "http"] {
             let url = format!("{scheme}://{host}:{port}/hook");
             let b = app
-                .gql_tenant("acme", Some(&admin), CREATE, json!({"i": {"url": url, "events": ["*"]}}))
+                .gql_tenant(
+                    "acme",
+                    Some(&admin),
+                    CREATE,
+                    json!({"i": {"url": url, "events": ["*"]}}),
+                )
                 .await;
             assert_eq!(field(&b).as_deref(), Some("url"), "{url}: {b}");
         }
     }
-    assert!(listener.accept().is_err(), "no connection reached the listener");
+    assert!(
+        listener.accept().is_err(),
+        "no connection reached the listener"
+    );
     app.shutdown().await;
 }
 
@@ -103,7 +150,10 @@ async fn a_rotated_secret_signs_beside_the_old_one_and_the_test_event_arrives() 
         )
         .await;
     assert!(b["errors"].is_null(), "{b}");
-    let new = b["data"]["rotateWebhookSecret"]["secret"].as_str().unwrap().to_string();
+    let new = b["data"]["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(new, old);
     assert!(b["data"]["rotateWebhookSecret"]["webhook"]["previousSecretUntil"].is_string());
     // The test event, verified with the new secret, then a real one with the old.
@@ -116,17 +166,32 @@ async fn a_rotated_secret_signs_beside_the_old_one_and_the_test_event_arrives() 
             json!({"id": id}),
         )
         .await;
-    assert_eq!(t["data"]["sendTestWebhook"]["eventType"], "webhook.test", "{t}");
+    assert_eq!(
+        t["data"]["sendTestWebhook"]["eventType"], "webhook.test",
+        "{t}"
+    );
     let seen = rx.wait_until("the test event", |s| !s.is_empty()).await;
     assert_eq!(seen[0]["verified"], true, "{:#}", seen[0]);
     assert_eq!(seen[0]["schema_ok"], true, "{:#}", seen[0]);
-    assert_eq!(seen[0]["headers"]["webhook-id"], t["data"]["sendTestWebhook"]["messageId"]);
+    assert_eq!(
+        seen[0]["headers"]["webhook-id"],
+        t["data"]["sendTestWebhook"]["messageId"]
+    );
     let sigs = seen[0]["headers"]["webhook-signature"].as_str().unwrap();
-    assert_eq!(sigs.split(' ').count(), 2, "both secrets sign during the grace period: {sigs}");
+    assert_eq!(
+        sigs.split(' ').count(),
+        2,
+        "both secrets sign during the grace period: {sigs}"
+    );
     rx.control(json!({"secret": old})).await;
-    app.register_at("acme", "ada@acme.example", "ada", PASSWORD).await;
+    app.register_at("acme", "ada@acme.example", "ada", PASSWORD)
+        .await;
     let seen = rx.wait_until("the event", |s| s.len() >= 2).await;
-    assert_eq!(seen[1]["verified"], true, "the old secret still verifies: {:#}", seen[1]);
+    assert_eq!(
+        seen[1]["verified"], true,
+        "the old secret still verifies: {:#}",
+        seen[1]
+    );
     // After the grace period only the new one signs.
     app.clock.advance(Duration::from_secs(25 * 3600));
     rx.control(json!({"secret": new})).await;
@@ -136,7 +201,12 @@ async fn a_rotated_secret_signs_beside_the_old_one_and_the_test_event_arrives() 
         .unwrap()
         .to_string();
     let t = app
-        .gql_tenant("acme", Some(&admin), "mutation($id: ID!) { sendTestWebhook(id: $id) { id } }", json!({"id": id}))
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation($id: ID!) { sendTestWebhook(id: $id) { id } }",
+            json!({"id": id}),
+        )
         .await;
     assert!(t["errors"].is_null(), "{t}");
     let seen = rx.wait_until("the third", |s| s.len() >= 3).await;

@@ -3,7 +3,8 @@
 
 use super::*;
 
-const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken user { id } } }";
+const LOGIN: &str =
+    "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken user { id } } }";
 
 #[tokio::test]
 async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
@@ -13,20 +14,45 @@ async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
     let a = Some(admin.as_str());
 
     // user.created and session.created
-    let ada = app.register_at("acme", "ada@acme.example", "ada", PASSWORD).await;
+    let ada = app
+        .register_at("acme", "ada@acme.example", "ada", PASSWORD)
+        .await;
     let ada_id = ada["user"]["id"].as_str().unwrap().to_string();
     // user.updated (roles), user.disabled (and its sessions revoked), user.enabled
     for (q, v) in [
-        ("mutation($id: ID!) { setUserRoles(id: $id, roles: [\"support\"]) { id } }", json!({"id": ada_id})),
-        ("mutation($id: ID!) { disableUser(id: $id) { id } }", json!({"id": ada_id})),
-        ("mutation($id: ID!) { enableUser(id: $id) { id } }", json!({"id": ada_id})),
+        (
+            "mutation($id: ID!) { setUserRoles(id: $id, roles: [\"support\"]) { id } }",
+            json!({"id": ada_id}),
+        ),
+        (
+            "mutation($id: ID!) { disableUser(id: $id) { id } }",
+            json!({"id": ada_id}),
+        ),
+        (
+            "mutation($id: ID!) { enableUser(id: $id) { id } }",
+            json!({"id": ada_id}),
+        ),
     ] {
         let b = app.gql_tenant("acme", a, q, v).await;
         assert!(b["errors"].is_null(), "{b}");
     }
     // A sign-in, a password change (the other session ends), an admin revoking the last one.
-    let first = app.gql_tenant("acme", None, LOGIN, json!({"i": {"identifier": "ada", "password": PASSWORD}})).await;
-    let second = app.gql_tenant("acme", None, LOGIN, json!({"i": {"identifier": "ada", "password": PASSWORD}})).await;
+    let first = app
+        .gql_tenant(
+            "acme",
+            None,
+            LOGIN,
+            json!({"i": {"identifier": "ada", "password": PASSWORD}}),
+        )
+        .await;
+    let second = app
+        .gql_tenant(
+            "acme",
+            None,
+            LOGIN,
+            json!({"i": {"identifier": "ada", "password": PASSWORD}}),
+        )
+        .await;
     let b = app
         .gql_tenant(
             "acme",
@@ -40,7 +66,10 @@ async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
     // signing_key.rotated, client.created/updated/deleted
     for (q, v) in [
         ("mutation { rotateSigningKey }", json!({})),
-        ("mutation { updateTenantSettings(input: {passwordMinLength: 12}) { passwordMinLength } }", json!({})),
+        (
+            "mutation { updateTenantSettings(input: {passwordMinLength: 12}) { passwordMinLength } }",
+            json!({}),
+        ),
         (
             "mutation($i: CreateClientInput!) { createClient(input: $i) { client { id } } }",
             json!({"i": {"name": "Billing", "type": "CONFIDENTIAL", "redirectUris": ["https://billing.example/cb"]}}),
@@ -49,8 +78,18 @@ async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
         let b = app.gql_tenant("acme", a, q, v).await;
         assert!(b["errors"].is_null(), "{b}");
     }
-    let clients = app.gql_tenant("acme", a, "{ clients { edges { node { id } } } }", json!({})).await;
-    let client = clients["data"]["clients"]["edges"][0]["node"]["id"].as_str().unwrap().to_string();
+    let clients = app
+        .gql_tenant(
+            "acme",
+            a,
+            "{ clients { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let client = clients["data"]["clients"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for q in [
         "mutation($id: ID!) { updateClient(id: $id, input: {name: \"Billing v2\"}) { id } }",
         "mutation($id: ID!) { deleteClient(id: $id) }",
@@ -60,7 +99,12 @@ async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
     }
     // user.deleted
     let b = app
-        .gql_tenant("acme", a, "mutation($id: ID!) { deleteUser(id: $id) }", json!({"id": ada_id}))
+        .gql_tenant(
+            "acme",
+            a,
+            "mutation($id: ID!) { deleteUser(id: $id) }",
+            json!({"id": ada_id}),
+        )
         .await;
     assert_eq!(b["data"]["deleteUser"], true, "{b}");
 
@@ -86,10 +130,17 @@ async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
         })
         .await;
     // Nothing secret in any payload: no hash, no secret, none of this test's tokens.
-    let mut secrets: Vec<String> = ["argon2", "password_hash", "secret_hash", "whsec_", "totp", "recovery"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut secrets: Vec<String> = [
+        "argon2",
+        "password_hash",
+        "secret_hash",
+        "whsec_",
+        "totp",
+        "recovery",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     for t in [&ada, &first["data"]["login"], &second["data"]["login"]] {
         for k in ["accessToken", "refreshToken"] {
             if let Some(v) = t[k].as_str() {
@@ -99,25 +150,49 @@ async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
     }
     for r in &seen {
         assert_eq!(r["verified"], true, "the reference library verifies: {r:#}");
-        assert_eq!(r["schema_ok"], true, "the payload fits schema/events: {r:#}");
+        assert_eq!(
+            r["schema_ok"], true,
+            "the payload fits schema/events: {r:#}"
+        );
         let body = r["body"].to_string();
         for secret in &secrets {
-            assert!(!body.contains(secret.as_str()), "{secret} in a payload: {body}");
+            assert!(
+                !body.contains(secret.as_str()),
+                "{secret} in a payload: {body}"
+            );
         }
     }
     // The details the schemas leave open.
-    let of = |t: &str| -> Vec<&Value> { seen.iter().filter(|r| r["body"]["type"] == t).map(|r| &r["body"]["data"]).collect() };
+    let of = |t: &str| -> Vec<&Value> {
+        seen.iter()
+            .filter(|r| r["body"]["type"] == t)
+            .map(|r| &r["body"]["data"])
+            .collect()
+    };
     assert_eq!(of("user.created")[0]["email"], "ada@acme.example");
     assert_eq!(of("user.updated")[0]["changed"], json!(["roles"]));
     assert_eq!(of("user.updated")[0]["user"]["roles"], json!(["support"]));
-    let reasons: Vec<&str> = of("session.revoked").iter().filter_map(|d| d["reason"].as_str()).collect();
+    let reasons: Vec<&str> = of("session.revoked")
+        .iter()
+        .filter_map(|d| d["reason"].as_str())
+        .collect();
     assert!(reasons.contains(&"user_disabled"), "{reasons:?}");
     assert!(reasons.contains(&"password_changed"), "{reasons:?}");
-    assert!(of("session.created").iter().all(|d| d["amr"] == json!(["pwd"])));
+    assert!(
+        of("session.created")
+            .iter()
+            .all(|d| d["amr"] == json!(["pwd"]))
+    );
     assert_eq!(of("client.updated")[0]["name"], "Billing v2");
-    assert_eq!(of("tenant.settings_updated")[0]["settings"]["password_min_length"], 12);
+    assert_eq!(
+        of("tenant.settings_updated")[0]["settings"]["password_min_length"],
+        12
+    );
     // One message id per event, each delivered once here (nothing failed).
-    let mut ids: Vec<&str> = seen.iter().filter_map(|r| r["headers"]["webhook-id"].as_str()).collect();
+    let mut ids: Vec<&str> = seen
+        .iter()
+        .filter_map(|r| r["headers"]["webhook-id"].as_str())
+        .collect();
     let n = ids.len();
     ids.sort();
     ids.dedup();
@@ -125,11 +200,19 @@ async fn the_events_of_real_flows_arrive_signed_and_as_their_schemas_say() {
     // The delivery log agrees, once the last answers are recorded: all succeeded, 200.
     let log = wait_log(&app, &admin, &hook, "every delivery succeeded", |l| {
         l["totalCount"].as_u64() == Some(n as u64)
-            && l["edges"].as_array().unwrap().iter().all(|e| e["node"]["status"] == "SUCCEEDED")
+            && l["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["node"]["status"] == "SUCCEEDED")
     })
     .await;
     assert!(
-        log["edges"].as_array().unwrap().iter().all(|e| e["node"]["attempts"][0]["httpStatus"] == 200),
+        log["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["node"]["attempts"][0]["httpStatus"] == 200),
         "{log:#}"
     );
     drop(rx);
@@ -141,8 +224,10 @@ async fn a_change_that_fails_emits_nothing_and_endpoints_get_only_what_they_subs
     let (app, admin) = setup().await;
     let rx = Receiver::start();
     let (users_hook, _) = endpoint(&app, &admin, &rx, &["user.created"]).await;
-    let (clients_hook, _) = endpoint(&app, &admin, &rx, &["client.created", "client.deleted"]).await;
-    app.register_at("acme", "ada@acme.example", "ada", PASSWORD).await;
+    let (clients_hook, _) =
+        endpoint(&app, &admin, &rx, &["client.created", "client.deleted"]).await;
+    app.register_at("acme", "ada@acme.example", "ada", PASSWORD)
+        .await;
     // The same address again: the transaction is refused, and with it its event.
     let again = app
         .gql_tenant(
@@ -162,13 +247,23 @@ async fn a_change_that_fails_emits_nothing_and_endpoints_get_only_what_they_subs
         )
         .await;
     assert!(b["errors"].is_null(), "{b}");
-    rx.wait_until("both deliveries", |s| types(s).len() >= 2).await;
+    rx.wait_until("both deliveries", |s| types(s).len() >= 2)
+        .await;
     let users = deliveries(&app, &admin, &users_hook, None).await;
     let clients = deliveries(&app, &admin, &clients_hook, None).await;
     let kinds = |log: &Value| -> Vec<String> {
-        log["edges"].as_array().unwrap().iter().map(|e| e["node"]["eventType"].as_str().unwrap().to_string()).collect()
+        log["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["eventType"].as_str().unwrap().to_string())
+            .collect()
     };
-    assert_eq!(kinds(&users), ["user.created"], "one account, one event: {users:#}");
+    assert_eq!(
+        kinds(&users),
+        ["user.created"],
+        "one account, one event: {users:#}"
+    );
     assert_eq!(kinds(&clients), ["client.created"], "{clients:#}");
     drop(rx);
     app.shutdown().await;
@@ -179,42 +274,83 @@ async fn second_factors_and_refresh_token_reuse_are_events_too() {
     use crate::mfa::{CONFIRM_TOTP, DISABLE_TOTP, START_TOTP, code_at};
     let (app, admin) = setup().await;
     let rx = Receiver::start();
-    endpoint(&app, &admin, &rx, &["user.mfa_enrolled", "user.mfa_removed", "session.token_reuse_detected", "session.revoked"]).await;
-    let ada = app.register_at("acme", "ada@acme.example", "ada", PASSWORD).await;
+    endpoint(
+        &app,
+        &admin,
+        &rx,
+        &[
+            "user.mfa_enrolled",
+            "user.mfa_removed",
+            "session.token_reuse_detected",
+            "session.revoked",
+        ],
+    )
+    .await;
+    let ada = app
+        .register_at("acme", "ada@acme.example", "ada", PASSWORD)
+        .await;
     let token = ada["accessToken"].as_str().unwrap().to_string();
-    let start = app.gql_tenant("acme", Some(&token), START_TOTP, json!({})).await;
-    let secret = start["data"]["startTotpEnrollment"]["secret"].as_str().unwrap().to_string();
+    let start = app
+        .gql_tenant("acme", Some(&token), START_TOTP, json!({}))
+        .await;
+    let secret = start["data"]["startTotpEnrollment"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let confirm = app
-        .gql_tenant("acme", Some(&token), CONFIRM_TOTP, json!({"c": code_at(&secret, app.clock.now().timestamp())}))
+        .gql_tenant(
+            "acme",
+            Some(&token),
+            CONFIRM_TOTP,
+            json!({"c": code_at(&secret, app.clock.now().timestamp())}),
+        )
         .await;
     assert!(confirm["errors"].is_null(), "{confirm}");
-    let off = app.gql_tenant("acme", Some(&token), DISABLE_TOTP, json!({"p": PASSWORD})).await;
+    let off = app
+        .gql_tenant("acme", Some(&token), DISABLE_TOTP, json!({"p": PASSWORD}))
+        .await;
     assert_eq!(off["data"]["disableTotp"], true, "{off}");
     // A refresh token spent twice: the second is reuse, and the session dies.
     let refresh = "mutation($t: String!) { refresh(refreshToken: $t) { refreshToken } }";
     let rt = ada["refreshToken"].as_str().unwrap();
-    let once = app.gql_tenant("acme", None, refresh, json!({"t": rt})).await;
+    let once = app
+        .gql_tenant("acme", None, refresh, json!({"t": rt}))
+        .await;
     assert!(once["errors"].is_null(), "{once}");
-    let twice = app.gql_tenant("acme", None, refresh, json!({"t": rt})).await;
+    let twice = app
+        .gql_tenant("acme", None, refresh, json!({"t": rt}))
+        .await;
     assert_eq!(code(&twice).as_deref(), Some("INVALID_TOKEN"), "{twice}");
     let seen = rx
         .wait_until("four events", |s| {
             let t = types(s);
-            ["user.mfa_enrolled", "user.mfa_removed", "session.token_reuse_detected", "session.revoked"]
-                .iter()
-                .all(|w| t.iter().any(|x| x == w))
+            [
+                "user.mfa_enrolled",
+                "user.mfa_removed",
+                "session.token_reuse_detected",
+                "session.revoked",
+            ]
+            .iter()
+            .all(|w| t.iter().any(|x| x == w))
         })
         .await;
     for r in &seen {
         assert_eq!(r["verified"], true, "{r:#}");
         assert_eq!(r["schema_ok"], true, "{r:#}");
-        assert!(!r["body"].to_string().contains(&secret), "the TOTP seed in a payload");
+        assert!(
+            !r["body"].to_string().contains(&secret),
+            "the TOTP seed in a payload"
+        );
     }
-    let data = |t: &str| seen.iter().find(|r| r["body"]["type"] == t).unwrap()["body"]["data"].clone();
+    let data =
+        |t: &str| seen.iter().find(|r| r["body"]["type"] == t).unwrap()["body"]["data"].clone();
     assert_eq!(data("user.mfa_enrolled")["factor"], "totp");
     assert_eq!(data("user.mfa_removed")["factor"], "totp");
     assert_eq!(data("session.revoked")["reason"], "refresh_token_reuse");
-    assert_eq!(data("session.token_reuse_detected")["session_id"], data("session.revoked")["session_id"]);
+    assert_eq!(
+        data("session.token_reuse_detected")["session_id"],
+        data("session.revoked")["session_id"]
+    );
     drop(rx);
     app.shutdown().await;
 }

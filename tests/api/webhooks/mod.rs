@@ -67,7 +67,13 @@ impl Receiver {
     }
 
     pub(crate) async fn control(&self, c: Value) {
-        let r = self.http.post(self.url("/_control")).json(&c).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.url("/_control"))
+            .json(&c)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
     }
 
@@ -76,7 +82,11 @@ impl Receiver {
     }
 
     /// Waits (up to 30 s) until `done` holds for what was received; what was received.
-    pub(crate) async fn wait_until(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub(crate) async fn wait_until(
+        &self,
+        what: &str,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let seen = self.seen();
@@ -117,7 +127,12 @@ async fn setup() -> (TestApp, String) {
 }
 
 /// Registers an endpoint at the receiver for `events`; its id and secret, the receiver told.
-pub(crate) async fn endpoint(app: &TestApp, admin: &str, rx: &Receiver, events: &[&str]) -> (String, String) {
+pub(crate) async fn endpoint(
+    app: &TestApp,
+    admin: &str,
+    rx: &Receiver,
+    events: &[&str],
+) -> (String, String) {
     let b = app
         .gql_tenant(
             "acme",
@@ -135,7 +150,12 @@ pub(crate) async fn endpoint(app: &TestApp, admin: &str, rx: &Receiver, events: 
 
 async fn deliveries(app: &TestApp, admin: &str, webhook: &str, status: Option<&str>) -> Value {
     let b = app
-        .gql_tenant("acme", Some(admin), DELIVERIES, json!({"w": webhook, "s": status}))
+        .gql_tenant(
+            "acme",
+            Some(admin),
+            DELIVERIES,
+            json!({"w": webhook, "s": status}),
+        )
         .await;
     assert!(b["errors"].is_null(), "{b}");
     b["data"]["webhookDeliveries"].clone()
