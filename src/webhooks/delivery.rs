@@ -66,8 +66,9 @@ pub enum DeliveryMsg {
     Watch(TenantSlug),
     /// Send one delivery now if it is due.
     Deliver(TenantSlug, String),
-    /// An attempt finished and is recorded; with a time, retry then.
-    Attempted(TenantSlug, String, Option<Duration>),
+    /// An attempt finished and is recorded (a retry is due at its `next_attempt_at`, which
+    /// the tick finds).
+    Attempted(TenantSlug, String),
 }
 
 /// The outcome of one attempt, recorded by the task that made it.
@@ -194,11 +195,8 @@ impl Actor for DeliveryActor {
                     tracing::warn!(tenant = %slug, delivery = %id, error = %e, "webhooks: cannot claim a delivery");
                 }
             }
-            DeliveryMsg::Attempted(slug, id, retry_in) => {
-                st.in_flight.remove(&(slug.clone(), id.clone()));
-                if let Some(wait) = retry_in {
-                    me.send_after(wait, move || DeliveryMsg::Deliver(slug, id));
-                }
+            DeliveryMsg::Attempted(slug, id) => {
+                st.in_flight.remove(&(slug, id));
             }
         }
         Ok(())
@@ -333,17 +331,12 @@ async fn deliver(
             attempts_before,
             failing_since,
         };
-        let retry_in = match record(&db, &clock, &slug, &id, attempt).await {
-            Ok(r) => r,
-            Err(e) => {
-                // Not recorded: the claim lapses and the delivery is attempted again (at
-                // least once, possibly twice).
-                tracing::error!(tenant = %slug, delivery = %id, error = %e, "webhooks: recording an attempt failed");
-                None
-            }
-        };
-        me.send_message(DeliveryMsg::Attempted(slug, id, retry_in))
-            .ok();
+        if let Err(e) = record(&db, &clock, &slug, &id, attempt).await {
+            // Not recorded: the claim lapses and the delivery is attempted again (at least
+            // once, possibly twice).
+            tracing::error!(tenant = %slug, delivery = %id, error = %e, "webhooks: recording an attempt failed");
+        }
+        me.send_message(DeliveryMsg::Attempted(slug, id)).ok();
     });
     Ok(())
 }
@@ -359,14 +352,14 @@ pub fn body_of(d: &DeliveryRow) -> Vec<u8> {
     serde_json::to_vec(&envelope).unwrap_or_default()
 }
 
-/// Records an attempt and its consequence; when to try again, if at all.
+/// Records an attempt and its consequence (the retry's time, or the end).
 async fn record(
     db: &Db,
     clock: &crate::clock::Clock,
     slug: &TenantSlug,
     id: &str,
     a: Attempt,
-) -> Result<Option<Duration>, db_store::StoreError> {
+) -> Result<(), db_store::StoreError> {
     let now = clock.now();
     let (http_status, error, excerpt) = match &a.answer {
         Ok((status, body)) => (Some(*status as i64), None, Some(body.clone())),
@@ -411,5 +404,5 @@ async fn record(
     if let Some(wait) = retry_in {
         tracing::info!(tenant = %slug, delivery = %id, attempts, retry_in_s = wait.as_secs(), "webhooks: delivery failed; will retry");
     }
-    Ok(retry_in)
+    Ok(())
 }
