@@ -68,6 +68,10 @@ impl LoginGate {
         }
         let policy = self.config.lockout;
         let key = self.account_key(&account);
+        let user = match account {
+            Account::User(id) => Some(id.to_string()),
+            Account::Unknown(_) => None,
+        };
         match tenant.login_admit(key.clone(), policy, now).await? {
             Admission::Admitted => {}
             Admission::Locked(retry_after) => {
@@ -86,7 +90,7 @@ impl LoginGate {
             Err(e) => {
                 // No verdict: release the reservation so the account is not held locked.
                 let _ = tenant
-                    .login_verdict(key, LoginVerdict::Abandoned, policy, self.clock.now())
+                    .login_verdict(key, user, LoginVerdict::Abandoned, policy, self.clock.now())
                     .await;
                 return Err(e);
             }
@@ -97,7 +101,9 @@ impl LoginGate {
             (false, _) => LoginVerdict::Failure,
         };
         let now = self.clock.now();
-        let lock = tenant.login_verdict(key, verdict, policy, now).await?;
+        let lock = tenant
+            .login_verdict(key, user, verdict, policy, now)
+            .await?;
         if !ok && let Some(addr) = &addr {
             // Over budget is reported on the next attempt, by `check` above.
             let _ = self.limits.login_failures.hit(addr, now);
@@ -128,6 +134,7 @@ impl LoginGate {
         let res = tenant
             .login_verdict(
                 key,
+                Some(user_id.to_string()),
                 LoginVerdict::Reset,
                 self.config.lockout,
                 self.clock.now(),

@@ -4,8 +4,18 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
-use super::{Db, StoreResult};
+use super::{Db, StoreResult, events};
+use crate::domain::events::EventKind;
 use crate::domain::lockout::ThrottleRow;
+
+/// The `user.locked_out` event of a write that starts a lock on an existing account
+/// (`$user`: its id; unknown identifiers are counted too but name nobody, so they emit nothing).
+fn locked_out_event() -> String {
+    events::emit(
+        EventKind::UserLockedOut,
+        "{ user_id: $user, failures: $failures, locked_until: $locked }",
+    )
+}
 
 /// The state of `key`; a never-failed account has the default (zero) state.
 pub async fn get(db: &Db, key: &str) -> StoreResult<ThrottleRow> {
@@ -17,12 +27,28 @@ pub async fn get(db: &Db, key: &str) -> StoreResult<ThrottleRow> {
     Ok(row.unwrap_or_default())
 }
 
-/// Stores the state of `key`.
-pub async fn put(db: &Db, key: &str, row: &ThrottleRow, now: DateTime<Utc>) -> StoreResult<()> {
-    db.query("UPSERT $rid SET failures = $failures, locked_until = $locked, updated_at = $now")
+/// Stores the state of `key`; `locked_out` names the user whose account this write locks, and
+/// its `user.locked_out` event is written in the same transaction.
+pub async fn put(
+    db: &Db,
+    key: &str,
+    row: &ThrottleRow,
+    locked_out: Option<&str>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let upsert = "UPSERT $rid SET failures = $failures, locked_until = $locked, updated_at = $now;";
+    let sql = match locked_out {
+        None => upsert.to_string(),
+        Some(_) => format!(
+            "BEGIN TRANSACTION; {upsert} {} COMMIT TRANSACTION;",
+            locked_out_event()
+        ),
+    };
+    db.query(sql)
         .bind(("rid", RecordId::new("login_throttle", key)))
         .bind(("failures", row.failures))
         .bind(("locked", row.locked_until))
+        .bind(("user", locked_out.map(str::to_string)))
         .bind(("now", now))
         .exec()
         .await
@@ -86,26 +112,42 @@ pub async fn get_shared(db: &Db, key: &str) -> StoreResult<SharedRow> {
 /// Writes `row` as the next version of `key` if the stored version is still `row.version`
 /// (compare-and-set: the check and the write are one transaction, so of two nodes that read
 /// the same version only one writes; the other reads again). `false` when it lost.
+/// `locked_out` names the user whose account this write locks: its `user.locked_out` event is
+/// written in the same transaction, so only the node whose write won emits it.
 pub async fn put_shared_if(
     db: &Db,
     key: &str,
     row: &SharedRow,
+    locked_out: Option<&str>,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let written: Vec<i64> = db
-        .query(
-            "UPSERT $rid SET failures = $failures, locked_until = $locked, reserved = $reserved,
+    let upsert =
+        "UPSERT $rid SET failures = $failures, locked_until = $locked, reserved = $reserved,
                  version = $next, updated_at = $now
-             WHERE (version ?? 0) = $expected RETURN VALUE version",
-        )
+             WHERE (version ?? 0) = $expected RETURN VALUE version";
+    let q = match locked_out {
+        None => db.query(upsert),
+        Some(_) => db.query(format!(
+            "BEGIN TRANSACTION;
+             LET $written = ({upsert});
+             IF array::len($written) = 0 {{ THROW 'lost to another node' }};
+             {}
+             COMMIT TRANSACTION;",
+            locked_out_event()
+        )),
+    };
+    let q = q
         .bind(("rid", RecordId::new("login_throttle", key)))
         .bind(("failures", row.failures))
         .bind(("locked", row.locked_until))
         .bind(("reserved", row.reserved.clone()))
         .bind(("expected", row.version))
         .bind(("next", row.version + 1))
-        .bind(("now", now))
-        .take(0)
-        .await?;
+        .bind(("user", locked_out.map(str::to_string)))
+        .bind(("now", now));
+    if locked_out.is_some() {
+        return q.applied().await;
+    }
+    let written: Vec<i64> = q.take(0).await?;
     Ok(!written.is_empty())
 }

@@ -213,9 +213,11 @@ impl Tenant {
     }
 
     /// Reports how an admitted login attempt ended (or a reset); returns the lock it started.
+    /// `user`: the account's user, when it exists (named by the `user.locked_out` event).
     pub async fn login_verdict(
         &self,
         key: String,
+        user: Option<String>,
         verdict: LoginVerdict,
         policy: LockoutPolicy,
         now: DateTime<Utc>,
@@ -225,6 +227,7 @@ impl Tenant {
             TenantMsg::LoginVerdict,
             CALL_TIMEOUT_MS,
             key,
+            user,
             verdict,
             policy,
             now

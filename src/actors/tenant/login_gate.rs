@@ -113,6 +113,7 @@ impl TenantState {
     pub(super) async fn login_verdict(
         &mut self,
         key: String,
+        user: Option<String>,
         verdict: LoginVerdict,
         policy: LockoutPolicy,
         now: DateTime<Utc>,
@@ -142,7 +143,8 @@ impl TenantState {
                     Ok(row) => {
                         self.clean_accounts.remove(&key);
                         let (row, lock) = policy.fail(&row, now);
-                        login_throttle::put(db, &key, &row, now)
+                        let locked_out = lock.and(user.as_deref());
+                        login_throttle::put(db, &key, &row, locked_out, now)
                             .await
                             .map(|()| lock.map(|d| (row.failures, d)))
                     }
@@ -150,7 +152,8 @@ impl TenantState {
                 },
             }
         } else {
-            self.verdict_shared(&key, verdict, &policy, now).await
+            self.verdict_shared(&key, user.as_deref(), verdict, &policy, now)
+                .await
         };
         let _ = reply.send(res);
         self.admit_waiting(&key, now).await;
@@ -177,7 +180,7 @@ impl TenantState {
                         id: id.clone(),
                         at: now,
                     });
-                    if login_throttle::put_shared_if(db, key, &row, now).await? {
+                    if login_throttle::put_shared_if(db, key, &row, None, now).await? {
                         self.reservations
                             .entry(key.to_string())
                             .or_default()
@@ -198,6 +201,7 @@ impl TenantState {
     async fn verdict_shared(
         &mut self,
         key: &str,
+        user: Option<&str>,
         verdict: LoginVerdict,
         policy: &LockoutPolicy,
         now: DateTime<Utc>,
@@ -231,7 +235,8 @@ impl TenantState {
                     lock = started.map(|d| (next.failures, d));
                 }
             }
-            if login_throttle::put_shared_if(db, key, &row, now).await? {
+            let locked_out = lock.and(user);
+            if login_throttle::put_shared_if(db, key, &row, locked_out, now).await? {
                 return Ok(lock);
             }
         }

@@ -40,9 +40,11 @@ pub enum TenantMsg {
         DateTime<Utc>,
         RpcReplyPort<StoreResult<Admission>>,
     ),
-    /// The verdict of an admitted attempt (or a reset).
+    /// The verdict of an admitted attempt (or a reset), with the id of the account's user
+    /// when it exists (a lock it starts is then a `user.locked_out` event).
     LoginVerdict(
         String,
+        Option<String>,
         LoginVerdict,
         LockoutPolicy,
         DateTime<Utc>,

@@ -141,8 +141,10 @@ impl Actor for TenantActor {
             }
             TenantMsg::RetryLoginWaiters(key) => state.retry_login_waiters(&me, key).await,
             TenantMsg::ExpireLoginWaiters(key) => state.expire_login_waiters(key),
-            TenantMsg::LoginVerdict(key, verdict, policy, now, reply) => {
-                state.login_verdict(key, verdict, policy, now, reply).await;
+            TenantMsg::LoginVerdict(key, user, verdict, policy, now, reply) => {
+                state
+                    .login_verdict(key, user, verdict, policy, now, reply)
+                    .await;
             }
             TenantMsg::CreateUser(id, user, verification, reply) => {
                 let _ = reply.send(users::create(db, &id, *user, verification).await);

@@ -354,3 +354,62 @@ async fn second_factors_and_refresh_token_reuse_are_events_too() {
     drop(rx);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_lockout_of_an_existing_account_is_an_event_and_of_an_unknown_name_is_not() {
+    let app = TestApp::spawn_platform(&[
+        ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true"),
+        // A first lock longer than the test runs; later locks are reached with the clock.
+        ("LOGIN_LOCKOUT_BASE_SECONDS", "600"),
+        ("LOGIN_FAILURES_PER_ADDRESS", "10000/60"),
+    ])
+    .await;
+    let admin = app.create_tenant_with_admin("acme").await;
+    let rx = Receiver::start();
+    let (hook, _) = endpoint(&app, &admin, &rx, &["user.locked_out"]).await;
+    let ada = app
+        .register_at("acme", "ada@acme.example", "ada", PASSWORD)
+        .await;
+    let ada_id = ada["user"]["id"].as_str().unwrap().to_string();
+    let wrong =
+        |who: &'static str| json!({"i": {"identifier": who, "password": "definitely not it"}});
+    // Five failures on an identifier that matches nobody: locked the same way, no event.
+    for _ in 0..5 {
+        let b = app.gql_tenant("acme", None, LOGIN, wrong("nobody")).await;
+        assert_eq!(code(&b).as_deref(), Some("INVALID_CREDENTIALS"), "{b}");
+    }
+    let b = app.gql_tenant("acme", None, LOGIN, wrong("nobody")).await;
+    assert_eq!(code(&b).as_deref(), Some("RATE_LIMITED"), "{b}");
+    // Five on ada: the fifth locks, and says so once.
+    for _ in 0..5 {
+        let b = app.gql_tenant("acme", None, LOGIN, wrong("ada")).await;
+        assert_eq!(code(&b).as_deref(), Some("INVALID_CREDENTIALS"), "{b}");
+    }
+    let seen = rx.wait_until("the lockout", |s| !types(s).is_empty()).await;
+    let first = &seen[0]["body"];
+    assert_eq!(seen[0]["verified"], true, "{:#}", seen[0]);
+    assert_eq!(seen[0]["schema_ok"], true, "{:#}", seen[0]);
+    assert_eq!(first["type"], "user.locked_out");
+    assert_eq!(first["data"]["user_id"], ada_id.as_str());
+    assert_eq!(first["data"]["failures"], 5);
+    let until =
+        chrono::DateTime::parse_from_rfc3339(first["data"]["locked_until"].as_str().unwrap())
+            .unwrap();
+    let lock = until.timestamp() - app.clock.now().timestamp();
+    assert!((595..=600).contains(&lock), "a 600 s lock: {first}");
+    // Attempts while locked verify nothing and lock nothing new.
+    let b = app.gql_tenant("acme", None, LOGIN, wrong("ada")).await;
+    assert_eq!(code(&b).as_deref(), Some("RATE_LIMITED"), "{b}");
+    // Past the lock, one more failure locks again (twice as long): a second event.
+    app.clock.advance(Duration::from_secs(601));
+    let b = app.gql_tenant("acme", None, LOGIN, wrong("ada")).await;
+    assert_eq!(code(&b).as_deref(), Some("INVALID_CREDENTIALS"), "{b}");
+    let seen = rx.wait_until("the second lockout", |s| s.len() >= 2).await;
+    assert_eq!(seen[1]["body"]["data"]["failures"], 6, "{:#}", seen[1]);
+    assert_eq!(seen[1]["schema_ok"], true, "{:#}", seen[1]);
+    // The delivery log holds exactly these two: the unknown name emitted nothing.
+    let log = deliveries(&app, &admin, &hook, None).await;
+    assert_eq!(log["totalCount"], 2, "{log:#}");
+    drop(rx);
+    app.shutdown().await;
+}
