@@ -7,7 +7,7 @@ use crate::store::outbox::{NewMail, QueuedMail};
 
 /// The message kinds latchkey sends.
 #[derive(Clone, Copy, Debug)]
-pub enum Template {
+pub enum Template<'a> {
     /// Password reset link.
     Reset,
     /// Email verification link.
@@ -15,9 +15,16 @@ pub enum Template {
     /// Notice that the password was changed.
     PasswordChanged,
     /// Notice that a sign-in factor was added (what, in words: "an authenticator app").
-    FactorAdded(&'static str),
+    FactorAdded(&'a str),
     /// Notice that a sign-in factor was removed.
-    FactorRemoved(&'static str),
+    FactorRemoved(&'a str),
+    /// Notice to a tenant admin that latchkey disabled a webhook endpoint, and why.
+    WebhookDisabled {
+        /// The endpoint's URL.
+        url: &'a str,
+        /// Why, in words ("the endpoint answered 410 Gone").
+        reason: &'a str,
+    },
 }
 
 /// Values a template needs.
@@ -114,6 +121,16 @@ pub fn render(
             format!("{what} was just removed from your {name} account."),
             String::new(),
             "If this was not you, reset your password at once and contact your administrator."
+                .to_string(),
+        ),
+        Template::WebhookDisabled { url, reason } => (
+            "webhook_disabled",
+            format!("A {name} webhook endpoint was disabled"),
+            format!(
+                "Events are no longer delivered to the webhook endpoint {url} of {name}: {reason}. Events that happen while it is disabled are recorded as failed in its delivery log."
+            ),
+            String::new(),
+            "Fix the endpoint, enable it again (the console's Webhooks screen, or updateWebhook with enabled: true) and redeliver what it missed from its delivery log."
                 .to_string(),
         ),
     };

@@ -236,6 +236,19 @@ pub async fn set_disabled(
     .await
 }
 
+/// The tenant's administrators (role `admin`, not disabled), at most `limit`, oldest first:
+/// whom latchkey tells about what needs an admin (a webhook endpoint it disabled).
+pub async fn admins(db: &Db, limit: usize) -> StoreResult<Vec<UserRow>> {
+    db.query(format!(
+        "SELECT {FIELDS} FROM user WHERE roles CONTAINS $role AND disabled != true
+         ORDER BY id LIMIT $limit"
+    ))
+    .bind(("role", crate::domain::ADMIN_ROLE.to_string()))
+    .bind(("limit", limit as i64))
+    .take(0)
+    .await
+}
+
 /// Replaces a user's roles.
 pub async fn set_roles(
     db: &Db,

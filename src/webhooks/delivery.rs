@@ -13,7 +13,8 @@
 //! Isolation: at most [`PER_TENANT`] requests in flight per tenant and [`TOTAL`] in all, and at
 //! most [`SCAN_BATCH`] deliveries of a tenant queued at once, so a dead endpoint (15 s per
 //! attempt) holds only its own tenant's slots; nothing here runs on a request's path or in a
-//! tenant actor's mailbox. Order: deliveries are started in the order they became due, but up
+//! tenant actor's mailbox. [`TOTAL`] bounds the node's outbound connections, not fairness: it
+//! takes `TOTAL / PER_TENANT` tenants whose endpoints all hang at once to fill it. Order: deliveries are started in the order they became due, but up
 //! to [`PER_TENANT`] run at once and a failed one waits for its retry while later ones go on:
 //! a receiver must not rely on order (each payload carries its event time).
 
@@ -30,6 +31,8 @@ use super::store::{self, AttemptRow, DeliveryRow, Next};
 use crate::domain::TenantSlug;
 use crate::domain::webhook_signature;
 use crate::infra::Infra;
+use crate::infra::mail::{self, MailContext, Template};
+use crate::store::outbox::QueuedMail;
 use crate::store::{self as db_store, Db};
 
 /// Waits before the 2nd..8th attempt (the Standard Webhooks schedule; the 1st is at once).
@@ -46,8 +49,10 @@ pub const SCHEDULE: [Duration; 7] = [
 pub const FAILING_DISABLES_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(5);
 /// Requests in flight per tenant.
 const PER_TENANT: usize = 4;
-/// Requests in flight in all.
-const TOTAL: usize = 32;
+/// Requests in flight in all: a bound on the node's outbound connections (each a task and a
+/// socket, some kilobytes), set so that 64 tenants with hanging endpoints at once are needed
+/// before one tenant waits for another's.
+const TOTAL: usize = 256;
 /// Due deliveries of one tenant taken per look.
 const SCAN_BATCH: usize = 50;
 /// How long a claim holds: the 15 s request timeout many times over, so it lapses only for a
@@ -74,6 +79,7 @@ pub enum DeliveryMsg {
 /// The outcome of one attempt, recorded by the task that made it.
 struct Attempt {
     webhook: String,
+    url: String,
     started: DateTime<Utc>,
     took: Duration,
     answer: Result<(u16, String), String>,
@@ -192,7 +198,7 @@ impl Actor for DeliveryActor {
                 st.watched.insert(slug.clone());
                 if let Err(e) = deliver(&me, st, slug.clone(), id.clone()).await {
                     // The store failed; the delivery stays due and the next tick takes it.
-                    tracing::warn!(tenant = %slug, delivery = %id, error = %e, "webhooks: cannot claim a delivery");
+                    tracing::warn!(tenant = %slug, delivery = %id, error = %e, "webhooks: the tenant's database does not open");
                 }
             }
             DeliveryMsg::Attempted(slug, id) => {
@@ -247,6 +253,11 @@ async fn scan(me: &ActorRef<DeliveryMsg>, st: &mut DeliveryState, slug: &TenantS
     }
 }
 
+/// Starts one delivery on its own task, unless this node already has it in hand. The task
+/// waits for a slot of its tenant and then one of the process, and only then claims the
+/// delivery: a claim starts its lease when the request is about to go out, so a delivery
+/// queued behind a tenant's hanging endpoint never outlives its claim while it waits (another
+/// node would take it over and both would send).
 async fn deliver(
     me: &ActorRef<DeliveryMsg>,
     st: &mut DeliveryState,
@@ -257,11 +268,45 @@ async fn deliver(
         return Ok(());
     }
     let db = st.db(&slug).await?;
-    let now = st.infra.clock.now();
-    let Some(d) = store::claim(&db, &id, &st.node, now, now + CLAIM).await? else {
+    st.in_flight.insert((slug.clone(), id.clone()));
+    let tenant_slots = st
+        .per_tenant
+        .entry(slug.clone())
+        .or_insert_with(|| Arc::new(Semaphore::new(PER_TENANT)))
+        .clone();
+    let total = st.total.clone();
+    let infra = st.infra.clone();
+    let node = st.node.clone();
+    let me = me.clone();
+    tokio::spawn(async move {
+        // The tenant's slot is held until the attempt is recorded, so at most PER_TENANT
+        // deliveries of a tenant are ever sent and not yet recorded: what a crash can repeat.
+        let _tenant = tenant_slots.acquire_owned().await;
+        let _total = total.acquire_owned().await;
+        if let Err(e) = attempt(&infra, &db, &node, &slug, &id).await {
+            // The store failed; the delivery stays due (or its claim lapses) and a later tick
+            // takes it: at least once, possibly twice.
+            tracing::warn!(tenant = %slug, delivery = %id, error = %e, "webhooks: an attempt was not made or not recorded");
+        }
+        me.send_message(DeliveryMsg::Attempted(slug, id)).ok();
+    });
+    Ok(())
+}
+
+/// Claims the delivery, sends it once and records the outcome. Nothing when it is no longer
+/// due or another node holds it.
+async fn attempt(
+    infra: &Infra,
+    db: &Db,
+    node: &str,
+    slug: &TenantSlug,
+    id: &str,
+) -> Result<(), db_store::StoreError> {
+    let now = infra.clock.now();
+    let Some(d) = store::claim(db, id, node, now, now + CLAIM).await? else {
         return Ok(());
     };
-    let Some(w) = store::get(&db, &d.webhook).await? else {
+    let Some(w) = store::get(db, &d.webhook).await? else {
         return Ok(());
     };
     // A test event goes to a disabled endpoint too (the admin asked); events do not.
@@ -275,10 +320,9 @@ async fn deliver(
             duration_ms: 0,
             response_excerpt: None,
         };
-        store::record_attempt(&db, &a, Next::Failed, &w.id, None).await?;
-        return Ok(());
+        return store::record_attempt(db, &a, Next::Failed, &w.id, None, &[]).await;
     }
-    let secrets = signing_secrets(&st.infra, slug.as_str(), &w, now);
+    let secrets = signing_secrets(infra, slug.as_str(), &w, now);
     let body = body_of(&d);
     let timestamp = now.timestamp();
     let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
@@ -289,56 +333,28 @@ async fn deliver(
             return Ok(());
         }
     };
-    st.in_flight.insert((slug.clone(), id.clone()));
-    let tenant_slots = st
-        .per_tenant
-        .entry(slug.clone())
-        .or_insert_with(|| Arc::new(Semaphore::new(PER_TENANT)))
-        .clone();
-    let total = st.total.clone();
-    let outbound = st.infra.outbound.clone();
-    let clock = st.infra.clock.clone();
-    let me = me.clone();
-    let (url, msg_id, webhook, attempts_before, failing_since) = (
-        w.url.clone(),
-        d.msg_id.clone(),
-        w.id.clone(),
-        d.attempts,
-        w.failing_since,
-    );
-    tokio::spawn(async move {
-        // The tenant's slot is held until the attempt is recorded, so at most PER_TENANT
-        // deliveries of a tenant are ever sent and not yet recorded: what a crash can repeat.
-        let _tenant = tenant_slots.acquire_owned().await;
-        let _total = total.acquire_owned().await;
-        let started = clock.now();
-        let timer = Instant::now();
-        let headers = [
-            ("webhook-id", msg_id),
-            ("webhook-timestamp", timestamp.to_string()),
-            ("webhook-signature", signature),
-        ];
-        let answer = outbound
-            .post_webhook(&url, &headers, body)
-            .await
-            .map(|a| (a.status, a.excerpt))
-            .map_err(|e| e.to_string());
-        let attempt = Attempt {
-            webhook,
-            started,
-            took: timer.elapsed(),
-            answer,
-            attempts_before,
-            failing_since,
-        };
-        if let Err(e) = record(&db, &clock, &slug, &id, attempt).await {
-            // Not recorded: the claim lapses and the delivery is attempted again (at least
-            // once, possibly twice).
-            tracing::error!(tenant = %slug, delivery = %id, error = %e, "webhooks: recording an attempt failed");
-        }
-        me.send_message(DeliveryMsg::Attempted(slug, id)).ok();
-    });
-    Ok(())
+    let timer = Instant::now();
+    let headers = [
+        ("webhook-id", d.msg_id.clone()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature),
+    ];
+    let answer = infra
+        .outbound
+        .post_webhook(&w.url, &headers, body)
+        .await
+        .map(|a| (a.status, a.excerpt))
+        .map_err(|e| e.to_string());
+    let attempt = Attempt {
+        webhook: w.id.clone(),
+        url: w.url.clone(),
+        started: now,
+        took: timer.elapsed(),
+        answer,
+        attempts_before: d.attempts,
+        failing_since: w.failing_since,
+    };
+    record(infra, db, slug, id, attempt).await
 }
 
 /// The body: the Standard Webhooks envelope, the same bytes on every attempt (the stored
@@ -354,13 +370,13 @@ pub fn body_of(d: &DeliveryRow) -> Vec<u8> {
 
 /// Records an attempt and its consequence (the retry's time, or the end).
 async fn record(
+    infra: &Infra,
     db: &Db,
-    clock: &crate::clock::Clock,
     slug: &TenantSlug,
     id: &str,
     a: Attempt,
 ) -> Result<(), db_store::StoreError> {
-    let now = clock.now();
+    let now = infra.clock.now();
     let (http_status, error, excerpt) = match &a.answer {
         Ok((status, body)) => (Some(*status as i64), None, Some(body.clone())),
         Err(e) => (None, Some(e.chars().take(500).collect::<String>()), None),
@@ -397,12 +413,66 @@ async fn record(
         Next::RetryAt(t) => Some((*t - now).to_std().unwrap_or_default()),
         _ => None,
     };
-    store::record_attempt(db, &row, next, &a.webhook, disable).await?;
+    let notices = match disable {
+        Some(reason) => admin_notices(infra, db, slug, &a.url, reason).await,
+        None => Vec::new(),
+    };
+    store::record_attempt(db, &row, next, &a.webhook, disable, &notices).await?;
     if let Some(reason) = disable {
         tracing::warn!(tenant = %slug, webhook = %a.webhook, reason, "webhooks: endpoint disabled");
+        // Queued only if this attempt's write was the one that disabled it; a wake-up for a
+        // mail that was not queued finds nothing.
+        for n in &notices {
+            infra.mailer.notify(slug, &n.id);
+        }
     }
     if let Some(wait) = retry_in {
         tracing::info!(tenant = %slug, delivery = %id, attempts, retry_in_s = wait.as_secs(), "webhooks: delivery failed; will retry");
     }
     Ok(())
+}
+
+/// Admins told about an endpoint latchkey disabled: enough for a team, bounded so a tenant
+/// with thousands of admin accounts does not turn one 410 into thousands of mails.
+const NOTIFIED_ADMINS: usize = 20;
+
+/// The mail telling the tenant's admins that an endpoint was disabled and why (the issue:
+/// "the tenant's admins are mailed"). Best effort: without the admins' addresses the endpoint
+/// is still disabled, and the console shows why.
+async fn admin_notices(
+    infra: &Infra,
+    db: &Db,
+    slug: &TenantSlug,
+    url: &str,
+    reason: &str,
+) -> Vec<QueuedMail> {
+    let admins = match db_store::users::admins(db, NOTIFIED_ADMINS).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(tenant = %slug, error = %e, "webhooks: no admin to tell about a disabled endpoint");
+            return Vec::new();
+        }
+    };
+    let name = match infra.registry.get(slug).await {
+        Ok(t) => t.row().display_name.clone(),
+        Err(_) => slug.as_str().to_string(),
+    };
+    let now = infra.clock.now();
+    admins
+        .iter()
+        .map(|u| {
+            let ctx = MailContext {
+                tenant_name: &name,
+                username: &u.username,
+                link: None,
+                valid_for: "",
+            };
+            mail::render(
+                Template::WebhookDisabled { url, reason },
+                &u.email,
+                &ctx,
+                now,
+            )
+        })
+        .collect()
 }

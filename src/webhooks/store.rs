@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
+use crate::store::outbox::{self, QueuedMail};
 use crate::store::{Db, StoreResult};
 
 /// An endpoint.
@@ -306,51 +307,64 @@ pub enum Next {
 
 /// Records an attempt and its consequence on the delivery, ending the claim; with `disable`,
 /// the endpoint is disabled for that reason in the same transaction (410 Gone, days of
-/// failures). `failing`: whether the endpoint's failure streak starts or goes on.
+/// failures), and `notices` (mail to the tenant's admins saying so) are queued in the outbox
+/// only by the write that turns the endpoint off, so two attempts failing at once mail once.
 pub async fn record_attempt(
     db: &Db,
     a: &AttemptRow,
     next: Next,
     webhook: &str,
     disable: Option<&str>,
+    notices: &[QueuedMail],
 ) -> StoreResult<()> {
     let (status, next_at, failed) = match next {
         Next::Succeeded => ("succeeded", None, false),
         Next::RetryAt(t) => ("pending", Some(t), true),
         Next::Failed => ("failed", None, true),
     };
-    db.query(
-        "BEGIN TRANSACTION;
+    // One CREATE per notice, each with its own bound id and content (a handful of admins).
+    let queue: String = (0..notices.len())
+        .map(|i| format!("CREATE $oid{i} CONTENT $mail{i};"))
+        .collect();
+    let mut q = db
+        .query(format!(
+            "BEGIN TRANSACTION;
          CREATE webhook_attempt SET delivery = $delivery, at = $at, http_status = $http,
              error = $error, duration_ms = $ms, response_excerpt = $excerpt;
          UPDATE $did SET attempts += 1, status = $status,
-             next_attempt_at = IF $next_at = NONE { next_attempt_at } ELSE { $next_at },
-             finished_at = IF $status = 'pending' { NONE } ELSE { $at },
+             next_attempt_at = IF $next_at = NONE {{ next_attempt_at }} ELSE {{ $next_at }},
+             finished_at = IF $status = 'pending' {{ NONE }} ELSE {{ $at }},
              claimed_by = NONE, claimed_until = NONE;
-         IF $failed {
+         IF $failed {{
              UPDATE $hid SET failing_since = $at WHERE failing_since IS NONE;
-         } ELSE {
+         }} ELSE {{
              UPDATE $hid SET failing_since = NONE;
-         };
-         IF $disable != NONE {
+         }};
+         IF $disable != NONE {{
+             LET $was = (SELECT VALUE enabled FROM ONLY $hid);
              UPDATE $hid SET enabled = false, disabled_reason = $disable;
-         };
-         COMMIT TRANSACTION;",
-    )
-    .bind(("delivery", a.delivery.clone()))
-    .bind(("did", delivery(&a.delivery)))
-    .bind(("hid", hook(webhook)))
-    .bind(("at", a.at))
-    .bind(("http", a.http_status))
-    .bind(("error", a.error.clone()))
-    .bind(("ms", a.duration_ms))
-    .bind(("excerpt", a.response_excerpt.clone()))
-    .bind(("status", status.to_string()))
-    .bind(("next_at", next_at))
-    .bind(("failed", failed))
-    .bind(("disable", disable.map(str::to_string)))
-    .exec()
-    .await
+             IF $was = true {{ {queue} }};
+         }};
+         COMMIT TRANSACTION;"
+        ))
+        .bind(("delivery", a.delivery.clone()))
+        .bind(("did", delivery(&a.delivery)))
+        .bind(("hid", hook(webhook)))
+        .bind(("at", a.at))
+        .bind(("http", a.http_status))
+        .bind(("error", a.error.clone()))
+        .bind(("ms", a.duration_ms))
+        .bind(("excerpt", a.response_excerpt.clone()))
+        .bind(("status", status.to_string()))
+        .bind(("next_at", next_at))
+        .bind(("failed", failed))
+        .bind(("disable", disable.map(str::to_string)));
+    for (i, n) in notices.iter().enumerate() {
+        q = q
+            .bind((format!("oid{i}"), outbox::rid(&n.id)))
+            .bind((format!("mail{i}"), n.mail.clone()));
+    }
+    q.exec().await
 }
 
 /// The attempts of a delivery, oldest first.

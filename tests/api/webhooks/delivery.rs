@@ -58,12 +58,20 @@ async fn a_failed_attempt_is_retried_on_the_schedule_with_the_same_webhook_id() 
 }
 
 #[tokio::test]
-async fn a_410_gone_disables_the_endpoint() {
-    let (app, admin) = setup().await;
+async fn a_410_gone_disables_the_endpoint_and_the_tenant_admins_are_mailed_once() {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_platform(&[
+        ("OUTBOUND_ALLOW_PRIVATE_NETWORKS", "true"),
+        ("SMTP_URL", &sink.url()),
+    ])
+    .await;
+    let admin = app.create_tenant_with_admin("acme").await;
     let rx = Receiver::start();
     let (hook, _) = endpoint(&app, &admin, &rx, &["user.created"]).await;
-    rx.control(json!({"plan": [410]})).await;
+    // Two events that both meet the 410: only the write that turns the endpoint off mails.
+    rx.control(json!({"plan": [410, 410]})).await;
     make_user(&app, 1).await;
+    make_user(&app, 3).await;
     wait_log(&app, &admin, &hook, "failed", |l| {
         l["edges"][0]["node"]["status"] == "FAILED"
     })
@@ -84,10 +92,31 @@ async fn a_410_gone_disables_the_endpoint() {
             .contains("410"),
         "{w}"
     );
+    // The tenant's admin is told, with the endpoint and the reason.
+    let mail = sink
+        .wait_for("admin@acme.example", "webhook endpoint was disabled")
+        .await;
+    assert!(mail.text.contains(&rx.url("/hook")), "{}", mail.text);
+    assert!(mail.text.contains("410 Gone"), "{}", mail.text);
     // A disabled endpoint gets no new events.
     make_user(&app, 2).await;
-    let log = deliveries(&app, &admin, &hook, None).await;
-    assert_eq!(log["totalCount"], 1, "{log:#}");
+    let log = wait_log(&app, &admin, &hook, "both ended", |l| {
+        l["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["node"]["status"] == "FAILED")
+    })
+    .await;
+    assert_eq!(log["totalCount"], 2, "{log:#}");
+    // Once: the second delivery found the endpoint off (or met the 410 after the first
+    // disabled it) and queued no mail of its own.
+    let notices: Vec<_> = sink
+        .mails()
+        .into_iter()
+        .filter(|m| m.subject.contains("webhook endpoint was disabled"))
+        .collect();
+    assert_eq!(notices.len(), 1, "one notice: {notices:?}");
     drop(rx);
     app.shutdown().await;
 }
@@ -345,4 +374,85 @@ async fn deliveries_pending_at_a_kill_9_all_go_out_after_the_restart() {
     );
     drop(rx);
     server.stop();
+}
+
+#[tokio::test]
+async fn a_tenants_hanging_endpoint_holds_four_slots_and_never_another_tenants_deliveries() {
+    let (app, admin) = setup().await;
+    let slow_admin = app.create_tenant_with_admin("slow").await;
+    // The hanging endpoint: accepts connections and never answers; counts what it holds.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hang_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let holder = held.clone();
+    std::thread::spawn(move || {
+        for c in listener.incoming().map_while(Result::ok) {
+            holder.lock().unwrap().push(c);
+        }
+    });
+    let b = app
+        .gql_tenant(
+            "slow",
+            Some(&slow_admin),
+            CREATE,
+            json!({"i": {"url": hang_url, "events": ["user.created"]}}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let slow_hook = b["data"]["createWebhook"]["webhook"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Eight events for it: four attempts hang (a tenant's slots), four wait behind them.
+    for n in 0..8 {
+        app.register_at(
+            "slow",
+            &format!("user{n}@slow.example"),
+            &format!("user{n}"),
+            PASSWORD,
+        )
+        .await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while held.lock().unwrap().len() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slow tenant's attempts never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Meanwhile another tenant's event goes out at once.
+    let rx = Receiver::start();
+    let (hook, _) = endpoint(&app, &admin, &rx, &["user.created"]).await;
+    make_user(&app, 1).await;
+    let seen = rx
+        .wait_until("acme's delivery", |s| !types(s).is_empty())
+        .await;
+    assert_eq!(seen[0]["body"]["type"], "user.created");
+    assert_eq!(seen[0]["verified"], true);
+    // ... while every one of the slow tenant's attempts was still hanging (none recorded: each
+    // ends only at the 15 s timeout), and no more than four of them had started.
+    let log = app
+        .gql_tenant(
+            "slow",
+            Some(&slow_admin),
+            DELIVERIES,
+            json!({"w": slow_hook, "s": null}),
+        )
+        .await;
+    let edges = log["data"]["webhookDeliveries"]["edges"]
+        .as_array()
+        .unwrap();
+    assert_eq!(edges.len(), 8, "{log:#}");
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["attempts"].as_array().unwrap().is_empty()),
+        "acme's delivery waited for the slow tenant's timeouts: {log:#}"
+    );
+    assert_eq!(held.lock().unwrap().len(), 4, "a tenant has four slots");
+    let ours = deliveries(&app, &admin, &hook, None).await;
+    assert_eq!(ours["totalCount"], 1, "{ours:#}");
+    drop(rx);
+    app.shutdown().await;
 }
