@@ -34,7 +34,14 @@ impl AuthMutation {
     /// Signs in with email or username.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
         let (s, req) = parts::<AccountService>(ctx);
-        let t = s.login(&req.tenant, &input.identifier, &input.password, &req.client);
+        let org = input.organization.as_deref().map(|o| o.as_str());
+        let t = s.login(
+            &req.tenant,
+            &input.identifier,
+            &input.password,
+            org,
+            &req.client,
+        );
         Ok(t.await.map_err(gql_err(req))?.into())
     }
 
@@ -140,4 +147,8 @@ pub struct LoginInput {
     pub identifier: String,
     /// Password.
     pub password: String,
+    /// Sign in to this organization (the user must be a member, else `FORBIDDEN`): the
+    /// tokens carry `org_id` and `org_roles`. Applies when the sign-in completes in this
+    /// step; after a second factor, `switchOrganization`.
+    pub organization: Option<async_graphql::ID>,
 }

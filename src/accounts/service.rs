@@ -259,14 +259,26 @@ impl AccountService {
         tenant: &Tenant,
         identifier: &str,
         password: &str,
+        organization: Option<&str>,
         client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
         let user = self
             .check_login(tenant, identifier, password, client)
             .await?;
-        self.sessions
-            .start_session(tenant, user, client, AuthMethod::Password)
-            .await
+        // The membership is checked after the password: who belongs to which organization
+        // is not told to someone who cannot sign in as them.
+        match organization {
+            Some(org) => {
+                self.sessions
+                    .start_org_session(tenant, user, client, AuthMethod::Password, org)
+                    .await
+            }
+            None => {
+                self.sessions
+                    .start_session(tenant, user, client, AuthMethod::Password)
+                    .await
+            }
+        }
     }
 
     /// Everything [`Infra::login`] checks, without starting an API session: the hosted

@@ -219,6 +219,7 @@ mod tests {
             scope: None,
             last_seen_at: None,
             idp: None,
+            org: None,
         }
     }
 

@@ -47,6 +47,12 @@ pub struct AccessClaims {
     /// The upstream identity provider (its id) a federated session signed in through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<String>,
+    /// The organization the token is for (its session is scoped to it), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// The caller's roles in that organization at issue time (the tenant `roles` unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_roles: Option<Vec<String>>,
     /// Claims the tenant's token hook added (never one of the above: the hook's answer is
     /// refused when it names one).
     #[serde(flatten, default)]

@@ -442,6 +442,8 @@ mod tests {
             client_id: None,
             scope: None,
             idp: None,
+            org_id: None,
+            org_roles: None,
             extra: Default::default(),
         }
     }

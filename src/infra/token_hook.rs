@@ -44,6 +44,8 @@ pub const RESERVED: &[&str] = &[
     "client_id",
     "roles",
     "idp",
+    "org_id",
+    "org_roles",
     "azp",
     "nonce",
     "at_hash",

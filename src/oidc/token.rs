@@ -477,6 +477,8 @@ impl TokenEndpoint {
             client_id: Some(client.id.clone()),
             scope: Some(asked.join(" ")),
             idp: None,
+            org_id: None,
+            org_roles: None,
             extra: Default::default(),
         };
         let extra = self

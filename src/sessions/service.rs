@@ -19,6 +19,7 @@ use crate::infra::audit::AuditInfo;
 use crate::infra::token_hook::HookInput;
 use crate::infra::{ClientInfo, Infra};
 use crate::store::StoreError;
+use crate::store::memberships;
 use crate::store::sessions::{self, NewSession, RefreshRow, Rotation, SessionRow};
 use crate::store::users::UserRow;
 
@@ -52,6 +53,16 @@ pub struct OAuthGrant {
     pub sso: String,
     /// The identity provider the browser session signed in through, if any.
     pub idp: Option<String>,
+}
+
+/// The organization a session is scoped to, with the user's roles in it (the `org_id` and
+/// `org_roles` claims).
+#[derive(Clone, Debug)]
+pub struct OrgScope {
+    /// The organization's id.
+    pub id: String,
+    /// The user's org roles.
+    pub roles: Vec<String>,
 }
 
 /// An authenticated caller, from a verified access token whose session is live.
@@ -167,6 +178,18 @@ impl SessionService {
         if self.settings(tenant).require_verified_email && !user.email_verified {
             return Err(ServiceError::AccountNotVerified);
         }
+        // A session scoped to an organization lives only while the user is a member (removal
+        // revokes it too; this check also covers a membership ended by any other path), and
+        // its tokens carry the roles the membership has now.
+        let org = match &session.org {
+            Some(org) => Some(OrgScope {
+                id: org.clone(),
+                roles: memberships::org_roles(tenant.db(), org, &user.id)
+                    .await?
+                    .ok_or(ServiceError::InvalidToken)?,
+            }),
+            None => None,
+        };
         let new_token = new_refresh_token();
         // The sliding lifetime never carries a session past its absolute end.
         let new_exp =
@@ -208,6 +231,7 @@ impl SessionService {
                 method,
                 oauth,
                 session.idp.as_deref(),
+                org.as_ref(),
                 grant_name,
                 now,
             )
@@ -260,7 +284,13 @@ impl SessionService {
                 .verify(token, &issuer, tenant.slug().as_str(), now.timestamp())?;
         let session = tenant.session(&claims.sid).await?;
         match session {
-            Some(s) if s.revoked_at.is_none() && s.expires_at > now && s.user == claims.sub => {}
+            // A token of another organization than the session's now (switched since) is
+            // over; a removed member's session is revoked.
+            Some(s)
+                if s.revoked_at.is_none()
+                    && s.expires_at > now
+                    && s.user == claims.sub
+                    && s.org == claims.org_id => {}
             _ => return Err(ServiceError::Unauthenticated("session revoked or expired")),
         }
         let user = tenant.user(&claims.sub).await?;
@@ -339,7 +369,7 @@ impl SessionService {
         method: AuthMethod,
         idp: &str,
     ) -> Result<AuthTokens, ServiceError> {
-        self.start(tenant, user, client, method, None, Some(idp))
+        self.start(tenant, user, client, method, None, Some(idp), None)
             .await
             .map(|(t, _)| t)
     }
@@ -356,10 +386,104 @@ impl SessionService {
         grant: Option<&OAuthGrant>,
     ) -> Result<(AuthTokens, String), ServiceError> {
         let idp = grant.and_then(|g| g.idp.clone());
-        self.start(tenant, user, client, method, grant, idp.as_deref())
+        self.start(tenant, user, client, method, grant, idp.as_deref(), None)
             .await
     }
 
+    /// [`SessionService::start_session`] scoped to the organization `org_id`: its tokens carry
+    /// `org_id` and `org_roles`. `FORBIDDEN` when the user is not a member.
+    pub(crate) async fn start_org_session(
+        &self,
+        tenant: &Tenant,
+        user: UserRow,
+        client: &ClientInfo,
+        method: AuthMethod,
+        org_id: &str,
+    ) -> Result<AuthTokens, ServiceError> {
+        let org = self.org_scope(tenant, org_id, &user.id).await?;
+        self.start(tenant, user, client, method, None, None, Some(&org))
+            .await
+            .map(|(t, _)| t)
+    }
+
+    /// The user's membership of `org_id` as a token scope; `FORBIDDEN` when there is none
+    /// (an unknown organization answers the same: ids are not probed one by one).
+    pub async fn org_scope(
+        &self,
+        tenant: &Tenant,
+        org_id: &str,
+        user: &str,
+    ) -> Result<OrgScope, ServiceError> {
+        if org_id.is_empty() || org_id.len() > 64 {
+            return Err(ServiceError::Forbidden);
+        }
+        let roles = memberships::org_roles(tenant.db(), org_id, user)
+            .await?
+            .ok_or(ServiceError::Forbidden)?;
+        Ok(OrgScope {
+            id: org_id.to_string(),
+            roles,
+        })
+    }
+
+    /// Scopes the caller's session to `org` (a membership the caller checked) or back to the
+    /// tenant (`None`): a new token pair for the same session; its earlier refresh tokens are
+    /// spent and its earlier access tokens no longer accepted (`authenticate` compares the
+    /// token's `org_id` with the session's).
+    pub(crate) async fn rescope(
+        &self,
+        tenant: &Tenant,
+        caller: Principal,
+        org: Option<&OrgScope>,
+    ) -> Result<AuthTokens, ServiceError> {
+        let now = self.clock.now();
+        let sid = caller.claims.sid.clone();
+        let session = tenant
+            .session(&sid)
+            .await?
+            .ok_or(ServiceError::Unauthenticated("session revoked or expired"))?;
+        let refresh_token = new_refresh_token();
+        let refresh_expires_at =
+            (now + chrono(self.settings(tenant).refresh_token_ttl)).min(session.expires_at);
+        let switched = sessions::switch_org(
+            tenant.db(),
+            &sid,
+            org.map(|o| o.id.as_str()),
+            &self.secrets.hash_token(&refresh_token),
+            refresh_expires_at,
+            now,
+        )
+        .await;
+        // This node's cache holds the session as it was; other nodes hear the write.
+        tenant.forget_sessions(std::slice::from_ref(&sid));
+        if !switched? {
+            return Err(ServiceError::Unauthenticated("session revoked or expired"));
+        }
+        let method = AuthMethod::from_amr(session.amr.as_deref().unwrap_or_default());
+        let scope = session.scope.clone().unwrap_or_default();
+        let oauth = session.client_id.as_deref().map(|c| (c, scope.as_slice()));
+        let (access_token, expires_in) = self
+            .issue_access(
+                tenant,
+                &caller.user,
+                &sid,
+                method,
+                oauth,
+                session.idp.as_deref(),
+                org,
+                "switch_organization",
+                now,
+            )
+            .await?;
+        Ok(AuthTokens {
+            access_token,
+            refresh_token,
+            expires_in,
+            user: caller.user,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn start(
         &self,
         tenant: &Tenant,
@@ -368,6 +492,7 @@ impl SessionService {
         method: AuthMethod,
         grant: Option<&OAuthGrant>,
         idp: Option<&str>,
+        org: Option<&OrgScope>,
     ) -> Result<(AuthTokens, String), ServiceError> {
         let now = self.clock.now();
         let sid = uuid::Uuid::now_v7().to_string();
@@ -388,6 +513,7 @@ impl SessionService {
                 method,
                 grant.map(|g| (g.client_id.as_str(), g.scope.as_slice())),
                 idp,
+                org,
                 grant_name,
                 now,
             )
@@ -405,6 +531,7 @@ impl SessionService {
                 amr: method.amr().iter().map(|a| a.to_string()).collect(),
                 client: grant.map(|g| (g.client_id.clone(), g.scope.clone(), g.sso.clone())),
                 idp: idp.map(str::to_string),
+                org: org.map(|o| o.id.clone()),
                 now,
             })
             .await?;
@@ -433,6 +560,7 @@ impl SessionService {
         method: AuthMethod,
         oauth: Option<(&str, &[String])>,
         idp: Option<&str>,
+        org: Option<&OrgScope>,
         grant: &str,
         now: DateTime<Utc>,
     ) -> Result<(String, i64), ServiceError> {
@@ -454,6 +582,8 @@ impl SessionService {
             client_id: oauth.map(|(c, _)| c.to_string()),
             scope: oauth.map(|(_, s)| s.join(" ")),
             idp: idp.map(str::to_string),
+            org_id: org.map(|o| o.id.clone()),
+            org_roles: org.map(|o| o.roles.clone()),
             extra: Default::default(),
         };
         let extra = self

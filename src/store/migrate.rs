@@ -131,6 +131,11 @@ pub const TENANT: &[Migration] = &[
         name: "tenant/013_webhooks.surql",
         sql: include_str!("../../schema/surreal/tenant/013_webhooks.surql"),
     },
+    Migration {
+        version: 14,
+        name: "tenant/014_organizations.surql",
+        sql: include_str!("../../schema/surreal/tenant/014_organizations.surql"),
+    },
 ];
 
 /// Applies the migrations newer than the database's recorded version, all in one

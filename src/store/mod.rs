@@ -17,6 +17,7 @@ pub mod events;
 pub mod keys;
 pub mod link;
 pub mod login_throttle;
+pub mod memberships;
 pub mod migrate;
 pub mod one_time_tokens;
 pub mod outbox;

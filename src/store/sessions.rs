@@ -31,6 +31,8 @@ pub struct SessionRow {
     pub last_seen_at: Option<DateTime<Utc>>,
     /// The upstream identity provider of a federated sign-in (the `idp` claim).
     pub idp: Option<String>,
+    /// The organization it is scoped to (the `org_id` claim); NONE: the tenant.
+    pub org: Option<String>,
 }
 
 /// How stale a session's `last_seen_at` may get before a refresh writes it again. Writing it
@@ -75,6 +77,8 @@ pub struct NewSession {
     pub client: Option<(String, Vec<String>, String)>,
     /// The upstream identity provider of a federated sign-in.
     pub idp: Option<String>,
+    /// The organization it is scoped to.
+    pub org: Option<String>,
     /// Now.
     pub now: DateTime<Utc>,
 }
@@ -91,7 +95,7 @@ pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
          UPDATE $uid SET last_login_at = $now;
          CREATE $sid SET user = $user, created_at = $now, last_seen_at = $now, expires_at = $exp,
              client_ip = $ip, user_agent = $ua, amr = $amr, client_id = $client,
-             scope = $scope, sso = $sso, idp = $idp;
+             scope = $scope, sso = $sso, idp = $idp, org = $org;
          CREATE $rtid SET hash = $hash, session = $sid_key, user = $user, created_at = $now,
              expires_at = $rexp;
          {emit}
@@ -111,6 +115,7 @@ pub async fn create(db: &Db, s: NewSession) -> StoreResult<()> {
     .bind(("scope", s.client.as_ref().map(|c| c.1.clone())))
     .bind(("sso", s.client.as_ref().map(|c| c.2.clone())))
     .bind(("idp", s.idp))
+    .bind(("org", s.org))
     .bind(("hash", s.refresh_hash))
     .bind(("rexp", s.refresh_expires_at))
     .exec()
@@ -148,7 +153,7 @@ pub async fn find_refresh(db: &Db, hash: &str) -> StoreResult<Option<RefreshRow>
 
 /// Loads a session.
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRow>> {
-    db.query("SELECT record::id(id) AS id, user, expires_at, revoked_at, amr, client_id, scope, last_seen_at, idp FROM $sid")
+    db.query("SELECT record::id(id) AS id, user, expires_at, revoked_at, amr, client_id, scope, last_seen_at, idp, org FROM $sid")
         .bind(("sid", RecordId::new("session", id)))
         .take(0)
         .await
@@ -352,4 +357,40 @@ pub async fn count_active(db: &Db, user: &str, now: DateTime<Utc>) -> StoreResul
         .bind(("now", now))
         .count()
         .await
+}
+
+/// Points a session at an organization (or the tenant, `None`) and replaces its refresh
+/// token: every unused token of the session is spent (presenting one again is reuse, as
+/// after a rotation) and `new_hash` issued, in one transaction. False when the session is
+/// revoked or gone.
+pub async fn switch_org(
+    db: &Db,
+    sid: &str,
+    org_id: Option<&str>,
+    new_hash: &str,
+    new_expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let done: Vec<RecordId> = db
+        .query(
+            "BEGIN TRANSACTION;
+             LET $s = (UPDATE $sid SET org = $org WHERE revoked_at IS NONE RETURN user);
+             IF array::len($s) > 0 {
+                 UPDATE refresh_token SET used_at = $now WHERE session = $skey AND used_at IS NONE;
+                 CREATE $rtid SET hash = $hash, session = $skey, user = $s[0].user,
+                     created_at = $now, expires_at = $rexp;
+             };
+             COMMIT TRANSACTION;
+             RETURN IF record::exists($rtid) { [$rtid] } ELSE { [] };",
+        )
+        .bind(("sid", RecordId::new("session", sid)))
+        .bind(("skey", sid.to_string()))
+        .bind(("org", org_id.map(str::to_string)))
+        .bind(("rtid", refresh_token_id(new_hash)))
+        .bind(("hash", new_hash.to_string()))
+        .bind(("rexp", new_expires_at))
+        .bind(("now", now))
+        .take_last()
+        .await?;
+    Ok(!done.is_empty())
 }

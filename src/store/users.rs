@@ -285,6 +285,7 @@ pub async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
              DELETE refresh_token WHERE user = $ukey;
              DELETE session WHERE user = $ukey;
              DELETE one_time_token WHERE user = $ukey;
+             DELETE org_member WHERE user = $ukey;
              LET $gone = (DELETE $rid RETURN BEFORE);
              IF array::len($gone) > 0 {{ {emit} }};
              COMMIT TRANSACTION;

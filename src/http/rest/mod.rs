@@ -184,7 +184,7 @@ pub async fn login(
     let tokens = st
         .services
         .accounts
-        .login(&tenant, &form["username"], &form["password"], &client)
+        .login(&tenant, &form["username"], &form["password"], None, &client)
         .await
         .map_err(|e| RestError::from(e).rename_field("identifier", "username"))?;
     Ok(Json(tokens.into()))
