@@ -30,6 +30,7 @@ LAYERS = [
     ["mfa"],
     ["accounts"],
     ["federation"],
+    ["organizations"],
     ["oidc"],
     ["webhooks"],
     ["admin"],

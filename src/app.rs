@@ -12,6 +12,7 @@ use crate::federation::FederationService;
 use crate::infra::Infra;
 use crate::mfa::service::MfaService;
 use crate::oidc::OidcProvider;
+use crate::organizations::OrganizationService;
 use crate::sessions::bruteforce::LoginGate;
 use crate::sessions::service::SessionService;
 use crate::tenants::service::TenantService;
@@ -35,6 +36,8 @@ pub struct Services {
     pub accounts: AccountService,
     /// Sign-in through upstream identity providers.
     pub federation: FederationService,
+    /// Organizations inside the tenant.
+    pub organizations: OrganizationService,
     /// The OpenID Connect provider.
     pub oidc: OidcProvider,
     /// The tenant admin's operations.
@@ -67,6 +70,7 @@ impl Services {
             mfa.clone(),
             accounts.clone(),
         );
+        let organizations = OrganizationService::new(infra.clone(), sessions.clone());
         let oidc = OidcProvider::new(
             infra.clone(),
             sessions.clone(),
@@ -86,6 +90,7 @@ impl Services {
             recovery,
             accounts,
             federation,
+            organizations,
             oidc,
             admin,
             tenants,

@@ -20,6 +20,7 @@ pub mod http;
 pub mod infra;
 pub mod mfa;
 pub mod oidc;
+pub mod organizations;
 pub mod sessions;
 pub mod store;
 pub mod tenants;

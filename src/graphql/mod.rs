@@ -19,6 +19,7 @@ pub struct Query(
     crate::admin::graphql::AdminQuery,
     crate::oidc::graphql::ClientQuery,
     crate::federation::graphql::FederationQuery,
+    crate::organizations::graphql::OrganizationQuery,
     crate::webhooks::graphql::WebhookQuery,
 );
 
@@ -31,6 +32,7 @@ pub struct Mutation(
     crate::admin::graphql::AdminMutation,
     crate::oidc::graphql::ClientMutation,
     crate::federation::graphql::FederationMutation,
+    crate::organizations::graphql::OrganizationMutation,
     crate::webhooks::graphql::WebhookMutation,
 );
 
@@ -66,6 +68,7 @@ pub fn tenant_schema(services: Option<&Services>, introspection: bool) -> Tenant
             .data(s.oidc.clients.clone())
             .data(s.admin.clone())
             .data(s.federation.clone())
+            .data(s.organizations.clone())
             .data(s.webhooks.clone());
     }
     b.finish()

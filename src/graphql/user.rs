@@ -21,6 +21,15 @@ impl User {
         crate::federation::graphql::user_identities(ctx, &self.id).await
     }
 
+    /// The organizations the user is a member of, with their org roles (visible to the user
+    /// and to tenant admins).
+    async fn organizations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::organizations::graphql::OrganizationMembership>> {
+        crate::organizations::graphql::user_organizations(ctx, &self.id).await
+    }
+
     /// Live sessions, newest first (visible to the user and to tenant admins).
     async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<crate::sessions::graphql::Session>> {
         crate::sessions::graphql::user_sessions(ctx, &self.id).await

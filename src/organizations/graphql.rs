@@ -1,0 +1,427 @@
+//! Organizations' GraphQL operations (names fixed by API.md "Third round"): tenant admins
+//! manage organizations and the organization template; an organization's own admins manage
+//! its members; a signed-in member scopes their session to it (`switchOrganization`).
+
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+
+use super::OrganizationService;
+use super::service::{Membership, OrgSpec};
+use super::store::{MemberView, OrgRoleRow, OrgRow};
+use crate::edge::gql::{gql_err, parts};
+use crate::edge::scalars::DateTime;
+use crate::edge::types::AuthPayload;
+
+/// A customer company inside the tenant: its members hold org roles, and a session may be
+/// scoped to it (tokens with `org_id` and `org_roles`).
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Organization {
+    /// Its id (the `org_id` claim).
+    pub id: ID,
+    /// Display name.
+    pub name: String,
+    /// Unique handle in the tenant (lower-case letters, digits, '-').
+    pub slug: String,
+    /// Members must sign in with a second factor.
+    pub mfa_required: bool,
+    /// Creation time.
+    pub created_at: DateTime,
+}
+
+impl From<OrgRow> for Organization {
+    fn from(o: OrgRow) -> Self {
+        Self {
+            id: ID(o.id),
+            name: o.name,
+            slug: o.slug,
+            mfa_required: o.mfa_required,
+            created_at: o.created_at.into(),
+        }
+    }
+}
+
+#[ComplexObject]
+impl Organization {
+    /// How many members it has.
+    async fn member_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let n = s
+            .member_count(&req.tenant, &self.id)
+            .await
+            .map_err(gql_err(req))?;
+        Ok(n as i64)
+    }
+
+    /// Its members by user id, optionally those whose address or username contains `search`
+    /// (tenant admins and the organization's admins).
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> Result<OrganizationMemberConnection> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let page = s
+            .members(
+                &req.tenant,
+                req.bearer.as_deref(),
+                &self.id,
+                first.unwrap_or(20),
+                after.as_deref(),
+                search.as_deref(),
+            )
+            .await
+            .map_err(gql_err(req))?;
+        Ok(page.into())
+    }
+}
+
+crate::relay_connection!(
+    OrganizationConnection,
+    OrganizationEdge,
+    Organization,
+    "A page of organizations.",
+    "The organizations.",
+    "Organizations matching, on all pages.",
+    "An organization in a list.",
+    "The organization."
+);
+
+/// A user's membership of an organization, as the organization's admins see it.
+#[derive(SimpleObject)]
+pub struct OrganizationMember {
+    /// The user's id.
+    pub user_id: ID,
+    /// The user's email address.
+    pub email: String,
+    /// The user's username.
+    pub username: String,
+    /// Org roles (from the organization template).
+    pub roles: Vec<String>,
+    /// When they joined.
+    pub joined_at: DateTime,
+}
+
+impl From<MemberView> for OrganizationMember {
+    fn from(m: MemberView) -> Self {
+        Self {
+            user_id: ID(m.user),
+            email: m.email,
+            username: m.username,
+            roles: m.roles,
+            joined_at: m.created_at.into(),
+        }
+    }
+}
+
+crate::relay_connection!(
+    OrganizationMemberConnection,
+    OrganizationMemberEdge,
+    OrganizationMember,
+    "A page of an organization's members.",
+    "The members.",
+    "Members matching, on all pages.",
+    "A member in a list.",
+    "The member."
+);
+
+/// One of the user's organizations, with the user's roles in it (`User.organizations`).
+#[derive(SimpleObject)]
+pub struct OrganizationMembership {
+    /// The organization.
+    pub organization: Organization,
+    /// The user's org roles.
+    pub roles: Vec<String>,
+}
+
+impl From<Membership> for OrganizationMembership {
+    fn from(m: Membership) -> Self {
+        Self {
+            organization: m.organization.into(),
+            roles: m.roles,
+        }
+    }
+}
+
+/// A role of the organization template: every organization of the tenant can assign it.
+#[derive(SimpleObject)]
+pub struct OrganizationRole {
+    /// The name (in `org_roles`).
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Holders administer their own organization: its members and its name.
+    pub administers_organization: bool,
+}
+
+impl From<OrgRoleRow> for OrganizationRole {
+    fn from(r: OrgRoleRow) -> Self {
+        Self {
+            name: r.name,
+            description: r.description,
+            administers_organization: r.administers,
+        }
+    }
+}
+
+/// A new organization.
+#[derive(InputObject)]
+pub struct CreateOrganizationInput {
+    /// Display name.
+    pub name: String,
+    /// Unique handle (default: from the name).
+    pub slug: Option<String>,
+    /// Members must sign in with a second factor (default false).
+    pub mfa_required: Option<bool>,
+}
+
+/// Changes to an organization; omitted fields stay. Its own admins may change the name only.
+#[derive(InputObject)]
+pub struct UpdateOrganizationInput {
+    /// Display name.
+    pub name: Option<String>,
+    /// Unique handle.
+    pub slug: Option<String>,
+    /// Members must sign in with a second factor.
+    pub mfa_required: Option<bool>,
+}
+
+/// A role of the organization template.
+#[derive(InputObject)]
+pub struct OrganizationRoleInput {
+    /// The name: 1..=40 of a-z, 0-9, '_', '-', ':'.
+    pub name: String,
+    /// What it is for.
+    #[graphql(default)]
+    pub description: String,
+    /// Holders administer their own organization (default false).
+    #[graphql(default)]
+    pub administers_organization: bool,
+}
+
+/// `User.organizations`: the user's memberships (the user or a tenant admin).
+pub async fn user_organizations(
+    ctx: &Context<'_>,
+    user_id: &str,
+) -> Result<Vec<OrganizationMembership>> {
+    let (s, req) = parts::<OrganizationService>(ctx);
+    let rows = s
+        .memberships_of(&req.tenant, req.bearer.as_deref(), user_id)
+        .await
+        .map_err(gql_err(req))?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Organization queries.
+#[derive(Default)]
+pub struct OrganizationQuery;
+
+#[Object]
+impl OrganizationQuery {
+    /// The tenant's organizations by id, optionally those whose name or slug contains
+    /// `search` (tenant admin).
+    async fn organizations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> Result<OrganizationConnection> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let page = s
+            .list(
+                &req.tenant,
+                req.bearer.as_deref(),
+                first.unwrap_or(20),
+                after.as_deref(),
+                search.as_deref(),
+            )
+            .await
+            .map_err(gql_err(req))?;
+        Ok(page.into())
+    }
+
+    /// One organization (tenant admins, and the organization's own admins); null when
+    /// there is none the caller may see.
+    async fn organization(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Organization>> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let o = s
+            .get(&req.tenant, req.bearer.as_deref(), &id)
+            .await
+            .map_err(gql_err(req))?;
+        Ok(o.map(Into::into))
+    }
+
+    /// The organization template: the org roles every organization can assign (signed in).
+    async fn organization_roles(&self, ctx: &Context<'_>) -> Result<Vec<OrganizationRole>> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let rows = s
+            .roles(&req.tenant, req.bearer.as_deref())
+            .await
+            .map_err(gql_err(req))?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
+
+/// Organization mutations.
+#[derive(Default)]
+pub struct OrganizationMutation;
+
+#[Object]
+impl OrganizationMutation {
+    /// Creates an organization (tenant admin).
+    async fn create_organization(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrganizationInput,
+    ) -> Result<Organization> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let spec = OrgSpec {
+            name: Some(input.name),
+            slug: input.slug,
+            mfa_required: input.mfa_required,
+        };
+        let o = s
+            .create(&req.tenant, req.bearer.as_deref(), spec, &req.client)
+            .await
+            .map_err(gql_err(req))?;
+        Ok(o.into())
+    }
+
+    /// Changes an organization (tenant admin; its own admins the name only).
+    async fn update_organization(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateOrganizationInput,
+    ) -> Result<Organization> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let spec = OrgSpec {
+            name: input.name,
+            slug: input.slug,
+            mfa_required: input.mfa_required,
+        };
+        let o = s
+            .update(&req.tenant, req.bearer.as_deref(), &id, spec, &req.client)
+            .await
+            .map_err(gql_err(req))?;
+        Ok(o.into())
+    }
+
+    /// Deletes an organization with its memberships (the users stay); sessions scoped to it
+    /// end at once (tenant admin).
+    async fn delete_organization(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        s.delete(&req.tenant, req.bearer.as_deref(), &id, &req.client)
+            .await
+            .map_err(gql_err(req))
+    }
+
+    /// Adds a role to the organization template, or changes one (tenant admin).
+    async fn save_organization_role(
+        &self,
+        ctx: &Context<'_>,
+        input: OrganizationRoleInput,
+    ) -> Result<OrganizationRole> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let role = OrgRoleRow {
+            name: input.name,
+            description: input.description,
+            administers: input.administers_organization,
+        };
+        let r = s
+            .put_role(&req.tenant, req.bearer.as_deref(), role, &req.client)
+            .await
+            .map_err(gql_err(req))?;
+        Ok(r.into())
+    }
+
+    /// Removes a role from the template and from every membership (tenant admin).
+    async fn delete_organization_role(&self, ctx: &Context<'_>, name: String) -> Result<bool> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        s.delete_role(&req.tenant, req.bearer.as_deref(), &name, &req.client)
+            .await
+            .map_err(gql_err(req))
+    }
+
+    /// Adds a user to an organization with org roles (tenant admin, or the organization's
+    /// admins).
+    async fn add_organization_member(
+        &self,
+        ctx: &Context<'_>,
+        org_id: ID,
+        user_id: ID,
+        roles: Vec<String>,
+    ) -> Result<OrganizationMember> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let m = s
+            .add_member(
+                &req.tenant,
+                req.bearer.as_deref(),
+                &org_id,
+                &user_id,
+                roles,
+                &req.client,
+            )
+            .await
+            .map_err(gql_err(req))?;
+        Ok(m.into())
+    }
+
+    /// Sets a member's org roles; their tokens carry them from the next refresh (tenant
+    /// admin, or the organization's admins).
+    async fn set_organization_member_roles(
+        &self,
+        ctx: &Context<'_>,
+        org_id: ID,
+        user_id: ID,
+        roles: Vec<String>,
+    ) -> Result<OrganizationMember> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let m = s
+            .set_member_roles(
+                &req.tenant,
+                req.bearer.as_deref(),
+                &org_id,
+                &user_id,
+                roles,
+                &req.client,
+            )
+            .await
+            .map_err(gql_err(req))?;
+        Ok(m.into())
+    }
+
+    /// Ends a membership; the user's sessions scoped to the organization end at once
+    /// (tenant admin, or the organization's admins).
+    async fn remove_organization_member(
+        &self,
+        ctx: &Context<'_>,
+        org_id: ID,
+        user_id: ID,
+    ) -> Result<bool> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        s.remove_member(
+            &req.tenant,
+            req.bearer.as_deref(),
+            &org_id,
+            &user_id,
+            &req.client,
+        )
+        .await
+        .map_err(gql_err(req))
+    }
+
+    /// Scopes the caller's session to an organization they are a member of: new tokens for
+    /// the same session, carrying `org_id` and `org_roles`; the session's earlier tokens stop
+    /// working (signed in; `FORBIDDEN` for a non-member).
+    async fn switch_organization(&self, ctx: &Context<'_>, org_id: ID) -> Result<AuthPayload> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let t = s
+            .switch(&req.tenant, req.bearer.as_deref(), &org_id, &req.client)
+            .await
+            .map_err(gql_err(req))?;
+        Ok(t.into())
+    }
+}

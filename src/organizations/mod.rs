@@ -1,0 +1,11 @@
+//! Organizations (issue 26): the customer companies inside a tenant. Organizations, the
+//! tenant's organization template (org roles) and memberships (`service.rs`), their tables
+//! (`store.rs`), the GraphQL operations (`graphql.rs`). A session scoped to an organization
+//! (`switchOrganization`, `login(organization:)`) lives in the sessions capability: its tokens
+//! carry `org_id` and `org_roles`, and ending the membership revokes it.
+
+pub mod graphql;
+pub mod service;
+pub mod store;
+
+pub use service::OrganizationService;
