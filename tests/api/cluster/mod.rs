@@ -6,6 +6,7 @@
 
 mod faults;
 mod federation;
+mod organizations;
 mod outbox;
 mod propagation;
 mod races;
