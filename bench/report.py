@@ -32,6 +32,7 @@ scale = load("scale") or {}
 tenants = load("tenants")
 tenants_load = load("tenants_load")
 tenants_page = load("tenants_page")
+webhooks = load("webhooks")
 seed_small, seed_large = load("seed_small"), load("seed_large")
 run = load("run") or {}
 
@@ -64,6 +65,7 @@ results = {
            for k in ("server", "cluster") for op in ("login", "me", "refresh")},
     },
     "cluster": cluster,
+    "webhooks": webhooks,
 }
 r = results["ratios"]
 # The targets of the current performance issue (speed and footprint, round two).
@@ -218,6 +220,20 @@ if tenants_page:
     lines.append(f"| tenants page of the console over {fp['total']:,} tenants: first page / search `{se['term']}` "
                  f"({se['total']} matches), p50 {fp['p50_ms']} / {se['p50_ms']} ms, p90 {fp['p90_ms']} / {se['p90_ms']} ms "
                  f"| | | | 0 | | | | | p90 {values['tenants_page_ms']} ms | <= 300 ms | {met('tenants_page_ms')} |")
+if webhooks:
+    w, wd = webhooks["deliveries"], webhooks["deliveries_beside_dead"]
+    iso = webhooks["isolation"]
+    lines.append(f"| webhooks: {w['events']} deliveries to a live endpoint, {webhooks['clients']} clients changing roles: "
+                 f"{w['deliveries_per_s']}/s, event to arrival p50 {w['event_to_arrival']['p50_ms']} ms, "
+                 f"p90 {w['event_to_arrival']['p90_ms']} ms | | | | 0 | | | | | | | |")
+    lines.append(f"| the same beside a hanging endpoint ({webhooks['dead_events']} events queued) and a refusing one: "
+                 f"{wd['deliveries_per_s']}/s, p50 {wd['event_to_arrival']['p50_ms']} ms, p90 {wd['event_to_arrival']['p90_ms']} ms; "
+                 f"the mutation p50 {w['mutation']['p50_ms']} -> {wd['mutation']['p50_ms']} ms | | | | 0 | | | | live alone | "
+                 f"throughput x{iso['throughput_ratio']}, latency p50 x{iso['p50_latency_ratio']} | | |")
+    off, on = webhooks["token_hook_off"], webhooks["token_hook_on"]
+    lines.append(f"| token hook off / on: refresh p50 {off['refresh']['p50_ms']} / {on['refresh']['p50_ms']} ms, "
+                 f"login p50 {off['login']['p50_ms']} / {on['login']['p50_ms']} ms | | | | 0 | | | | hook off | "
+                 f"+{webhooks['token_hook_cost_ms']['refresh_p50']} ms per refresh | | |")
 lines.append("")
 notes = []
 if seed_small:

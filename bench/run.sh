@@ -21,6 +21,7 @@
 # SCALE_USERS (1000000), SEED_MAX_SECONDS (120), TENANTS (10000), TENANT_WORKERS (8),
 # TENANT_MAX_SECONDS (120: tenant creation, then touching, stop there; the counts reached are reported),
 # RETOUCH_TENANTS (1000: that many of them touched again after eviction, RSS read again),
+# WEBHOOK_EVENTS (1000: events per webhook phase, bench/webhooks.py; 0 skips the stage),
 # The two caps keep the whole run within 10 minutes on 2 cores; all 1,000,000 users and
 # 10,000 tenants take SEED_MAX_SECONDS=400 TENANT_MAX_SECONDS=700 (about 25 minutes).
 # CARGO_TARGET_DIR (./target), SKIP_BUILD (unset), KEEP_WORK (unset: temp dir removed),
@@ -355,6 +356,19 @@ if [ "$TENANTS" -gt 0 ]; then
  "retouched": $RETOUCHED, "rss_after_retouch_eviction_kib": $(rss_kib "$SPID" VmRSS), "actors_after_retouch": ${n2:-null}}
 EOF
   cat "$OUT/tenants.json" >&2
+  stop_server
+fi
+
+# --- 5b. webhooks and the token hook ------------------------------------------------------------
+# Deliveries per second to a live endpoint, then the same beside another tenant's endpoint that
+# hangs (every attempt holds a slot for the 15 s timeout) and a third's that refuses; login and
+# refresh with the token hook off and on. The endpoints are loopback servers in webhooks.py.
+WEBHOOK_EVENTS=${WEBHOOK_EVENTS:-1000}
+if [ "$WEBHOOK_EVENTS" -gt 0 ]; then
+  start_server "$WORK/db-webhooks" server-webhooks OUTBOUND_ALLOW_PRIVATE_NETWORKS=true
+  log "webhooks: $WEBHOOK_EVENTS events to a live endpoint, alone and beside dead ones; token hook off/on"
+  python3 "$BENCH/webhooks.py" "127.0.0.1:$PORT" "$ADMIN_KEY" "$WEBHOOK_EVENTS" >"$OUT/webhooks.json"
+  cat "$OUT/webhooks.json" >&2
   stop_server
 fi
 
