@@ -67,6 +67,12 @@ async fn totp_accepts_one_step_of_skew_and_refuses_two() {
     let app = TestApp::spawn().await;
     let (_, secret, _) = with_totp(&app, "skewed").await;
     app.clock.advance(Duration::from_secs(300));
+    // To the first second of a step: the four sign-ins below take far less than the 29 s
+    // left of it, so the server's step stays the one `now` is in (started anywhere in a
+    // step, a boundary crossed mid-loop turned the +60 s code into a +30 s one: seen once).
+    let into_step = app.clock.now().timestamp_millis().rem_euclid(30_000) as u64;
+    app.clock
+        .advance(Duration::from_millis(30_000 - into_step + 1_000));
     let now = app.clock.now().timestamp();
     for (offset, accepted) in [(-60, false), (60, false), (-30, true), (30, true)] {
         let step = password_step(&app, "skewed").await;
