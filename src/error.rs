@@ -26,6 +26,12 @@ pub enum ServiceError {
     /// Authenticated but lacking the role.
     #[error("not allowed")]
     Forbidden,
+    /// The organization requires a second factor and the session was signed in with one
+    /// factor.
+    #[error(
+        "this organization requires a second factor: sign in with one, then switchOrganization"
+    )]
+    OrganizationRequiresMfa,
     /// Unknown user or wrong password: one message for both.
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -98,7 +104,7 @@ impl ServiceError {
         match self {
             ServiceError::BadInput { .. } => "BAD_USER_INPUT",
             ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
-            ServiceError::Forbidden => "FORBIDDEN",
+            ServiceError::Forbidden | ServiceError::OrganizationRequiresMfa => "FORBIDDEN",
             ServiceError::InvalidCredentials => "INVALID_CREDENTIALS",
             ServiceError::EmailTaken => "EMAIL_TAKEN",
             ServiceError::UsernameTaken => "USERNAME_TAKEN",
@@ -126,6 +132,7 @@ impl ServiceError {
             | ServiceError::MfaRequired { .. } => StatusCode::UNAUTHORIZED,
             ServiceError::MfaEnrollmentRequired { .. } => StatusCode::FORBIDDEN,
             ServiceError::Forbidden
+            | ServiceError::OrganizationRequiresMfa
             | ServiceError::AccountDisabled
             | ServiceError::AccountNotVerified
             | ServiceError::AccountCreatedUnverified { .. } => StatusCode::FORBIDDEN,

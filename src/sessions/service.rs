@@ -63,6 +63,19 @@ pub struct OrgScope {
     pub id: String,
     /// The user's org roles.
     pub roles: Vec<String>,
+    /// The organization admits only sessions signed in with a second factor.
+    pub mfa_required: bool,
+}
+
+impl OrgScope {
+    /// `OrganizationRequiresMfa` when the organization requires a second factor and the
+    /// session signed in with one (`acr` aal1).
+    fn admits(&self, method: AuthMethod) -> Result<(), ServiceError> {
+        if self.mfa_required && method.acr() == "aal1" {
+            return Err(ServiceError::OrganizationRequiresMfa);
+        }
+        Ok(())
+    }
 }
 
 /// An authenticated caller, from a verified access token whose session is live.
@@ -181,13 +194,22 @@ impl SessionService {
         // A session scoped to an organization lives only while the user is a member (removal
         // revokes it too; this check also covers a membership ended by any other path), and
         // its tokens carry the roles the membership has now.
+        let method = AuthMethod::from_amr(session.amr.as_deref().unwrap_or_default());
         let org = match &session.org {
-            Some(org) => Some(OrgScope {
-                id: org.clone(),
-                roles: memberships::org_roles(tenant.db(), org, &user.id)
+            Some(org) => {
+                let m = memberships::membership(tenant.db(), org, &user.id)
                     .await?
-                    .ok_or(ServiceError::InvalidToken)?,
-            }),
+                    .ok_or(ServiceError::InvalidToken)?;
+                let scope = OrgScope {
+                    id: org.clone(),
+                    roles: m.roles,
+                    mfa_required: m.mfa_required,
+                };
+                // An organization that turned its requirement on since: one-factor sessions
+                // in it end at their next refresh.
+                scope.admits(method)?;
+                Some(scope)
+            }
             None => None,
         };
         let new_token = new_refresh_token();
@@ -215,7 +237,6 @@ impl SessionService {
             }
             Err(e) => return Err(e.into()),
         }
-        let method = AuthMethod::from_amr(session.amr.as_deref().unwrap_or_default());
         let scope = session.scope.clone().unwrap_or_default();
         let oauth = session.client_id.as_deref().map(|c| (c, scope.as_slice()));
         let grant_name = if oauth.is_some() {
@@ -401,6 +422,7 @@ impl SessionService {
         org_id: &str,
     ) -> Result<AuthTokens, ServiceError> {
         let org = self.org_scope(tenant, org_id, &user.id).await?;
+        org.admits(method)?;
         self.start(tenant, user, client, method, None, None, Some(&org))
             .await
             .map(|(t, _)| t)
@@ -417,12 +439,13 @@ impl SessionService {
         if org_id.is_empty() || org_id.len() > 64 {
             return Err(ServiceError::Forbidden);
         }
-        let roles = memberships::org_roles(tenant.db(), org_id, user)
+        let m = memberships::membership(tenant.db(), org_id, user)
             .await?
             .ok_or(ServiceError::Forbidden)?;
         Ok(OrgScope {
             id: org_id.to_string(),
-            roles,
+            roles: m.roles,
+            mfa_required: m.mfa_required,
         })
     }
 
@@ -442,6 +465,10 @@ impl SessionService {
             .session(&sid)
             .await?
             .ok_or(ServiceError::Unauthenticated("session revoked or expired"))?;
+        let method = AuthMethod::from_amr(session.amr.as_deref().unwrap_or_default());
+        if let Some(org) = org {
+            org.admits(method)?;
+        }
         let refresh_token = new_refresh_token();
         let refresh_expires_at =
             (now + chrono(self.settings(tenant).refresh_token_ttl)).min(session.expires_at);
@@ -459,7 +486,6 @@ impl SessionService {
         if !switched? {
             return Err(ServiceError::Unauthenticated("session revoked or expired"));
         }
-        let method = AuthMethod::from_amr(session.amr.as_deref().unwrap_or_default());
         let scope = session.scope.clone().unwrap_or_default();
         let oauth = session.client_id.as_deref().map(|c| (c, scope.as_slice()));
         let (access_token, expires_in) = self

@@ -13,16 +13,22 @@ pub fn member_key(org: &str, user: &str) -> RecordId {
     RecordId::new("org_member", format!("{org}/{user}"))
 }
 
-/// The user's roles in the organization; `None` when they are not a member.
-pub async fn org_roles(db: &Db, org: &str, user: &str) -> StoreResult<Option<Vec<String>>> {
-    #[derive(SurrealValue)]
-    struct Row {
-        roles: Vec<String>,
-    }
-    let row: Option<Row> = db
-        .query("SELECT roles FROM ONLY $rid")
-        .bind(("rid", member_key(org, user)))
-        .take(0)
-        .await?;
-    Ok(row.map(|r| r.roles))
+/// A membership as a session sees it.
+#[derive(SurrealValue)]
+pub struct Membership {
+    /// The user's org roles.
+    pub roles: Vec<String>,
+    /// The organization requires a second factor of its members' sessions.
+    pub mfa_required: bool,
+}
+
+/// The user's membership of the organization; `None` when they are not a member.
+pub async fn membership(db: &Db, org: &str, user: &str) -> StoreResult<Option<Membership>> {
+    db.query(
+        "SELECT roles, type::record('organization', org).mfa_required ?? false AS mfa_required
+         FROM ONLY $rid",
+    )
+    .bind(("rid", member_key(org, user)))
+    .take(0)
+    .await
 }

@@ -632,3 +632,113 @@ async fn the_same_member_added_twice_at_once_is_one_membership() {
         .await;
     assert_eq!(b["data"]["organization"]["memberCount"], 1, "{b}");
 }
+
+#[tokio::test]
+async fn an_organization_that_requires_mfa_admits_only_sessions_signed_in_with_a_second_factor() {
+    use crate::mfa::{CONFIRM_TOTP, START_TOTP, code_at};
+    const VERIFY_RECOVERY: &str = "mutation($t: String!, $c: String) { verifyMfa(mfaToken: $t, recoveryCode: $c) { accessToken refreshToken } }";
+    let (app, admin) = setup().await;
+    let a = Some(admin.as_str());
+    let b = app
+        .gql_tenant(
+            "acme",
+            a,
+            CREATE,
+            json!({"i": {"name": "Vault", "mfaRequired": true}}),
+        )
+        .await;
+    let vault = b["data"]["createOrganization"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_string();
+    let open = org(&app, &admin, "Open").await;
+    let ada = user(&app, "ada").await;
+    for o in [&vault, &open] {
+        let b = app
+            .gql_tenant("acme", a, ADD, json!({"o": o, "u": ada, "r": ["member"]}))
+            .await;
+        assert!(code(&b).is_none(), "{b}");
+    }
+    // A password alone does not enter it, by sign-in or by switching; the answer says why.
+    let b = login_to(&app, "ada", Some(&vault)).await;
+    assert_eq!(code(&b).as_deref(), Some("FORBIDDEN"), "{b}");
+    assert!(
+        b["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("requires a second factor"),
+        "{b}"
+    );
+    let (t0, _) = tokens(&login_to(&app, "ada", None).await, "login");
+    let b = app
+        .gql_tenant("acme", Some(&t0), SWITCH, json!({"o": vault}))
+        .await;
+    assert_eq!(code(&b).as_deref(), Some("FORBIDDEN"), "{b}");
+    // The organization without the requirement takes the same session.
+    let b = app
+        .gql_tenant("acme", Some(&t0), SWITCH, json!({"o": open}))
+        .await;
+    let (t_open, r_open) = tokens(&b, "switchOrganization");
+
+    // With a second factor she gets in.
+    let b = app
+        .gql_tenant("acme", Some(&t_open), START_TOTP, json!({}))
+        .await;
+    let secret = b["data"]["startTotpEnrollment"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_string();
+    let c = code_at(&secret, app.clock.now().timestamp());
+    let b = app
+        .gql_tenant("acme", Some(&t_open), CONFIRM_TOTP, json!({"c": c}))
+        .await;
+    assert!(code(&b).is_none(), "{b}");
+    let recovery = b["data"]["confirmTotpEnrollment"]["codes"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_string();
+    let b = login_to(&app, "ada", None).await;
+    assert_eq!(code(&b).as_deref(), Some("MFA_REQUIRED"), "{b}");
+    let mfa_token = b["errors"][0]["extensions"]["mfaToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A recovery code: the TOTP step just used for the enrolment is spent, and moving the
+    // server's clock would put `iat` in PyJWT's future.
+    let b = app
+        .gql_tenant(
+            "acme",
+            None,
+            VERIFY_RECOVERY,
+            json!({"t": mfa_token, "c": recovery}),
+        )
+        .await;
+    let (t_mfa, _) = tokens(&b, "verifyMfa");
+    let b = app
+        .gql_tenant("acme", Some(&t_mfa), SWITCH, json!({"o": vault}))
+        .await;
+    let (t_vault, r_vault) = tokens(&b, "switchOrganization");
+    let claims = verified_claims(&app, &t_vault).await;
+    assert_eq!(claims["org_id"], json!(vault), "{claims}");
+    assert_eq!(claims["acr"], "aal2", "{claims}");
+    let b = app
+        .gql_tenant("acme", None, REFRESH, json!({"t": r_vault}))
+        .await;
+    assert!(code(&b).is_none(), "{b}");
+
+    // An organization that turns the requirement on later: its one-factor sessions stop at
+    // their next refresh.
+    let b = app
+        .gql_tenant(
+            "acme",
+            a,
+            "mutation($o: ID!) { updateOrganization(id: $o, input: {mfaRequired: true}) { mfaRequired } }",
+            json!({"o": open}),
+        )
+        .await;
+    assert!(code(&b).is_none(), "{b}");
+    let b = app
+        .gql_tenant("acme", None, REFRESH, json!({"t": r_open}))
+        .await;
+    assert_eq!(code(&b).as_deref(), Some("FORBIDDEN"), "{b}");
+}
