@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use super::store::{self, MemberRow, MemberView, OrgRoleRow, OrgRow};
 use crate::actors::Tenant;
-use crate::domain::ADMIN_ROLE;
 use crate::error::ServiceError;
 use crate::infra::audit::AuditInfo;
 use crate::infra::page::{Page, decode_cursor, page_size};
@@ -316,13 +315,7 @@ impl OrganizationService {
                 row.roles.join(",")
             ));
         self.audit(tenant, "organization_member_added", info).await;
-        Ok(MemberView {
-            user: user.id,
-            email: user.email,
-            username: user.username,
-            roles: row.roles,
-            created_at: row.created_at,
-        })
+        Ok(member_view(user, row))
     }
 
     /// Sets a member's org roles; their tokens carry them from the next refresh (its admins
@@ -358,13 +351,7 @@ impl OrganizationService {
             ));
         self.audit(tenant, "organization_member_roles_set", info)
             .await;
-        Ok(MemberView {
-            user: user.id,
-            email: user.email,
-            username: user.username,
-            roles: m.roles,
-            created_at: m.created_at,
-        })
+        Ok(member_view(user, m))
     }
 
     /// Ends a membership; the user's sessions scoped to the organization are revoked at once
@@ -406,7 +393,7 @@ impl OrganizationService {
         user_id: &str,
     ) -> Result<Vec<Membership>, ServiceError> {
         let caller = self.sessions.authenticate(tenant, bearer).await?;
-        if caller.user.id != user_id && !is_tenant_admin(&caller) {
+        if caller.user.id != user_id && !caller.is_admin() {
             return Err(ServiceError::Forbidden);
         }
         let rows = store::memberships_of(tenant.db(), user_id).await?;
@@ -463,7 +450,7 @@ impl OrganizationService {
         if org_id.is_empty() || org_id.len() > 64 {
             return Err(ServiceError::Forbidden);
         }
-        if is_tenant_admin(&caller) {
+        if caller.is_admin() {
             return Ok(Standing::TenantAdmin(caller));
         }
         let Some(m) = store::membership(tenant.db(), org_id, &caller.user.id).await? else {
@@ -523,8 +510,15 @@ impl OrganizationService {
     }
 }
 
-fn is_tenant_admin(p: &Principal) -> bool {
-    p.user.roles.iter().any(|r| r == ADMIN_ROLE)
+/// A member as the member list shows them: the user's fields beside the membership's.
+fn member_view(user: users::UserRow, m: MemberRow) -> MemberView {
+    MemberView {
+        user: user.id,
+        email: user.email,
+        username: user.username,
+        roles: m.roles,
+        created_at: m.created_at,
+    }
 }
 
 /// Stores `o`; a slug another organization has is the admin's input error.

@@ -9,6 +9,7 @@ use surrealdb::types::{RecordId, SurrealValue};
 
 use crate::domain::events::EventKind;
 use crate::store::memberships::member_key as member;
+use crate::store::sessions::REVOKED_DATA;
 use crate::store::{Db, StoreResult, events};
 
 /// An organization.
@@ -104,9 +105,6 @@ fn filter(after: bool, search: bool) -> String {
     }
     w.join(" AND ")
 }
-
-/// `session.revoked`'s data for each `$s` of sessions revoked here.
-const REVOKED_DATA: &str = "{ session_id: $s.id, user_id: $s.user, reason: $reason }";
 
 /// Deletes an organization with its memberships, and revokes the sessions scoped to it, in
 /// one transaction. Answers the revoked sessions' ids (the caller forgets them in this node's

@@ -86,6 +86,13 @@ pub struct Principal {
     pub user: UserRow,
 }
 
+impl Principal {
+    /// Whether the caller administers the tenant (role `admin`).
+    pub fn is_admin(&self) -> bool {
+        self.user.roles.iter().any(|r| r == ADMIN_ROLE)
+    }
+}
+
 /// Sessions and their tokens.
 #[derive(Clone)]
 pub struct SessionService {
@@ -110,7 +117,7 @@ impl SessionService {
         // `User` is reached only by its owner (`me`) or an admin (`user`, `users`) today; the
         // check here keeps that true for sessions whatever later reaches a `User`.
         let caller = self.authenticate(tenant, bearer).await?;
-        if caller.user.id != user && !caller.user.roles.iter().any(|r| r == ADMIN_ROLE) {
+        if caller.user.id != user && !caller.is_admin() {
             return Err(ServiceError::Forbidden);
         }
         Ok(crate::store::sessions::active_of(tenant.db(), user, self.clock.now()).await?)
@@ -123,7 +130,7 @@ impl SessionService {
         bearer: Option<&str>,
     ) -> Result<Principal, ServiceError> {
         let p = self.authenticate(tenant, bearer).await?;
-        if !p.user.roles.iter().any(|r| r == ADMIN_ROLE) {
+        if !p.is_admin() {
             return Err(ServiceError::Forbidden);
         }
         Ok(p)

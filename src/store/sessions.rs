@@ -316,8 +316,9 @@ pub async fn revoke(db: &Db, id: &str, reason: &str, now: DateTime<Utc>) -> Stor
 /// The revocation reason of refresh-token reuse (the sessions service's).
 pub const REUSE: &str = "refresh_token_reuse";
 
-/// `session.revoked`'s data, for each `$s` of the revoked sessions (`{id, user}`).
-const REVOKED_DATA: &str = "{ session_id: $s.id, user_id: $s.user, reason: $reason }";
+/// `session.revoked`'s data, for each `$s` of the revoked sessions (`{id, user}`); also the
+/// organizations store's, whose ended memberships revoke sessions.
+pub const REVOKED_DATA: &str = "{ session_id: $s.id, user_id: $s.user, reason: $reason }";
 
 /// Revokes all active sessions of a user except `keep`; returns how many were revoked.
 pub async fn revoke_all(
