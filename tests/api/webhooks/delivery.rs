@@ -35,6 +35,14 @@ async fn a_failed_attempt_is_retried_on_the_schedule_with_the_same_webhook_id() 
     // The 2nd attempt is due 5 s later, the 3rd 5 min after that: the server's clock moves.
     app.clock.advance(Duration::from_secs(5));
     rx.wait_until("the second attempt", |s| s.len() >= 2).await;
+    // Its failure recorded (and the next attempt scheduled from the clock as it is) before
+    // the clock moves again: moved earlier, the schedule would start from the moved clock.
+    wait_log(&app, &admin, &hook, "the second failure recorded", |l| {
+        l["edges"][0]["node"]["attempts"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2)
+    })
+    .await;
     app.clock.advance(Duration::from_secs(5 * 60));
     let seen = rx.wait_until("the third attempt", |s| s.len() >= 3).await;
     let ids: Vec<&Value> = seen.iter().map(|r| &r["headers"]["webhook-id"]).collect();
