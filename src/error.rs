@@ -32,6 +32,13 @@ pub enum ServiceError {
         "this organization requires a second factor: sign in with one, then switchOrganization"
     )]
     OrganizationRequiresMfa,
+    /// `acceptInvitation` by a user whose address is not the invited one.
+    #[error("this invitation was sent to another address: sign in with the address it was sent to")]
+    InvitationForAnotherAddress,
+    /// `acceptInvitation` by the invited address before it is confirmed: an invitation is
+    /// proof of nothing until the address is shown to be the user's.
+    #[error("confirm your email address, then accept the invitation")]
+    InvitationNeedsVerifiedAddress,
     /// Unknown user or wrong password: one message for both.
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -104,15 +111,17 @@ impl ServiceError {
         match self {
             ServiceError::BadInput { .. } => "BAD_USER_INPUT",
             ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
-            ServiceError::Forbidden | ServiceError::OrganizationRequiresMfa => "FORBIDDEN",
+            ServiceError::Forbidden
+            | ServiceError::OrganizationRequiresMfa
+            | ServiceError::InvitationForAnotherAddress => "FORBIDDEN",
             ServiceError::InvalidCredentials => "INVALID_CREDENTIALS",
             ServiceError::EmailTaken => "EMAIL_TAKEN",
             ServiceError::UsernameTaken => "USERNAME_TAKEN",
             ServiceError::InvalidToken => "INVALID_TOKEN",
             ServiceError::AccountDisabled => "ACCOUNT_DISABLED",
-            ServiceError::AccountNotVerified | ServiceError::AccountCreatedUnverified { .. } => {
-                "ACCOUNT_NOT_VERIFIED"
-            }
+            ServiceError::AccountNotVerified
+            | ServiceError::AccountCreatedUnverified { .. }
+            | ServiceError::InvitationNeedsVerifiedAddress => "ACCOUNT_NOT_VERIFIED",
             ServiceError::MfaRequired { .. } => "MFA_REQUIRED",
             ServiceError::MfaEnrollmentRequired { .. } => "MFA_ENROLLMENT_REQUIRED",
             ServiceError::RateLimited { .. } => "RATE_LIMITED",
@@ -133,6 +142,8 @@ impl ServiceError {
             ServiceError::MfaEnrollmentRequired { .. } => StatusCode::FORBIDDEN,
             ServiceError::Forbidden
             | ServiceError::OrganizationRequiresMfa
+            | ServiceError::InvitationForAnotherAddress
+            | ServiceError::InvitationNeedsVerifiedAddress
             | ServiceError::AccountDisabled
             | ServiceError::AccountNotVerified
             | ServiceError::AccountCreatedUnverified { .. } => StatusCode::FORBIDDEN,

@@ -365,6 +365,9 @@ pub struct TenantSettings {
     pub reset_url_template: String,
     /// Verification link template.
     pub verify_url_template: String,
+    /// Organization invitation link template: the app page that signs the invitee in and
+    /// calls `acceptInvitation(token:)`. Null: invitations cannot be sent until it is set.
+    pub invitation_url_template: Option<String>,
     /// Browser origins allowed.
     pub cors_origins: Vec<String>,
     /// Whether every user must have a second factor.
@@ -414,6 +417,7 @@ impl From<(TenantRow, Settings)> for TenantSettings {
             require_verified_email: s.require_verified_email,
             reset_url_template: s.reset_url_template,
             verify_url_template: s.verify_url_template,
+            invitation_url_template: s.invitation_url_template,
             cors_origins: s.cors_origins,
             mfa: if s.mfa_required {
                 MfaPolicy::Required
@@ -456,6 +460,9 @@ pub struct TenantSettingsInput {
     pub reset_url_template: MaybeUndefined<String>,
     /// Verification link template.
     pub verify_url_template: MaybeUndefined<String>,
+    /// Organization invitation link template with `{token}` (and `{tenant}`, `{public_url}`):
+    /// your app's page that signs the invitee in (or up) and calls `acceptInvitation`.
+    pub invitation_url_template: MaybeUndefined<String>,
     /// Allowed browser origins.
     pub cors_origins: MaybeUndefined<Vec<String>>,
     /// Multi-factor policy.
@@ -483,6 +490,7 @@ impl From<TenantSettingsInput> for SettingsUpdate {
             require_verified_email: change(i.require_verified_email),
             reset_url_template: change(i.reset_url_template),
             verify_url_template: change(i.verify_url_template),
+            invitation_url_template: change(i.invitation_url_template),
             cors_origins: change(i.cors_origins),
             mfa_required: change(i.mfa).map(|m| m.map(|p| p == MfaPolicy::Required)),
             passkey_rp_id: change(i.passkey_rp_id),

@@ -56,6 +56,8 @@ pub struct SettingsUpdate {
     pub reset_url_template: Option<Option<String>>,
     /// Verification link template.
     pub verify_url_template: Option<Option<String>>,
+    /// Organization invitation link template.
+    pub invitation_url_template: Option<Option<String>>,
     /// Allowed browser origins.
     pub cors_origins: Option<Option<Vec<String>>>,
     /// Whether every user must enrol a second factor.
@@ -353,6 +355,11 @@ impl AdminService {
                 "verifyUrlTemplate",
                 u.verify_url_template,
                 &mut row.verify_url_template,
+            ),
+            (
+                "invitationUrlTemplate",
+                u.invitation_url_template,
+                &mut row.invitation_url_template,
             ),
         ] {
             if let Some(v) = update {

@@ -18,6 +18,11 @@ pub enum Template<'a> {
     FactorAdded(&'a str),
     /// Notice that a sign-in factor was removed.
     FactorRemoved(&'a str),
+    /// An invitation to join an organization, with its acceptance link.
+    Invitation {
+        /// The organization's name.
+        organization: &'a str,
+    },
     /// Notice to a tenant admin that latchkey disabled a webhook endpoint, and why.
     WebhookDisabled {
         /// The endpoint's URL.
@@ -121,6 +126,16 @@ pub fn render(
             format!("{what} was just removed from your {name} account."),
             String::new(),
             "If this was not you, reset your password at once and contact your administrator."
+                .to_string(),
+        ),
+        Template::Invitation { organization } => (
+            "invitation",
+            format!("You are invited to join {organization} on {name}"),
+            format!(
+                "You are invited to join the organization {organization} on {name}. To accept, sign in (or create an account) with this address, {user}, and confirm it."
+            ),
+            format!("Accept within {}:", ctx.valid_for),
+            "If you did not expect this invitation, ignore this mail: nothing happens unless you accept."
                 .to_string(),
         ),
         Template::WebhookDisabled { url, reason } => (

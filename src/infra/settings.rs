@@ -24,6 +24,9 @@ pub struct Settings {
     pub reset_url_template: String,
     /// Verification link template.
     pub verify_url_template: String,
+    /// Organization invitation link template; `None`: the tenant has not said where its app
+    /// accepts invitations, so none can be sent.
+    pub invitation_url_template: Option<String>,
     /// Browser origins allowed to call this tenant.
     pub cors_origins: Vec<String>,
     /// Every user must have a second factor.
@@ -81,6 +84,7 @@ impl Settings {
                 .verify_url_template
                 .clone()
                 .unwrap_or_else(|| DEFAULT_VERIFY_TEMPLATE.into()),
+            invitation_url_template: row.invitation_url_template.clone(),
             cors_origins: row
                 .cors_origins
                 .clone()

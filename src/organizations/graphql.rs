@@ -5,6 +5,7 @@
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::OrganizationService;
+use super::invitations::{InvitationState, InvitationView};
 use super::service::{Membership, OrgSpec};
 use super::store::{MemberView, OrgRoleRow, OrgRow};
 use crate::edge::gql::{gql_err, parts};
@@ -75,7 +76,94 @@ impl Organization {
             .map_err(gql_err(req))?;
         Ok(page.into())
     }
+
+    /// Its invitations in every state, oldest first (tenant admins and the organization's
+    /// admins).
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<OrganizationInvitationConnection> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let page = s
+            .invitations(
+                &req.tenant,
+                req.bearer.as_deref(),
+                &self.id,
+                first.unwrap_or(20),
+                after.as_deref(),
+            )
+            .await
+            .map_err(gql_err(req))?;
+        Ok(page.into())
+    }
 }
+
+/// Where an invitation stands.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "InvitationState")]
+pub enum OrganizationInvitationState {
+    /// Sent; the link works until `expiresAt`.
+    Pending,
+    /// Accepted: the invitee became a member.
+    Accepted,
+    /// Revoked by an admin, or superseded by a newer invitation of the same address.
+    Revoked,
+    /// Its link's time ran out.
+    Expired,
+}
+
+/// An invitation to an organization, mailed to an address with a single-use link.
+#[derive(SimpleObject)]
+pub struct OrganizationInvitation {
+    /// Its id (for `revokeInvitation`).
+    pub id: ID,
+    /// The organization.
+    pub organization_id: ID,
+    /// The invited address (lower-cased).
+    pub email: String,
+    /// Org roles the membership gets.
+    pub roles: Vec<String>,
+    /// Where it stands.
+    pub state: OrganizationInvitationState,
+    /// The user who invited.
+    pub invited_by: ID,
+    /// When it was sent.
+    pub created_at: DateTime,
+    /// When its link stops working.
+    pub expires_at: DateTime,
+    /// When it was accepted.
+    pub accepted_at: Option<DateTime>,
+}
+
+impl From<InvitationView> for OrganizationInvitation {
+    fn from(v: InvitationView) -> Self {
+        let i = v.row;
+        Self {
+            id: ID(i.id),
+            organization_id: ID(i.org),
+            email: i.email,
+            roles: i.roles,
+            state: v.state.into(),
+            invited_by: ID(i.invited_by),
+            created_at: i.created_at.into(),
+            expires_at: i.expires_at.into(),
+            accepted_at: i.accepted_at.map(Into::into),
+        }
+    }
+}
+
+crate::relay_connection!(
+    OrganizationInvitationConnection,
+    OrganizationInvitationEdge,
+    OrganizationInvitation,
+    "A page of an organization's invitations.",
+    "The invitations.",
+    "Invitations, on all pages.",
+    "An invitation in a list.",
+    "The invitation."
+);
 
 crate::relay_connection!(
     OrganizationConnection,
@@ -411,6 +499,57 @@ impl OrganizationMutation {
         )
         .await
         .map_err(gql_err(req))
+    }
+
+    /// Invites an address to an organization with org roles: mails a single-use link (to the
+    /// tenant's `invitationUrlTemplate`) that works for 7 days; a newer invitation of the same
+    /// address supersedes an open one (tenant admin, or the organization's admins).
+    async fn invite_to_organization(
+        &self,
+        ctx: &Context<'_>,
+        org_id: ID,
+        email: String,
+        roles: Vec<String>,
+    ) -> Result<OrganizationInvitation> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let i = s
+            .invite(
+                &req.tenant,
+                req.bearer.as_deref(),
+                &org_id,
+                &email,
+                roles,
+                &req.client,
+            )
+            .await
+            .map_err(gql_err(req))?;
+        Ok(i.into())
+    }
+
+    /// Revokes an open invitation; false when there is none the caller may revoke (tenant
+    /// admin, or the organization's admins).
+    async fn revoke_invitation(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        s.revoke_invitation(&req.tenant, req.bearer.as_deref(), &id, &req.client)
+            .await
+            .map_err(gql_err(req))
+    }
+
+    /// Accepts an invitation with the token from its mail: the caller becomes a member with
+    /// its roles. Signed in, with the invited address, confirmed (`FORBIDDEN` for another
+    /// address, `ACCOUNT_NOT_VERIFIED` before it is confirmed, `INVALID_TOKEN` when the
+    /// invitation was used, revoked or expired).
+    async fn accept_invitation(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> Result<OrganizationMember> {
+        let (s, req) = parts::<OrganizationService>(ctx);
+        let m = s
+            .accept_invitation(&req.tenant, req.bearer.as_deref(), &token, &req.client)
+            .await
+            .map_err(gql_err(req))?;
+        Ok(m.into())
     }
 
     /// Scopes the caller's session to an organization they are a member of: new tokens for

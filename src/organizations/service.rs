@@ -47,7 +47,7 @@ pub struct Membership {
 }
 
 /// How the caller stands toward one organization.
-enum Standing {
+pub(super) enum Standing {
     /// A tenant admin: everything.
     TenantAdmin(Principal),
     /// Holds an administering org role: this organization's members and name.
@@ -55,7 +55,7 @@ enum Standing {
 }
 
 impl Standing {
-    fn principal(&self) -> &Principal {
+    pub(super) fn principal(&self) -> &Principal {
         match self {
             Standing::TenantAdmin(p) | Standing::OrgAdmin(p) => p,
         }
@@ -66,7 +66,7 @@ impl Standing {
 #[derive(Clone)]
 pub struct OrganizationService {
     infra: Arc<Infra>,
-    sessions: SessionService,
+    pub(super) sessions: SessionService,
 }
 
 crate::infra::built_on!(OrganizationService);
@@ -441,7 +441,7 @@ impl OrganizationService {
 
     /// Whether the caller may administer `org_id`: a tenant admin, or a member holding a role
     /// that administers. `FORBIDDEN` otherwise, and for an organization that does not exist.
-    async fn standing(
+    pub(super) async fn standing(
         &self,
         tenant: &Tenant,
         caller: Principal,
@@ -469,7 +469,7 @@ impl OrganizationService {
         }
     }
 
-    async fn existing(&self, tenant: &Tenant, id: &str) -> Result<OrgRow, ServiceError> {
+    pub(super) async fn existing(&self, tenant: &Tenant, id: &str) -> Result<OrgRow, ServiceError> {
         let found = match id.len() {
             1..=64 => store::get(tenant.db(), id).await?,
             _ => None,
@@ -478,7 +478,7 @@ impl OrganizationService {
     }
 
     /// `roles` deduplicated, each of the template.
-    async fn checked_roles(
+    pub(super) async fn checked_roles(
         &self,
         tenant: &Tenant,
         roles: Vec<String>,

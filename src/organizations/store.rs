@@ -106,7 +106,7 @@ fn filter(after: bool, search: bool) -> String {
     w.join(" AND ")
 }
 
-/// Deletes an organization with its memberships, and revokes the sessions scoped to it, in
+/// Deletes an organization with its memberships and invitations, and revokes the sessions scoped to it, in
 /// one transaction. Answers the revoked sessions' ids (the caller forgets them in this node's
 /// cache), or `None` when there was no such organization.
 pub async fn delete(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<Option<Vec<String>>> {
@@ -116,6 +116,7 @@ pub async fn delete(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<Option
             "BEGIN TRANSACTION;
              LET $gone = (DELETE $rid RETURN BEFORE);
              DELETE org_member WHERE org = $key;
+             DELETE org_invitation WHERE org = $key;
              LET $revoked = (UPDATE session SET revoked_at = $now, revoked_reason = $reason
                  WHERE org = $key AND revoked_at IS NONE RETURN record::id(id) AS id, user);
              FOR $s IN $revoked {{ {emit} }};

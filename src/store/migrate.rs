@@ -62,6 +62,11 @@ pub const PLATFORM: &[Migration] = &[
         name: "platform/009_token_hook.surql",
         sql: include_str!("../../schema/surreal/platform/009_token_hook.surql"),
     },
+    Migration {
+        version: 10,
+        name: "platform/010_invitation_url.surql",
+        sql: include_str!("../../schema/surreal/platform/010_invitation_url.surql"),
+    },
 ];
 
 /// Definitions of each tenant's database.
@@ -135,6 +140,11 @@ pub const TENANT: &[Migration] = &[
         version: 14,
         name: "tenant/014_organizations.surql",
         sql: include_str!("../../schema/surreal/tenant/014_organizations.surql"),
+    },
+    Migration {
+        version: 15,
+        name: "tenant/015_org_invitations.surql",
+        sql: include_str!("../../schema/surreal/tenant/015_org_invitations.surql"),
     },
 ];
 

@@ -21,6 +21,8 @@ pub struct TenantRow {
     pub reset_url_template: Option<String>,
     /// Verification link template; NONE: the default.
     pub verify_url_template: Option<String>,
+    /// Organization invitation link template; NONE: invitations cannot be sent.
+    pub invitation_url_template: Option<String>,
     /// Whether login waits for a confirmed address; NONE: `REQUIRE_VERIFIED_EMAIL`.
     pub require_verified_email: Option<bool>,
     /// Access token lifetime; NONE: `ACCESS_TOKEN_EXPIRE_MINUTES`.
@@ -59,6 +61,7 @@ impl TenantRow {
             created_at,
             reset_url_template: None,
             verify_url_template: None,
+            invitation_url_template: None,
             require_verified_email: None,
             access_token_minutes: None,
             refresh_token_days: None,
@@ -78,7 +81,7 @@ impl TenantRow {
 
 /// Columns of [`TenantRow`].
 const FIELDS: &str = "slug, display_name, algorithm, created_at, reset_url_template, verify_url_template, \
-    require_verified_email, access_token_minutes, refresh_token_days, password_min_length, cors_origins, disabled, \
+    invitation_url_template,     require_verified_email, access_token_minutes, refresh_token_days, password_min_length, cors_origins, disabled, \
     mfa_policy, passkey_rp_id, passkey_origin, token_hook_url, token_hook_timeout_ms, token_hook_failure, \
     token_hook_secret_sealed";
 

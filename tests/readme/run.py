@@ -62,6 +62,17 @@ STOP_TIMEOUT = 90
 # State the README's text assumes but no command of it creates, prepared before the block
 # that names it: (what it stands for, bash commands run in the block's shell state).
 FIXTURES = {
+    "invitation-token": (
+        "the token of the invitation link, as a person copies it from the mail (here from the"
+        " server log's MAIL NOT SENT entry: the README runs without SMTP_URL)",
+        "for __i in $(seq 300); do\n"
+        "  INVITE_TOKEN=$(grep -o 'accept-invitation?token=[A-Za-z0-9_-]*' \"$README_SERVER_LOG\""
+        " | tail -n 1 | cut -d= -f2 || true)\n"
+        "  [ -n \"$INVITE_TOKEN\" ] && break\n"
+        "  sleep 0.1\n"
+        "done\n"
+        "test -n \"$INVITE_TOKEN\"\n",
+    ),
     "surrealkv-store": (
         "an existing user's store: the data so far, moved into surrealkv://./data/latchkey.db",
         "mv data/latchkey.db data/before-upgrade.rocksdb\n"
@@ -257,7 +268,9 @@ class Runner:
         # Variables bash itself sets or changes are never carried.
         own = {"BASH_COMMAND", "BASH_REMATCH", "FUNCNAME", "PIPESTATUS", "BASH_ARGC",
                "BASH_ARGV", "BASH_LINENO", "BASH_SOURCE", "LINENO", "OPTARG", "OPTIND",
-               "REPLY", "MAPFILE", "_"}
+               "REPLY", "MAPFILE", "_",
+               # The harness's own: the current server's log, set anew for each server.
+               "README_SERVER_LOG"}
         self.baseline.write_text("\n".join(sorted(set(names) | own)) + "\n")
         self.server: subprocess.Popen | None = None
         self.server_block: Block | None = None
@@ -316,6 +329,8 @@ class Runner:
         path = self.write_script(name + ".sh", block.text, save=False)
         log_path = OUT / (name + ".log")
         self.server_log = log_path
+        # Fixtures that read what the server printed (a mail's link) find its log here.
+        self.env["README_SERVER_LOG"] = str(log_path)
         out = open(log_path, "w")
         self.server = subprocess.Popen(
             ["bash", "-euo", "pipefail", str(path)], cwd=self.work, env=self.env,
