@@ -127,6 +127,10 @@ impl RecoveryService {
             Ok(()) => {
                 let info = AuditInfo::about(Some(&row.user), client);
                 self.audit(tenant, "email_verified", info).await;
+                // A confirmed address in an organization's verified domain joins it.
+                if let Some(user) = users::get(tenant.db(), &row.user).await? {
+                    self.sessions.join_by_domain(tenant, &user, client).await?;
+                }
                 Ok(true)
             }
             Err(StoreError::Precondition(_)) => Err(ServiceError::InvalidToken),

@@ -36,6 +36,8 @@ pub struct OrgSpec {
     pub slug: Option<String>,
     /// Members need a second factor.
     pub mfa_required: Option<bool>,
+    /// Roles of a member who joins by a verified domain (tenant admins only).
+    pub jit_roles: Option<Vec<String>>,
 }
 
 /// A user's membership with its organization.
@@ -125,14 +127,29 @@ impl OrganizationService {
             .name
             .clone()
             .ok_or_else(|| ServiceError::bad_input("name", "is required"))?;
+        // Joining by domain makes plain members unless the admin says otherwise.
+        let jit_roles = match spec.jit_roles.clone() {
+            Some(roles) => self.checked_jit_roles(tenant, roles).await?,
+            None => self
+                .checked_roles(tenant, vec!["member".into()])
+                .await
+                .unwrap_or_default(),
+        };
         let mut o = OrgRow {
             id: uuid::Uuid::now_v7().to_string(),
             slug: slug_of(&name),
             name: String::new(),
             mfa_required: false,
+            jit_roles,
             created_at: now,
         };
-        apply(&mut o, spec)?;
+        apply(
+            &mut o,
+            OrgSpec {
+                jit_roles: None,
+                ..spec
+            },
+        )?;
         put(tenant, &o, now).await?;
         let info = AuditInfo::by(&admin.user.id, client)
             .with_detail(format!("organization {} ({})", o.id, o.slug));
@@ -152,12 +169,16 @@ impl OrganizationService {
         let caller = self.sessions.authenticate(tenant, bearer).await?;
         let standing = self.standing(tenant, caller, id).await?;
         if matches!(standing, Standing::OrgAdmin(_))
-            && (spec.slug.is_some() || spec.mfa_required.is_some())
+            && (spec.slug.is_some() || spec.mfa_required.is_some() || spec.jit_roles.is_some())
         {
             return Err(ServiceError::Forbidden);
         }
         let mut o = self.existing(tenant, id).await?;
-        apply(&mut o, spec)?;
+        let jit_roles = match spec.jit_roles.clone() {
+            Some(roles) => Some(self.checked_jit_roles(tenant, roles).await?),
+            None => None,
+        };
+        apply(&mut o, OrgSpec { jit_roles, ..spec })?;
         put(tenant, &o, self.clock.now()).await?;
         let info = AuditInfo::by(&standing.principal().user.id, client)
             .with_detail(format!("organization {id}"));
@@ -477,6 +498,23 @@ impl OrganizationService {
         found.ok_or_else(|| ServiceError::bad_input("id", "no such organization"))
     }
 
+    /// [`Self::checked_roles`] for `jitRoles`, named so in an error.
+    async fn checked_jit_roles(
+        &self,
+        tenant: &Tenant,
+        roles: Vec<String>,
+    ) -> Result<Vec<String>, ServiceError> {
+        self.checked_roles(tenant, roles)
+            .await
+            .map_err(|e| match e {
+                ServiceError::BadInput { message, .. } => ServiceError::BadInput {
+                    field: "jitRoles",
+                    message,
+                },
+                e => e,
+            })
+    }
+
     /// `roles` deduplicated, each of the template.
     pub(super) async fn checked_roles(
         &self,
@@ -565,6 +603,9 @@ fn apply(o: &mut OrgRow, spec: OrgSpec) -> Result<(), ServiceError> {
     }
     if let Some(m) = spec.mfa_required {
         o.mfa_required = m;
+    }
+    if let Some(roles) = spec.jit_roles {
+        o.jit_roles = roles;
     }
     Ok(())
 }

@@ -23,11 +23,14 @@ pub struct OrgRow {
     pub slug: String,
     /// Members need a second factor.
     pub mfa_required: bool,
+    /// Roles of a member who joins by a verified domain.
+    pub jit_roles: Vec<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
 
-const ORG_FIELDS: &str = "record::id(id) AS id, name, slug, mfa_required, created_at";
+const ORG_FIELDS: &str =
+    "record::id(id) AS id, name, slug, mfa_required, jit_roles ?? [] AS jit_roles, created_at";
 
 fn org(id: &str) -> RecordId {
     RecordId::new("organization", id)
@@ -37,12 +40,13 @@ fn org(id: &str) -> RecordId {
 pub async fn put(db: &Db, o: &OrgRow, now: DateTime<Utc>) -> StoreResult<()> {
     db.query(
         "UPSERT $rid SET name = $name, name_norm = string::lowercase($name), slug = $slug,
-             mfa_required = $mfa, created_at = $created, updated_at = $now",
+             mfa_required = $mfa, jit_roles = $jit, created_at = $created, updated_at = $now",
     )
     .bind(("rid", org(&o.id)))
     .bind(("name", o.name.clone()))
     .bind(("slug", o.slug.clone()))
     .bind(("mfa", o.mfa_required))
+    .bind(("jit", o.jit_roles.clone()))
     .bind(("created", o.created_at))
     .bind(("now", now))
     .exec()
@@ -106,7 +110,7 @@ fn filter(after: bool, search: bool) -> String {
     w.join(" AND ")
 }
 
-/// Deletes an organization with its memberships and invitations, and revokes the sessions scoped to it, in
+/// Deletes an organization with its memberships, invitations and domains, and revokes the sessions scoped to it, in
 /// one transaction. Answers the revoked sessions' ids (the caller forgets them in this node's
 /// cache), or `None` when there was no such organization.
 pub async fn delete(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<Option<Vec<String>>> {
@@ -117,6 +121,7 @@ pub async fn delete(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<Option
              LET $gone = (DELETE $rid RETURN BEFORE);
              DELETE org_member WHERE org = $key;
              DELETE org_invitation WHERE org = $key;
+             DELETE org_domain WHERE org = $key;
              LET $revoked = (UPDATE session SET revoked_at = $now, revoked_reason = $reason
                  WHERE org = $key AND revoked_at IS NONE RETURN record::id(id) AS id, user);
              FOR $s IN $revoked {{ {emit} }};
@@ -178,7 +183,8 @@ pub async fn put_role(db: &Db, r: &OrgRoleRow, now: DateTime<Utc>) -> StoreResul
     .await
 }
 
-/// Removes a role from the template and from every membership that holds it, in one
+/// Removes a role from the template, from every membership that holds it and from every
+/// organization's roles for joining by domain, in one
 /// transaction; false when there was no such role.
 pub async fn delete_role(db: &Db, name: &str) -> StoreResult<bool> {
     let gone: Vec<RecordId> = db
@@ -186,6 +192,8 @@ pub async fn delete_role(db: &Db, name: &str) -> StoreResult<bool> {
             "BEGIN TRANSACTION;
              LET $gone = (DELETE $rid RETURN BEFORE);
              UPDATE org_member SET roles = array::complement(roles, [$name]) WHERE roles CONTAINS $name;
+             UPDATE organization SET jit_roles = array::complement(jit_roles, [$name])
+                 WHERE jit_roles CONTAINS $name;
              COMMIT TRANSACTION;
              RETURN $gone.id;",
         )
@@ -366,4 +374,66 @@ pub async fn member_count(db: &Db, org_id: &str, search: Option<&str>) -> StoreR
     .bind(("search", search.unwrap_or("").to_lowercase()))
     .count()
     .await
+}
+
+/// A verified domain of an organization.
+#[derive(Clone, Debug, SurrealValue)]
+pub struct DomainRow {
+    /// The domain, lower-cased (record key: one organization per domain in the tenant).
+    pub domain: String,
+    /// The organization.
+    pub org: String,
+    /// How it was verified (`admin_assertion`).
+    pub verification: String,
+    /// Since when.
+    pub created_at: DateTime<Utc>,
+}
+
+const DOMAIN_FIELDS: &str = "record::id(id) AS domain, org, verification, created_at";
+
+/// An organization's domains, by name.
+pub async fn domains(db: &Db, org_id: &str) -> StoreResult<Vec<DomainRow>> {
+    db.query(format!(
+        "SELECT {DOMAIN_FIELDS} FROM org_domain WHERE org = $key ORDER BY id"
+    ))
+    .bind(("key", org_id.to_string()))
+    .take(0)
+    .await
+}
+
+/// Gives a domain to an organization; `Ok(false)` when the tenant has it already (this or
+/// another organization's) or the organization is gone.
+pub async fn add_domain(db: &Db, d: &DomainRow, added_by: &str) -> StoreResult<bool> {
+    let made: Vec<RecordId> = db
+        .query(
+            "BEGIN TRANSACTION;
+             LET $made = IF record::exists($rid) OR !record::exists(type::record('organization', $org)) { [] } ELSE {
+                 (CREATE $rid SET org = $org, verification = $verification, added_by = $by,
+                     created_at = $now RETURN id)
+             };
+             COMMIT TRANSACTION;
+             RETURN $made.id;",
+        )
+        .bind(("rid", RecordId::new("org_domain", d.domain.as_str())))
+        .bind(("org", d.org.clone()))
+        .bind(("verification", d.verification.clone()))
+        .bind(("by", added_by.to_string()))
+        .bind(("now", d.created_at))
+        .take_last()
+        .await?;
+    Ok(!made.is_empty())
+}
+
+/// Takes a domain from an organization; false when it had no such domain.
+pub async fn remove_domain(db: &Db, org_id: &str, domain: &str) -> StoreResult<bool> {
+    let gone: Option<i64> = db
+        .query(
+            "LET $gone = (DELETE $rid WHERE org = $key RETURN BEFORE);
+             RETURN array::len($gone);",
+        )
+        .bind(("rid", RecordId::new("org_domain", domain)))
+        .bind(("key", org_id.to_string()))
+        .take_last()
+        .await?;
+    Ok(gone.unwrap_or(0) > 0)
 }

@@ -428,11 +428,56 @@ impl SessionService {
         method: AuthMethod,
         org_id: &str,
     ) -> Result<AuthTokens, ServiceError> {
+        // A first sign-in may make the membership it asks for (by domain).
+        self.join_by_domain_at_first_sign_in(tenant, &user, client)
+            .await?;
         let org = self.org_scope(tenant, org_id, &user.id).await?;
         org.admits(method)?;
         self.start(tenant, user, client, method, None, None, Some(&org))
             .await
             .map(|(t, _)| t)
+    }
+
+    /// Membership by verified domain at a user's first sign-in (an account made with a
+    /// confirmed address: by an admin, through an identity provider, or a first sign-in
+    /// after confirming). Later sign-ins never join: an admin's removal of such a member
+    /// stays, and accounts older than the domain join by invitation.
+    async fn join_by_domain_at_first_sign_in(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        if user.last_login_at.is_none() {
+            self.join_by_domain(tenant, user, client).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes a user whose address is confirmed a member of the organization that owns its
+    /// domain (with the organization's `jitRoles`), unless they are one; audited. Never on an
+    /// unconfirmed address: anyone can type any address at sign-up.
+    pub(crate) async fn join_by_domain(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        client: &ClientInfo,
+    ) -> Result<(), ServiceError> {
+        if !user.email_verified {
+            return Ok(());
+        }
+        let Some((_, domain)) = user.email.rsplit_once('@') else {
+            return Ok(());
+        };
+        let domain = domain.to_ascii_lowercase();
+        let now = self.clock.now();
+        if let Some(org) = memberships::join_by_domain(tenant.db(), &user.id, &domain, now).await? {
+            let info = AuditInfo::about(Some(&user.id), client)
+                .with_detail(format!("organization {org}; domain {domain}"));
+            self.audit(tenant, "organization_member_joined_by_domain", info)
+                .await;
+        }
+        Ok(())
     }
 
     /// The user's membership of `org_id` as a token scope; `FORBIDDEN` when there is none
@@ -527,6 +572,8 @@ impl SessionService {
         idp: Option<&str>,
         org: Option<&OrgScope>,
     ) -> Result<(AuthTokens, String), ServiceError> {
+        self.join_by_domain_at_first_sign_in(tenant, &user, client)
+            .await?;
         let now = self.clock.now();
         let sid = uuid::Uuid::now_v7().to_string();
         let refresh_token = new_refresh_token();

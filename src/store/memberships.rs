@@ -32,3 +32,36 @@ pub async fn membership(db: &Db, org: &str, user: &str) -> StoreResult<Option<Me
     .take(0)
     .await
 }
+
+/// Makes `user` a member of the organization that owns `domain`, with the organization's
+/// `jit_roles`, unless they are a member already or there is no such organization; in one
+/// transaction, so two sign-ins at once make one membership. The organization's id when a
+/// membership was made.
+pub async fn join_by_domain(
+    db: &Db,
+    user: &str,
+    domain: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<Option<String>> {
+    let made: Vec<String> = db
+        .query(
+            "BEGIN TRANSACTION;
+             LET $org = $did.org;
+             LET $made = IF $org != NONE
+                 AND record::exists(type::record('organization', $org))
+                 AND record::exists(type::record('user', $user))
+                 AND !record::exists(type::record('org_member', $org + '/' + $user)) {
+                 (CREATE type::record('org_member', $org + '/' + $user) SET org = $org,
+                     user = $user, roles = type::record('organization', $org).jit_roles ?? [],
+                     created_at = $now RETURN VALUE org)
+             } ELSE { [] };
+             COMMIT TRANSACTION;
+             RETURN $made;",
+        )
+        .bind(("did", RecordId::new("org_domain", domain)))
+        .bind(("user", user.to_string()))
+        .bind(("now", now))
+        .take_last()
+        .await?;
+    Ok(made.into_iter().next())
+}

@@ -146,6 +146,16 @@ pub const TENANT: &[Migration] = &[
         name: "tenant/015_org_invitations.surql",
         sql: include_str!("../../schema/surreal/tenant/015_org_invitations.surql"),
     },
+    Migration {
+        version: 16,
+        name: "tenant/016_org_domains.surql",
+        sql: include_str!("../../schema/surreal/tenant/016_org_domains.surql"),
+    },
+    Migration {
+        version: 17,
+        name: "tenant/017_oidc_organization.surql",
+        sql: include_str!("../../schema/surreal/tenant/017_oidc_organization.surql"),
+    },
 ];
 
 /// Applies the migrations newer than the database's recorded version, all in one

@@ -27,6 +27,7 @@ mod logs;
 mod mail;
 mod mfa;
 mod oidc;
+mod org_domains;
 mod org_invitations;
 mod organizations;
 mod outbound;
