@@ -17,7 +17,15 @@ use std::sync::Arc;
 /// Grant types a client may be allowed.
 pub const GRANTS: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 /// Scopes of OpenID Connect every client may ask for.
-pub const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+pub const STANDARD_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    // The user's organizations (`organizations`), and with the `organization` parameter the
+    // one the tokens are scoped to (`org_id`, `org_roles`), as Keycloak's and Logto's scopes.
+    "organization",
+];
 /// Most redirect URIs (and post-logout URIs) per client.
 const MAX_URIS: usize = 20;
 

@@ -79,7 +79,13 @@ impl OidcEndpoints {
             .await?
             .filter(|u| !u.disabled)
             .ok_or(ServiceError::Unauthenticated("the account is gone"))?;
-        Ok(Value::Object(self.tokens.scoped_claims(&user, &scope)))
+        let mut answer = self.tokens.scoped_claims(&user, &scope);
+        answer.extend(
+            self.tokens
+                .org_claims(tenant, &user, &scope, Some(&claims))
+                .await?,
+        );
+        Ok(Value::Object(answer))
     }
 
     /// Revokes a token of `client`: a refresh token ends its session; an access token ends

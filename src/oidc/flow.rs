@@ -12,6 +12,7 @@ use crate::domain::claims::AuthMethod;
 use crate::domain::secrets::random_token;
 use crate::error::ServiceError;
 use crate::infra::Infra;
+use crate::store::memberships;
 use crate::store::users::UserRow;
 use std::sync::Arc;
 
@@ -53,6 +54,9 @@ pub struct AuthorizeParams {
     pub request: Option<String>,
     /// A request object by reference: not supported.
     pub request_uri: Option<String>,
+    /// An organization of the user's (its id) to scope the tokens to; needs the
+    /// `organization` scope.
+    pub organization: Option<String>,
 }
 
 /// Where `/authorize` (or a page after it) sends the browser.
@@ -160,6 +164,7 @@ impl AuthorizationFlow {
             prompt: p.prompt.clone(),
             max_age: None,
             login_hint: p.login_hint.clone().filter(|s| s.len() <= 254),
+            organization: None,
             csrf: random_token(24),
             expires_at: now + chrono::Duration::minutes(REQUEST_MINUTES),
             used_at: None,
@@ -293,6 +298,23 @@ impl AuthorizationFlow {
             }
         }
         row.scope = scope;
+        if let Some(org) = &p.organization {
+            if !row.scope.iter().any(|s| s == "organization") {
+                return Ok(client_error(
+                    &row,
+                    "invalid_request",
+                    "the organization parameter needs the organization scope",
+                ));
+            }
+            if org.is_empty() || org.len() > 64 {
+                return Ok(client_error(
+                    &row,
+                    "invalid_request",
+                    "organization must be an organization's id",
+                ));
+            }
+            row.organization = Some(org.clone());
+        }
         oidc_store::put_request(tenant.db(), &row, now).await?;
         self.continue_request(tenant, &row, &client, sso, false)
             .await
@@ -385,6 +407,21 @@ impl AuthorizationFlow {
         sso: &SsoRow,
     ) -> Result<Next, ServiceError> {
         let now = self.clock.now();
+        // The organization asked for must be the user's, and admit how they signed in; told
+        // to the client as access_denied (RFC 6749 §4.1.2.1), before anything is issued.
+        if let Some(org) = &r.organization {
+            let refused = match memberships::membership(tenant.db(), org, &user.id).await? {
+                None => Some("the user is not a member of this organization"),
+                Some(m) if m.mfa_required && AuthMethod::from_amr(&sso.amr).acr() == "aal1" => {
+                    Some("this organization requires a sign-in with a second factor")
+                }
+                Some(_) => None,
+            };
+            if let Some(why) = refused {
+                oidc_store::spend_request(tenant.db(), &r.id, now).await?;
+                return Ok(client_error(r, "access_denied", why));
+            }
+        }
         if !oidc_store::spend_request(tenant.db(), &r.id, now).await? {
             return Ok(Next::ErrorPage(
                 "This sign-in was finished already; start again from the application.".into(),
@@ -402,6 +439,7 @@ impl AuthorizationFlow {
             amr: sso.amr.clone(),
             sso: sso.sid.clone(),
             idp: sso.idp.clone(),
+            org: r.organization.clone(),
             expires_at: now + chrono::Duration::seconds(CODE_SECONDS),
             used_at: None,
             session: None,

@@ -209,6 +209,9 @@ pub fn consent(
                 "profile" => "See your username".to_string(),
                 "email" => "See your email address and whether it is confirmed".to_string(),
                 "offline_access" => "Stay signed in when you are not using it".to_string(),
+                "organization" => {
+                    "See which organizations you belong to and your roles in them".to_string()
+                }
                 other => format!("Use the permission “{other}”"),
             };
             format!("<li>{}</li>", escape(&words))

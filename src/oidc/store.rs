@@ -173,6 +173,8 @@ pub struct RequestRow {
     pub max_age: Option<i64>,
     /// The identifier to prefill.
     pub login_hint: Option<String>,
+    /// The organization the tokens are to be scoped to (the `organization` parameter).
+    pub organization: Option<String>,
     /// The form token of its pages.
     pub csrf: String,
     /// Expiry.
@@ -186,8 +188,8 @@ pub async fn put_request(db: &Db, r: &RequestRow, now: DateTime<Utc>) -> StoreRe
     db.query(
         "CREATE $rid SET client_id = $client, redirect_uri = $redirect, scope = $scope,
              state = $state, nonce = $nonce, code_challenge = $challenge, prompt = $prompt,
-             max_age = $max_age, login_hint = $hint, csrf = $csrf, created_at = $now,
-             expires_at = $exp",
+             max_age = $max_age, login_hint = $hint, organization = $org, csrf = $csrf,
+             created_at = $now, expires_at = $exp",
     )
     .bind(("rid", RecordId::new("auth_request", r.id.as_str())))
     .bind(("client", r.client_id.clone()))
@@ -199,6 +201,7 @@ pub async fn put_request(db: &Db, r: &RequestRow, now: DateTime<Utc>) -> StoreRe
     .bind(("prompt", r.prompt.clone()))
     .bind(("max_age", r.max_age))
     .bind(("hint", r.login_hint.clone()))
+    .bind(("org", r.organization.clone()))
     .bind(("csrf", r.csrf.clone()))
     .bind(("now", now))
     .bind(("exp", r.expires_at))
@@ -215,7 +218,8 @@ pub async fn live_request(
     let res = db
         .query(
             "SELECT record::id(id) AS id, client_id, redirect_uri, scope, state, nonce,
-                 code_challenge, prompt, max_age, login_hint, csrf, expires_at, used_at
+                 code_challenge, prompt, max_age, login_hint, organization, csrf, expires_at,
+                 used_at
              FROM ONLY $rid",
         )
         .bind(("rid", RecordId::new("auth_request", id)))
@@ -261,6 +265,8 @@ pub struct CodeRow {
     pub sso: String,
     /// The identity provider the user signed in through, if any (the tokens' `idp`).
     pub idp: Option<String>,
+    /// The organization the session is scoped to, if any (a member's, checked at issue).
+    pub org: Option<String>,
     /// Expiry.
     pub expires_at: DateTime<Utc>,
     /// Set once exchanged.
@@ -274,7 +280,7 @@ pub async fn put_code(db: &Db, hash: &str, c: &CodeRow, now: DateTime<Utc>) -> S
     db.query(
         "CREATE $rid SET client_id = $client, user = $user, redirect_uri = $redirect, scope = $scope,
              nonce = $nonce, code_challenge = $challenge, auth_time = $auth_time, amr = $amr,
-             sso = $sso, idp = $idp, created_at = $now, expires_at = $exp",
+             sso = $sso, idp = $idp, org = $org, created_at = $now, expires_at = $exp",
     )
     .bind(("rid", RecordId::new("auth_code", hash)))
     .bind(("client", c.client_id.clone()))
@@ -287,6 +293,7 @@ pub async fn put_code(db: &Db, hash: &str, c: &CodeRow, now: DateTime<Utc>) -> S
     .bind(("amr", c.amr.clone()))
     .bind(("sso", c.sso.clone()))
     .bind(("idp", c.idp.clone()))
+    .bind(("org", c.org.clone()))
     .bind(("now", now))
     .bind(("exp", c.expires_at))
     .exec()
@@ -297,7 +304,7 @@ pub async fn put_code(db: &Db, hash: &str, c: &CodeRow, now: DateTime<Utc>) -> S
 pub async fn code(db: &Db, hash: &str) -> StoreResult<Option<CodeRow>> {
     db.query(
         "SELECT client_id, user, redirect_uri, scope, nonce, code_challenge, auth_time, amr,
-                 sso, idp, expires_at, used_at, session FROM ONLY $rid",
+                 sso, idp, org, expires_at, used_at, session FROM ONLY $rid",
     )
     .bind(("rid", RecordId::new("auth_code", hash)))
     .take(0)

@@ -229,6 +229,38 @@ impl TokenEndpoint {
         m
     }
 
+    /// What the `organization` scope unlocks, for id_tokens and userinfo: `organizations`,
+    /// the ids of the user's organizations, and for a session scoped to one (`access`, the
+    /// access token's claims) its `org_id` and `org_roles`.
+    pub async fn org_claims(
+        &self,
+        tenant: &Tenant,
+        user: &UserRow,
+        scope: &[String],
+        access: Option<&AccessClaims>,
+    ) -> Result<serde_json::Map<String, Value>, ServiceError> {
+        let mut m = serde_json::Map::new();
+        if !scope.iter().any(|s| s == "organization") {
+            return Ok(m);
+        }
+        let orgs: Vec<String> = crate::organizations::store::memberships_of(tenant.db(), &user.id)
+            .await?
+            .into_iter()
+            .map(|r| r.org)
+            .collect();
+        m.insert("organizations".into(), json!(orgs));
+        if let Some(c) = access
+            && let Some(org) = &c.org_id
+        {
+            m.insert("org_id".into(), json!(org));
+            m.insert(
+                "org_roles".into(),
+                json!(c.org_roles.clone().unwrap_or_default()),
+            );
+        }
+        Ok(m)
+    }
+
     /// Signs an id_token for `input` with the client's algorithm.
     pub async fn id_token(
         &self,
@@ -256,9 +288,16 @@ impl TokenEndpoint {
         ] {
             claims.insert(k.into(), v);
         }
+        let access = claims_of(input.access_token);
+        for (k, v) in self
+            .org_claims(tenant, input.user, input.scope, access.as_ref())
+            .await?
+        {
+            claims.insert(k, v);
+        }
         // The token hook's claims, as the access token issued with this id_token carries them
         // (one hook call per exchange); the id_token's own claims win.
-        for (k, v) in hook_claims_of(input.access_token) {
+        for (k, v) in access.map(|c| c.extra).unwrap_or_default() {
             claims.entry(k).or_insert(v);
         }
         if let Some(n) = input.nonce {
@@ -351,6 +390,25 @@ impl TokenEndpoint {
             .filter(|u| !u.disabled)
             .ok_or_else(|| OAuthError::invalid_grant("the account is gone or disabled"))?;
         let method = AuthMethod::from_amr(&row.amr);
+        // Checked again at the exchange: the membership may have ended since the code.
+        let org = match &row.org {
+            Some(org) => {
+                let scope = self
+                    .sessions
+                    .org_scope(tenant, org, &user.id)
+                    .await
+                    .map_err(|_| {
+                        OAuthError::invalid_grant("the user is not a member of the organization")
+                    })?;
+                scope.admits(method).map_err(|_| {
+                    OAuthError::invalid_grant(
+                        "the organization requires a sign-in with a second factor",
+                    )
+                })?;
+                Some(scope)
+            }
+            None => None,
+        };
         let grant = OAuthGrant {
             client_id: client.id.clone(),
             scope: row.scope.clone(),
@@ -359,7 +417,14 @@ impl TokenEndpoint {
         };
         let (tokens, session) = self
             .sessions
-            .start_session_for(tenant, user.clone(), info, method, Some(&grant))
+            .start_session_for(
+                tenant,
+                user.clone(),
+                info,
+                method,
+                Some(&grant),
+                org.as_ref(),
+            )
             .await
             .map_err(OAuthError::from_service)?;
         // Without this record a replayed code could not revoke what it issued: fail closed.
@@ -503,8 +568,8 @@ impl TokenEndpoint {
     }
 }
 
-/// The token hook's claims in an access token latchkey has just signed (its `extra`).
-fn hook_claims_of(access_token: &str) -> serde_json::Map<String, Value> {
+/// The claims of an access token latchkey has just signed (its `extra`: the token hook's).
+fn claims_of(access_token: &str) -> Option<AccessClaims> {
     use base64::Engine;
     access_token
         .split('.')
@@ -515,6 +580,4 @@ fn hook_claims_of(access_token: &str) -> serde_json::Map<String, Value> {
                 .ok()
         })
         .and_then(|b| serde_json::from_slice::<AccessClaims>(&b).ok())
-        .map(|c| c.extra)
-        .unwrap_or_default()
 }

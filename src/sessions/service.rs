@@ -70,7 +70,7 @@ pub struct OrgScope {
 impl OrgScope {
     /// `OrganizationRequiresMfa` when the organization requires a second factor and the
     /// session signed in with one (`acr` aal1).
-    fn admits(&self, method: AuthMethod) -> Result<(), ServiceError> {
+    pub fn admits(&self, method: AuthMethod) -> Result<(), ServiceError> {
         if self.mfa_required && method.acr() == "aal1" {
             return Err(ServiceError::OrganizationRequiresMfa);
         }
@@ -382,7 +382,7 @@ impl SessionService {
         client: &ClientInfo,
         method: AuthMethod,
     ) -> Result<AuthTokens, ServiceError> {
-        self.start_session_for(tenant, user, client, method, None)
+        self.start_session_for(tenant, user, client, method, None, None)
             .await
             .map(|(t, _)| t)
     }
@@ -403,7 +403,8 @@ impl SessionService {
     }
 
     /// Starts a session; with `grant`, one for an OAuth client (the token endpoint's): its
-    /// tokens carry the client and scope, and it is bound to the browser session it came from.
+    /// tokens carry the client and scope, and it is bound to the browser session it came from;
+    /// with `org` (a membership the caller checked), scoped to that organization.
     /// Returns the tokens and the session id.
     pub(crate) async fn start_session_for(
         &self,
@@ -412,9 +413,10 @@ impl SessionService {
         client: &ClientInfo,
         method: AuthMethod,
         grant: Option<&OAuthGrant>,
+        org: Option<&OrgScope>,
     ) -> Result<(AuthTokens, String), ServiceError> {
         let idp = grant.and_then(|g| g.idp.clone());
-        self.start(tenant, user, client, method, grant, idp.as_deref(), None)
+        self.start(tenant, user, client, method, grant, idp.as_deref(), org)
             .await
     }
 

@@ -11,6 +11,7 @@ mod console_client;
 mod discovery;
 mod hosted_pages;
 mod logout;
+mod organization;
 mod token;
 mod token_hook;
 
