@@ -39,6 +39,17 @@ pub enum ServiceError {
     /// proof of nothing until the address is shown to be the user's.
     #[error("confirm your email address, then accept the invitation")]
     InvitationNeedsVerifiedAddress,
+    /// A password sign-in by an address of an organization whose members must sign in through
+    /// its identity provider.
+    #[error("members of {organization} sign in through {provider_name}")]
+    OrganizationSsoRequired {
+        /// The organization's name.
+        organization: String,
+        /// The provider's id (`startFederatedSignIn(provider:)`).
+        provider: String,
+        /// The provider's display name.
+        provider_name: String,
+    },
     /// Unknown user or wrong password: one message for both.
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -113,7 +124,8 @@ impl ServiceError {
             ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
             ServiceError::Forbidden
             | ServiceError::OrganizationRequiresMfa
-            | ServiceError::InvitationForAnotherAddress => "FORBIDDEN",
+            | ServiceError::InvitationForAnotherAddress
+            | ServiceError::OrganizationSsoRequired { .. } => "FORBIDDEN",
             ServiceError::InvalidCredentials => "INVALID_CREDENTIALS",
             ServiceError::EmailTaken => "EMAIL_TAKEN",
             ServiceError::UsernameTaken => "USERNAME_TAKEN",
@@ -144,6 +156,7 @@ impl ServiceError {
             | ServiceError::OrganizationRequiresMfa
             | ServiceError::InvitationForAnotherAddress
             | ServiceError::InvitationNeedsVerifiedAddress
+            | ServiceError::OrganizationSsoRequired { .. }
             | ServiceError::AccountDisabled
             | ServiceError::AccountNotVerified
             | ServiceError::AccountCreatedUnverified { .. } => StatusCode::FORBIDDEN,
@@ -190,6 +203,9 @@ impl ServiceError {
             }
             ServiceError::MfaEnrollmentRequired { mfa_token } => {
                 ext.set("mfaToken", mfa_token.as_str())
+            }
+            ServiceError::OrganizationSsoRequired { provider, .. } => {
+                ext.set("identityProviderId", provider.as_str())
             }
             ServiceError::Internal(_) | ServiceError::Unavailable(_) => {
                 if let Some(id) = request_id {

@@ -394,6 +394,8 @@ pub struct SignInOptions {
     pub password: bool,
     /// The providers offered.
     pub providers: Vec<LinkedProvider>,
+    /// The name of the organization whose verified domain the address is in, if any.
+    pub organization_name: Option<String>,
 }
 
 /// The linked identities of `user_id` (the caller's own, or a user an admin reads).
@@ -475,22 +477,28 @@ impl FederationQuery {
             .map(|p| provider(s, &req.tenant, p)))
     }
 
-    /// How someone with `email` can sign in (public): a password, and the enabled providers.
+    /// How someone with `email` can sign in (public; home-realm discovery): an address in
+    /// an organization's verified domain is offered the organization's own provider (and no
+    /// password when the organization requires it); other addresses the password and the
+    /// tenant's providers.
     async fn sign_in_options(&self, ctx: &Context<'_>, email: String) -> Result<SignInOptions> {
         let (s, req) = parts::<FederationService>(ctx);
-        let _ = email;
-        let providers = s.all_providers(&req.tenant).await.map_err(gql_err(req))?;
+        let choice = s
+            .sign_in_options(&req.tenant, &email)
+            .await
+            .map_err(gql_err(req))?;
         Ok(SignInOptions {
-            password: true,
-            providers: providers
+            password: choice.password,
+            providers: choice
+                .providers
                 .into_iter()
-                .filter(|p| p.enabled)
                 .map(|p| LinkedProvider {
                     kind: kind_of(&p.kind),
                     id: ID(p.id),
                     name: p.name,
                 })
                 .collect(),
+            organization_name: choice.organization,
         })
     }
 }

@@ -14,6 +14,7 @@ use crate::error::ServiceError;
 use crate::infra::ClientInfo;
 use crate::infra::audit::AuditInfo;
 use crate::infra::page::{Page, decode_key, page_size};
+use crate::store::org_policy;
 
 /// Google's issuer (its discovery document names exactly this).
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -748,16 +749,63 @@ impl FederationService {
         Ok(fed_store::providers(tenant.db()).await?)
     }
 
-    /// The enabled providers, for the hosted sign-in page's buttons (public).
+    /// The enabled providers, for the hosted sign-in page's buttons (public). An
+    /// organization's own provider is not among them: it is offered to that organization's
+    /// domains (`sign_in_options`, and the hosted page sends their addresses to it).
     pub async fn buttons(&self, tenant: &Tenant) -> Result<Vec<(String, String)>, ServiceError> {
+        let own = org_policy::org_providers(tenant.db()).await?;
         Ok(fed_store::providers(tenant.db())
             .await?
             .into_iter()
-            .filter(|p| p.enabled)
+            .filter(|p| p.enabled && !own.contains(&p.id))
             .map(|p| {
                 let label = p.label();
                 (p.id, label)
             })
             .collect())
     }
+
+    /// How someone with `email` can sign in (public; home-realm discovery): an address of a
+    /// domain whose organization has its own provider is offered that provider, and no
+    /// password when the organization requires its provider; any other address the password
+    /// and the tenant's general providers.
+    pub async fn sign_in_options(
+        &self,
+        tenant: &Tenant,
+        email: &str,
+    ) -> Result<SignInChoice, ServiceError> {
+        let policy = match org_policy::domain_of(email) {
+            Some(d) if d.len() <= 253 => org_policy::of_domain(tenant.db(), &d).await?,
+            _ => None,
+        };
+        let providers = fed_store::providers(tenant.db()).await?;
+        if let Some(p) = &policy
+            && let Some(own) = &p.provider
+        {
+            return Ok(SignInChoice {
+                password: !p.sso_required,
+                providers: providers.into_iter().filter(|x| &x.id == own).collect(),
+                organization: Some(p.org_name.clone()),
+            });
+        }
+        let own = org_policy::org_providers(tenant.db()).await?;
+        Ok(SignInChoice {
+            password: true,
+            providers: providers
+                .into_iter()
+                .filter(|p| p.enabled && !own.contains(&p.id))
+                .collect(),
+            organization: policy.map(|p| p.org_name),
+        })
+    }
+}
+
+/// How someone can sign in ([`FederationService::sign_in_options`]).
+pub struct SignInChoice {
+    /// A password sign-in is possible.
+    pub password: bool,
+    /// The providers offered.
+    pub providers: Vec<ProviderRow>,
+    /// The organization the address's domain belongs to.
+    pub organization: Option<String>,
 }

@@ -164,8 +164,9 @@ pub async fn put_jwks(db: &Db, id: &str, jwks: String) -> StoreResult<()> {
         .await
 }
 
-/// Deletes a provider with its linked identities and the sign-ins in progress through it;
-/// `false` when there was none.
+/// Deletes a provider with its linked identities and the sign-ins in progress through it, and
+/// takes it (with its sign-in policy) from an organization that had it as its own; `false`
+/// when there was none.
 pub async fn delete_provider(db: &Db, id: &str) -> StoreResult<bool> {
     let gone: Option<i64> = db
         .query(
@@ -174,6 +175,7 @@ pub async fn delete_provider(db: &Db, id: &str) -> StoreResult<bool> {
              DELETE federated_identity WHERE provider = $id;
              DELETE federation_flow WHERE provider = $id;
              DELETE federation_code WHERE provider = $id;
+             UPDATE organization SET idp = NONE, sso_required = false WHERE idp = $id;
              COMMIT TRANSACTION;
              RETURN array::len($gone);",
         )

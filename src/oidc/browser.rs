@@ -384,6 +384,11 @@ impl Ctx {
                 identifier,
                 Some("This account needs a second factor first: set one up in the application, then sign in here."),
             ).await,
+            // Home-realm discovery: the organization signs its people in through its provider.
+            ServiceError::OrganizationSsoRequired { provider, .. } => go(format!(
+                "/t/{}/federation/{provider}/start?request={}",
+                self.slug, r.id
+            )),
             ServiceError::Unavailable(_) | ServiceError::Internal(_) => unavailable(e),
             other => {
                 let text = match other {

@@ -2,7 +2,9 @@
 //! manage organizations and the organization template; an organization's own admins manage
 //! its members; a signed-in member scopes their session to it (`switchOrganization`).
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject,
+};
 
 use super::OrganizationService;
 use super::invitations::{InvitationState, InvitationView};
@@ -27,6 +29,11 @@ pub struct Organization {
     pub mfa_required: bool,
     /// Org roles of a member who joins by one of its verified domains.
     pub jit_roles: Vec<String>,
+    /// Its own identity provider: offered to addresses of its domains (`signInOptions`).
+    pub identity_provider_id: Option<ID>,
+    /// Addresses of its domains must sign in through its provider: a password sign-in is
+    /// refused and the hosted sign-in page sends them there.
+    pub sso_required: bool,
     /// Creation time.
     pub created_at: DateTime,
 }
@@ -39,6 +46,8 @@ impl From<OrgRow> for Organization {
             slug: o.slug,
             mfa_required: o.mfa_required,
             jit_roles: o.jit_roles,
+            identity_provider_id: o.idp.map(ID),
+            sso_required: o.sso_required,
             created_at: o.created_at.into(),
         }
     }
@@ -310,6 +319,10 @@ pub struct CreateOrganizationInput {
     pub mfa_required: Option<bool>,
     /// Org roles of a member who joins by a verified domain (default `["member"]`).
     pub jit_roles: Option<Vec<String>>,
+    /// Its own identity provider (one of the tenant's).
+    pub identity_provider_id: Option<ID>,
+    /// Its domains must sign in through that provider (default false).
+    pub sso_required: Option<bool>,
 }
 
 /// Changes to an organization; omitted fields stay. Its own admins may change the name only.
@@ -323,6 +336,10 @@ pub struct UpdateOrganizationInput {
     pub mfa_required: Option<bool>,
     /// Org roles of a member who joins by a verified domain (tenant admins only).
     pub jit_roles: Option<Vec<String>>,
+    /// Its own identity provider; null: none (tenant admins only).
+    pub identity_provider_id: MaybeUndefined<ID>,
+    /// Its domains must sign in through that provider (tenant admins only).
+    pub sso_required: Option<bool>,
 }
 
 /// A role of the organization template.
@@ -420,6 +437,8 @@ impl OrganizationMutation {
             slug: input.slug,
             mfa_required: input.mfa_required,
             jit_roles: input.jit_roles,
+            idp: input.identity_provider_id.map(|i| Some(i.0)),
+            sso_required: input.sso_required,
         };
         let o = s
             .create(&req.tenant, req.bearer.as_deref(), spec, &req.client)
@@ -441,6 +460,12 @@ impl OrganizationMutation {
             slug: input.slug,
             mfa_required: input.mfa_required,
             jit_roles: input.jit_roles,
+            idp: match input.identity_provider_id {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(i) => Some(Some(i.0)),
+            },
+            sso_required: input.sso_required,
         };
         let o = s
             .update(&req.tenant, req.bearer.as_deref(), &id, spec, &req.client)

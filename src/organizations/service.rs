@@ -38,6 +38,10 @@ pub struct OrgSpec {
     pub mfa_required: Option<bool>,
     /// Roles of a member who joins by a verified domain (tenant admins only).
     pub jit_roles: Option<Vec<String>>,
+    /// Its own identity provider (`Some(None)`: none) (tenant admins only).
+    pub idp: Option<Option<String>>,
+    /// Its domains must sign in through its provider (tenant admins only).
+    pub sso_required: Option<bool>,
 }
 
 /// A user's membership with its organization.
@@ -141,8 +145,11 @@ impl OrganizationService {
             name: String::new(),
             mfa_required: false,
             jit_roles,
+            idp: None,
+            sso_required: false,
             created_at: now,
         };
+        self.check_provider(tenant, &spec).await?;
         apply(
             &mut o,
             OrgSpec {
@@ -169,7 +176,11 @@ impl OrganizationService {
         let caller = self.sessions.authenticate(tenant, bearer).await?;
         let standing = self.standing(tenant, caller, id).await?;
         if matches!(standing, Standing::OrgAdmin(_))
-            && (spec.slug.is_some() || spec.mfa_required.is_some() || spec.jit_roles.is_some())
+            && (spec.slug.is_some()
+                || spec.mfa_required.is_some()
+                || spec.jit_roles.is_some()
+                || spec.idp.is_some()
+                || spec.sso_required.is_some())
         {
             return Err(ServiceError::Forbidden);
         }
@@ -178,6 +189,7 @@ impl OrganizationService {
             Some(roles) => Some(self.checked_jit_roles(tenant, roles).await?),
             None => None,
         };
+        self.check_provider(tenant, &spec).await?;
         apply(&mut o, OrgSpec { jit_roles, ..spec })?;
         put(tenant, &o, self.clock.now()).await?;
         let info = AuditInfo::by(&standing.principal().user.id, client)
@@ -498,6 +510,23 @@ impl OrganizationService {
         found.ok_or_else(|| ServiceError::bad_input("id", "no such organization"))
     }
 
+    /// An `identityProviderId` given must be one of the tenant's providers.
+    async fn check_provider(&self, tenant: &Tenant, spec: &OrgSpec) -> Result<(), ServiceError> {
+        if let Some(Some(id)) = &spec.idp {
+            let found = match id.len() {
+                1..=64 => crate::federation::store::provider(tenant.db(), id).await?,
+                _ => None,
+            };
+            if found.is_none() {
+                return Err(ServiceError::bad_input(
+                    "identityProviderId",
+                    "no such identity provider",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// [`Self::checked_roles`] for `jitRoles`, named so in an error.
     async fn checked_jit_roles(
         &self,
@@ -606,6 +635,18 @@ fn apply(o: &mut OrgRow, spec: OrgSpec) -> Result<(), ServiceError> {
     }
     if let Some(roles) = spec.jit_roles {
         o.jit_roles = roles;
+    }
+    if let Some(idp) = spec.idp {
+        o.idp = idp;
+    }
+    if let Some(required) = spec.sso_required {
+        o.sso_required = required;
+    }
+    if o.sso_required && o.idp.is_none() {
+        return Err(ServiceError::bad_input(
+            "ssoRequired",
+            "needs the organization's identityProviderId",
+        ));
     }
     Ok(())
 }

@@ -25,12 +25,16 @@ pub struct OrgRow {
     pub mfa_required: bool,
     /// Roles of a member who joins by a verified domain.
     pub jit_roles: Vec<String>,
+    /// Its own identity provider (offered to its domains).
+    pub idp: Option<String>,
+    /// Its domains' people must sign in through `idp`, not with a password.
+    pub sso_required: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
 
-const ORG_FIELDS: &str =
-    "record::id(id) AS id, name, slug, mfa_required, jit_roles ?? [] AS jit_roles, created_at";
+const ORG_FIELDS: &str = "record::id(id) AS id, name, slug, mfa_required, jit_roles ?? [] AS jit_roles, idp, \
+     sso_required ?? false AS sso_required, created_at";
 
 fn org(id: &str) -> RecordId {
     RecordId::new("organization", id)
@@ -40,13 +44,16 @@ fn org(id: &str) -> RecordId {
 pub async fn put(db: &Db, o: &OrgRow, now: DateTime<Utc>) -> StoreResult<()> {
     db.query(
         "UPSERT $rid SET name = $name, name_norm = string::lowercase($name), slug = $slug,
-             mfa_required = $mfa, jit_roles = $jit, created_at = $created, updated_at = $now",
+             mfa_required = $mfa, jit_roles = $jit, idp = $idp, sso_required = $sso,
+             created_at = $created, updated_at = $now",
     )
     .bind(("rid", org(&o.id)))
     .bind(("name", o.name.clone()))
     .bind(("slug", o.slug.clone()))
     .bind(("mfa", o.mfa_required))
     .bind(("jit", o.jit_roles.clone()))
+    .bind(("idp", o.idp.clone()))
+    .bind(("sso", o.sso_required))
     .bind(("created", o.created_at))
     .bind(("now", now))
     .exec()

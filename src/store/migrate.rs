@@ -156,6 +156,11 @@ pub const TENANT: &[Migration] = &[
         name: "tenant/017_oidc_organization.surql",
         sql: include_str!("../../schema/surreal/tenant/017_oidc_organization.surql"),
     },
+    Migration {
+        version: 18,
+        name: "tenant/018_org_sso.surql",
+        sql: include_str!("../../schema/surreal/tenant/018_org_sso.surql"),
+    },
 ];
 
 /// Applies the migrations newer than the database's recorded version, all in one

@@ -20,6 +20,7 @@ pub mod login_throttle;
 pub mod memberships;
 pub mod migrate;
 pub mod one_time_tokens;
+pub mod org_policy;
 pub mod outbox;
 pub mod secret_check;
 pub mod sessions;

@@ -16,11 +16,11 @@ const PUBLIC: &str = "http://latchkey.test";
 pub(crate) const APP: &str = "https://app.example/after-upstream";
 const PROVIDER_FIELDS: &str = "id kind name buttonLabel enabled issuer clientId clientSecretSet scopes allowSignUp accountLinking trustEmailVerified redirectUri";
 
-struct Fed {
-    app: TestApp,
-    admin: String,
+pub(crate) struct Fed {
+    pub(crate) app: TestApp,
+    pub(crate) admin: String,
     up: UpstreamProvider,
-    provider: String,
+    pub(crate) provider: String,
 }
 
 /// A cookie-keeping browser for latchkey's side (the upstream's side is `sign_in_upstream`).
@@ -66,6 +66,38 @@ impl Browser {
                 self.cookies.push((k.to_string(), v.to_string()));
             }
         }
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        (status, location, resp.text().await.unwrap())
+    }
+
+    /// POSTs a form to a latchkey path as a page of latchkey's own would (`Origin: null`
+    /// under its `Referrer-Policy: no-referrer`, `Sec-Fetch-Site: same-origin`); status,
+    /// Location, body.
+    pub(crate) async fn post(
+        &mut self,
+        base: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, Option<String>, String) {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let resp = self
+            .http
+            .post(format!("{base}{path}"))
+            .header("cookie", cookie.join("; "))
+            .header("origin", "null")
+            .header("sec-fetch-site", "same-origin")
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
         let status = resp.status().as_u16();
         let location = resp
             .headers()
@@ -126,7 +158,7 @@ pub(crate) async fn acme_with_app_and(extra: &[(&str, &str)]) -> (TestApp, Strin
 impl Fed {
     /// A tenant `acme` with an app redirect URI registered, a real upstream, and a provider
     /// for it (with `input` merged into the creation), its client registered upstream.
-    async fn start(input: Value) -> Self {
+    pub(crate) async fn start(input: Value) -> Self {
         let (app, admin) = acme_with_app().await;
         let up = UpstreamProvider::start(json!({})).await;
         let mut i =
@@ -178,7 +210,7 @@ impl Fed {
         }
     }
 
-    async fn gql(&self, token: Option<&str>, q: &str, v: Value) -> Value {
+    pub(crate) async fn gql(&self, token: Option<&str>, q: &str, v: Value) -> Value {
         self.app.gql_tenant("acme", token, q, v).await
     }
 
@@ -216,7 +248,10 @@ impl Fed {
     }
 
     /// The whole frontend path: where the browser lands at the app.
-    async fn api_sign_in(&self, login: &str) -> std::collections::HashMap<String, String> {
+    pub(crate) async fn api_sign_in(
+        &self,
+        login: &str,
+    ) -> std::collections::HashMap<String, String> {
         let (mut browser, answer) = self.to_upstream(login).await;
         let UpstreamAnswer::Redirect(callback) = answer else {
             panic!("{answer:?}")
@@ -228,7 +263,7 @@ impl Fed {
         query(&landed)
     }
 
-    async fn complete(&self, code: &str) -> Value {
+    pub(crate) async fn complete(&self, code: &str) -> Value {
         self.gql(
             None,
             "mutation($c: String!) { completeFederatedSignIn(code: $c) { accessToken refreshToken user { id email emailVerified identities { id email provider { id name kind } } } } }",

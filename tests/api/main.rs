@@ -29,6 +29,7 @@ mod mfa;
 mod oidc;
 mod org_domains;
 mod org_invitations;
+mod org_sso;
 mod organizations;
 mod outbound;
 mod password_policy;
