@@ -21,6 +21,7 @@ import { Settings } from "./tenant/settings";
 import { UserPage } from "./tenant/user";
 import { CreateUser, Users } from "./tenant/users";
 import { CreateWebhook, WebhookPage, Webhooks } from "./tenant/webhooks";
+import { CreateOrganization, OrganizationPage, Organizations } from "./tenant/orgs";
 
 function Shell(props: {
   title: string;
@@ -87,6 +88,9 @@ function TenantScreens() {
     case "apps":
       if (id === "new") return <CreateApp />;
       return id ? <AppPage id={id} /> : <Apps />;
+    case "orgs":
+      if (id === "new") return <CreateOrganization />;
+      return id ? <OrganizationPage id={id} /> : <Organizations />;
     case "idps":
       if (id === "new") return <CreateIdp />;
       return id ? <IdpPage id={id} /> : <Idps />;
@@ -111,6 +115,7 @@ function TenantScreens() {
 
 const TENANT_NAV = [
   ["users", "Users"],
+  ["orgs", "Organizations"],
   ["apps", "Applications"],
   ["idps", "Identity providers"],
   ["webhooks", "Webhooks"],

@@ -327,6 +327,78 @@ test('add a webhook: its secret shown once; a test event lands in its delivery l
   await shot('webhook');
 });
 
+test('organizations: create one, a domain refused then added, the sign-in policy, a member, an invitation mailed then revoked', async () => {
+  // Invitations need the app's page to land on (set up through the API: not what is tested here).
+  await tenant(
+    'mutation { updateTenantSettings(input: {invitationUrlTemplate: "https://app.contoso.example/join?token={token}"}) { invitationUrlTemplate } }',
+    {},
+    state.adminToken,
+  );
+  await page.getByRole('link', { name: 'Organizations' }).click();
+  await heading('Organizations').waitFor();
+  await page.getByRole('status').filter({ hasText: 'No organizations' }).waitFor();
+  await page.getByRole('link', { name: 'Create organization' }).click();
+  await heading('Create organization').waitFor();
+  await page.getByLabel('Name', { exact: true }).fill('Fabrikam');
+  await axe('create organization');
+  await page.getByRole('button', { name: 'Create organization' }).click();
+  await heading('Fabrikam').waitFor();
+  // A public mail provider's domain is refused, with the reason next to the field.
+  const domain = page.getByLabel('Domain', { exact: true });
+  await domain.fill('gmail.com');
+  await page.getByRole('button', { name: 'Add domain' }).click();
+  await page.locator('.field-error', { hasText: "public mail provider's" }).waitFor();
+  await domain.fill('fabrikam.example');
+  await page.getByRole('button', { name: 'Add domain' }).click();
+  await page.getByRole('status').filter({ hasText: 'Domain added.' }).waitFor();
+  await page.locator('.plain-list code', { hasText: 'fabrikam.example' }).waitFor();
+  // The policy needs the organization's provider: said next to the box; then chosen and saved.
+  await page.getByLabel('Addresses of its domains must sign in through its provider (no password)').check();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.locator('.field-error', { hasText: "needs the organization's identityProviderId" }).waitFor();
+  await page.getByLabel('Its own identity provider').selectOption({ label: 'GitHub' });
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: 'Organization saved.' }).waitFor();
+  // Grace becomes a member.
+  await page.getByLabel('Email of an existing user').fill(GRACE.email);
+  await page.getByRole('button', { name: 'Add member' }).click();
+  await page.getByRole('status').filter({ hasText: 'Member added.' }).waitFor();
+  await page.getByRole('link', { name: GRACE.email }).waitFor();
+  await page.getByRole('status').filter({ hasText: '1 member (the first 50 shown)' }).waitFor();
+  // Someone new is invited: mailed, listed as pending.
+  const invitee = `new-hire-${rand}@fabrikam.example`;
+  await page.getByLabel('Email to invite').fill(invitee);
+  await page.getByRole('button', { name: 'Send invitation' }).click();
+  await page.getByRole('status').filter({ hasText: `Invitation mailed to ${invitee}.` }).waitFor();
+  const row = page.locator('tbody tr', { hasText: invitee });
+  assert.match(await row.innerText(), /pending/);
+  await axe('organization page');
+  await shot('organization');
+  await page.getByRole('button', { name: `Revoke the invitation of ${invitee}` }).click();
+  await page.getByRole('status').filter({ hasText: 'Invitation revoked.' }).waitFor();
+  await row.filter({ hasText: 'revoked' }).waitFor();
+  // The API agrees with the page.
+  const api = await tenant(
+    'query { organizations(search: "fabrikam") { edges { node { memberCount ssoRequired identityProviderId domains { domain } invitations { edges { node { email state } } } } } } }',
+    {},
+    state.adminToken,
+  );
+  const o = api.organizations.edges[0].node;
+  assert.equal(o.memberCount, 1);
+  assert.equal(o.ssoRequired, true);
+  assert.ok(o.identityProviderId);
+  assert.deepEqual(o.domains, [{ domain: 'fabrikam.example' }]);
+  assert.deepEqual(o.invitations.edges.map((e) => e.node), [{ email: invitee, state: 'REVOKED' }]);
+  // Listed, with its policy.
+  await page.getByRole('link', { name: 'Organizations' }).first().click();
+  await heading('Organizations').waitFor();
+  const listed = page.locator('tbody tr', { hasText: 'Fabrikam' });
+  await listed.waitFor();
+  assert.match(await listed.innerText(), /its provider only/);
+  await axe('organizations list');
+  await shot('organizations');
+});
+
 test('an admin who loses the role sees FORBIDDEN in the page, not a blank screen', async () => {
   await page.goto(`${BASE}/t/${SLUG}/console#/users/${state.adminId}`);
   await heading(ADMIN.email).waitFor();

@@ -12,6 +12,7 @@ type Form = {
   requireVerifiedEmail: boolean;
   resetUrlTemplate: string;
   verifyUrlTemplate: string;
+  invitationUrlTemplate: string;
   corsOrigins: string;
   mfa: T.MfaPolicy;
   passkeyRpId: string;
@@ -30,6 +31,7 @@ function formOf(s: T.SettingsFieldsFragment): Form {
     requireVerifiedEmail: s.requireVerifiedEmail,
     resetUrlTemplate: s.resetUrlTemplate,
     verifyUrlTemplate: s.verifyUrlTemplate,
+    invitationUrlTemplate: s.invitationUrlTemplate ?? "",
     corsOrigins: s.corsOrigins.join("\n"),
     mfa: s.mfa,
     passkeyRpId: s.passkeyRpId,
@@ -92,6 +94,8 @@ export function Settings() {
       requireVerifiedEmail: f.requireVerifiedEmail,
       resetUrlTemplate: f.resetUrlTemplate,
       verifyUrlTemplate: f.verifyUrlTemplate,
+      // Empty: invitations cannot be sent (there is no default page to land on).
+      invitationUrlTemplate: f.invitationUrlTemplate.trim() || null,
       corsOrigins: lines(f.corsOrigins),
       mfa: f.mfa,
       passkeyRpId: f.passkeyRpId,
@@ -147,6 +151,14 @@ export function Settings() {
         />
         <Field label="Reset link template" name="resetUrlTemplate" hint="Must contain {token}." value={f.resetUrlTemplate} onInput={set("resetUrlTemplate")} error={errors.resetUrlTemplate} />
         <Field label="Verification link template" name="verifyUrlTemplate" hint="Must contain {token}." value={f.verifyUrlTemplate} onInput={set("verifyUrlTemplate")} error={errors.verifyUrlTemplate} />
+        <Field
+          label="Organization invitation link template"
+          name="invitationUrlTemplate"
+          hint="Your app's page that signs the invitee in and calls acceptInvitation; must contain {token}. Empty: no invitations."
+          value={f.invitationUrlTemplate}
+          onInput={set("invitationUrlTemplate")}
+          error={errors.invitationUrlTemplate}
+        />
         <Field label="CORS origins" name="corsOrigins" multiline hint="Browser origins allowed to call this tenant, one per line." value={f.corsOrigins} onInput={set("corsOrigins")} error={errors.corsOrigins} />
         <Field label="Passkey relying party id" name="passkeyRpId" value={f.passkeyRpId} onInput={set("passkeyRpId")} error={errors.passkeyRpId} />
         <Field label="Passkey origin" name="passkeyOrigin" value={f.passkeyOrigin} onInput={set("passkeyOrigin")} error={errors.passkeyOrigin} />
