@@ -1,6 +1,6 @@
 //! Sign-up, sign-in, refresh, logout, password change.
 
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, ID, Object, Result};
 
 use async_graphql::{InputObject, SimpleObject};
 
@@ -45,13 +45,25 @@ impl AuthMutation {
         Ok(t.await.map_err(gql_err(req))?.into())
     }
 
-    /// Exchanges a refresh token for a new pair (the old one is spent).
-    async fn refresh(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
+    /// Exchanges a refresh token for a new pair (the old one is spent). With `organization`,
+    /// the session is then scoped to it, as `switchOrganization` does (`FORBIDDEN` for a
+    /// non-member).
+    async fn refresh(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+        organization: Option<ID>,
+    ) -> Result<AuthPayload> {
         let (s, req) = parts::<SessionService>(ctx);
-        Ok(s.refresh(&req.tenant, &refresh_token, &req.client)
-            .await
-            .map_err(gql_err(req))?
-            .into())
+        Ok(s.refresh_into(
+            &req.tenant,
+            &refresh_token,
+            &req.client,
+            organization.as_ref().map(|o| o.as_str()),
+        )
+        .await
+        .map_err(gql_err(req))?
+        .into())
     }
 
     /// Ends this session (Bearer), the session of `refreshToken`, or with `allSessions` every

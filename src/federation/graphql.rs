@@ -618,14 +618,21 @@ impl FederationMutation {
     }
 
     /// Redeems the code of a finished federated sign-in (public, single use, one minute): the
-    /// usual tokens, or `MFA_REQUIRED` when this tenant's second factor is due.
+    /// usual tokens, or `MFA_REQUIRED` when this tenant's second factor is due. With
+    /// `organization`, the session is scoped to it (`FORBIDDEN` for a non-member).
     async fn complete_federated_sign_in(
         &self,
         ctx: &Context<'_>,
         code: String,
+        organization: Option<ID>,
     ) -> Result<AuthPayload> {
         let (s, req) = parts::<FederationService>(ctx);
-        let t = s.complete(&req.tenant, &code, &req.client);
+        let t = s.complete(
+            &req.tenant,
+            &code,
+            organization.as_ref().map(|o| o.as_str()),
+            &req.client,
+        );
         Ok(t.await.map_err(gql_err(req))?.into())
     }
 

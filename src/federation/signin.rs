@@ -942,6 +942,7 @@ impl FederationService {
         &self,
         tenant: &Tenant,
         code: &str,
+        organization: Option<&str>,
         client: &ClientInfo,
     ) -> Result<AuthTokens, ServiceError> {
         let code = code.trim();
@@ -971,7 +972,7 @@ impl FederationService {
             AuthMethod::Federated
         };
         self.sessions
-            .start_federated_session(tenant, user, client, method, &row.provider)
+            .start_federated_session(tenant, user, client, method, &row.provider, organization)
             .await
     }
 

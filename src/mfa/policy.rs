@@ -148,7 +148,7 @@ impl MfaService {
         match idp {
             Some(idp) => {
                 self.sessions
-                    .start_federated_session(tenant, user, client, method, &idp)
+                    .start_federated_session(tenant, user, client, method, &idp, None)
                     .await
             }
             None => {

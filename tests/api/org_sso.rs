@@ -231,6 +231,22 @@ async fn an_organizations_domain_is_sent_to_its_provider_and_refused_a_password_
         "{me}"
     );
 
+    // A frontend's own path: the code redeemed straight into the organization (Dave's first
+    // sign-in through the provider makes his membership by domain, so it may ask at once).
+    let landed = f.api_sign_in("dave").await;
+    let b = f
+        .gql(
+            None,
+            "mutation($c: String!, $o: ID!) { completeFederatedSignIn(code: $c, organization: $o) { accessToken } }",
+            json!({"c": landed["code"], "o": org}),
+        )
+        .await;
+    let t = b["data"]["completeFederatedSignIn"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"));
+    assert_eq!(claims(t)["org_id"], json!(org));
+    assert_eq!(claims(t)["idp"], json!(f.provider));
+
     // The policy off again: Bob's password works.
     f.gql(a, UPDATE, json!({"o": org, "i": {"ssoRequired": false}}))
         .await;

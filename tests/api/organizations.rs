@@ -742,3 +742,44 @@ async fn an_organization_that_requires_mfa_admits_only_sessions_signed_in_with_a
         .await;
     assert_eq!(code(&b).as_deref(), Some("FORBIDDEN"), "{b}");
 }
+
+#[tokio::test]
+async fn a_refresh_may_scope_the_session_to_an_organization_of_the_users_only() {
+    let (app, admin) = setup().await;
+    let initech = org(&app, &admin, "Initech").await;
+    let globex = org(&app, &admin, "Globex").await;
+    let pam = user(&app, "pam").await;
+    let b = app
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            ADD,
+            json!({"o": initech, "u": pam, "r": ["member"]}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let (_, refresh) = tokens(&login_to(&app, "pam", None).await, "login");
+    let into = "mutation($t: String!, $o: ID) { refresh(refreshToken: $t, organization: $o) { accessToken refreshToken } }";
+    // Not a member of Globex: refused before the token is spent, so it still works.
+    let b = app
+        .gql_tenant("acme", None, into, json!({"t": refresh, "o": globex}))
+        .await;
+    assert_eq!(code(&b).as_deref(), Some("FORBIDDEN"), "{b}");
+    let b = app
+        .gql_tenant("acme", None, into, json!({"t": refresh, "o": initech}))
+        .await;
+    let (access, scoped_refresh) = tokens(&b, "refresh");
+    let claims = verified_claims(&app, &access).await;
+    assert_eq!(claims["org_id"], json!(initech), "{claims}");
+    assert_eq!(claims["org_roles"], json!(["member"]));
+    // A plain refresh of the scoped session stays in the organization.
+    let b = app
+        .gql_tenant("acme", None, REFRESH, json!({"t": scoped_refresh}))
+        .await;
+    let (access, _) = tokens(&b, "refresh");
+    assert_eq!(
+        verified_claims(&app, &access).await["org_id"],
+        json!(initech)
+    );
+    app.shutdown().await;
+}
