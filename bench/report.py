@@ -33,6 +33,7 @@ tenants = load("tenants")
 tenants_load = load("tenants_load")
 tenants_page = load("tenants_page")
 webhooks = load("webhooks")
+orgs = load("orgs")
 seed_small, seed_large = load("seed_small"), load("seed_large")
 run = load("run") or {}
 
@@ -66,6 +67,7 @@ results = {
     },
     "cluster": cluster,
     "webhooks": webhooks,
+    "organizations": orgs,
 }
 r = results["ratios"]
 # The targets of the current performance issue (speed and footprint, round two).
@@ -234,6 +236,15 @@ if webhooks:
     lines.append(f"| token hook off / on: refresh p50 {off['refresh']['p50_ms']} / {on['refresh']['p50_ms']} ms, "
                  f"login p50 {off['login']['p50_ms']} / {on['login']['p50_ms']} ms | | | | 0 | | | | hook off | "
                  f"+{webhooks['token_hook_cost_ms']['refresh_p50']} ms per refresh | | |")
+if orgs:
+    rt = orgs["ratio_big_over_small"]
+    for op, what in (("me", "`me { organizations }`"), ("page", "an organization's member page"),
+                     ("list", "first page of organizations")):
+        sm, bg = orgs["small"][op], orgs["big"][op]
+        lines.append(f"| {what} with {orgs['orgs']:,} organizations / {orgs['memberships']:,} memberships: "
+                     f"p50 {sm['p50_ms']} -> {bg['p50_ms']} ms, {sm['per_s']} -> {bg['per_s']}/s | | | | 0 | | | | "
+                     f"a tenant with none | p50 x{rt[op]['p50']}, throughput x{rt[op]['throughput']} | <= 1.2x | "
+                     f"{'yes' if rt[op]['p50'] <= 1.2 and rt[op]['throughput'] <= 1.2 else 'no'} |")
 lines.append("")
 notes = []
 if seed_small:

@@ -22,6 +22,8 @@
 # TENANT_MAX_SECONDS (120: tenant creation, then touching, stop there; the counts reached are reported),
 # RETOUCH_TENANTS (1000: that many of them touched again after eviction, RSS read again),
 # WEBHOOK_EVENTS (1000: events per webhook phase, bench/webhooks.py; 0 skips the stage),
+# ORGS (10000) and ORG_MEMBERS (100000): organizations at scale, bench/orgs.py (ORGS=0 skips it;
+# seeding them takes about 4 minutes on 2 cores),
 # The two caps keep the whole run within 10 minutes on 2 cores; all 1,000,000 users and
 # 10,000 tenants take SEED_MAX_SECONDS=400 TENANT_MAX_SECONDS=700 (about 25 minutes).
 # CARGO_TARGET_DIR (./target), SKIP_BUILD (unset), KEEP_WORK (unset: temp dir removed),
@@ -370,6 +372,18 @@ if [ "$WEBHOOK_EVENTS" -gt 0 ]; then
   python3 "$BENCH/webhooks.py" "127.0.0.1:$PORT" "$ADMIN_KEY" "$WEBHOOK_EVENTS" >"$OUT/webhooks.json"
   cat "$OUT/webhooks.json" >&2
   stop_server
+fi
+
+# --- 5c. organizations at scale ---------------------------------------------------------------
+# A tenant with ORGS organizations and ORG_MEMBERS memberships (seeded into its database through a
+# SurrealDB server's /sql) against one with next to none, on the same server: `me { organizations }`,
+# an organization's member page and the first page of the list, in alternating rounds.
+ORGS=${ORGS:-10000}
+if [ "$ORGS" -gt 0 ]; then
+  log "organizations: $ORGS organizations and ${ORG_MEMBERS:-100000} memberships against a tenant with none"
+  ORGS="$ORGS" MEMBERS="${ORG_MEMBERS:-100000}" python3 "$BENCH/orgs.py" "$SERVER" \
+    "$TARGET/release/examples/surreal-test-server" >"$OUT/orgs.json"
+  cat "$OUT/orgs.json" >&2
 fi
 
 # --- 6. over a SurrealDB server: one node, then two -------------------------------------------

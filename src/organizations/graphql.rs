@@ -36,6 +36,18 @@ pub struct Organization {
     pub sso_required: bool,
     /// Creation time.
     pub created_at: DateTime,
+    /// The member count when the list read it with the page.
+    #[graphql(skip)]
+    pub known_member_count: Option<i64>,
+}
+
+impl From<(OrgRow, usize)> for Organization {
+    fn from((o, n): (OrgRow, usize)) -> Self {
+        Self {
+            known_member_count: Some(n as i64),
+            ..o.into()
+        }
+    }
 }
 
 impl From<OrgRow> for Organization {
@@ -49,6 +61,7 @@ impl From<OrgRow> for Organization {
             identity_provider_id: o.idp.map(ID),
             sso_required: o.sso_required,
             created_at: o.created_at.into(),
+            known_member_count: None,
         }
     }
 }
@@ -68,6 +81,9 @@ impl Organization {
 
     /// How many members it has.
     async fn member_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        if let Some(n) = self.known_member_count {
+            return Ok(n);
+        }
         let (s, req) = parts::<OrganizationService>(ctx);
         let n = s
             .member_count(&req.tenant, &self.id)

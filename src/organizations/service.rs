@@ -83,7 +83,7 @@ impl OrganizationService {
         Self { infra, sessions }
     }
 
-    /// A page of organizations (tenant admin).
+    /// A page of organizations with their member counts (tenant admin).
     pub async fn list(
         &self,
         tenant: &Tenant,
@@ -91,14 +91,29 @@ impl OrganizationService {
         first: i32,
         after: Option<&str>,
         search: Option<&str>,
-    ) -> Result<Page<OrgRow>, ServiceError> {
+    ) -> Result<Page<(OrgRow, usize)>, ServiceError> {
         self.sessions.require_admin(tenant, bearer).await?;
         let limit = page_size(first)?;
         let after = decode_cursor("after", after)?;
         let search = search_term(search)?;
         let rows = store::list(tenant.db(), limit + 1, after.as_deref(), search).await?;
         let total = store::count(tenant.db(), search).await?;
-        Ok(Page::of(rows, limit, total, |o| o.id.as_str()))
+        // The page's member counts in one query (a list screen shows them all).
+        let ids: Vec<String> = rows.iter().map(|o| o.id.clone()).collect();
+        let counts: std::collections::HashMap<String, i64> =
+            store::member_counts(tenant.db(), &ids)
+                .await?
+                .into_iter()
+                .map(|c| (c.org, c.n))
+                .collect();
+        let rows = rows
+            .into_iter()
+            .map(|o| {
+                let n = counts.get(&o.id).copied().unwrap_or(0).max(0) as usize;
+                (o, n)
+            })
+            .collect();
+        Ok(Page::of(rows, limit, total, |(o, _)| o.id.as_str()))
     }
 
     /// One organization: for tenant admins and the organization's own admins; `None` for

@@ -161,6 +161,11 @@ pub const TENANT: &[Migration] = &[
         name: "tenant/018_org_sso.surql",
         sql: include_str!("../../schema/surreal/tenant/018_org_sso.surql"),
     },
+    Migration {
+        version: 19,
+        name: "tenant/019_org_count.surql",
+        sql: include_str!("../../schema/surreal/tenant/019_org_count.surql"),
+    },
 ];
 
 /// Applies the migrations newer than the database's recorded version, all in one

@@ -783,3 +783,49 @@ async fn a_refresh_may_scope_the_session_to_an_organization_of_the_users_only() 
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn organizations_page_by_cursor_completely_and_without_duplicates() {
+    let (app, admin) = setup().await;
+    let mut made = Vec::new();
+    for i in 0..25 {
+        made.push(org(&app, &admin, &format!("Org {i:02}")).await);
+    }
+    // Two members in the fourth: the list reads each page's counts in one query.
+    for name in ["uma", "vic"] {
+        let u = user(&app, name).await;
+        let b = app
+            .gql_tenant(
+                "acme",
+                Some(&admin),
+                ADD,
+                json!({"o": made[3], "u": u, "r": ["member"]}),
+            )
+            .await;
+        assert!(b["errors"].is_null(), "{b}");
+    }
+    let page = "query($a: String) { organizations(first: 10, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { node { id memberCount } } } }";
+    let (mut seen, mut after, mut pages) = (Vec::new(), Value::Null, 0);
+    loop {
+        let b = app
+            .gql_tenant("acme", Some(&admin), page, json!({"a": after}))
+            .await;
+        let c = &b["data"]["organizations"];
+        assert_eq!(c["totalCount"], 25, "{b}");
+        for e in c["edges"].as_array().unwrap() {
+            let id = e["node"]["id"].as_str().unwrap().to_string();
+            let expected = if id == made[3] { 2 } else { 0 };
+            assert_eq!(e["node"]["memberCount"], expected, "{id}: {b}");
+            seen.push(id);
+        }
+        pages += 1;
+        if c["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = c["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(pages, 3);
+    // Ids are UUIDv7: creation order is key order.
+    assert_eq!(seen, made);
+    app.shutdown().await;
+}
