@@ -127,9 +127,22 @@ impl RecoveryService {
             Ok(()) => {
                 let info = AuditInfo::about(Some(&row.user), client);
                 self.audit(tenant, "email_verified", info).await;
-                // A confirmed address in an organization's verified domain joins it.
-                if let Some(user) = users::get(tenant.db(), &row.user).await? {
-                    self.sessions.join_by_domain(tenant, &user, client).await?;
+                // A confirmed address in an organization's verified domain joins it. The
+                // confirmation stands either way: a join that fails is logged, not answered.
+                match users::get(tenant.db(), &row.user).await {
+                    Ok(Some(user)) => {
+                        if let Err(e) = self
+                            .sessions
+                            .join_by_domain(tenant, &user, client, None)
+                            .await
+                        {
+                            tracing::warn!(tenant = %tenant.slug(), error = %e, "joining by domain after confirmation failed");
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(tenant = %tenant.slug(), error = %e, "joining by domain after confirmation failed");
+                    }
                 }
                 Ok(true)
             }

@@ -244,6 +244,9 @@ impl AccountService {
     ) -> Result<UserRow, ServiceError> {
         self.throttle(&self.limits.register, tenant, client)?;
         let account = NewAccount::parse(self, tenant, email, username, password, "password")?;
+        // A password account of an address whose organization signs in through its own
+        // provider would be a way around the policy: such people sign up through it.
+        self.refuse_password_under_policy(tenant, email).await?;
         let user = self
             .create_account(tenant, account, Vec::new(), false)
             .await?;

@@ -795,7 +795,8 @@ impl FederationService {
                 .into_iter()
                 .filter(|p| p.enabled && !own.contains(&p.id))
                 .collect(),
-            organization: policy.map(|p| p.org_name),
+            // Which organization owns a domain is told only where it changes how to sign in.
+            organization: None,
         })
     }
 }

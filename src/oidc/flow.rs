@@ -11,7 +11,8 @@ use crate::actors::Tenant;
 use crate::domain::claims::AuthMethod;
 use crate::domain::secrets::random_token;
 use crate::error::ServiceError;
-use crate::infra::Infra;
+use crate::infra::{ClientInfo, Infra};
+use crate::sessions::service::SessionService;
 use crate::store::memberships;
 use crate::store::users::UserRow;
 use std::sync::Arc;
@@ -108,14 +109,15 @@ fn client_error(r: &RequestRow, error: &'static str, description: &str) -> Next 
 #[derive(Clone)]
 pub struct AuthorizationFlow {
     infra: Arc<Infra>,
+    sessions: SessionService,
 }
 
 crate::infra::built_on!(AuthorizationFlow);
 
 impl AuthorizationFlow {
     /// The service over the shared infrastructure and the services it calls.
-    pub fn new(infra: Arc<Infra>) -> Self {
-        Self { infra }
+    pub fn new(infra: Arc<Infra>, sessions: SessionService) -> Self {
+        Self { infra, sessions }
     }
 
     /// Checks an authorization request and records it; where to go next (the browser
@@ -410,6 +412,15 @@ impl AuthorizationFlow {
         // The organization asked for must be the user's, and admit how they signed in; told
         // to the client as access_denied (RFC 6749 §4.1.2.1), before anything is issued.
         if let Some(org) = &r.organization {
+            // A first sign-in makes the membership by domain it may be asking for.
+            self.sessions
+                .join_by_domain_at_first_sign_in(
+                    tenant,
+                    user,
+                    &ClientInfo::default(),
+                    sso.idp.as_deref(),
+                )
+                .await?;
             let refused = match memberships::membership(tenant.db(), org, &user.id).await? {
                 None => Some("the user is not a member of this organization"),
                 Some(m) if m.mfa_required && AuthMethod::from_amr(&sso.amr).acr() == "aal1" => {

@@ -73,7 +73,7 @@ impl OidcProvider {
         let tokens = TokenEndpoint::new(infra.clone(), sessions.clone());
         Self {
             clients: OidcClients::new(infra.clone(), sessions.clone()),
-            flow: AuthorizationFlow::new(infra.clone()),
+            flow: AuthorizationFlow::new(infra.clone(), sessions.clone()),
             endpoints: OidcEndpoints::new(infra.clone(), tokens.clone()),
             tokens,
             sessions,

@@ -397,8 +397,11 @@ impl TokenEndpoint {
                     .sessions
                     .org_scope(tenant, org, &user.id)
                     .await
-                    .map_err(|_| {
-                        OAuthError::invalid_grant("the user is not a member of the organization")
+                    .map_err(|e| match e {
+                        ServiceError::Forbidden => OAuthError::invalid_grant(
+                            "the user is not a member of the organization",
+                        ),
+                        e => OAuthError::from_service(e),
                     })?;
                 scope.admits(method).map_err(|_| {
                     OAuthError::invalid_grant(

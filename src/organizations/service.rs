@@ -149,10 +149,11 @@ impl OrganizationService {
         // Joining by domain makes plain members unless the admin says otherwise.
         let jit_roles = match spec.jit_roles.clone() {
             Some(roles) => self.checked_jit_roles(tenant, roles).await?,
-            None => self
-                .checked_roles(tenant, vec!["member".into()])
-                .await
-                .unwrap_or_default(),
+            // A template without `member` (deleted by an admin): nobody joins with a role.
+            None => match self.checked_roles(tenant, vec!["member".into()]).await {
+                Err(ServiceError::BadInput { .. }) => Vec::new(),
+                r => r?,
+            },
         };
         let mut o = OrgRow {
             id: uuid::Uuid::now_v7().to_string(),

@@ -203,8 +203,8 @@ pub async fn put_role(db: &Db, r: &OrgRoleRow, now: DateTime<Utc>) -> StoreResul
     .await
 }
 
-/// Removes a role from the template, from every membership that holds it and from every
-/// organization's roles for joining by domain, in one
+/// Removes a role from the template, from every membership that holds it, from every
+/// organization's roles for joining by domain and from open invitations, in one
 /// transaction; false when there was no such role.
 pub async fn delete_role(db: &Db, name: &str) -> StoreResult<bool> {
     let gone: Vec<RecordId> = db
@@ -214,6 +214,8 @@ pub async fn delete_role(db: &Db, name: &str) -> StoreResult<bool> {
              UPDATE org_member SET roles = array::complement(roles, [$name]) WHERE roles CONTAINS $name;
              UPDATE organization SET jit_roles = array::complement(jit_roles, [$name])
                  WHERE jit_roles CONTAINS $name;
+             UPDATE org_invitation SET roles = array::complement(roles, [$name])
+                 WHERE roles CONTAINS $name AND accepted_at IS NONE;
              COMMIT TRANSACTION;
              RETURN $gone.id;",
         )

@@ -19,9 +19,9 @@ use crate::infra::audit::AuditInfo;
 use crate::infra::token_hook::HookInput;
 use crate::infra::{ClientInfo, Infra};
 use crate::store::StoreError;
-use crate::store::memberships;
 use crate::store::sessions::{self, NewSession, RefreshRow, Rotation, SessionRow};
 use crate::store::users::UserRow;
+use crate::store::{memberships, org_policy};
 
 /// Longest refresh token we look up; real ones are 43 characters.
 pub(crate) const MAX_OPAQUE_TOKEN_LEN: usize = 512;
@@ -197,6 +197,20 @@ impl SessionService {
         // including sessions started before the tenant turned the requirement on.
         if self.settings(tenant).require_verified_email && !user.email_verified {
             return Err(ServiceError::AccountNotVerified);
+        }
+        // A password session of an address whose organization now requires its own provider
+        // ends at its next refresh, as one-factor sessions do under an MFA requirement.
+        let amr = session.amr.as_deref().unwrap_or_default();
+        if amr.iter().any(|a| a == "pwd")
+            && let Some(domain) = org_policy::domain_of(&user.email)
+            && let Some(policy) = org_policy::of_domain(tenant.db(), &domain).await?
+            && let Some(provider) = policy.required_provider()
+        {
+            return Err(ServiceError::OrganizationSsoRequired {
+                organization: policy.org_name.clone(),
+                provider: provider.to_string(),
+                provider_name: policy.provider_name.clone().unwrap_or_default(),
+            });
         }
         // A session scoped to an organization lives only while the user is a member (removal
         // revokes it too; this check also covers a membership ended by any other path), and
@@ -402,7 +416,7 @@ impl SessionService {
         let org = match org_id {
             Some(org_id) => {
                 // A first sign-in may make the membership it asks for (by domain).
-                self.join_by_domain_at_first_sign_in(tenant, &user, client)
+                self.join_by_domain_at_first_sign_in(tenant, &user, client, Some(idp))
                     .await?;
                 let org = self.org_scope(tenant, org_id, &user.id).await?;
                 org.admits(method)?;
@@ -431,7 +445,12 @@ impl SessionService {
             if let Some(row) = sessions::find_refresh(tenant.db(), &hash).await?
                 && row.used_at.is_none()
             {
-                self.org_scope(tenant, org_id, &row.user).await?;
+                let scope = self.org_scope(tenant, org_id, &row.user).await?;
+                if let Some(session) = tenant.session(&row.session).await? {
+                    scope.admits(AuthMethod::from_amr(
+                        session.amr.as_deref().unwrap_or_default(),
+                    ))?;
+                }
             }
         }
         let tokens = self.refresh(tenant, refresh_token, client).await?;
@@ -482,7 +501,7 @@ impl SessionService {
         org_id: &str,
     ) -> Result<AuthTokens, ServiceError> {
         // A first sign-in may make the membership it asks for (by domain).
-        self.join_by_domain_at_first_sign_in(tenant, &user, client)
+        self.join_by_domain_at_first_sign_in(tenant, &user, client, None)
             .await?;
         let org = self.org_scope(tenant, org_id, &user.id).await?;
         org.admits(method)?;
@@ -495,14 +514,15 @@ impl SessionService {
     /// confirmed address: by an admin, through an identity provider, or a first sign-in
     /// after confirming). Later sign-ins never join: an admin's removal of such a member
     /// stays, and accounts older than the domain join by invitation.
-    async fn join_by_domain_at_first_sign_in(
+    pub(crate) async fn join_by_domain_at_first_sign_in(
         &self,
         tenant: &Tenant,
         user: &UserRow,
         client: &ClientInfo,
+        idp: Option<&str>,
     ) -> Result<(), ServiceError> {
         if user.last_login_at.is_none() {
-            self.join_by_domain(tenant, user, client).await?;
+            self.join_by_domain(tenant, user, client, idp).await?;
         }
         Ok(())
     }
@@ -510,19 +530,33 @@ impl SessionService {
     /// Makes a user whose address is confirmed a member of the organization that owns its
     /// domain (with the organization's `jitRoles`), unless they are one; audited. Never on an
     /// unconfirmed address: anyone can type any address at sign-up.
+    /// `idp`: the provider the user signed in through, if any. An organization's own provider
+    /// is run by that customer, so the addresses it confirms join by domain only for that
+    /// organization's domains (it could otherwise confirm an address of another company's).
     pub(crate) async fn join_by_domain(
         &self,
         tenant: &Tenant,
         user: &UserRow,
         client: &ClientInfo,
+        idp: Option<&str>,
     ) -> Result<(), ServiceError> {
         if !user.email_verified {
             return Ok(());
         }
-        let Some((_, domain)) = user.email.rsplit_once('@') else {
+        let Some(domain) = org_policy::domain_of(&user.email) else {
             return Ok(());
         };
-        let domain = domain.to_ascii_lowercase();
+        if let Some(idp) = idp
+            && org_policy::org_providers(tenant.db())
+                .await?
+                .iter()
+                .any(|p| p == idp)
+        {
+            let policy = org_policy::of_domain(tenant.db(), &domain).await?;
+            if policy.and_then(|p| p.provider).as_deref() != Some(idp) {
+                return Ok(());
+            }
+        }
         let now = self.clock.now();
         if let Some(org) = memberships::join_by_domain(tenant.db(), &user.id, &domain, now).await? {
             let info = AuditInfo::about(Some(&user.id), client)
@@ -625,7 +659,7 @@ impl SessionService {
         idp: Option<&str>,
         org: Option<&OrgScope>,
     ) -> Result<(AuthTokens, String), ServiceError> {
-        self.join_by_domain_at_first_sign_in(tenant, &user, client)
+        self.join_by_domain_at_first_sign_in(tenant, &user, client, idp)
             .await?;
         let now = self.clock.now();
         let sid = uuid::Uuid::now_v7().to_string();

@@ -138,6 +138,20 @@ async fn a_confirmed_address_in_a_verified_domain_joins_and_an_unconfirmed_one_n
         assert_eq!(field(&b).as_deref(), Some("domain"), "{d}: {b}");
     }
 
+    // Which organization owns a domain is not told where it changes nothing about signing in.
+    let b = w
+        .gql(
+            None,
+            "{ signInOptions(email: \"someone@initech.example\") { password organizationName } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        b["data"]["signInOptions"],
+        json!({"password": true, "organizationName": null}),
+        "{b}"
+    );
+
     // Signed up with the domain's address: not a member while it is unconfirmed, at sign-up
     // nor at a later sign-in; a member once the mail's link confirms it.
     let pat = w.register("pat@initech.example", "pat").await;

@@ -68,6 +68,10 @@ impl World {
         self.app.gql_tenant("acme", token, q, v).await
     }
 
+    async fn admin_gql(&self, q: &str) -> Value {
+        self.gql(Some(&self.admin), q, json!({})).await
+    }
+
     async fn org(&self, name: &str) -> String {
         let b = self
             .gql(Some(&self.admin), CREATE_ORG, json!({"n": name}))
@@ -508,5 +512,37 @@ async fn the_same_invitation_accepted_eight_times_at_once_makes_one_membership()
     );
     assert_eq!(claims["org_id"], json!(org));
     assert_eq!(claims["org_roles"], json!(["admin", "member"]));
+    w.app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_role_deleted_from_the_template_is_not_granted_by_an_open_invitation() {
+    let w = world(true).await;
+    let org = w.org("Vandelay").await;
+    let (_, george) = w.user("george", true).await;
+    let b = w
+        .admin_gql(
+            "mutation { saveOrganizationRole(input: {name: \"importer\", description: \"Imports\"}) { name } }",
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    w.invite(
+        &w.admin,
+        &org,
+        "george@acme.example",
+        &["importer", "member"],
+    )
+    .await;
+    let token = w.mailed_token("george@acme.example", 1).await;
+    let b = w
+        .admin_gql("mutation { deleteOrganizationRole(name: \"importer\") }")
+        .await;
+    assert_eq!(b["data"]["deleteOrganizationRole"], true, "{b}");
+    let b = w.gql(Some(&george), ACCEPT, json!({"t": token})).await;
+    assert_eq!(
+        b["data"]["acceptInvitation"]["roles"],
+        json!(["member"]),
+        "{b}"
+    );
     w.app.shutdown().await;
 }

@@ -90,8 +90,17 @@ async fn an_organizations_domain_is_sent_to_its_provider_and_refused_a_password_
         )
         .await;
     assert!(b["errors"].is_null(), "{b}");
-    let b = login(&f, "bob@upstream.example", "a ladder in the shed").await;
-    assert!(b["data"]["login"]["accessToken"].is_string(), "{b}");
+    let b = f
+        .gql(
+            None,
+            "mutation { login(input: {identifier: \"bob\", password: \"a ladder in the shed\"}) { refreshToken } }",
+            json!({}),
+        )
+        .await;
+    let bobs_refresh = b["data"]["login"]["refreshToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_string();
 
     // The policy on: no password for the domain's addresses, said clearly, with the provider
     // to use; by address before any password (the policy is the domain's, not the account's),
@@ -121,6 +130,24 @@ async fn an_organizations_domain_is_sent_to_its_provider_and_refused_a_password_
     }
     let b = login(&f, "bob", "not the password").await;
     assert_eq!(code(&b).as_deref(), Some("INVALID_CREDENTIALS"), "{b}");
+    // Bob's password session from before the policy ends at its next refresh.
+    let b = f
+        .gql(
+            None,
+            "mutation($t: String!) { refresh(refreshToken: $t) { accessToken } }",
+            json!({"t": bobs_refresh}),
+        )
+        .await;
+    assert_eq!(code(&b).as_deref(), Some("FORBIDDEN"), "{b}");
+    // Nor can a password account be made for such an address.
+    let b = f
+        .gql(
+            None,
+            "mutation { register(input: {email: \"eve@upstream.example\", username: \"eve\", password: \"a kettle on the stove\"}) { accessToken } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&b).as_deref(), Some("FORBIDDEN"), "{b}");
     // Everyone else signs in with a password as before.
     let b = login(&f, "admin", PASSWORD).await;
     assert!(b["data"]["login"]["accessToken"].is_string(), "{b}");

@@ -241,6 +241,17 @@ impl Setup {
         authorize: &str,
         password: &str,
     ) -> HashMap<String, String> {
+        self.sign_in_as(browser, authorize, "ada", password).await
+    }
+
+    /// [`Setup::sign_in`] as `identifier`.
+    async fn sign_in_as(
+        &self,
+        browser: &mut Browser,
+        authorize: &str,
+        identifier: &str,
+        password: &str,
+    ) -> HashMap<String, String> {
         let a = browser.get(authorize).await;
         assert_eq!(a.status, 303, "to the sign-in page: {}", a.body);
         let login = browser.get(a.location.as_deref().unwrap()).await;
@@ -256,7 +267,7 @@ impl Setup {
                 &[
                     ("request", &field(&login.body, "request")),
                     ("csrf", &field(&login.body, "csrf")),
-                    ("identifier", "ada"),
+                    ("identifier", identifier),
                     ("password", password),
                 ],
             )

@@ -189,6 +189,36 @@ async fn the_organization_parameter_scopes_the_tokens_and_the_scope_lists_the_us
     );
     assert!(!q.contains_key("code"));
 
+    // A first sign-in of an address in Initech's verified domain, asking for Initech at once:
+    // the membership by domain is made before the check, so the code is issued.
+    let admin = |q: &'static str, v: Value| {
+        let app = &s.app;
+        let token = s.admin.clone();
+        async move { app.gql_tenant("acme", Some(&token), q, v).await }
+    };
+    let b = admin(
+        "mutation($o: ID!) { addOrganizationDomain(orgId: $o, domain: \"initech.example\") { domain } }",
+        json!({"o": initech}),
+    )
+    .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let b = admin(
+        "mutation($p: String!) { createUser(input: {email: \"ivy@initech.example\", username: \"ivy\", password: $p, emailVerified: true}) { id } }",
+        json!({"p": PASSWORD}),
+    )
+    .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let mut ivys = Browser::new(&s.app);
+    let q = s
+        .sign_in_as(&mut ivys, &scoped(&initech), "ivy", PASSWORD)
+        .await;
+    let (status, t3) = s.exchange_code(&client, &q["code"]).await;
+    assert_eq!(status, 200, "{q:?} {t3}");
+    assert_eq!(
+        payload(t3["access_token"].as_str().unwrap())["org_id"],
+        json!(initech)
+    );
+
     // Removed from Initech: the scoped session's refresh token dies at once.
     let b = s
         .app
