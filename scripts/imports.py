@@ -31,6 +31,7 @@ LAYERS = [
     ["accounts"],
     ["federation"],
     ["organizations"],
+    ["scim"],
     ["oidc"],
     ["webhooks"],
     ["admin"],

@@ -13,6 +13,7 @@ use crate::infra::Infra;
 use crate::mfa::service::MfaService;
 use crate::oidc::OidcProvider;
 use crate::organizations::OrganizationService;
+use crate::scim::ScimService;
 use crate::sessions::bruteforce::LoginGate;
 use crate::sessions::service::SessionService;
 use crate::tenants::service::TenantService;
@@ -46,6 +47,8 @@ pub struct Services {
     pub tenants: TenantService,
     /// Webhooks: endpoints, deliveries.
     pub webhooks: WebhookService,
+    /// SCIM provisioning.
+    pub scim: ScimService,
 }
 
 crate::infra::built_on!(Services);
@@ -82,6 +85,7 @@ impl Services {
         let admin = AdminService::new(infra.clone(), sessions.clone(), accounts.clone());
         let tenants = TenantService::new(infra.clone(), accounts.clone());
         let webhooks = WebhookService::new(infra.clone(), sessions.clone(), deliveries);
+        let scim = ScimService::new(infra.clone(), sessions.clone());
         Self {
             infra,
             sessions,
@@ -95,6 +99,7 @@ impl Services {
             admin,
             tenants,
             webhooks,
+            scim,
         }
     }
 }

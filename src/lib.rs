@@ -21,6 +21,7 @@ pub mod infra;
 pub mod mfa;
 pub mod oidc;
 pub mod organizations;
+pub mod scim;
 pub mod sessions;
 pub mod store;
 pub mod tenants;

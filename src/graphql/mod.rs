@@ -21,6 +21,7 @@ pub struct Query(
     crate::federation::graphql::FederationQuery,
     crate::organizations::graphql::OrganizationQuery,
     crate::webhooks::graphql::WebhookQuery,
+    crate::scim::graphql::ScimQuery,
 );
 
 /// Root mutation.
@@ -34,6 +35,7 @@ pub struct Mutation(
     crate::federation::graphql::FederationMutation,
     crate::organizations::graphql::OrganizationMutation,
     crate::webhooks::graphql::WebhookMutation,
+    crate::scim::graphql::ScimMutation,
 );
 
 /// The tenant schema type.
@@ -69,7 +71,8 @@ pub fn tenant_schema(services: Option<&Services>, introspection: bool) -> Tenant
             .data(s.admin.clone())
             .data(s.federation.clone())
             .data(s.organizations.clone())
-            .data(s.webhooks.clone());
+            .data(s.webhooks.clone())
+            .data(s.scim.clone());
     }
     b.finish()
 }

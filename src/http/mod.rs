@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{tenant}/.well-known/jwks.json", get(wellknown::jwks))
         .merge(crate::oidc::routes::routes().with_state(state.services.oidc.clone()))
         .merge(crate::console::routes(state.services.infra.clone()))
+        .merge(crate::scim::routes::routes().with_state(state.services.scim.clone()))
         .merge(rest::routes())
         .merge(docs::routes(
             openapi::document_json(config.default_tenant.as_str()),

@@ -142,6 +142,7 @@ pub async fn delete(db: &Db, id: &str, now: DateTime<Utc>) -> StoreResult<Option
              DELETE org_member WHERE org = $key;
              DELETE org_invitation WHERE org = $key;
              DELETE org_domain WHERE org = $key;
+             UPDATE scim_token SET revoked_at = $now WHERE org = $key AND revoked_at IS NONE;
              LET $revoked = (UPDATE session SET revoked_at = $now, revoked_reason = $reason
                  WHERE org = $key AND revoked_at IS NONE RETURN record::id(id) AS id, user);
              FOR $s IN $revoked {{ {emit} }};

@@ -166,6 +166,11 @@ pub const TENANT: &[Migration] = &[
         name: "tenant/019_org_count.surql",
         sql: include_str!("../../schema/surreal/tenant/019_org_count.surql"),
     },
+    Migration {
+        version: 20,
+        name: "tenant/020_scim_tokens.surql",
+        sql: include_str!("../../schema/surreal/tenant/020_scim_tokens.surql"),
+    },
 ];
 
 /// Applies the migrations newer than the database's recorded version, all in one

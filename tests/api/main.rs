@@ -37,6 +37,7 @@ mod persistence;
 mod register_login;
 mod rest;
 mod schema;
+mod scim;
 mod security_headers;
 mod sessions;
 mod surreal_server;
