@@ -3,6 +3,7 @@
 //! GraphQL in `graphql.rs`) and the HTTP endpoints (`routes.rs`). Built so far: tokens and the
 //! service provider's configuration.
 
+pub mod filter;
 pub mod graphql;
 pub mod routes;
 pub mod service;
