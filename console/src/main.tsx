@@ -22,6 +22,7 @@ import { UserPage } from "./tenant/user";
 import { CreateUser, Users } from "./tenant/users";
 import { CreateWebhook, WebhookPage, Webhooks } from "./tenant/webhooks";
 import { CreateOrganization, OrganizationPage, Organizations } from "./tenant/orgs";
+import { ScimTokens } from "./tenant/scim";
 
 function Shell(props: {
   title: string;
@@ -97,6 +98,8 @@ function TenantScreens() {
     case "webhooks":
       if (id === "new") return <CreateWebhook />;
       return id ? <WebhookPage id={id} /> : <Webhooks />;
+    case "scim":
+      return <ScimTokens />;
     case "settings":
       return <Settings />;
     case "keys":
@@ -119,6 +122,7 @@ const TENANT_NAV = [
   ["apps", "Applications"],
   ["idps", "Identity providers"],
   ["webhooks", "Webhooks"],
+  ["scim", "SCIM provisioning"],
   ["settings", "Settings"],
   ["keys", "Signing keys"],
   ["audit", "Audit log"],

@@ -399,6 +399,34 @@ test('organizations: create one, a domain refused then added, the sign-in policy
   await shot('organizations');
 });
 
+test('SCIM provisioning: a token confined to an organization is shown once, copied and works; revoked, it is refused', async () => {
+  await page.getByRole('link', { name: 'SCIM provisioning' }).click();
+  await heading('SCIM provisioning').waitFor();
+  await page.getByText('No SCIM tokens yet.').waitFor();
+  await page.getByLabel('Token name').fill('Fabrikam Entra ID');
+  await page.getByLabel('Confined to').selectOption({ label: 'Fabrikam' });
+  await axe('scim tokens');
+  await page.getByRole('button', { name: 'Make token' }).click();
+  await page.getByRole('status').filter({ hasText: 'SCIM token made.' }).waitFor();
+  const token = await page.locator('.secret-value').innerText();
+  assert.match(token, /^scim_/);
+  await page.getByRole('button', { name: 'Copy' }).click();
+  await page.getByRole('status').filter({ hasText: 'Copied to the clipboard.' }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
+  const row = page.locator('tbody tr', { hasText: 'Fabrikam Entra ID' });
+  assert.match(await row.innerText(), /Fabrikam\s+active/);
+  // The directory's side (asked from the test): the token works at the SCIM endpoint.
+  const spc = `${BASE}/t/${SLUG}/scim/v2/ServiceProviderConfig`;
+  assert.equal((await fetch(spc, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+  await shot('scim');
+  await page.getByRole('button', { name: 'Revoke Fabrikam Entra ID' }).click();
+  await page.getByRole('button', { name: 'Revoke token' }).click();
+  await page.getByRole('status').filter({ hasText: 'SCIM token revoked.' }).waitFor();
+  await row.filter({ hasText: 'revoked' }).waitFor();
+  assert.equal((await fetch(spc, { headers: { authorization: `Bearer ${token}` } })).status, 401);
+  await axe('scim tokens after revoking');
+});
+
 test('an admin who loses the role sees FORBIDDEN in the page, not a blank screen', async () => {
   await page.goto(`${BASE}/t/${SLUG}/console#/users/${state.adminId}`);
   await heading(ADMIN.email).waitFor();
