@@ -206,8 +206,30 @@ impl OrganizationService {
             None => None,
         };
         self.check_provider(tenant, &spec).await?;
+        let fields: Vec<store::OrgField> = [
+            (spec.name.is_some(), store::OrgField::Name),
+            (spec.slug.is_some(), store::OrgField::Slug),
+            (spec.mfa_required.is_some(), store::OrgField::MfaRequired),
+            (jit_roles.is_some(), store::OrgField::JitRoles),
+            (spec.idp.is_some(), store::OrgField::Idp),
+            (spec.sso_required.is_some(), store::OrgField::SsoRequired),
+        ]
+        .into_iter()
+        .filter_map(|(given, f)| given.then_some(f))
+        .collect();
         apply(&mut o, OrgSpec { jit_roles, ..spec })?;
-        put(tenant, &o, self.clock.now()).await?;
+        // Only the fields given are written (a concurrent change to the others stays).
+        match store::update(tenant.db(), &o, &fields, self.clock.now()).await {
+            Ok(true) => {}
+            Ok(false) => return Err(ServiceError::bad_input("id", "no such organization")),
+            Err(StoreError::Conflict(_)) => {
+                return Err(ServiceError::bad_input(
+                    "slug",
+                    "another organization of this tenant has it",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
         let info = AuditInfo::by(&standing.principal().user.id, client)
             .with_detail(format!("organization {id}"));
         self.audit(tenant, "organization_updated", info).await;

@@ -60,6 +60,63 @@ pub async fn put(db: &Db, o: &OrgRow, now: DateTime<Utc>) -> StoreResult<()> {
     .await
 }
 
+/// A field of an organization an update names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrgField {
+    /// `name` (and its search copy).
+    Name,
+    /// `slug`.
+    Slug,
+    /// `mfa_required`.
+    MfaRequired,
+    /// `jit_roles`.
+    JitRoles,
+    /// `idp`.
+    Idp,
+    /// `sso_required`.
+    SsoRequired,
+}
+
+/// Writes `fields` of `o` to its existing record and nothing else, so a concurrent write to
+/// another field (a provider's deletion clearing `idp`, a role's deletion trimming
+/// `jit_roles`) is kept, and an organization deleted meanwhile is not brought back (`false`).
+/// A taken slug is `StoreError::Conflict`.
+pub async fn update(
+    db: &Db,
+    o: &OrgRow,
+    fields: &[OrgField],
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let mut sets = vec!["updated_at = $now"];
+    for f in fields {
+        sets.push(match f {
+            OrgField::Name => "name = $name, name_norm = string::lowercase($name)",
+            OrgField::Slug => "slug = $slug",
+            OrgField::MfaRequired => "mfa_required = $mfa",
+            OrgField::JitRoles => "jit_roles = $jit",
+            OrgField::Idp => "idp = $idp",
+            OrgField::SsoRequired => "sso_required = $sso",
+        });
+    }
+    let changed: Option<i64> = db
+        .query(format!(
+            "LET $u = (UPDATE $rid SET {} WHERE record::exists($rid) RETURN AFTER);
+             RETURN array::len($u);",
+            sets.join(", ")
+        ))
+        .bind(("rid", org(&o.id)))
+        .bind(("name", o.name.clone()))
+        .bind(("slug", o.slug.clone()))
+        .bind(("mfa", o.mfa_required))
+        .bind(("jit", o.jit_roles.clone()))
+        .bind(("idp", o.idp.clone()))
+        .bind(("sso", o.sso_required))
+        .bind(("now", now))
+        .take_last()
+        .await?;
+    Ok(changed.unwrap_or(0) > 0)
+}
+
 /// One organization.
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<OrgRow>> {
     db.query(format!("SELECT {ORG_FIELDS} FROM ONLY $rid"))

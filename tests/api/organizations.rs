@@ -282,6 +282,29 @@ async fn an_admin_makes_organizations_and_a_member_signs_in_to_one_with_its_role
         json!({"name": "Globex Intl", "slug": "globex-intl", "mfaRequired": true}),
         "{b}"
     );
+    // Another organization's slug is refused, and the rest of that change is not written.
+    let b = app
+        .gql_tenant(
+            "acme",
+            a,
+            "mutation($o: ID!) { updateOrganization(id: $o, input: {name: \"Taken\", slug: \"acme-corp-inc\"}) { name } }",
+            json!({"o": globex}),
+        )
+        .await;
+    assert_eq!(field(&b).as_deref(), Some("slug"), "{b}");
+    let b = app
+        .gql_tenant(
+            "acme",
+            a,
+            "query($o: ID!) { organization(id: $o) { name slug } }",
+            json!({"o": globex}),
+        )
+        .await;
+    assert_eq!(
+        b["data"]["organization"],
+        json!({"name": "Globex Intl", "slug": "globex-intl"}),
+        "{b}"
+    );
     let b = app
         .gql_tenant(
             "acme",
