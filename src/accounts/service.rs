@@ -18,7 +18,6 @@ use crate::mfa::service::MfaService;
 use crate::sessions::bruteforce::{Account, LoginGate};
 use crate::sessions::service::{AuthTokens, SessionService};
 use crate::store::one_time_tokens::Kind;
-use crate::store::org_policy;
 use crate::store::users::{self, NewUser, UserRow};
 
 /// A new account, and its tokens unless the tenant asks for a verified address first.
@@ -246,7 +245,9 @@ impl AccountService {
         let account = NewAccount::parse(self, tenant, email, username, password, "password")?;
         // A password account of an address whose organization signs in through its own
         // provider would be a way around the policy: such people sign up through it.
-        self.refuse_password_under_policy(tenant, email).await?;
+        self.sessions
+            .refuse_password_under_policy(tenant, email)
+            .await?;
         let user = self
             .create_account(tenant, account, Vec::new(), false)
             .await?;
@@ -304,7 +305,8 @@ impl AccountService {
         // sent there before any password: the policy is the domain's, so saying so tells
         // nothing about whether the account exists.
         if login.is_email() && login.searchable() {
-            self.refuse_password_under_policy(tenant, login.normalized())
+            self.sessions
+                .refuse_password_under_policy(tenant, login.normalized())
                 .await?;
         }
         if password.is_empty() {
@@ -346,7 +348,8 @@ impl AccountService {
         // Signed in by username: the policy of the account's address, told only after the
         // right password (a username's organization is not told to anyone else).
         if !login.is_email() {
-            self.refuse_password_under_policy(tenant, &user.email)
+            self.sessions
+                .refuse_password_under_policy(tenant, &user.email)
                 .await?;
         }
         if user.disabled {
@@ -363,29 +366,6 @@ impl AccountService {
         self.audit_own(tenant, "login_success", &user.id, client)
             .await;
         Ok(user)
-    }
-
-    /// `OrganizationSsoRequired` when `email`'s domain belongs to an organization whose
-    /// members must sign in through its (enabled) identity provider.
-    async fn refuse_password_under_policy(
-        &self,
-        tenant: &Tenant,
-        email: &str,
-    ) -> Result<(), ServiceError> {
-        let Some(domain) = org_policy::domain_of(email) else {
-            return Ok(());
-        };
-        let Some(policy) = org_policy::of_domain(tenant.db(), &domain).await? else {
-            return Ok(());
-        };
-        match policy.required_provider() {
-            Some(provider) => Err(ServiceError::OrganizationSsoRequired {
-                organization: policy.org_name.clone(),
-                provider: provider.to_string(),
-                provider_name: policy.provider_name.clone().unwrap_or_default(),
-            }),
-            None => Ok(()),
-        }
     }
 
     /// Changes the caller's password after checking the current one; the user's other sessions

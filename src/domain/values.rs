@@ -104,6 +104,24 @@ pub struct Email {
 /// RFC 5321 path limit.
 const EMAIL_MAX: usize = 254;
 
+/// Whether `d` (lower case) is a domain name as addresses and organizations' domains use
+/// them: at least two LDH labels of 1..=63, at most 253 in all, a top-level label with a
+/// letter (no bare IP addresses).
+pub fn is_domain_name(d: &str) -> bool {
+    let labels: Vec<&str> = d.split('.').collect();
+    labels.len() >= 2
+        && d.len() <= 253
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()))
+}
+
 impl Email {
     /// Validates `local@domain` (dot-atom local part, LDH domain with a dot), rejecting control
     /// characters outright so no value can smuggle a header line into a mail.
@@ -135,19 +153,7 @@ impl Email {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
         let domain = domain.to_ascii_lowercase();
-        let labels: Vec<&str> = domain.split('.').collect();
-        let domain_ok = labels.len() >= 2
-            && domain.len() <= 253
-            && labels.iter().all(|l| {
-                (1..=63).contains(&l.len())
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            })
-            && labels
-                .last()
-                .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()));
-        if !local_ok || !domain_ok {
+        if !local_ok || !is_domain_name(&domain) {
             return Err(InvalidInput::new(field, "is not a valid email address"));
         }
         let display = format!("{local}@{domain}");

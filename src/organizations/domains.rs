@@ -12,6 +12,7 @@
 use super::OrganizationService;
 use super::store::{self, DomainRow};
 use crate::actors::Tenant;
+use crate::domain::is_domain_name;
 use crate::error::ServiceError;
 use crate::infra::ClientInfo;
 use crate::infra::audit::AuditInfo;
@@ -109,23 +110,11 @@ impl OrganizationService {
     }
 }
 
-/// A domain name as stored: lower-case LDH labels, at least two, a TLD with a letter; not a
+/// A domain name as stored (lower case, the grammar email addresses' domains have); not a
 /// public mail provider's.
 fn checked_domain(raw: &str) -> Result<String, ServiceError> {
     let d = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-    let labels: Vec<&str> = d.split('.').collect();
-    let ok = d.len() <= 253
-        && labels.len() >= 2
-        && labels.iter().all(|l| {
-            (1..=63).contains(&l.len())
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()));
-    if !ok {
+    if !is_domain_name(&d) {
         return Err(ServiceError::bad_input(
             "domain",
             "is not a domain name (like acme.com)",

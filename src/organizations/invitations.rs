@@ -7,6 +7,7 @@
 
 use super::OrganizationService;
 use super::invitation_store::{self as store, InvitationRow};
+use super::service::member_view;
 use super::store::MemberView;
 use crate::actors::Tenant;
 use crate::domain::values::{Email, LoginIdentifier};
@@ -252,13 +253,7 @@ impl OrganizationService {
         ));
         self.audit(tenant, "organization_invitation_accepted", info)
             .await;
-        Ok(MemberView {
-            user: user.id,
-            email: user.email,
-            username: user.username,
-            roles: m.roles,
-            created_at: m.created_at,
-        })
+        Ok(member_view(user, m))
     }
 
     async fn invitation(

@@ -616,7 +616,7 @@ impl OrganizationService {
 }
 
 /// A member as the member list shows them: the user's fields beside the membership's.
-fn member_view(user: users::UserRow, m: MemberRow) -> MemberView {
+pub(super) fn member_view(user: users::UserRow, m: MemberRow) -> MemberView {
     MemberView {
         user: user.id,
         email: user.email,

@@ -201,16 +201,9 @@ impl SessionService {
         // A password session of an address whose organization now requires its own provider
         // ends at its next refresh, as one-factor sessions do under an MFA requirement.
         let amr = session.amr.as_deref().unwrap_or_default();
-        if amr.iter().any(|a| a == "pwd")
-            && let Some(domain) = org_policy::domain_of(&user.email)
-            && let Some(policy) = org_policy::of_domain(tenant.db(), &domain).await?
-            && let Some(provider) = policy.required_provider()
-        {
-            return Err(ServiceError::OrganizationSsoRequired {
-                organization: policy.org_name.clone(),
-                provider: provider.to_string(),
-                provider_name: policy.provider_name.clone().unwrap_or_default(),
-            });
+        if amr.iter().any(|a| a == "pwd") {
+            self.refuse_password_under_policy(tenant, &user.email)
+                .await?;
         }
         // A session scoped to an organization lives only while the user is a member (removal
         // revokes it too; this check also covers a membership ended by any other path), and
@@ -508,6 +501,30 @@ impl SessionService {
         self.start(tenant, user, client, method, None, None, Some(&org))
             .await
             .map(|(t, _)| t)
+    }
+
+    /// `OrganizationSsoRequired` when `email`'s domain belongs to an organization whose
+    /// members must sign in through its (enabled) identity provider: password sign-in,
+    /// password sign-up and the refresh of a password session ask the same question here.
+    pub(crate) async fn refuse_password_under_policy(
+        &self,
+        tenant: &Tenant,
+        email: &str,
+    ) -> Result<(), ServiceError> {
+        let Some(domain) = org_policy::domain_of(email) else {
+            return Ok(());
+        };
+        let Some(policy) = org_policy::of_domain(tenant.db(), &domain).await? else {
+            return Ok(());
+        };
+        match policy.required_provider() {
+            Some(provider) => Err(ServiceError::OrganizationSsoRequired {
+                organization: policy.org_name.clone(),
+                provider: provider.to_string(),
+                provider_name: policy.provider_name.clone().unwrap_or_default(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Membership by verified domain at a user's first sign-in (an account made with a
