@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::federated_signin::claims as jwt_claims;
 use crate::helpers::*;
 
 const TEMPLATE: &str = "https://app.example/accept-invitation?token={token}";
@@ -21,18 +22,6 @@ const USERS: &str = "{ users(first: 1) { totalCount } }";
 fn ok(body: &Value, field: &str) {
     assert!(body["errors"].is_null(), "{field}: {body}");
     assert_eq!(body["data"][field], true, "{body}");
-}
-
-/// A JWT's payload (the signature is PyJWT's business in organizations.rs).
-fn jwt_claims(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 struct World {

@@ -5,6 +5,7 @@
 //! member's refresh token dies.
 
 use super::*;
+use crate::federated_signin::claims as payload;
 
 /// Ada (registered by `setup`) a member of Initech, not of Globex; their ids and Ada's.
 async fn orgs(s: &Setup) -> (String, String, String) {
@@ -46,16 +47,6 @@ async fn orgs(s: &Setup) -> (String, String, String) {
         .await;
     assert!(b["errors"].is_null(), "{b}");
     (ids[0].clone(), ids[1].clone(), ada)
-}
-
-fn payload(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 #[tokio::test]
