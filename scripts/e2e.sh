@@ -152,6 +152,7 @@ step "introspection = schema/*.graphql (graphql-js)" node tests/clients/introspe
 step "JWKS rotation (jose)" node tests/clients/jwks_rotation.mjs
 step "JWKS rotation (PyJWT)" python3 tests/clients/jwks_rotation.py
 step "schemathesis (openapi.json)" tests/clients/schemathesis.sh
+step "SCIM compliance (scim2-tester)" tests/clients/scim_compliance.sh
 readme_done() {
   local rc=0
   wait "$readme" || rc=$?

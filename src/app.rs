@@ -85,7 +85,12 @@ impl Services {
         let admin = AdminService::new(infra.clone(), sessions.clone(), accounts.clone());
         let tenants = TenantService::new(infra.clone(), accounts.clone());
         let webhooks = WebhookService::new(infra.clone(), sessions.clone(), deliveries);
-        let scim = ScimService::new(infra.clone(), sessions.clone());
+        let scim = ScimService::new(
+            infra.clone(),
+            sessions.clone(),
+            accounts.clone(),
+            organizations.clone(),
+        );
         Self {
             infra,
             sessions,

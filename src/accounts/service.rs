@@ -157,6 +157,46 @@ impl AccountService {
             .await
     }
 
+    /// [`AccountService::create_passwordless_account`] with a username made from `hint` (or
+    /// the address's local part): its safe characters, with a random suffix while it is taken.
+    /// For accounts that someone else names: an upstream identity, a SCIM directory.
+    pub(crate) async fn create_passwordless_from_hint(
+        &self,
+        tenant: &Tenant,
+        email: &Email,
+        hint: Option<&str>,
+        email_verified: bool,
+    ) -> Result<UserRow, ServiceError> {
+        let hint = hint.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("user"));
+        let mut base: String = hint
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c))
+            .take(24)
+            .collect();
+        while base.len() < 3 {
+            base.push('_');
+        }
+        for attempt in 0..5 {
+            let candidate = if attempt == 0 {
+                base.clone()
+            } else {
+                let suffix = crate::domain::secrets::random_token(4);
+                format!("{base}-{}", &suffix[..5].to_ascii_lowercase())
+            };
+            let Ok(username) = Username::parse("username", &candidate) else {
+                continue;
+            };
+            match self
+                .create_passwordless_account(tenant, email, &username, email_verified)
+                .await
+            {
+                Err(ServiceError::UsernameTaken) => continue,
+                other => return other,
+            }
+        }
+        Err(ServiceError::UsernameTaken)
+    }
+
     /// Inserts the user with `hash` (and its verification mail, when the address is not
     /// verified) through the tenant actor.
     async fn insert_account(

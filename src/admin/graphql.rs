@@ -385,6 +385,18 @@ pub struct TenantSettings {
     pub token_hook_timeout_ms: i64,
     /// What a failed hook does to the token.
     pub token_hook_failure: TokenHookFailure,
+    /// What a SCIM DELETE does to the account.
+    pub scim_deprovision: ScimDeprovision,
+}
+
+/// What deprovisioning a user over SCIM (DELETE /Users/{id}) does to the account.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ScimDeprovision {
+    /// The account, its sessions and memberships are deleted (the default).
+    Delete,
+    /// The account is disabled (every session revoked) and kept, for audit; an admin may
+    /// delete it later.
+    Disable,
 }
 
 /// What a token hook that fails (no answer in time, an error, a refused answer) does.
@@ -439,6 +451,11 @@ impl From<(TenantRow, Settings)> for TenantSettings {
             } else {
                 TokenHookFailure::AllowWithoutClaims
             },
+            scim_deprovision: if s.scim_deprovision_disables {
+                ScimDeprovision::Disable
+            } else {
+                ScimDeprovision::Delete
+            },
         }
     }
 }
@@ -478,6 +495,8 @@ pub struct TenantSettingsInput {
     pub token_hook_timeout_ms: MaybeUndefined<i64>,
     /// What a failed hook does to the token (default DENY).
     pub token_hook_failure: MaybeUndefined<TokenHookFailure>,
+    /// What a SCIM DELETE does to the account (default DELETE).
+    pub scim_deprovision: MaybeUndefined<ScimDeprovision>,
 }
 
 impl From<TenantSettingsInput> for SettingsUpdate {
@@ -499,6 +518,8 @@ impl From<TenantSettingsInput> for SettingsUpdate {
             token_hook_timeout_ms: change(i.token_hook_timeout_ms),
             token_hook_deny: change(i.token_hook_failure)
                 .map(|f| f.map(|f| f == TokenHookFailure::Deny)),
+            scim_deprovision_disables: change(i.scim_deprovision)
+                .map(|d| d.map(|d| d == ScimDeprovision::Disable)),
         }
     }
 }

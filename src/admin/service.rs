@@ -72,6 +72,8 @@ pub struct SettingsUpdate {
     pub token_hook_timeout_ms: Option<Option<i64>>,
     /// Whether a failed hook refuses the token (`Some(false)`: issue it without claims).
     pub token_hook_deny: Option<Option<bool>>,
+    /// Whether a SCIM DELETE disables and keeps the account instead of deleting it.
+    pub scim_deprovision_disables: Option<Option<bool>>,
 }
 
 fn check_roles(roles: &[String]) -> Result<Vec<String>, ServiceError> {
@@ -422,6 +424,10 @@ impl AdminService {
         }
         if let Some(v) = u.token_hook_timeout_ms {
             row.token_hook_timeout_ms = ranged("tokenHookTimeoutMs", v, 100, 10_000)?;
+        }
+        if let Some(v) = u.scim_deprovision_disables {
+            row.scim_deprovision =
+                v.map(|keep| if keep { "disable" } else { "delete" }.to_string());
         }
         if let Some(v) = u.token_hook_deny {
             row.token_hook_failure =

@@ -18,9 +18,9 @@ use super::microsoft::{self, TENANT_PLACEHOLDER};
 use super::providers::{Kind, secret_context};
 use super::store::{self as fed_store, CodeRow, FlowRow, IdentityRow, ProviderRow};
 use crate::actors::Tenant;
+use crate::domain::Email;
 use crate::domain::claims::AuthMethod;
 use crate::domain::secrets::{b64url, random_token};
-use crate::domain::{Email, Username};
 use crate::error::ServiceError;
 use crate::infra::ClientInfo;
 use crate::infra::audit::AuditInfo;
@@ -788,41 +788,10 @@ impl FederationService {
         claims: &UpstreamClaims,
         email_verified: bool,
     ) -> Result<UserRow, ServiceError> {
-        let hint = claims.preferred_username.clone().unwrap_or_else(|| {
-            email
-                .as_str()
-                .split('@')
-                .next()
-                .unwrap_or("user")
-                .to_string()
-        });
-        let mut base: String = hint
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c))
-            .take(24)
-            .collect();
-        while base.len() < 3 {
-            base.push('_');
-        }
-        for attempt in 0..5 {
-            let candidate = if attempt == 0 {
-                base.clone()
-            } else {
-                format!("{base}-{}", &random_token(4)[..5].to_ascii_lowercase())
-            };
-            let Ok(username) = Username::parse("username", &candidate) else {
-                continue;
-            };
-            match self
-                .accounts
-                .create_passwordless_account(tenant, email, &username, email_verified)
-                .await
-            {
-                Err(ServiceError::UsernameTaken) => continue,
-                other => return other,
-            }
-        }
-        Err(ServiceError::UsernameTaken)
+        let hint = claims.preferred_username.as_deref();
+        self.accounts
+            .create_passwordless_from_hint(tenant, email, hint, email_verified)
+            .await
     }
 
     async fn link_identity(

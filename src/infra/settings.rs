@@ -37,6 +37,8 @@ pub struct Settings {
     pub passkey_origin: String,
     /// The token hook: URL, time budget, whether a failure refuses the token.
     pub token_hook: Option<TokenHook>,
+    /// A SCIM DELETE disables the account and keeps it (for audit) instead of deleting it.
+    pub scim_deprovision_disables: bool,
 }
 
 /// A tenant's token hook, as in force.
@@ -108,6 +110,7 @@ impl Settings {
                 deny_on_failure: row.token_hook_failure.as_deref() != Some("allow_without_claims"),
                 secret_sealed: row.token_hook_secret_sealed.clone(),
             }),
+            scim_deprovision_disables: row.scim_deprovision.as_deref() == Some("disable"),
         }
     }
 }

@@ -141,6 +141,18 @@ impl OrganizationService {
         client: &ClientInfo,
     ) -> Result<OrgRow, ServiceError> {
         let admin = self.sessions.require_admin(tenant, bearer).await?;
+        self.create_by(tenant, &admin.user.id, spec, client).await
+    }
+
+    /// Creates an organization on behalf of `actor` (a tenant admin, or a SCIM token that the
+    /// caller authenticated).
+    pub async fn create_by(
+        &self,
+        tenant: &Tenant,
+        actor: &str,
+        spec: OrgSpec,
+        client: &ClientInfo,
+    ) -> Result<OrgRow, ServiceError> {
         let now = self.clock.now();
         let name = spec
             .name
@@ -174,8 +186,8 @@ impl OrganizationService {
             },
         )?;
         put(tenant, &o, now).await?;
-        let info = AuditInfo::by(&admin.user.id, client)
-            .with_detail(format!("organization {} ({})", o.id, o.slug));
+        let info =
+            AuditInfo::by(actor, client).with_detail(format!("organization {} ({})", o.id, o.slug));
         self.audit(tenant, "organization_created", info).await;
         Ok(o)
     }
@@ -200,6 +212,19 @@ impl OrganizationService {
         {
             return Err(ServiceError::Forbidden);
         }
+        self.update_by(tenant, &standing.principal().user.id, id, spec, client)
+            .await
+    }
+
+    /// Changes an organization on behalf of `actor`, whose right to was checked by the caller.
+    pub async fn update_by(
+        &self,
+        tenant: &Tenant,
+        actor: &str,
+        id: &str,
+        spec: OrgSpec,
+        client: &ClientInfo,
+    ) -> Result<OrgRow, ServiceError> {
         let mut o = self.existing(tenant, id).await?;
         let jit_roles = match spec.jit_roles.clone() {
             Some(roles) => Some(self.checked_jit_roles(tenant, roles).await?),
@@ -230,8 +255,7 @@ impl OrganizationService {
             }
             Err(e) => return Err(e.into()),
         }
-        let info = AuditInfo::by(&standing.principal().user.id, client)
-            .with_detail(format!("organization {id}"));
+        let info = AuditInfo::by(actor, client).with_detail(format!("organization {id}"));
         self.audit(tenant, "organization_updated", info).await;
         Ok(o)
     }
@@ -246,6 +270,17 @@ impl OrganizationService {
         client: &ClientInfo,
     ) -> Result<bool, ServiceError> {
         let admin = self.sessions.require_admin(tenant, bearer).await?;
+        self.delete_by(tenant, &admin.user.id, id, client).await
+    }
+
+    /// Deletes an organization on behalf of `actor`, whose right to was checked by the caller.
+    pub async fn delete_by(
+        &self,
+        tenant: &Tenant,
+        actor: &str,
+        id: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, ServiceError> {
         if id.len() > 64 {
             return Ok(false);
         }
@@ -253,7 +288,7 @@ impl OrganizationService {
             return Ok(false);
         };
         tenant.forget_sessions(&revoked);
-        let info = AuditInfo::by(&admin.user.id, client).with_detail(format!(
+        let info = AuditInfo::by(actor, client).with_detail(format!(
             "organization {id}; {} sessions revoked",
             revoked.len()
         ));
@@ -361,6 +396,27 @@ impl OrganizationService {
     ) -> Result<MemberView, ServiceError> {
         let caller = self.sessions.authenticate(tenant, bearer).await?;
         let standing = self.standing(tenant, caller, org_id).await?;
+        self.add_member_by(
+            tenant,
+            &standing.principal().user.id,
+            org_id,
+            user_id,
+            roles,
+            client,
+        )
+        .await
+    }
+
+    /// Adds a member on behalf of `actor`, whose right to was checked by the caller.
+    pub async fn add_member_by(
+        &self,
+        tenant: &Tenant,
+        actor: &str,
+        org_id: &str,
+        user_id: &str,
+        roles: Vec<String>,
+        client: &ClientInfo,
+    ) -> Result<MemberView, ServiceError> {
         let roles = self.checked_roles(tenant, roles).await?;
         let user = match user_id.len() {
             1..=64 => users::get(tenant.db(), user_id).await?,
@@ -379,7 +435,7 @@ impl OrganizationService {
                 "is already a member of this organization",
             ));
         }
-        let info = AuditInfo::by(&standing.principal().user.id, client)
+        let info = AuditInfo::by(actor, client)
             .on(&user.id)
             .with_detail(format!(
                 "organization {org_id}; roles {}",
@@ -437,6 +493,25 @@ impl OrganizationService {
     ) -> Result<bool, ServiceError> {
         let caller = self.sessions.authenticate(tenant, bearer).await?;
         let standing = self.standing(tenant, caller, org_id).await?;
+        self.remove_member_by(
+            tenant,
+            &standing.principal().user.id,
+            org_id,
+            user_id,
+            client,
+        )
+        .await
+    }
+
+    /// Ends a membership on behalf of `actor`, whose right to was checked by the caller.
+    pub async fn remove_member_by(
+        &self,
+        tenant: &Tenant,
+        actor: &str,
+        org_id: &str,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, ServiceError> {
         if user_id.is_empty() || user_id.len() > 64 {
             return Ok(false);
         }
@@ -445,7 +520,7 @@ impl OrganizationService {
             return Ok(false);
         };
         tenant.forget_sessions(&revoked);
-        let info = AuditInfo::by(&standing.principal().user.id, client)
+        let info = AuditInfo::by(actor, client)
             .on(user_id)
             .with_detail(format!(
                 "organization {org_id}; {} sessions revoked",

@@ -83,8 +83,11 @@ fn bad(why: impl Into<String>) -> InvalidFilter {
     InvalidFilter(why.into())
 }
 
-/// The core User schema's URN prefix, which attribute paths may carry.
-const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:user:";
+/// The core schemas' URN prefixes, which attribute paths may carry.
+const CORE_URNS: [&str; 2] = [
+    "urn:ietf:params:scim:schemas:core:2.0:user:",
+    "urn:ietf:params:scim:schemas:core:2.0:group:",
+];
 
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {
@@ -276,11 +279,14 @@ impl Parser {
     }
 }
 
-/// `attr` lower-cased, without the core User schema's URN; letters, digits, `_`, `-`, `$` and
+/// `attr` lower-cased, without a core schema's URN; letters, digits, `_`, `-`, `$` and
 /// one `.` for a sub-attribute.
 fn attr_path(raw: &str) -> Result<String, InvalidFilter> {
     let lower = raw.to_ascii_lowercase();
-    let path = lower.strip_prefix(CORE_USER).unwrap_or(&lower);
+    let path = CORE_URNS
+        .iter()
+        .find_map(|u| lower.strip_prefix(u))
+        .unwrap_or(&lower);
     let ok = !path.is_empty()
         && path.len() <= 100
         && path.split('.').count() <= 2
@@ -326,6 +332,107 @@ pub fn parse(s: &str) -> Result<Filter, InvalidFilter> {
         return Err(bad("unexpected text after the filter"));
     }
     Ok(f)
+}
+
+/// Attributes compared exactly (RFC 7643 `caseExact: true`); every other string is compared
+/// without regard to case.
+const CASE_EXACT: [&str; 3] = ["id", "externalid", "members.value"];
+
+/// Whether `doc` (a resource as answered) satisfies `f`. A multi-valued attribute matches when
+/// any of its values does (RFC 7644 §3.4.2.2).
+pub fn matches(f: &Filter, doc: &serde_json::Value) -> bool {
+    match f {
+        Filter::And(a, b) => matches(a, doc) && matches(b, doc),
+        Filter::Or(a, b) => matches(a, doc) || matches(b, doc),
+        Filter::Not(a) => !matches(a, doc),
+        Filter::Present(p) => values_at(doc, p).iter().any(|v| present(v)),
+        Filter::Compare(p, Op::Eq, Literal::Null) => !values_at(doc, p).iter().any(|v| present(v)),
+        Filter::Compare(p, Op::Ne, Literal::Null) => values_at(doc, p).iter().any(|v| present(v)),
+        Filter::Compare(p, Op::Ne, lit) => {
+            !matches(&Filter::Compare(p.clone(), Op::Eq, lit.clone()), doc)
+        }
+        Filter::Compare(p, op, lit) => {
+            let exact = CASE_EXACT.contains(&p.as_str());
+            values_at(doc, p)
+                .iter()
+                .any(|v| compare(v, *op, lit, exact))
+        }
+    }
+}
+
+fn present(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => false,
+        serde_json::Value::String(s) => !s.is_empty(),
+        serde_json::Value::Array(a) => !a.is_empty(),
+        serde_json::Value::Object(o) => !o.is_empty(),
+        _ => true,
+    }
+}
+
+/// The values at a lower-cased path (`a` or `a.b`), arrays flattened, keys matched without
+/// regard to case.
+fn values_at<'a>(doc: &'a serde_json::Value, path: &str) -> Vec<&'a serde_json::Value> {
+    let mut here = vec![doc];
+    for part in path.split('.') {
+        let mut next = Vec::new();
+        for v in here {
+            let items: Vec<&serde_json::Value> = match v {
+                serde_json::Value::Array(a) => a.iter().collect(),
+                other => vec![other],
+            };
+            for item in items {
+                if let Some(o) = item.as_object()
+                    && let Some((_, found)) = o.iter().find(|(k, _)| k.eq_ignore_ascii_case(part))
+                {
+                    next.push(found);
+                }
+            }
+        }
+        here = next;
+    }
+    here.into_iter()
+        .flat_map(|v| match v {
+            serde_json::Value::Array(a) => a.iter().collect(),
+            other => vec![other],
+        })
+        .collect()
+}
+
+fn compare(v: &serde_json::Value, op: Op, lit: &Literal, exact: bool) -> bool {
+    use std::cmp::Ordering;
+    let ord: Option<Ordering> = match (v, lit) {
+        (serde_json::Value::String(s), Literal::Str(l)) => {
+            let (s, l) = if exact {
+                (s.clone(), l.clone())
+            } else {
+                (s.to_lowercase(), l.to_lowercase())
+            };
+            match op {
+                Op::Co => return s.contains(&l),
+                Op::Sw => return s.starts_with(&l),
+                Op::Ew => return s.ends_with(&l),
+                _ => Some(s.cmp(&l)),
+            }
+        }
+        (serde_json::Value::Bool(b), Literal::Bool(l)) => match op {
+            Op::Eq => return b == l,
+            _ => return false,
+        },
+        (serde_json::Value::Number(n), Literal::Num(l)) => {
+            n.as_f64().and_then(|n| n.partial_cmp(l))
+        }
+        _ => None,
+    };
+    let Some(ord) = ord else { return false };
+    match op {
+        Op::Eq => ord == Ordering::Equal,
+        Op::Gt => ord == Ordering::Greater,
+        Op::Ge => ord != Ordering::Less,
+        Op::Lt => ord == Ordering::Less,
+        Op::Le => ord != Ordering::Greater,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -10,10 +10,12 @@
 use std::sync::Arc;
 
 use super::store::{self, TokenRow};
+use crate::accounts::service::AccountService;
 use crate::actors::Tenant;
 use crate::error::ServiceError;
 use crate::infra::audit::AuditInfo;
 use crate::infra::{ClientInfo, Infra};
+use crate::organizations::service::OrganizationService;
 use crate::sessions::service::SessionService;
 
 /// Active tokens a tenant may have at once.
@@ -48,14 +50,28 @@ pub enum ScimAuthError {
 pub struct ScimService {
     infra: Arc<Infra>,
     sessions: SessionService,
+    /// Makes the accounts of provisioned users.
+    pub(super) accounts: AccountService,
+    /// Groups are organizations.
+    pub(super) organizations: OrganizationService,
 }
 
 crate::infra::built_on!(ScimService);
 
 impl ScimService {
     /// The service over the shared infrastructure.
-    pub fn new(infra: Arc<Infra>, sessions: SessionService) -> Self {
-        Self { infra, sessions }
+    pub fn new(
+        infra: Arc<Infra>,
+        sessions: SessionService,
+        accounts: AccountService,
+        organizations: OrganizationService,
+    ) -> Self {
+        Self {
+            infra,
+            sessions,
+            accounts,
+            organizations,
+        }
     }
 
     /// Makes a token (tenant admin); its value is answered this once.

@@ -67,6 +67,11 @@ pub const PLATFORM: &[Migration] = &[
         name: "platform/010_invitation_url.surql",
         sql: include_str!("../../schema/surreal/platform/010_invitation_url.surql"),
     },
+    Migration {
+        version: 11,
+        name: "platform/011_scim_deprovision.surql",
+        sql: include_str!("../../schema/surreal/platform/011_scim_deprovision.surql"),
+    },
 ];
 
 /// Definitions of each tenant's database.
@@ -170,6 +175,11 @@ pub const TENANT: &[Migration] = &[
         version: 20,
         name: "tenant/020_scim_tokens.surql",
         sql: include_str!("../../schema/surreal/tenant/020_scim_tokens.surql"),
+    },
+    Migration {
+        version: 21,
+        name: "tenant/021_scim_resources.surql",
+        sql: include_str!("../../schema/surreal/tenant/021_scim_resources.surql"),
     },
 ];
 

@@ -49,6 +49,8 @@ pub struct TenantRow {
     pub token_hook_failure: Option<String>,
     /// The hook's signing secret, sealed.
     pub token_hook_secret_sealed: Option<String>,
+    /// What a SCIM DELETE does: `delete` (NONE) or `disable`.
+    pub scim_deprovision: Option<String>,
 }
 
 impl TenantRow {
@@ -75,6 +77,7 @@ impl TenantRow {
             token_hook_timeout_ms: None,
             token_hook_failure: None,
             token_hook_secret_sealed: None,
+            scim_deprovision: None,
         }
     }
 }
@@ -83,7 +86,7 @@ impl TenantRow {
 const FIELDS: &str = "slug, display_name, algorithm, created_at, reset_url_template, verify_url_template, \
     invitation_url_template,     require_verified_email, access_token_minutes, refresh_token_days, password_min_length, cors_origins, disabled, \
     mfa_policy, passkey_rp_id, passkey_origin, token_hook_url, token_hook_timeout_ms, token_hook_failure, \
-    token_hook_secret_sealed";
+    token_hook_secret_sealed, scim_deprovision";
 
 /// Loads a tenant by slug.
 pub async fn get(platform: &Db, slug: &str) -> StoreResult<Option<TenantRow>> {
