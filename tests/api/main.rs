@@ -38,6 +38,7 @@ mod register_login;
 mod rest;
 mod schema;
 mod scim;
+mod scim_provisioning;
 mod security_headers;
 mod sessions;
 mod surreal_server;
