@@ -362,7 +362,18 @@ impl ScimService {
                 }
             };
             let w = written(new)?;
-            address(&w)?;
+            let email = address(&w)?;
+            let moved = email.normalized()
+                != Email::parse("email", &account.email)
+                    .map(|e| e.normalized().to_string())
+                    .unwrap_or_default();
+            if moved
+                && users::find_by_login(db, true, email.normalized())
+                    .await?
+                    .is_some_and(|other| other.id != id)
+            {
+                return Err(ScimError::taken("emails: another account has this address"));
+            }
             let doc = Value::Object(w.doc.clone()).to_string();
             let now = self.clock.now();
             let version = match rs::update(
@@ -385,6 +396,20 @@ impl ScimService {
                 Err(e) => return Err(e.into()),
             };
             let actor = Self::actor(caller);
+            if moved {
+                // The directory renamed the person's mailbox: the account follows, so sign-in
+                // and reset mail use the address the company now gives.
+                match users::set_email(db, id, email.as_str(), email.normalized(), now).await {
+                    Err(StoreError::Conflict(_)) => {
+                        return Err(ScimError::taken("emails: another account has this address"));
+                    }
+                    r => r?,
+                }
+                let info = AuditInfo::by(&actor, client)
+                    .on(id)
+                    .with_detail(format!("address changed to {}", email.as_str()));
+                self.audit(tenant, "email_changed", info).await;
+            }
             let info = AuditInfo::by(&actor, client).on(id);
             self.audit(tenant, "scim_user_updated", info).await;
             let disabled = self

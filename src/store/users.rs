@@ -249,6 +249,35 @@ pub async fn admins(db: &Db, limit: usize) -> StoreResult<Vec<UserRow>> {
     .await
 }
 
+/// Changes a user's address, as verified (a SCIM directory, which vouches for its addresses,
+/// changed it); `StoreError::Conflict` when another account has it.
+pub async fn set_email(
+    db: &Db,
+    id: &str,
+    email: &str,
+    email_norm: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let emit = events::emit(
+        EventKind::UserUpdated,
+        "{ user: (SELECT record::id(id) AS id, email, username, email_verified, roles, disabled, created_at FROM ONLY $rid), changed: ['email'] }",
+    );
+    db.query(format!(
+        "BEGIN TRANSACTION;
+             LET $was = (SELECT VALUE email_norm FROM ONLY $rid);
+             UPDATE $rid SET email = $email, email_norm = $norm, email_verified = true,
+                 updated_at = $now WHERE $was != NONE;
+             IF $was != NONE AND $was != $norm {{ {emit} }};
+             COMMIT TRANSACTION;"
+    ))
+    .bind(("rid", RecordId::new("user", id)))
+    .bind(("email", email.to_string()))
+    .bind(("norm", email_norm.to_string()))
+    .bind(("now", now))
+    .exec()
+    .await
+}
+
 /// Replaces a user's roles.
 pub async fn set_roles(
     db: &Db,

@@ -232,7 +232,31 @@ async fn an_entra_shaped_sequence_provisions_deactivates_reactivates_groups_and_
         )
         .await;
     assert_eq!((status, &b["active"]), (200, &json!(true)), "{b}");
-    let login = app.login_at("acme", "ada", PASSWORD).await;
+
+    // Her mailbox is renamed in the directory: the account's address follows (sign-in and
+    // reset mail use it); another account's address is refused.
+    let (status, b) = scim
+        .patch(
+            &format!("/Users/{ada_id}"),
+            json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "ada.king@contoso.example"}]),
+        )
+        .await;
+    assert_eq!(status, 200, "{b}");
+    let b = app.gql_tenant("acme", a, USER, json!({"i": ada_id})).await;
+    assert_eq!(
+        b["data"]["user"]["email"], "ada.king@contoso.example",
+        "{b}"
+    );
+    let (status, b) = scim
+        .patch(
+            &format!("/Users/{ada_id}"),
+            json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "grace@contoso.example"}]),
+        )
+        .await;
+    assert_scim_error(status, &b, 409, Some("uniqueness"));
+    let login = app
+        .login_at("acme", "ada.king@contoso.example", PASSWORD)
+        .await;
     let refresh = login["data"]["login"]["refreshToken"]
         .as_str()
         .unwrap_or_else(|| panic!("{login}"))
@@ -341,6 +365,7 @@ async fn an_entra_shaped_sequence_provisions_deactivates_reactivates_groups_and_
         "organization_created",
         "organization_member_added",
         "organization_member_removed",
+        "email_changed",
         "user_deleted",
     ] {
         assert!(by_scim.contains(&kind), "{kind} in {by_scim:?}");
