@@ -413,3 +413,101 @@ async fn a_lockout_of_an_existing_account_is_an_event_and_of_an_unknown_name_is_
     drop(rx);
     app.shutdown().await;
 }
+
+/// SCIM writes go through the same services as GraphQL: the directory's create, deactivation,
+/// address change and delete reach the tenant's endpoints as the same signed events, each
+/// fitting its schema.
+#[tokio::test]
+async fn a_directorys_scim_writes_are_the_same_events() {
+    let (app, admin) = setup().await;
+    let rx = Receiver::start();
+    endpoint(
+        &app,
+        &admin,
+        &rx,
+        &[
+            "user.created",
+            "user.disabled",
+            "user.updated",
+            "user.deleted",
+        ],
+    )
+    .await;
+    let b = app
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation { createScimToken(input: {name: \"Entra ID\"}) { token } }",
+            json!({}),
+        )
+        .await;
+    let token = b["data"]["createScimToken"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_string();
+    let scim = |method: reqwest::Method, path: &str, body: Value| {
+        app.client
+            .request(method, format!("{}/t/acme/scim/v2{path}", app.base))
+            .bearer_auth(&token)
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+    };
+    let r = scim(
+        reqwest::Method::POST,
+        "/Users",
+        json!({"userName": "ada@acme.example", "emails": [{"value": "ada@acme.example", "type": "work", "primary": true}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+    for ops in [
+        json!([{"op": "Replace", "path": "active", "value": "False"}]),
+        json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "ada.king@acme.example"}]),
+    ] {
+        let r = scim(reqwest::Method::PATCH, &format!("/Users/{id}"), patch(ops))
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let r = scim(reqwest::Method::DELETE, &format!("/Users/{id}"), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let seen = rx.wait_until("four events", |s| types(s).len() >= 4).await;
+    // Delivered concurrently: in any order.
+    let mut kinds = types(&seen);
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "user.created",
+            "user.deleted",
+            "user.disabled",
+            "user.updated"
+        ]
+    );
+    for r in &seen {
+        assert_eq!(r["verified"], true, "{r:#}");
+        assert_eq!(r["schema_ok"], true, "{r:#}");
+        let data = &r["body"]["data"];
+        let about = data["id"].as_str().or(data["user"]["id"].as_str());
+        assert_eq!(about, Some(id.as_str()), "{r:#}");
+    }
+    let updated = seen
+        .iter()
+        .find(|r| r["body"]["type"] == "user.updated")
+        .unwrap();
+    assert_eq!(updated["body"]["data"]["changed"], json!(["email"]));
+    assert_eq!(
+        updated["body"]["data"]["user"]["email"],
+        "ada.king@acme.example"
+    );
+    drop(rx);
+    app.shutdown().await;
+}
