@@ -226,10 +226,13 @@ test('a setting the server refuses shows its message next to the field; a good o
   await axe('settings with an error');
   await shot('settings-error');
   await field.fill('30');
+  // What a directory's DELETE does, as a person reads the choice.
+  await page.getByLabel('When a directory deletes a user (SCIM)').selectOption({ label: 'Disable the account and keep it, for audit' });
   await page.getByRole('button', { name: 'Save settings' }).click();
   await page.getByRole('status').filter({ hasText: 'Settings saved.' }).waitFor();
-  const { tenantSettings } = await tenant('{ tenantSettings { accessTokenMinutes } }', {}, state.adminToken);
+  const { tenantSettings } = await tenant('{ tenantSettings { accessTokenMinutes scimDeprovision } }', {}, state.adminToken);
   assert.equal(tenantSettings.accessTokenMinutes, 30);
+  assert.equal(tenantSettings.scimDeprovision, 'DISABLE');
 });
 
 test('rotate the signing key; the emergency rotation says what it breaks, and the console survives it', async () => {

@@ -20,6 +20,7 @@ type Form = {
   tokenHookUrl: string;
   tokenHookTimeoutMs: string;
   tokenHookFailure: T.TokenHookFailure;
+  scimDeprovision: T.ScimDeprovision;
 };
 
 function formOf(s: T.SettingsFieldsFragment): Form {
@@ -39,6 +40,7 @@ function formOf(s: T.SettingsFieldsFragment): Form {
     tokenHookUrl: s.tokenHookUrl ?? "",
     tokenHookTimeoutMs: String(s.tokenHookTimeoutMs),
     tokenHookFailure: s.tokenHookFailure,
+    scimDeprovision: s.scimDeprovision,
   };
 }
 
@@ -104,6 +106,7 @@ export function Settings() {
       tokenHookUrl: f.tokenHookUrl.trim() || null,
       tokenHookTimeoutMs: int(f.tokenHookTimeoutMs),
       tokenHookFailure: f.tokenHookFailure,
+      scimDeprovision: f.scimDeprovision,
     };
     const changed = (Object.keys(all) as (keyof Form)[]).filter((k) => JSON.stringify(f[k]) !== JSON.stringify(base![k]));
     if (changed.length === 0) {
@@ -192,6 +195,17 @@ export function Settings() {
           </Button>
           {hookSecret && <SecretOnce label="Token hook signing secret" secret={hookSecret} />}
         </fieldset>
+        <Select<T.ScimDeprovision>
+          label="When a directory deletes a user (SCIM)"
+          name="scimDeprovision"
+          value={f.scimDeprovision}
+          options={[
+            { value: "DELETE", label: "Delete the account" },
+            { value: "DISABLE", label: "Disable the account and keep it, for audit" },
+          ]}
+          onChange={(scimDeprovision) => setForm({ ...f, scimDeprovision })}
+          error={errors.scimDeprovision}
+        />
         <p class="hint">Account lockout and sign-in throttling are server-wide (README “Passwords and guessing”), not tenant settings.</p>
         <div class="actions">
           <button type="submit" class="btn primary" disabled={act.busy}>
