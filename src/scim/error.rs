@@ -1,57 +1,52 @@
-//! The SCIM layer's error: an HTTP status with SCIM's `scimType` (RFC 7644 §3.12), turned into
-//! the Error resource at the edge (`routes.rs`). Never a 500 for what a client can cause.
-
-use axum::http::StatusCode;
+//! The SCIM layer's error, one enum, turned into the Error resource with its HTTP status at the
+//! edge (`routes.rs`, RFC 7644 §3.12). Never a 500 for what a client can cause.
 
 use crate::error::ServiceError;
 use crate::store::StoreError;
 
 /// A refused or failed SCIM request.
 #[derive(Debug)]
-pub struct ScimError {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// `invalidFilter`, `invalidValue`, `uniqueness`, `tooMany`, ... when one applies.
-    pub scim_type: Option<&'static str>,
-    /// A sentence for the directory's log.
-    pub detail: String,
+pub enum ScimError {
+    /// 400 with SCIM's `scimType` (`invalidFilter`, `invalidValue`, `invalidSyntax`,
+    /// `invalidPath`, `noTarget`, `tooMany`).
+    Invalid(&'static str, String),
+    /// 401: no live SCIM token.
+    Unauthenticated,
+    /// 403: the token may not do this.
+    Forbidden(String),
+    /// 404: no such resource (or none this token may see: the same answer).
+    NotFound(String),
+    /// 405: a read-only endpoint.
+    MethodNotAllowed,
+    /// 409 `uniqueness`.
+    Taken(String),
+    /// The body could not be read (too large: 413).
+    Body(u16, String),
+    /// 503: the store is unavailable, or a resource kept changing under this request.
+    Unavailable(String),
+    /// A bug: answered 500 with nothing of the detail, which is logged.
+    Internal(String),
 }
 
 impl ScimError {
     /// 400 with `scim_type`.
     pub fn bad(scim_type: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            scim_type: Some(scim_type),
-            detail: detail.into(),
-        }
+        Self::Invalid(scim_type, detail.into())
     }
 
-    /// 404: no such resource (or not one this token may see: the same answer).
+    /// 404 for `what`.
     pub fn not_found(what: &str) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            scim_type: None,
-            detail: format!("no such {what}"),
-        }
+        Self::NotFound(format!("no such {what}"))
     }
 
     /// 409 `uniqueness`.
     pub fn taken(detail: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::CONFLICT,
-            scim_type: Some("uniqueness"),
-            detail: detail.into(),
-        }
+        Self::Taken(detail.into())
     }
 
-    /// 403: the token may not do this.
+    /// 403.
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::FORBIDDEN,
-            scim_type: None,
-            detail: detail.into(),
-        }
+        Self::Forbidden(detail.into())
     }
 }
 
@@ -66,21 +61,11 @@ impl From<ServiceError> for ScimError {
             }
             ServiceError::UsernameTaken => ScimError::taken("this userName is taken"),
             ServiceError::TenantNotFound => ScimError::not_found("tenant"),
-            ServiceError::Unavailable(_) => Self {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                scim_type: None,
-                detail: "service unavailable, retry later".into(),
-            },
-            other => {
-                if matches!(other, ServiceError::Internal(_)) {
-                    tracing::error!(error = %other, "SCIM request failed");
-                }
-                Self {
-                    status: other.status(),
-                    scim_type: None,
-                    detail: other.to_string(),
-                }
-            }
+            ServiceError::Forbidden => ScimError::forbidden("not allowed"),
+            ServiceError::Unavailable(d) => ScimError::Unavailable(d),
+            ServiceError::Internal(d) => ScimError::Internal(d),
+            // Sign-in outcomes (locked, disabled, needs MFA) cannot come from provisioning.
+            other => ScimError::Internal(format!("unexpected: {other:?}")),
         }
     }
 }

@@ -17,13 +17,11 @@ use serde_json::{Map, Value, json};
 
 use super::ScimService;
 use super::error::ScimError;
-use super::filter::{Filter, Literal, Op};
-use super::listing::ListQuery;
-use super::patch;
+use super::listing::{Found, ListQuery};
+use super::resource::{self, Change, WRITE_RETRIES, actor, doc_of, meta, norm};
 use super::resource_store::{self as rs, ResourceRow, Table};
-use super::schema::{self, GROUP_ATTRS, GROUP_SCHEMA};
+use super::schema::{GROUP_ATTRS, GROUP_SCHEMA};
 use super::service::ScimCaller;
-use super::users::meta;
 use crate::actors::Tenant;
 use crate::infra::ClientInfo;
 use crate::infra::audit::AuditInfo;
@@ -33,14 +31,8 @@ use crate::store::StoreError;
 
 /// Longest displayName (an organization's name).
 const MAX_NAME: usize = 100;
-/// Times a write is retried when a concurrent write came first.
-const WRITE_RETRIES: usize = 20;
 /// Most members one request may name.
 const MAX_MEMBERS: usize = 1000;
-
-fn norm(name: &str) -> String {
-    name.trim().to_lowercase()
-}
 
 struct Written {
     doc: Map<String, Value>,
@@ -62,10 +54,14 @@ fn written(doc: Map<String, Value>) -> Result<Written, ScimError> {
             format!("displayName must be 1..={MAX_NAME} printable characters"),
         ));
     }
-    if member_ids(&doc).len() > MAX_MEMBERS {
+    let named = doc
+        .get("members")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if named > MAX_MEMBERS {
         return Err(ScimError::bad(
             "invalidValue",
-            format!("at most {MAX_MEMBERS} members per request"),
+            format!("at most {MAX_MEMBERS} members per group"),
         ));
     }
     let external_id = doc
@@ -97,16 +93,6 @@ fn member_ids(doc: &Map<String, Value>) -> Vec<String> {
     out
 }
 
-fn body_doc(body: &Value) -> Result<Map<String, Value>, ScimError> {
-    let Value::Object(o) = body else {
-        return Err(ScimError::bad(
-            "invalidSyntax",
-            "the body must be a JSON object",
-        ));
-    };
-    schema::resource_attrs(GROUP_ATTRS, o).map_err(|e| ScimError::bad("invalidValue", e.0))
-}
-
 impl ScimService {
     /// The group `id`, if this caller may see it.
     async fn visible_group(
@@ -121,27 +107,29 @@ impl ScimService {
         if caller.org.as_deref().is_some_and(|o| o != id) {
             return Ok(None);
         }
-        let Some(row) = rs::get(tenant.db(), Table::Group, id).await? else {
-            return Ok(None);
-        };
-        if orgs::get(tenant.db(), id).await?.is_none() {
-            // Deleted through GraphQL: the SCIM record goes with it.
-            rs::delete(tenant.db(), Table::Group, id).await?;
-            return Ok(None);
-        }
-        Ok(Some(row))
+        // The record goes with its organization (an event in the same transaction).
+        Ok(rs::get(tenant.db(), Table::Group, id).await?)
     }
 
-    /// The group as answered: what was written, its members those still members.
-    async fn render_group(&self, tenant: &Tenant, row: &ResourceRow) -> Result<Value, ScimError> {
-        let mut doc: Map<String, Value> = serde_json::from_str(&row.doc).unwrap_or_default();
+    /// The group as answered: what was written, its members those still members that this
+    /// caller may see.
+    async fn render_group(
+        &self,
+        tenant: &Tenant,
+        caller: &ScimCaller,
+        row: &ResourceRow,
+    ) -> Result<Value, ScimError> {
+        let mut doc = doc_of(row);
         if let Some(Value::Array(members)) = doc.get("members").cloned() {
             let mut kept = Vec::new();
             for m in members {
                 let Some(v) = m.get("value").and_then(Value::as_str) else {
                     continue;
                 };
-                if orgs::membership(tenant.db(), &row.id, v).await?.is_some() {
+                if orgs::membership(tenant.db(), &row.id, v).await?.is_some()
+                    && (caller.org.is_none()
+                        || self.visible_user(tenant, caller, v).await?.is_some())
+                {
                     kept.push(m);
                 }
             }
@@ -179,7 +167,8 @@ impl ScimService {
         Ok(())
     }
 
-    /// Brings the organization's membership in line: `add` joined, `remove` removed.
+    /// Brings the organization's membership in line: `add` joined, `remove` (of the people
+    /// this caller may see: a directory removes only its own) removed.
     async fn sync_members(
         &self,
         tenant: &Tenant,
@@ -189,26 +178,27 @@ impl ScimService {
         remove: &[String],
         client: &ClientInfo,
     ) -> Result<(), ScimError> {
-        let actor = format!("scim:{}", caller.token_id);
+        let actor = actor(&caller.token_id);
         let roles = self.join_roles(tenant, org).await?;
         for u in add {
-            if orgs::membership(tenant.db(), org, u).await?.is_none() {
-                match self
-                    .organizations
-                    .add_member_by(tenant, &actor, org, u, roles.clone(), client)
-                    .await
-                {
-                    // A concurrent request added them first.
-                    Err(crate::error::ServiceError::BadInput {
-                        field: "userId", ..
-                    }) => {}
-                    r => {
-                        r?;
-                    }
-                }
+            if orgs::membership(tenant.db(), org, u).await?.is_some() {
+                continue;
+            }
+            let added = self
+                .organizations
+                .add_member_by(tenant, &actor, org, u, roles.clone(), client)
+                .await;
+            // A concurrent request may have added them first: that is what was asked.
+            if let Err(e) = added
+                && orgs::membership(tenant.db(), org, u).await?.is_none()
+            {
+                return Err(e.into());
             }
         }
         for u in remove {
+            if self.visible_user(tenant, caller, u).await?.is_none() {
+                continue;
+            }
             self.organizations
                 .remove_member_by(tenant, &actor, org, u, client)
                 .await?;
@@ -229,7 +219,7 @@ impl ScimService {
                 "an organization's SCIM token cannot make groups (organizations)",
             ));
         }
-        let w = written(body_doc(body)?)?;
+        let w = written(resource::body_doc(GROUP_ATTRS, body)?)?;
         let members = member_ids(&w.doc);
         self.check_members(tenant, caller, &members).await?;
         let db = tenant.db();
@@ -239,7 +229,7 @@ impl ScimService {
         {
             return Err(ScimError::taken("displayName is taken"));
         }
-        let actor = format!("scim:{}", caller.token_id);
+        let actor = actor(&caller.token_id);
         let spec = OrgSpec {
             name: Some(w.name.clone()),
             ..Default::default()
@@ -281,7 +271,7 @@ impl ScimService {
             created_at: now,
             updated_at: now,
         };
-        self.render_group(tenant, &row).await
+        self.render_group(tenant, caller, &row).await
     }
 
     /// `GET /Groups/{id}`.
@@ -295,47 +285,35 @@ impl ScimService {
             .visible_group(tenant, caller, id)
             .await?
             .ok_or_else(|| ScimError::not_found("group"))?;
-        self.render_group(tenant, &row).await
+        self.render_group(tenant, caller, &row).await
     }
 
     /// `PUT` / `PATCH /Groups/{id}`: written conditionally (see `write_user`), then the
-    /// organization's name and members brought in line.
+    /// organization's name and members brought in line. A change applies to the members as
+    /// answered, so a member removed elsewhere stays out.
     pub async fn write_group(
         &self,
         tenant: &Tenant,
         caller: &ScimCaller,
         id: &str,
-        change: super::users::Change<'_>,
+        change: Change<'_>,
         client: &ClientInfo,
     ) -> Result<Value, ScimError> {
         let db = tenant.db();
+        let actor = actor(&caller.token_id);
         for _ in 0..WRITE_RETRIES {
             let row = self
                 .visible_group(tenant, caller, id)
                 .await?
                 .ok_or_else(|| ScimError::not_found("group"))?;
-            let shown = self.render_group(tenant, &row).await?;
-            let old: Map<String, Value> = serde_json::from_str(&row.doc).unwrap_or_default();
-            let new = match &change {
-                super::users::Change::Replace(body) => body_doc(body)?,
-                super::users::Change::Patch(ops) => {
-                    // Patched from what is answered, so a member removed elsewhere stays out.
-                    let mut d: Map<String, Value> = old.clone();
-                    match shown.get("members") {
-                        Some(m) => {
-                            d.insert("members".into(), m.clone());
-                        }
-                        None => {
-                            d.remove("members");
-                        }
-                    }
-                    patch::apply(GROUP_ATTRS, &mut d, ops)
-                        .map_err(|e| ScimError::bad(e.scim_type, e.detail))?;
-                    d
-                }
+            let shown = self.render_group(tenant, caller, &row).await?;
+            let mut old = doc_of(&row);
+            match shown.get("members") {
+                Some(m) => old.insert("members".into(), m.clone()),
+                None => old.remove("members"),
             };
-            let w = written(new)?;
-            let before: Vec<String> = shown.as_object().map(member_ids).unwrap_or_default();
+            let w = written(change.apply(GROUP_ATTRS, &old)?)?;
+            let before = member_ids(&old);
             let after = member_ids(&w.doc);
             let add: Vec<String> = after
                 .iter()
@@ -369,7 +347,6 @@ impl ScimService {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let actor = format!("scim:{}", caller.token_id);
             let old_name = old.get("displayName").and_then(Value::as_str);
             if old_name.map(str::trim) != Some(w.name.as_str()) {
                 let spec = OrgSpec {
@@ -390,13 +367,9 @@ impl ScimService {
                 updated_at: now,
                 ..row
             };
-            return self.render_group(tenant, &row).await;
+            return self.render_group(tenant, caller, &row).await;
         }
-        Err(ScimError {
-            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            scim_type: None,
-            detail: "the group is being changed by many requests at once; retry".into(),
-        })
+        Err(resource::busy("group"))
     }
 
     /// `DELETE /Groups/{id}`: the organization deleted with its memberships (the users stay).
@@ -415,70 +388,45 @@ impl ScimService {
         self.visible_group(tenant, caller, id)
             .await?
             .ok_or_else(|| ScimError::not_found("group"))?;
-        let actor = format!("scim:{}", caller.token_id);
-        rs::delete(tenant.db(), Table::Group, id).await?;
+        // Its SCIM record goes in the same transaction (an event on `organization`).
         self.organizations
-            .delete_by(tenant, &actor, id, client)
+            .delete_by(tenant, &actor(&caller.token_id), id, client)
             .await?;
         Ok(())
     }
 
-    /// The groups matching a list request's filter, in id order (`GET /Groups`, `/.search`).
+    /// The groups a list request asks for (`GET /Groups`, `/.search`). An organization's
+    /// token sees its own organization's group only.
     pub async fn find_groups(
         &self,
         tenant: &Tenant,
         caller: &ScimCaller,
         q: &ListQuery,
-    ) -> Result<Vec<Value>, ScimError> {
+    ) -> Result<Found, ScimError> {
         let db = tenant.db();
-        let rows: Vec<ResourceRow> = match (&caller.org, q.filter.as_ref().and_then(name_eq)) {
-            (Some(org), _) => rs::get(db, Table::Group, org).await?.into_iter().collect(),
-            (None, Some(name)) => rs::by_unique(db, Table::Group, &norm(name))
-                .await?
-                .into_iter()
-                .collect(),
-            (None, None) => {
-                let mut all = Vec::new();
-                let mut after: Option<String> = None;
-                loop {
-                    let page = rs::page(db, Table::Group, None, after.as_deref(), 500).await?;
-                    let short = page.len() < 500;
-                    after = page.last().map(|r| r.id.clone());
-                    all.extend(page);
-                    if all.len() > super::listing::MAX_SCAN && q.filter.is_some() {
-                        return Err(ScimError::bad(
-                            "tooMany",
-                            "this filter would read too many groups; filter by displayName",
-                        ));
-                    }
-                    if short {
-                        break;
-                    }
-                }
-                all
+        let (rows, paged_total) = match &caller.org {
+            Some(org) => (
+                rs::get(db, Table::Group, org).await?.into_iter().collect(),
+                None,
+            ),
+            None => {
+                let c = resource::candidates(db, Table::Group, None, "displayname", q).await?;
+                (c.rows, c.paged_total)
             }
         };
-        let mut out = Vec::new();
+        let mut resources: Vec<Value> = Vec::new();
         for row in &rows {
-            if orgs::get(db, &row.id).await?.is_none() {
-                continue;
-            }
-            let r = self.render_group(tenant, row).await?;
+            let r = self.render_group(tenant, caller, row).await?;
             if q.filter
                 .as_ref()
                 .is_none_or(|f| super::filter::matches(f, &r))
             {
-                out.push(r);
+                resources.push(r);
             }
         }
-        Ok(out)
-    }
-}
-
-/// `displayName eq "x"` alone.
-fn name_eq(f: &Filter) -> Option<&str> {
-    match f {
-        Filter::Compare(p, Op::Eq, Literal::Str(s)) if p == "displayname" => Some(s),
-        _ => None,
+        Ok(Found {
+            resources,
+            paged_total,
+        })
     }
 }

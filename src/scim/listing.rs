@@ -94,15 +94,21 @@ impl ListQuery {
         )
     }
 
-    /// The ListResponse of `matches` (every resource the filter matched, in order).
-    pub fn answer(&self, matches: Vec<Value>) -> Value {
-        let total = matches.len();
-        let page: Vec<Value> = matches
-            .into_iter()
-            .skip(self.start - 1)
-            .take(self.count)
-            .map(|r| self.projection.apply(r))
-            .collect();
+    /// The ListResponse of what was found: a page the store cut, or every match to cut here.
+    pub fn answer(&self, found: Found) -> Value {
+        let (total, page): (usize, Vec<Value>) = match found.paged_total {
+            Some(total) => (total, found.resources),
+            None => (
+                found.resources.len(),
+                found
+                    .resources
+                    .into_iter()
+                    .skip(self.start - 1)
+                    .take(self.count)
+                    .collect(),
+            ),
+        };
+        let page: Vec<Value> = page.into_iter().map(|r| self.projection.apply(r)).collect();
         json!({
             "schemas": [LIST_SCHEMA],
             "totalResults": total,
@@ -111,4 +117,13 @@ impl ListQuery {
             "Resources": page,
         })
     }
+}
+
+/// Resources a list request found.
+pub struct Found {
+    /// The resources, rendered.
+    pub resources: Vec<Value>,
+    /// `Some(total)`: `resources` is already the requested page of `total`; `None`: they are
+    /// every match, in order.
+    pub paged_total: Option<usize>,
 }

@@ -264,7 +264,19 @@ fn one(
     match (&t.filter, t.sub) {
         (None, None) => {
             if op == OpKind::Remove {
-                doc.remove(&name);
+                match (t.attr.multi, value, doc.get_mut(&name)) {
+                    // Entra's older shape removes members with a value instead of a filter:
+                    // only those go (RFC 7644 names no value on remove; ignoring it would
+                    // empty the attribute).
+                    (true, Some(v), Some(Value::Array(items))) if !v.is_null() => {
+                        let gone = coerce(t.attr, v)?;
+                        let gone = gone.as_array().cloned().unwrap_or_default();
+                        items.retain(|i| !gone.iter().any(|g| same_item(g, i)));
+                    }
+                    _ => {
+                        doc.remove(&name);
+                    }
+                }
                 return Ok(());
             }
             let v = coerce(t.attr, value.unwrap_or(&Value::Null))?;
@@ -397,6 +409,14 @@ fn one(
     Ok(())
 }
 
+/// Whether `given` names `item`: by `value` when it has one, else equal.
+fn same_item(given: &Value, item: &Value) -> bool {
+    match given.get("value") {
+        Some(v) => item.get("value") == Some(v),
+        None => given == item,
+    }
+}
+
 fn is_primary(v: &Value) -> bool {
     v.get("primary").and_then(Value::as_bool) == Some(true)
 }
@@ -514,6 +534,24 @@ mod tests {
         let d = run(d, json!([{"op": "remove", "path": "displayName"}]));
         let d = run(d, json!([{"op": "remove", "path": "emails"}]));
         assert!(d.get("emails").is_none());
+    }
+
+    #[test]
+    fn entras_older_remove_with_a_value_removes_only_those_members() {
+        let mut d = json!({"displayName": "g", "members": [{"value": "a"}, {"value": "b"}, {"value": "c"}]})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let body = json!({"schemas": [schema::PATCH_SCHEMA], "Operations": [
+            {"op": "Remove", "path": "members", "value": [{"value": "b"}]}
+        ]});
+        apply(
+            crate::scim::schema::GROUP_ATTRS,
+            &mut d,
+            &operations(&body).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(d["members"], json!([{"value": "a"}, {"value": "c"}]));
     }
 
     #[test]

@@ -49,7 +49,13 @@ pub struct ResourceRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const FIELDS: &str = "record::id(id) AS id, org, doc, version, created_at, updated_at";
+/// The columns of a [`ResourceRow`] (a group has no `org`).
+fn fields(t: Table) -> &'static str {
+    match t {
+        Table::User => "record::id(id) AS id, org, doc, version, created_at, updated_at",
+        Table::Group => "record::id(id) AS id, NONE AS org, doc, version, created_at, updated_at",
+    }
+}
 
 fn rid(t: Table, id: &str) -> RecordId {
     RecordId::new(t.name(), id)
@@ -85,13 +91,7 @@ pub async fn create(
 
 /// One resource.
 pub async fn get(db: &Db, t: Table, id: &str) -> StoreResult<Option<ResourceRow>> {
-    let org = if t == Table::User {
-        ""
-    } else {
-        "NONE AS org, "
-    };
-    let fields = FIELDS.replace("org, ", org);
-    db.query(format!("SELECT {fields} FROM ONLY $rid"))
+    db.query(format!("SELECT {} FROM ONLY $rid", fields(t)))
         .bind(("rid", rid(t, id)))
         .take(0)
         .await
@@ -140,14 +140,10 @@ pub async fn delete(db: &Db, t: Table, id: &str) -> StoreResult<bool> {
 
 /// The resource whose normalised unique name is `unique`.
 pub async fn by_unique(db: &Db, t: Table, unique: &str) -> StoreResult<Option<ResourceRow>> {
-    let fields = if t == Table::User {
-        FIELDS.to_string()
-    } else {
-        FIELDS.replace("org, ", "NONE AS org, ")
-    };
     let rows: Vec<ResourceRow> = db
         .query(format!(
-            "SELECT {fields} FROM {} WHERE {} = $u LIMIT 1",
+            "SELECT {} FROM {} WHERE {} = $u LIMIT 1",
+            fields(t),
             t.name(),
             t.unique()
         ))
@@ -157,67 +153,45 @@ pub async fn by_unique(db: &Db, t: Table, unique: &str) -> StoreResult<Option<Re
     Ok(rows.into_iter().next())
 }
 
-/// Resources in id order after `after`, at most `limit`, of one organization when `org` is
-/// given (users only).
-pub async fn page(
+/// `WHERE org = $org` when a scope is given.
+fn scope(org: Option<&str>) -> &'static str {
+    if org.is_some() {
+        "WHERE org = $org"
+    } else {
+        ""
+    }
+}
+
+/// Resources of a scope (`org`: one organization's users; `None`: all) in id order, `limit`
+/// of them from the `start`-th (0-based).
+pub async fn slice(
     db: &Db,
     t: Table,
     org: Option<&str>,
-    after: Option<&str>,
+    start: usize,
     limit: usize,
 ) -> StoreResult<Vec<ResourceRow>> {
-    let fields = if t == Table::User {
-        FIELDS.to_string()
-    } else {
-        FIELDS.replace("org, ", "NONE AS org, ")
-    };
-    let mut conds = Vec::new();
-    if org.is_some() {
-        conds.push("org = $org");
-    }
-    if after.is_some() {
-        conds.push("id > $after");
-    }
-    let cond = if conds.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conds.join(" AND "))
-    };
     db.query(format!(
-        "SELECT {fields} FROM {} {cond} ORDER BY id LIMIT $limit",
-        t.name()
+        "SELECT {} FROM {} {} ORDER BY id LIMIT $limit START $start",
+        fields(t),
+        t.name(),
+        scope(org)
     ))
     .bind(("org", org.map(str::to_string)))
-    .bind(("after", after.map(|a| rid(t, a))))
+    .bind(("start", start as i64))
     .bind(("limit", limit as i64))
     .take(0)
     .await
 }
 
-/// Whether an account is disabled.
-#[derive(Clone, Debug, SurrealValue)]
-struct AccountState {
-    id: String,
-    disabled: bool,
-}
-
-/// Whether each of these accounts is disabled; accounts that no longer exist are left out.
-pub async fn account_states(
-    db: &Db,
-    ids: &[String],
-) -> StoreResult<std::collections::HashMap<String, bool>> {
-    let mut out = std::collections::HashMap::new();
-    for chunk in ids.chunks(1000) {
-        let rids: Vec<RecordId> = chunk
-            .iter()
-            .map(|i| RecordId::new("user", i.as_str()))
-            .collect();
-        let rows: Vec<AccountState> = db
-            .query("SELECT record::id(id) AS id, disabled ?? false AS disabled FROM $rids")
-            .bind(("rids", rids))
-            .take(0)
-            .await?;
-        out.extend(rows.into_iter().map(|r| (r.id, r.disabled)));
-    }
-    Ok(out)
+/// How many resources a scope has.
+pub async fn count(db: &Db, t: Table, org: Option<&str>) -> StoreResult<usize> {
+    db.query(format!(
+        "SELECT count() AS n FROM {} {} GROUP ALL",
+        t.name(),
+        scope(org)
+    ))
+    .bind(("org", org.map(str::to_string)))
+    .count()
+    .await
 }

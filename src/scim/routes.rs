@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,9 +18,9 @@ use super::ScimService;
 use super::error::ScimError;
 use super::listing::{ListQuery, MAX_RESULTS};
 use super::patch;
+use super::resource::Change;
 use super::schema::{self, Projection};
 use super::service::{ScimAuthError, ScimCaller};
-use super::users::Change;
 use crate::actors::Tenant;
 use crate::edge::client::{bearer, client_info};
 use crate::infra::ClientInfo;
@@ -94,9 +94,47 @@ pub fn scim_error(status: StatusCode, scim_type: Option<&str>, detail: &str) -> 
     r
 }
 
+// The one place a SCIM error becomes an HTTP status (RFC 7644 §3.12).
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
-        scim_error(self.status, self.scim_type, &self.detail)
+        let (status, scim_type, detail) = match self {
+            ScimError::Invalid(t, d) => (StatusCode::BAD_REQUEST, Some(t), d),
+            ScimError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                None,
+                "a valid SCIM token is required (Authorization: Bearer scim_...)".to_string(),
+            ),
+            ScimError::Forbidden(d) => (StatusCode::FORBIDDEN, None, d),
+            ScimError::NotFound(d) => (StatusCode::NOT_FOUND, None, d),
+            ScimError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                None,
+                "this endpoint is read-only".to_string(),
+            ),
+            ScimError::Taken(d) => (StatusCode::CONFLICT, Some("uniqueness"), d),
+            ScimError::Body(status, d) => (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                None,
+                d,
+            ),
+            ScimError::Unavailable(d) => {
+                tracing::warn!(detail = %d, "SCIM request answered 503");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    None,
+                    "service unavailable, retry later".to_string(),
+                )
+            }
+            ScimError::Internal(d) => {
+                tracing::error!(detail = %d, "SCIM request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    "internal error".to_string(),
+                )
+            }
+        };
+        scim_error(status, scim_type, &detail)
     }
 }
 
@@ -123,22 +161,14 @@ async fn ctx(
             caller,
             client: client_info(peer, headers, &s.config.trusted_proxies),
         }),
-        Err(ScimAuthError::Unauthenticated) => Err(ScimError {
-            status: StatusCode::UNAUTHORIZED,
-            scim_type: None,
-            detail: "a valid SCIM token is required (Authorization: Bearer scim_...)".into(),
-        }),
+        Err(ScimAuthError::Unauthenticated) => Err(ScimError::Unauthenticated),
         Err(ScimAuthError::Service(e)) => Err(e.into()),
     }
 }
 
 /// The body as JSON.
 fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ScimError> {
-    let bytes = body.map_err(|e| ScimError {
-        status: e.status(),
-        scim_type: None,
-        detail: e.body_text(),
-    })?;
+    let bytes = body.map_err(|e| ScimError::Body(e.status().as_u16(), e.body_text()))?;
     serde_json::from_slice(&bytes)
         .map_err(|e| ScimError::bad("invalidSyntax", format!("the body is not JSON: {e}")))
 }
@@ -148,11 +178,7 @@ fn read_only(method: &Method) -> Result<(), ScimError> {
     if method == Method::GET {
         Ok(())
     } else {
-        Err(ScimError {
-            status: StatusCode::METHOD_NOT_ALLOWED,
-            scim_type: None,
-            detail: "this endpoint is read-only".into(),
-        })
+        Err(ScimError::MethodNotAllowed)
     }
 }
 
@@ -213,16 +239,20 @@ macro_rules! handler {
         async fn $name(
             State($s): State<ScimService>,
             Path($path): Path<$pty>,
-            Query($params): Query<Params>,
+            params: Result<Query<Params>, QueryRejection>,
             ConnectInfo(peer): ConnectInfo<SocketAddr>,
             headers: HeaderMap,
             $body: Result<Bytes, BytesRejection>,
         ) -> Response {
             #[allow(unused_variables)]
-            let ($params, $body) = ($params, $body);
+            let $body = $body;
             let run = async {
                 let slug = tenant_of(&$path);
                 let $c = ctx(&$s, slug, &headers, peer).await?;
+                // A malformed query string (a repeated or badly encoded parameter).
+                #[allow(unused_variables)]
+                let Query($params) =
+                    params.map_err(|e| ScimError::bad("invalidSyntax", e.body_text()))?;
                 let r: Answer = $e;
                 r
             };
@@ -339,11 +369,15 @@ handler!(delete_group, |s, c, p: (String, String), q, b| {
     Ok(StatusCode::NO_CONTENT.into_response())
 });
 
-// `POST /.search` at the root: users, then groups (RFC 7644 §3.4.3).
+// `POST /.search` at the root: users, then groups (RFC 7644 §3.4.3), paged over both.
 handler!(search_all, |s, c, p: String, q, b| {
-    let q = ListQuery::from_search(&json_body(b)?)?;
+    let mut q = ListQuery::from_search(&json_body(b)?)?;
+    // Every resource: matched here and paged over the two lists together.
+    q.filter
+        .get_or_insert(super::filter::Filter::Present("id".into()));
     let mut all = s.find_users(&c.tenant, &c.caller, &q).await?;
-    all.extend(s.find_groups(&c.tenant, &c.caller, &q).await?);
+    all.resources
+        .extend(s.find_groups(&c.tenant, &c.caller, &q).await?.resources);
     Ok(ok(q.answer(all)))
 });
 

@@ -255,6 +255,9 @@ pub fn find<'a>(attrs: &'a [Attr], name: &str) -> Option<&'a Attr> {
     attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
+/// Most values a multi-valued attribute holds (a group's members).
+pub const MAX_VALUES: usize = 1000;
+
 /// Why a value was refused (`invalidValue`).
 #[derive(Debug)]
 pub struct InvalidValue(pub String);
@@ -267,6 +270,13 @@ pub fn coerce(a: &Attr, v: &Value) -> Result<Value, InvalidValue> {
             Value::Null => return Ok(Value::Null),
             one => vec![one.clone()],
         };
+        // Bounded, so a PATCH's merge (quadratic in the items) stays small.
+        if items.len() > MAX_VALUES {
+            return Err(InvalidValue(format!(
+                "{} holds at most {MAX_VALUES} values",
+                a.name
+            )));
+        }
         let single = Attr { multi: false, ..*a };
         return items
             .iter()

@@ -1,42 +1,43 @@
 //! SCIM Users (RFC 7644 §3.3-3.6): a directory's people as latchkey accounts.
 //!
 //! - An account made here has no password: it signs in through the organization's provider,
-//!   or sets one through a reset mail. Its address is the one the directory gives, trusted as
-//!   verified (the tenant admin connected that directory, as with a trusted upstream).
+//!   or sets one through a reset mail. Its address is trusted as verified when the directory
+//!   may vouch for it: a tenant token always (the tenant admin connected that directory), an
+//!   organization's token only inside that organization's verified domains (the rule for an
+//!   organization's own identity provider); otherwise the account gets the verification mail.
 //! - A POST for an address that already has an account links that account (Okta's and
-//!   Entra's "match existing users") if the token may see it: a tenant token always, an
-//!   organization's token only when the account is already a member of its organization, so
-//!   one customer's directory cannot take over another's people.
-//! - `active: false` disables the account, which revokes every session at once (the tenant
-//!   actor, on every node); DELETE deletes the account or only disables it, by the tenant's
+//!   Entra's "match existing users") only when the directory could have made it: no tenant
+//!   roles (a directory must not come to manage an admin), and for an organization's token a
+//!   member of that organization and of no other. Anything else is `409 uniqueness`, so one
+//!   customer's directory cannot take over another's people.
+//! - `active` is brought to what the directory says when it changes (and on create), which
+//!   disables the account and revokes every session at once (the tenant actor, on every
+//!   node). DELETE deletes the account or only disables it, by the tenant's
 //!   `scimDeprovision` setting.
 //! - What the directory wrote is kept verbatim (`scim_user.doc`) and read back exactly; the
 //!   truth about the account (disabled or not) overrides `active`.
 //!
 //! Every change is audited with the token as actor (`scim:<token id>`); the account's own
-//! events (created, disabled, deleted) reach webhooks as they do from GraphQL.
+//! events (created, disabled, updated, deleted) reach webhooks as they do from GraphQL.
 
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::ScimService;
 use super::error::ScimError;
-use super::filter::{Filter, Literal, Op};
-use super::listing::{ListQuery, MAX_SCAN};
-use super::patch;
+use super::listing::{Found, ListQuery};
+use super::resource::{self, Change, WRITE_RETRIES, actor, doc_of, meta, norm};
 use super::resource_store::{self as rs, ResourceRow, Table};
-use super::schema::{self, USER_ATTRS, USER_SCHEMA};
+use super::schema::{USER_ATTRS, USER_SCHEMA};
 use super::service::ScimCaller;
 use crate::actors::Tenant;
 use crate::domain::Email;
 use crate::infra::ClientInfo;
 use crate::infra::audit::AuditInfo;
+use crate::organizations::store as orgs;
 use crate::store::{StoreError, users};
 
 /// Longest userName.
 const MAX_USER_NAME: usize = 256;
-/// Times a write is retried when a concurrent write came first.
-const WRITE_RETRIES: usize = 20;
 
 /// A user resource's kept attributes and the values derived from them.
 struct Written {
@@ -98,50 +99,22 @@ fn active_of(doc: &Map<String, Value>) -> Option<bool> {
     doc.get("active").and_then(Value::as_bool)
 }
 
-fn norm(user_name: &str) -> String {
-    user_name.to_lowercase()
-}
-
-/// The body as an object of kept attributes.
-fn body_doc(body: &Value) -> Result<Map<String, Value>, ScimError> {
-    let Value::Object(o) = body else {
-        return Err(ScimError::bad(
-            "invalidSyntax",
-            "the body must be a JSON object",
-        ));
-    };
-    schema::resource_attrs(USER_ATTRS, o).map_err(|e| ScimError::bad("invalidValue", e.0))
-}
-
 impl ScimService {
-    fn actor(caller: &ScimCaller) -> String {
-        format!("scim:{}", caller.token_id)
-    }
-
     /// The resource as answered.
-    pub(super) fn render_user(&self, tenant: &Tenant, row: &ResourceRow, disabled: bool) -> Value {
-        let mut doc: Map<String, Value> = serde_json::from_str(&row.doc).unwrap_or_default();
+    fn render_user(&self, tenant: &Tenant, row: &ResourceRow, disabled: bool) -> Value {
+        let mut doc = doc_of(row);
         // The account's state is the truth: an admin may have disabled it since.
         if doc.contains_key("active") || disabled {
             doc.insert("active".into(), Value::Bool(!disabled));
         }
         doc.insert("schemas".into(), json!([USER_SCHEMA]));
         doc.insert("id".into(), Value::String(row.id.clone()));
+        let location = format!("{}/Users/{}", self.base(tenant), row.id);
         doc.insert(
             "meta".into(),
-            meta(
-                "User",
-                &self.user_location(tenant, &row.id),
-                row.created_at,
-                row.updated_at,
-            ),
+            meta("User", &location, row.created_at, row.updated_at),
         );
         Value::Object(doc)
-    }
-
-    /// Where a user resource lives.
-    pub(super) fn user_location(&self, tenant: &Tenant, id: &str) -> String {
-        format!("{}/Users/{id}", self.base(tenant))
     }
 
     /// The SCIM base URL of a tenant.
@@ -165,12 +138,46 @@ impl ScimService {
         if caller.org.is_some() && row.org != caller.org {
             return Ok(None);
         }
+        // The record goes with its account (an event in the same transaction); a row without
+        // one is not a user.
         let Some(account) = users::get(tenant.db(), id).await? else {
-            // Deleted through GraphQL: the SCIM record goes with it.
-            rs::delete(tenant.db(), Table::User, id).await?;
             return Ok(None);
         };
         Ok(Some((row, account)))
+    }
+
+    /// Whether the directory behind `caller` may vouch for `email` (mark it verified).
+    async fn vouches_for(
+        &self,
+        tenant: &Tenant,
+        caller: &ScimCaller,
+        email: &Email,
+    ) -> Result<bool, ScimError> {
+        let Some(org) = &caller.org else {
+            return Ok(true);
+        };
+        let domain = crate::store::org_policy::domain_of(email.as_str());
+        Ok(orgs::domains(tenant.db(), org)
+            .await?
+            .iter()
+            .any(|d| Some(&d.domain) == domain.as_ref()))
+    }
+
+    /// Whether an existing account (not made over SCIM) may be linked by `caller`.
+    async fn may_link(
+        &self,
+        tenant: &Tenant,
+        caller: &ScimCaller,
+        account: &users::UserRow,
+    ) -> Result<bool, ScimError> {
+        if !account.roles.is_empty() {
+            return Ok(false);
+        }
+        let Some(org) = &caller.org else {
+            return Ok(true);
+        };
+        let memberships = orgs::memberships_of(tenant.db(), &account.id).await?;
+        Ok(memberships.len() == 1 && &memberships[0].org == org)
     }
 
     /// `POST /Users`.
@@ -181,7 +188,7 @@ impl ScimService {
         body: &Value,
         client: &ClientInfo,
     ) -> Result<Value, ScimError> {
-        let w = written(body_doc(body)?)?;
+        let w = written(resource::body_doc(USER_ATTRS, body)?)?;
         let email = address(&w)?;
         let db = tenant.db();
         if rs::by_unique(db, Table::User, &norm(&w.user_name))
@@ -190,31 +197,25 @@ impl ScimService {
         {
             return Err(ScimError::taken("userName is taken"));
         }
-        let actor = Self::actor(caller);
+        let actor = actor(&caller.token_id);
         let existing = users::find_by_login(db, true, email.normalized()).await?;
         let (account, made) = match existing {
             Some(a) => {
-                if rs::get(db, Table::User, &a.id).await?.is_some() {
-                    return Err(ScimError::taken(
-                        "emails: another provisioned user has this address",
-                    ));
-                }
-                if let Some(org) = &caller.org
-                    && crate::organizations::store::membership(db, org, &a.id)
-                        .await?
-                        .is_none()
+                if rs::get(db, Table::User, &a.id).await?.is_some()
+                    || !self.may_link(tenant, caller, &a).await?
                 {
                     return Err(ScimError::taken(
-                        "emails: an account outside this organization has this address",
+                        "emails: an account this directory does not manage has this address",
                     ));
                 }
                 (a, false)
             }
             None => {
                 let hint = w.user_name.split('@').next().unwrap_or(&w.user_name);
+                let verified = self.vouches_for(tenant, caller, &email).await?;
                 let a = self
                     .accounts
-                    .create_passwordless_from_hint(tenant, &email, Some(hint), true)
+                    .create_passwordless_from_hint(tenant, &email, Some(hint), verified)
                     .await?;
                 (a, true)
             }
@@ -252,9 +253,7 @@ impl ScimService {
             .with_detail(format!("SCIM userName {}", w.user_name));
         self.audit(tenant, kind, info).await;
         if let Some(org) = &caller.org
-            && crate::organizations::store::membership(db, org, &account.id)
-                .await?
-                .is_none()
+            && orgs::membership(db, org, &account.id).await?.is_none()
         {
             let roles = self.join_roles(tenant, org).await?;
             self.organizations
@@ -262,7 +261,7 @@ impl ScimService {
                 .await?;
         }
         let disabled = self
-            .apply_active(tenant, &actor, &account, None, active_of(&w.doc), client)
+            .converge_active(tenant, &actor, &account.id, active_of(&w.doc), client)
             .await?;
         let row = ResourceRow {
             id: account.id.clone(),
@@ -281,43 +280,42 @@ impl ScimService {
         tenant: &Tenant,
         org: &str,
     ) -> Result<Vec<String>, ScimError> {
-        Ok(crate::organizations::store::get(tenant.db(), org)
+        Ok(orgs::get(tenant.db(), org)
             .await?
             .map(|o| o.jit_roles)
             .unwrap_or_default())
     }
 
-    /// Disables or enables the account when `active` changed; answers whether it is disabled.
-    async fn apply_active(
+    /// Brings the account to `active` (read fresh, so a concurrent write's outcome is not
+    /// undone from a stale copy); `None` leaves it. Answers whether it is disabled.
+    async fn converge_active(
         &self,
         tenant: &Tenant,
         actor: &str,
-        account: &users::UserRow,
-        before: Option<bool>,
-        after: Option<bool>,
+        id: &str,
+        active: Option<bool>,
         client: &ClientInfo,
     ) -> Result<bool, ScimError> {
-        let want_disabled = match (before, after) {
-            (b, a) if b == a => return Ok(account.disabled),
-            (_, Some(false)) => true,
-            // `active` was false and is now true or gone.
-            (Some(false), _) => false,
-            _ => return Ok(account.disabled),
+        let account = users::get(tenant.db(), id)
+            .await?
+            .ok_or_else(|| ScimError::not_found("user"))?;
+        let Some(active) = active else {
+            return Ok(account.disabled);
         };
-        if want_disabled == account.disabled {
+        if account.disabled == !active {
             return Ok(account.disabled);
         }
         tenant
-            .set_disabled(account.id.clone(), want_disabled, self.clock.now())
+            .set_disabled(id.to_string(), !active, self.clock.now())
             .await?;
-        let kind = if want_disabled {
-            "user_disabled"
-        } else {
+        let kind = if active {
             "user_enabled"
+        } else {
+            "user_disabled"
         };
-        self.audit(tenant, kind, AuditInfo::by(actor, client).on(&account.id))
+        self.audit(tenant, kind, AuditInfo::by(actor, client).on(id))
             .await;
-        Ok(want_disabled)
+        Ok(!active)
     }
 
     /// `GET /Users/{id}`.
@@ -334,9 +332,9 @@ impl ScimService {
         Ok(self.render_user(tenant, &row, account.disabled))
     }
 
-    /// `PUT /Users/{id}` (`replace`) and `PATCH /Users/{id}` (`patch`): the new kept
-    /// attributes computed from the stored ones, written only if nobody wrote in between
-    /// (else read again and recomputed), then the account brought in line.
+    /// `PUT` / `PATCH /Users/{id}`: the new kept attributes computed from the stored ones,
+    /// written only if nobody wrote in between (else read again and recomputed), then the
+    /// account brought in line.
     pub async fn write_user(
         &self,
         tenant: &Tenant,
@@ -346,33 +344,35 @@ impl ScimService {
         client: &ClientInfo,
     ) -> Result<Value, ScimError> {
         let db = tenant.db();
+        let actor = actor(&caller.token_id);
         for _ in 0..WRITE_RETRIES {
             let (row, account) = self
                 .visible_user(tenant, caller, id)
                 .await?
                 .ok_or_else(|| ScimError::not_found("user"))?;
-            let old: Map<String, Value> = serde_json::from_str(&row.doc).unwrap_or_default();
-            let new = match &change {
-                Change::Replace(body) => body_doc(body)?,
-                Change::Patch(ops) => {
-                    let mut d = old.clone();
-                    patch::apply(USER_ATTRS, &mut d, ops)
-                        .map_err(|e| ScimError::bad(e.scim_type, e.detail))?;
-                    d
-                }
-            };
-            let w = written(new)?;
+            let old = doc_of(&row);
+            let w = written(change.apply(USER_ATTRS, &old)?)?;
             let email = address(&w)?;
-            let moved = email.normalized()
-                != Email::parse("email", &account.email)
-                    .map(|e| e.normalized().to_string())
-                    .unwrap_or_default();
-            if moved
-                && users::find_by_login(db, true, email.normalized())
-                    .await?
-                    .is_some_and(|other| other.id != id)
-            {
-                return Err(ScimError::taken("emails: another account has this address"));
+            let moved = Email::parse("email", &account.email)
+                .map_or(true, |e| e.normalized() != email.normalized());
+            if moved {
+                // The directory renamed the person's mailbox: the account follows, so sign-in
+                // and reset mail use the address the company now gives. Before the document,
+                // so a refused address leaves both as they were.
+                let verified = self.vouches_for(tenant, caller, &email).await?;
+                let now = self.clock.now();
+                match users::set_email(db, id, email.as_str(), email.normalized(), verified, now)
+                    .await
+                {
+                    Err(StoreError::Conflict(_)) => {
+                        return Err(ScimError::taken("emails: another account has this address"));
+                    }
+                    r => r?,
+                }
+                let info = AuditInfo::by(&actor, client)
+                    .on(id)
+                    .with_detail(format!("address changed to {}", email.as_str()));
+                self.audit(tenant, "email_changed", info).await;
             }
             let doc = Value::Object(w.doc.clone()).to_string();
             let now = self.clock.now();
@@ -395,33 +395,15 @@ impl ScimService {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let actor = Self::actor(caller);
-            if moved {
-                // The directory renamed the person's mailbox: the account follows, so sign-in
-                // and reset mail use the address the company now gives.
-                match users::set_email(db, id, email.as_str(), email.normalized(), now).await {
-                    Err(StoreError::Conflict(_)) => {
-                        return Err(ScimError::taken("emails: another account has this address"));
-                    }
-                    r => r?,
-                }
-                let info = AuditInfo::by(&actor, client)
-                    .on(id)
-                    .with_detail(format!("address changed to {}", email.as_str()));
-                self.audit(tenant, "email_changed", info).await;
-            }
             let info = AuditInfo::by(&actor, client).on(id);
             self.audit(tenant, "scim_user_updated", info).await;
-            let disabled = self
-                .apply_active(
-                    tenant,
-                    &actor,
-                    &account,
-                    active_of(&old),
-                    active_of(&w.doc),
-                    client,
-                )
-                .await?;
+            let (before, after) = (active_of(&old), active_of(&w.doc));
+            let disabled = if before == after {
+                account.disabled
+            } else {
+                self.converge_active(tenant, &actor, id, after, client)
+                    .await?
+            };
             let row = ResourceRow {
                 doc,
                 version,
@@ -430,15 +412,12 @@ impl ScimService {
             };
             return Ok(self.render_user(tenant, &row, disabled));
         }
-        Err(ScimError {
-            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            scim_type: None,
-            detail: "the user is being changed by many requests at once; retry".into(),
-        })
+        Err(resource::busy("user"))
     }
 
     /// `DELETE /Users/{id}`: the account deleted, or disabled and kept (the tenant's
-    /// `scimDeprovision`); either way the SCIM resource is gone.
+    /// `scimDeprovision`); either way the SCIM resource is gone. The account first: if that
+    /// fails the directory's retry finds the resource still there.
     pub async fn delete_user(
         &self,
         tenant: &Tenant,
@@ -450,9 +429,8 @@ impl ScimService {
             .visible_user(tenant, caller, id)
             .await?
             .ok_or_else(|| ScimError::not_found("user"))?;
-        let actor = Self::actor(caller);
-        let keep = self.settings(tenant).scim_deprovision_disables;
-        if keep {
+        let actor = actor(&caller.token_id);
+        if self.settings(tenant).scim_deprovision_disables {
             if !account.disabled {
                 tenant
                     .set_disabled(id.to_string(), true, self.clock.now())
@@ -464,7 +442,7 @@ impl ScimService {
                 .with_detail("deprovisioned over SCIM: disabled and kept".into());
             self.audit(tenant, "user_disabled", info).await;
         } else {
-            rs::delete(tenant.db(), Table::User, id).await?;
+            // Its SCIM record goes in the same transaction (an event on `user`).
             tenant.delete_user(id.to_string()).await?;
             let info = AuditInfo::by(&actor, client)
                 .on(id)
@@ -474,56 +452,19 @@ impl ScimService {
         Ok(())
     }
 
-    /// The users matching a list request's filter, in id order (`GET /Users`, `/.search`).
+    /// The users a list request asks for (`GET /Users`, `/.search`).
     pub async fn find_users(
         &self,
         tenant: &Tenant,
         caller: &ScimCaller,
         q: &ListQuery,
-    ) -> Result<Vec<Value>, ScimError> {
+    ) -> Result<Found, ScimError> {
         let db = tenant.db();
-        let rows: Vec<ResourceRow> = match q.filter.as_ref().and_then(user_name_eq) {
-            // The common lookup (Entra's and Okta's "does this user exist?"): the index.
-            Some(name) => rs::by_unique(db, Table::User, &norm(name))
-                .await?
-                .into_iter()
-                .filter(|r| caller.org.is_none() || r.org == caller.org)
-                .collect(),
-            None => {
-                let mut all = Vec::new();
-                let mut after: Option<String> = None;
-                loop {
-                    let page = rs::page(
-                        db,
-                        Table::User,
-                        caller.org.as_deref(),
-                        after.as_deref(),
-                        500,
-                    )
-                    .await?;
-                    let short = page.len() < 500;
-                    after = page.last().map(|r| r.id.clone());
-                    all.extend(page);
-                    if all.len() > MAX_SCAN && q.filter.is_some() {
-                        return Err(ScimError::bad(
-                            "tooMany",
-                            format!(
-                                "this filter would read more than {MAX_SCAN} users; filter by userName"
-                            ),
-                        ));
-                    }
-                    if short {
-                        break;
-                    }
-                }
-                all
-            }
-        };
-        let states =
-            rs::account_states(db, &rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>()).await?;
-        let mut out = Vec::new();
-        for row in &rows {
-            // No account: deleted through GraphQL, not a user any more.
+        let c = resource::candidates(db, Table::User, caller.org.as_deref(), "username", q).await?;
+        let ids: Vec<String> = c.rows.iter().map(|r| r.id.clone()).collect();
+        let states = users::disabled_of(db, &ids).await?;
+        let mut resources = Vec::new();
+        for row in &c.rows {
             let Some(disabled) = states.get(&row.id) else {
                 continue;
             };
@@ -532,40 +473,12 @@ impl ScimService {
                 .as_ref()
                 .is_none_or(|f| super::filter::matches(f, &r))
             {
-                out.push(r);
+                resources.push(r);
             }
         }
-        Ok(out)
+        Ok(Found {
+            resources,
+            paged_total: c.paged_total,
+        })
     }
-}
-
-/// What a write does.
-pub enum Change<'a> {
-    /// PUT: the whole resource.
-    Replace(&'a Value),
-    /// PATCH: operations.
-    Patch(&'a [patch::Operation]),
-}
-
-/// `userName eq "x"` alone.
-fn user_name_eq(f: &Filter) -> Option<&str> {
-    match f {
-        Filter::Compare(p, Op::Eq, Literal::Str(s)) if p == "username" => Some(s),
-        _ => None,
-    }
-}
-
-/// A resource's `meta`.
-pub(super) fn meta(
-    kind: &str,
-    location: &str,
-    created: DateTime<Utc>,
-    modified: DateTime<Utc>,
-) -> Value {
-    json!({
-        "resourceType": kind,
-        "created": created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "lastModified": modified.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "location": location,
-    })
 }

@@ -249,13 +249,14 @@ pub async fn admins(db: &Db, limit: usize) -> StoreResult<Vec<UserRow>> {
     .await
 }
 
-/// Changes a user's address, as verified (a SCIM directory, which vouches for its addresses,
-/// changed it); `StoreError::Conflict` when another account has it.
+/// Changes a user's address (a SCIM directory changed it), `verified` when the directory may
+/// vouch for it; `StoreError::Conflict` when another account has it.
 pub async fn set_email(
     db: &Db,
     id: &str,
     email: &str,
     email_norm: &str,
+    verified: bool,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     let emit = events::emit(
@@ -265,7 +266,7 @@ pub async fn set_email(
     db.query(format!(
         "BEGIN TRANSACTION;
              LET $was = (SELECT VALUE email_norm FROM ONLY $rid);
-             UPDATE $rid SET email = $email, email_norm = $norm, email_verified = true,
+             UPDATE $rid SET email = $email, email_norm = $norm, email_verified = $verified,
                  updated_at = $now WHERE $was != NONE;
              IF $was != NONE AND $was != $norm {{ {emit} }};
              COMMIT TRANSACTION;"
@@ -273,9 +274,38 @@ pub async fn set_email(
     .bind(("rid", RecordId::new("user", id)))
     .bind(("email", email.to_string()))
     .bind(("norm", email_norm.to_string()))
+    .bind(("verified", verified))
     .bind(("now", now))
     .exec()
     .await
+}
+
+/// Whether an account is disabled.
+#[derive(Clone, Debug, SurrealValue)]
+struct DisabledRow {
+    id: String,
+    disabled: bool,
+}
+
+/// Whether each of these accounts is disabled; accounts that no longer exist are left out.
+pub async fn disabled_of(
+    db: &Db,
+    ids: &[String],
+) -> StoreResult<std::collections::HashMap<String, bool>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(1000) {
+        let rids: Vec<RecordId> = chunk
+            .iter()
+            .map(|i| RecordId::new("user", i.as_str()))
+            .collect();
+        let rows: Vec<DisabledRow> = db
+            .query("SELECT record::id(id) AS id, disabled FROM $rids")
+            .bind(("rids", rids))
+            .take(0)
+            .await?;
+        out.extend(rows.into_iter().map(|r| (r.id, r.disabled)));
+    }
+    Ok(out)
 }
 
 /// Replaces a user's roles.

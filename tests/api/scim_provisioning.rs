@@ -498,6 +498,33 @@ async fn an_okta_shaped_sequence_with_put_replace_without_path_and_deactivation_
         )
         .await;
     assert_scim_error(status, &b, 409, Some("uniqueness"));
+    // Entra's older shape (without aadOptscim062020): a remove with a value takes only that
+    // member; the others stay.
+    let (status, other) = scim
+        .call(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "milton@initech.example", "emails": [{"value": "milton@initech.example"}]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{other}");
+    let other = other["id"].as_str().unwrap().to_string();
+    let (status, b) = scim
+        .patch(
+            &format!("/Groups/{gid}"),
+            json!([{"op": "Add", "path": "members", "value": [{"value": other}]}]),
+        )
+        .await;
+    assert_eq!(status, 200, "{b}");
+    let (status, b) = scim
+        .patch(
+            &format!("/Groups/{gid}"),
+            json!([{"op": "Remove", "path": "members", "value": [{"value": other}]}]),
+        )
+        .await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["members"].as_array().map(Vec::len), Some(1), "{b}");
+    assert_eq!(b["members"][0]["value"], json!(id), "{b}");
     let (status, b) = scim
         .patch(
             &format!("/Groups/{gid}"),
@@ -521,6 +548,18 @@ async fn an_okta_shaped_sequence_with_put_replace_without_path_and_deactivation_
     // A second DELETE is a clean 404.
     let (status, b) = scim.call("DELETE", &format!("/Users/{id}"), None).await;
     assert_scim_error(status, &b, 404, None);
+    // Re-hired: the directory creates them again; the kept account comes back, enabled.
+    let (status, b) = scim
+        .call(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "linus@initech.example", "active": true,
+                "emails": [{"primary": true, "value": "linus@initech.example"}]})),
+        )
+        .await;
+    assert_eq!((status, &b["id"]), (201, &json!(id)), "{b}");
+    let b = app.gql_tenant("acme", a, USER, json!({"i": id})).await;
+    assert_eq!(b["data"]["user"]["disabled"], false, "{b}");
 }
 
 #[tokio::test]
@@ -569,6 +608,10 @@ async fn an_organizations_token_sees_and_provisions_only_its_own_people() {
         .await;
     assert_eq!(status, 201, "{p}");
     let peter = p["id"].as_str().unwrap().to_string();
+    // Outside the organization's verified domains (it has none) its directory cannot vouch
+    // for an address: the account gets the verification mail like any other.
+    let b = app.gql_tenant("acme", a, USER, json!({"i": peter})).await;
+    assert_eq!(b["data"]["user"]["emailVerified"], false, "{b}");
     // Provisioned into its organization, with the joining roles.
     let b = app
         .gql_tenant("acme", a, MEMBERS, json!({"i": orgs[0]}))
@@ -629,6 +672,15 @@ async fn an_organizations_token_sees_and_provisions_only_its_own_people() {
         )
         .await;
     assert_scim_error(status, &b, 403, None);
+    // Not even the tenant's token comes to manage an account with tenant roles (the admin).
+    let b = app
+        .gql_tenant("acme", a, "{ me { email } }", json!({}))
+        .await;
+    let admin_email = b["data"]["me"]["email"].as_str().unwrap().to_string();
+    let (status, b) = tenant
+        .call("POST", "/Users", Some(user(&admin_email)))
+        .await;
+    assert_scim_error(status, &b, 409, Some("uniqueness"));
     // The tenant's token sees everyone provisioned.
     let mut all = tenant.ids("Users", "userName pr").await;
     all.sort();
@@ -800,6 +852,33 @@ async fn filters_paging_and_uniqueness_answer_as_scim_says_and_hostile_input_is_
         )
         .await;
     assert_scim_error(status, &b, 400, Some("invalidSyntax"));
+
+    // An admin deletes a provisioned user through GraphQL: gone from SCIM too, and the
+    // directory can create them again.
+    let b = app
+        .gql_tenant(
+            "acme",
+            Some(&admin),
+            "mutation($i: ID!) { deleteUser(id: $i) }",
+            json!({"i": ids[2]}),
+        )
+        .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let (status, b) = scim.get(&format!("/Users/{}", ids[2])).await;
+    assert_scim_error(status, &b, 404, None);
+    assert!(
+        scim.ids("Users", "userName eq \"carol@other.example\"")
+            .await
+            .is_empty()
+    );
+    let (status, b) = scim
+        .call(
+            "POST",
+            "/Users",
+            Some(json!({"userName": "carol@other.example", "emails": [{"value": "carol@other.example"}]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{b}");
 }
 
 #[tokio::test]
