@@ -401,7 +401,10 @@ impl ScimService {
             let disabled = if before == after {
                 account.disabled
             } else {
-                self.converge_active(tenant, &actor, id, after, client)
+                // `active` removed from a user marked inactive: no longer marked, so enabled
+                // (the attribute's absence is not a "false").
+                let target = after.or(before.filter(|b| !b).map(|_| true));
+                self.converge_active(tenant, &actor, id, target, client)
                     .await?
             };
             let row = ResourceRow {

@@ -454,6 +454,25 @@ async fn an_okta_shaped_sequence_with_put_replace_without_path_and_deactivation_
     assert_eq!((status, &b["active"]), (200, &json!(false)), "{b}");
     let b = app.gql_tenant("acme", a, USER, json!({"i": id})).await;
     assert_eq!(b["data"]["user"]["disabled"], true, "{b}");
+    // `active` removed from a user marked inactive: no longer marked, so enabled, and the
+    // attribute is gone as written.
+    let (status, b) = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "remove", "path": "active"}]),
+        )
+        .await;
+    assert_eq!(status, 200, "{b}");
+    assert!(b.get("active").is_none(), "{b}");
+    let b = app.gql_tenant("acme", a, USER, json!({"i": id})).await;
+    assert_eq!(b["data"]["user"]["disabled"], false, "{b}");
+    let (status, b) = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .await;
+    assert_eq!((status, &b["active"]), (200, &json!(false)), "{b}");
     let (status, b) = scim
         .patch(
             &format!("/Users/{id}"),
