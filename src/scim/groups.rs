@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::ScimService;
 use super::error::ScimError;
 use super::listing::{Found, ListQuery};
-use super::resource::{self, Change, WRITE_RETRIES, actor, doc_of, meta, norm};
+use super::resource::{self, Change, WRITE_RETRIES, Written, actor, doc_of, meta, norm};
 use super::resource_store::{self as rs, ResourceRow, Table};
 use super::schema::{GROUP_ATTRS, GROUP_SCHEMA};
 use super::service::ScimCaller;
@@ -34,27 +34,11 @@ const MAX_NAME: usize = 100;
 /// Most members one request may name.
 const MAX_MEMBERS: usize = 1000;
 
-struct Written {
-    doc: Map<String, Value>,
-    name: String,
-    external_id: Option<String>,
-}
-
+/// The kept attributes with `displayName` required and the members bounded.
 fn written(doc: Map<String, Value>) -> Result<Written, ScimError> {
-    let name = doc
-        .get("displayName")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ScimError::bad("invalidValue", "displayName is required"))?
-        .to_string();
-    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(ScimError::bad(
-            "invalidValue",
-            format!("displayName must be 1..={MAX_NAME} printable characters"),
-        ));
-    }
-    let named = doc
+    let w = resource::written(doc, "displayName", MAX_NAME)?;
+    let named = w
+        .doc
         .get("members")
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
@@ -64,15 +48,7 @@ fn written(doc: Map<String, Value>) -> Result<Written, ScimError> {
             format!("at most {MAX_MEMBERS} members per group"),
         ));
     }
-    let external_id = doc
-        .get("externalId")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    Ok(Written {
-        doc,
-        name,
-        external_id,
-    })
+    Ok(w)
 }
 
 /// The member ids written, in order, once each.

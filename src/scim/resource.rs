@@ -44,6 +44,43 @@ impl Change<'_> {
     }
 }
 
+/// A resource's kept attributes and what is derived from them: its unique name (userName,
+/// displayName) and externalId.
+pub struct Written {
+    /// The kept attributes.
+    pub doc: Map<String, Value>,
+    /// The unique name, trimmed.
+    pub name: String,
+    /// `externalId`.
+    pub external_id: Option<String>,
+}
+
+/// `doc` with its unique name `attr` required: 1..=`max` printable characters.
+pub fn written(doc: Map<String, Value>, attr: &str, max: usize) -> Result<Written, ScimError> {
+    let name = doc
+        .get(attr)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ScimError::bad("invalidValue", format!("{attr} is required")))?
+        .to_string();
+    if name.chars().count() > max || name.chars().any(char::is_control) {
+        return Err(ScimError::bad(
+            "invalidValue",
+            format!("{attr} must be 1..={max} printable characters"),
+        ));
+    }
+    let external_id = doc
+        .get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(Written {
+        doc,
+        name,
+        external_id,
+    })
+}
+
 /// Every try lost to a concurrent write.
 pub fn busy(what: &str) -> ScimError {
     ScimError::Unavailable(format!(

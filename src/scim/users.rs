@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 use super::ScimService;
 use super::error::ScimError;
 use super::listing::{Found, ListQuery};
-use super::resource::{self, Change, WRITE_RETRIES, actor, doc_of, meta, norm};
+use super::resource::{self, Change, WRITE_RETRIES, Written, actor, doc_of, meta, norm};
 use super::resource_store::{self as rs, ResourceRow, Table};
 use super::schema::{USER_ATTRS, USER_SCHEMA};
 use super::service::ScimCaller;
@@ -39,36 +39,8 @@ use crate::store::{StoreError, users};
 /// Longest userName.
 const MAX_USER_NAME: usize = 256;
 
-/// A user resource's kept attributes and the values derived from them.
-struct Written {
-    doc: Map<String, Value>,
-    user_name: String,
-    external_id: Option<String>,
-}
-
 fn written(doc: Map<String, Value>) -> Result<Written, ScimError> {
-    let user_name = doc
-        .get("userName")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| ScimError::bad("invalidValue", "userName is required"))?
-        .to_string();
-    if user_name.chars().count() > MAX_USER_NAME || user_name.chars().any(char::is_control) {
-        return Err(ScimError::bad(
-            "invalidValue",
-            format!("userName must be 1..={MAX_USER_NAME} printable characters"),
-        ));
-    }
-    let external_id = doc
-        .get("externalId")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    Ok(Written {
-        doc,
-        user_name,
-        external_id,
-    })
+    resource::written(doc, "userName", MAX_USER_NAME)
 }
 
 /// The account's address: the primary email, else the first, else userName if it is one.
@@ -86,7 +58,7 @@ fn address(w: &Written) -> Result<Email, ScimError> {
     let raw = primary
         .and_then(|e| e.get("value"))
         .and_then(Value::as_str)
-        .unwrap_or(&w.user_name);
+        .unwrap_or(&w.name);
     Email::parse("emails", raw).map_err(|_| {
         ScimError::bad(
             "invalidValue",
@@ -191,7 +163,7 @@ impl ScimService {
         let w = written(resource::body_doc(USER_ATTRS, body)?)?;
         let email = address(&w)?;
         let db = tenant.db();
-        if rs::by_unique(db, Table::User, &norm(&w.user_name))
+        if rs::by_unique(db, Table::User, &norm(&w.name))
             .await?
             .is_some()
         {
@@ -211,7 +183,7 @@ impl ScimService {
                 (a, false)
             }
             None => {
-                let hint = w.user_name.split('@').next().unwrap_or(&w.user_name);
+                let hint = w.name.split('@').next().unwrap_or(&w.name);
                 let verified = self.vouches_for(tenant, caller, &email).await?;
                 let a = self
                     .accounts
@@ -226,7 +198,7 @@ impl ScimService {
             db,
             Table::User,
             &account.id,
-            &norm(&w.user_name),
+            &norm(&w.name),
             w.external_id.as_deref(),
             caller.org.as_deref(),
             &doc,
@@ -250,7 +222,7 @@ impl ScimService {
         };
         let info = AuditInfo::by(&actor, client)
             .on(&account.id)
-            .with_detail(format!("SCIM userName {}", w.user_name));
+            .with_detail(format!("SCIM userName {}", w.name));
         self.audit(tenant, kind, info).await;
         if let Some(org) = &caller.org
             && orgs::membership(db, org, &account.id).await?.is_none()
@@ -381,7 +353,7 @@ impl ScimService {
                 Table::User,
                 id,
                 row.version,
-                &norm(&w.user_name),
+                &norm(&w.name),
                 w.external_id.as_deref(),
                 &doc,
                 now,
