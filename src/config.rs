@@ -112,11 +112,15 @@ pub struct Config {
     /// `CACHE_MAX_AGE_SECONDS`: no cached session or user is served after this long, whatever
     /// invalidated it or failed to (the safety net under the exact invalidation).
     pub cache_max_age: Duration,
-    /// `LIVE_QUERIES`: follow a shared SurrealDB server's changes with `LIVE SELECT` (default
-    /// true). SurrealDB hears LIVE queries only for writes made through the same server
-    /// process: with several processes (over TiKV) set it to false; then nothing is cached per
-    /// session or user, and tenant settings, signing keys and deleted tenants are re-read every
-    /// `CACHE_MAX_AGE_SECONDS`.
+    /// `CHANGE_FEED_POLL_MS`: how often a node reads the change feed of each tenant it has
+    /// loaded, and the platform's, on a shared SurrealDB (default 200): the delay before a
+    /// change made through another node is enforced here, against one small read per loaded
+    /// tenant per period.
+    pub change_feed_poll: Duration,
+    /// `LIVE_QUERIES`: besides the change feeds, take `LIVE SELECT` notifications as a faster
+    /// hint (default true). SurrealDB hears LIVE queries only for writes made through the same
+    /// server process, so with several processes (over TiKV) they add little; correctness
+    /// rests on the feeds either way.
     pub live_queries: bool,
     /// `OUTBOUND_ALLOW_PRIVATE_NETWORKS`: let the server call loopback, private, link-local and
     /// metadata addresses, and plain http, when fetching URLs tenant admins configure (upstream
@@ -175,6 +179,7 @@ pub const VARIABLES: &[&str] = &[
     "REQUIRE_VERIFIED_EMAIL",
     "TENANT_IDLE_SECONDS",
     "CACHE_MAX_AGE_SECONDS",
+    "CHANGE_FEED_POLL_MS",
     "LIVE_QUERIES",
     "OUTBOUND_ALLOW_PRIVATE_NETWORKS",
     "OUTBOX_CLAIM_SECONDS",
@@ -445,6 +450,7 @@ impl Config {
 
         let tenant_idle_secs = ranged(&get, "TENANT_IDLE_SECONDS", 300, 1, 86_400)?;
         let cache_max_age_secs = ranged(&get, "CACHE_MAX_AGE_SECONDS", 60, 1, 3600)?;
+        let change_feed_poll_ms = ranged(&get, "CHANGE_FEED_POLL_MS", 200, 10, 60_000)?;
         let live_queries = boolean(&get, "LIVE_QUERIES", true)?;
         let outbound_allow_private_networks =
             boolean(&get, "OUTBOUND_ALLOW_PRIVATE_NETWORKS", false)?;
@@ -453,6 +459,7 @@ impl Config {
         Ok(Config {
             tenant_idle: Duration::from_secs(tenant_idle_secs),
             cache_max_age: Duration::from_secs(cache_max_age_secs),
+            change_feed_poll: Duration::from_millis(change_feed_poll_ms),
             live_queries,
             outbound_allow_private_networks,
             outbox_claim: Duration::from_secs(outbox_claim_secs),

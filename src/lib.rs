@@ -112,7 +112,10 @@ async fn build_services(config: Config, store: &Store) -> anyhow::Result<Arc<Ser
         clock: config.clock.clone(),
         idle_after: config.tenant_idle,
         cache_max_age: config.cache_max_age,
-        live_queries: config.live_queries,
+        feeds: Arc::new(actors::change_feed::Feeds::new(
+            config.change_feed_poll,
+            config.live_queries,
+        )),
         exclusive_store: config.database.is_exclusive(),
     })
     .await?;

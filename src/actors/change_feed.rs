@@ -1,23 +1,37 @@
 //! Shared store only: keeps what a node holds of a tenant true to what other nodes write.
-//! A task per running tenant subscribes (SurrealDB `LIVE SELECT`) to the tables this node
-//! caches from: `user` and `session` (the auth cache) and `signing_key` (the key set and its
-//! token memo). A notification invalidates exactly what a local write would; a lost
-//! connection turns the auth cache off until the subscriptions are renewed on the next link
-//! epoch, when the key set is reloaded too (changes of the gap were never notified).
+//! Nodes never talk to each other: the database is the one truth.
 //!
-//! The platform's `tenant` table (settings, disabling, deletion) is followed once per node by
-//! [`follow_tenants`]. Nodes never talk to each other: the database is the one truth.
+//! **The feeds** (`store::feed`, SurrealDB `CHANGEFEED`) are what correctness rests on. Every
+//! running tenant has a task that reads its database's feed every `CHANGE_FEED_POLL_MS`
+//! (default 200 ms): `user` and `session` entries drop those records from the auth cache,
+//! a `signing_key` entry reloads the key set. The platform's `tenant` feed is read once per
+//! node by [`follow_tenants`] (settings, disabling, deletion). A feed lives in the key-value
+//! store, so this holds whichever SurrealDB process each node talks to (several over TiKV
+//! included). How the reading copes with late versionstamps, split pages, duplicates and
+//! retention: `feed_follower`. The auth cache is on only while the tenant's feed is read to
+//! its end; a failed read turns it off until the feed is caught up again; a gap (the feed not
+//! caught up for `GAP_AFTER`) drops every cache of the tenant, logs it and shows in
+//! `/readyz`.
 //!
-//! A safety net under the notifications: every `CACHE_MAX_AGE_SECONDS` each running tenant
-//! reads its key set and its platform record again (the auth cache's entries expire by the
-//! same age on their own), so a missed notification cannot outlive that. With `LIVE_QUERIES`
-//! off (SurrealDB as several processes, where LIVE hears only its own process's writes) the
-//! net is all there is: the auth cache stays off, and settings, keys and deletions are seen
-//! within the maximum age.
+//! Cost: one `SHOW CHANGES` per running tenant per poll, plus one for the platform, and none
+//! for tenants this node has not loaded (idle ones are evicted after `TENANT_IDLE_SECONDS`);
+//! a node holding 1,000 running tenants at 200 ms sends 5,000 small reads a second.
+//!
+//! **`LIVE SELECT`** (`LIVE_QUERIES`, default on) is a faster hint on top where it works (one
+//! SurrealDB process: it hears only writes made through the process it is registered on):
+//! a notification invalidates at once. Nothing depends on it.
+//!
+//! **The safety net**: every `CACHE_MAX_AGE_SECONDS` each running tenant reads its key set and
+//! its platform record again, and the auth cache's entries expire by the same age on their
+//! own, so no bug in either path can outlive that.
 
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
+use super::feed_follower::{Follower, Polled, Watermark};
 use super::registry::TenantRegistry;
 use super::tenant::{TenantShared, reload_keys};
 use crate::domain::TenantSlug;
@@ -28,41 +42,84 @@ use crate::store::{Db, StoreResult, tenants};
 /// Wait before subscribing again after a failed attempt (the link being up).
 const RESUBSCRIBE_AFTER: Duration = Duration::from_millis(250);
 
-/// Aborts the task when the tenant's state is dropped (its actor stopped), which drops the
-/// subscriptions (the SDK kills their live queries).
-pub struct FeedGuard(tokio::task::AbortHandle);
+/// What every feed of this node shares: how often feeds are read, the datastore's recent
+/// versionstamps (where a newly opened tenant starts reading) and the gaps seen.
+pub struct Feeds {
+    /// How often each followed feed is read.
+    pub poll: Duration,
+    /// Whether `LIVE SELECT` is used as a hint besides the feeds.
+    pub live: bool,
+    watermark: Watermark,
+    gaps: AtomicU64,
+    last_gap: Mutex<Option<(String, DateTime<Utc>)>>,
+}
 
-impl Drop for FeedGuard {
-    fn drop(&mut self) {
-        self.0.abort();
+impl Feeds {
+    /// Feeds read every `poll`, with `live` hints or without.
+    pub fn new(poll: Duration, live: bool) -> Self {
+        Self {
+            poll,
+            live,
+            watermark: Watermark::default(),
+            gaps: AtomicU64::new(0),
+            last_gap: Mutex::new(None),
+        }
+    }
+
+    /// For `/readyz`: the gaps seen since start and the last one, if any.
+    pub fn gap_report(&self) -> Option<String> {
+        let n = self.gaps.load(Ordering::Relaxed);
+        let last = self.last_gap.lock().unwrap_or_else(|p| p.into_inner());
+        last.as_ref().map(|(what, at)| {
+            format!(
+                "change feed: {n} gap(s) since start, the last in {what} at {} (its caches were dropped)",
+                at.to_rfc3339()
+            )
+        })
+    }
+
+    fn note_gap(&self, what: String) {
+        tracing::warn!(feed = %what, "change feed not followed to its end for too long: every cache it protects is dropped");
+        self.gaps.fetch_add(1, Ordering::Relaxed);
+        *self.last_gap.lock().unwrap_or_else(|p| p.into_inner()) = Some((what, Utc::now()));
     }
 }
 
-/// Starts following `shared`'s tables (with `live`, through `LIVE SELECT`; always, by the
-/// re-read every maximum age); the auth cache stays off until subscriptions are registered.
-pub fn follow(shared: &Arc<TenantShared>, live: bool) -> FeedGuard {
+/// Aborts the tenant's following tasks when its state is dropped (its actor stopped), which
+/// drops the subscriptions (the SDK kills their live queries).
+pub struct FeedGuard(Vec<tokio::task::AbortHandle>);
+
+impl Drop for FeedGuard {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Starts following `shared`'s tables; the auth cache stays off until its feed is caught up.
+pub fn follow(shared: &Arc<TenantShared>, feeds: &Arc<Feeds>) -> FeedGuard {
     shared.cache.set_enabled(false);
     let weak = Arc::downgrade(shared);
     let db = shared.db.clone();
     let max_age = shared.cache.max_age();
-    let task = tokio::spawn(async move {
-        if live {
-            run(weak, db, max_age).await
-        } else {
-            reread_keys_forever(weak, max_age).await
-        }
-    });
-    FeedGuard(task.abort_handle())
+    let mut tasks = vec![
+        tokio::spawn(read_feed(weak.clone(), db.clone(), feeds.clone(), max_age)).abort_handle(),
+    ];
+    if feeds.live {
+        tasks.push(tokio::spawn(live_hints(weak, db)).abort_handle());
+    }
+    FeedGuard(tasks)
 }
 
-/// A tick every `max_age`, the first one `max_age` from now.
-fn sweep(max_age: Duration) -> tokio::time::Interval {
-    let mut t = tokio::time::interval_at(tokio::time::Instant::now() + max_age, max_age);
+/// A tick every `period`, the first one `period` from now.
+fn every(period: Duration) -> tokio::time::Interval {
+    let mut t = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     t
 }
 
-/// Reads the key set again when `tick` fires; false once the tenant is gone.
+/// Reads the key set again; false once the tenant is gone.
 async fn reread_keys(weak: &Weak<TenantShared>) -> bool {
     let Some(shared) = weak.upgrade() else {
         return false;
@@ -73,15 +130,75 @@ async fn reread_keys(weak: &Weak<TenantShared>) -> bool {
     true
 }
 
-/// Without LIVE queries: the key set read again every `max_age`, nothing cached per session.
-async fn reread_keys_forever(weak: Weak<TenantShared>, max_age: Duration) {
-    let mut tick = sweep(max_age);
+/// The tenant's feed, read every poll for as long as the tenant runs; the key set read again
+/// every `max_age` besides.
+async fn read_feed(weak: Weak<TenantShared>, db: Db, feeds: Arc<Feeds>, max_age: Duration) {
+    let mut follower = Follower::new(feeds.watermark.start(Instant::now()), Instant::now());
+    // Whether the auth cache is on: the feed was read to its end by the last poll.
+    let mut trusted = false;
+    let mut poll = tokio::time::interval(feeds.poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sweep = every(max_age);
     loop {
-        tick.tick().await;
-        if !reread_keys(&weak).await {
-            return;
+        tokio::select! {
+            _ = poll.tick() => {
+                let now = Instant::now();
+                let polled = follower.poll(&db, now).await;
+                let Some(shared) = weak.upgrade() else { return };
+                match polled {
+                    Ok(p) => {
+                        feeds.watermark.note(now, follower.highest());
+                        if !apply(&shared, &feeds, p, &mut trusted).await {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        if trusted {
+                            tracing::warn!(error = %e, tenant = %shared.slug, "change feed unreadable: the auth cache is off until it is caught up");
+                            shared.cache.set_enabled(false);
+                            trusted = false;
+                        }
+                    }
+                }
+            }
+            _ = sweep.tick() => {
+                if !reread_keys(&weak).await {
+                    return;
+                }
+            }
         }
     }
+}
+
+/// Applies one poll of a tenant's feed; false once the tenant is gone.
+async fn apply(shared: &TenantShared, feeds: &Feeds, p: Polled, trusted: &mut bool) -> bool {
+    if p.gap {
+        feeds.note_gap(format!("tenant {}", shared.slug));
+        // Everything cached may be stale: the auth cache emptied, the key set read afresh.
+        shared.cache.set_enabled(false);
+        *trusted = false;
+        if let Err(e) = reload_keys(shared, shared.clock.now()).await {
+            tracing::warn!(error = %e, tenant = %shared.slug, "key reload failed");
+            return true;
+        }
+    }
+    let mut keys_changed = false;
+    for c in &p.changes {
+        match c.table.as_str() {
+            "user" => shared.cache.forget_user_row(&c.key),
+            "session" => shared.cache.forget_session(&c.key),
+            "signing_key" => keys_changed = true,
+            _ => {}
+        }
+    }
+    if keys_changed && let Err(e) = reload_keys(shared, shared.clock.now()).await {
+        tracing::warn!(error = %e, tenant = %shared.slug, "key reload failed");
+    }
+    if p.caught_up != *trusted {
+        shared.cache.set_enabled(p.caught_up);
+        *trusted = p.caught_up;
+    }
+    true
 }
 
 async fn subscribe_all(db: &Db) -> StoreResult<(Changes, Changes, Changes)> {
@@ -92,9 +209,10 @@ async fn subscribe_all(db: &Db) -> StoreResult<(Changes, Changes, Changes)> {
     ))
 }
 
-async fn run(weak: Weak<TenantShared>, db: Db, max_age: Duration) {
+/// `LIVE SELECT` notifications, invalidating as soon as they come (the feed brings the same
+/// changes within a poll; this only makes them faster where LIVE hears them).
+async fn live_hints(weak: Weak<TenantShared>, db: Db) {
     let mut link = db.health().link();
-    let mut tick = sweep(max_age);
     loop {
         if !Health::link_restored(&mut link).await {
             return;
@@ -108,15 +226,6 @@ async fn run(weak: Weak<TenantShared>, db: Db, max_age: Duration) {
                 continue;
             }
         };
-        {
-            let Some(shared) = weak.upgrade() else { return };
-            // Whatever changed before the subscriptions were in place was not notified.
-            if let Err(e) = reload_keys(&shared, shared.clock.now()).await {
-                tracing::warn!(error = %e, tenant = %shared.slug, "key reload failed");
-                continue;
-            }
-            shared.cache.set_enabled(true);
-        }
         loop {
             tokio::select! {
                 c = users.next() => match c {
@@ -135,17 +244,8 @@ async fn run(weak: Weak<TenantShared>, db: Db, max_age: Duration) {
                     }
                     None => break,
                 },
-                _ = tick.tick() => {
-                    if !reread_keys(&weak).await {
-                        return;
-                    }
-                }
                 _ = Health::link_changed(&mut link, epoch) => break,
             }
-        }
-        // Subscriptions lost: nothing cached can be trusted until they are back.
-        if let Some(shared) = weak.upgrade() {
-            shared.cache.set_enabled(false);
         }
     }
 }
@@ -157,55 +257,96 @@ fn with(weak: &Weak<TenantShared>, f: impl FnOnce(&TenantShared)) {
 }
 
 /// Follows the platform's tenant records on behalf of `registry`: a tenant changed on another
-/// node gets its new settings here; one deleted or disabled is evicted as gone. With `live`
-/// through `LIVE SELECT`; in any case every running tenant reads its record again every
-/// `max_age`. Runs for the life of the node.
+/// node gets its new settings here; one deleted or disabled is evicted as gone. Through the
+/// platform's feed, with `LIVE SELECT` hints when on; in any case every running tenant reads
+/// its record again every `max_age`. Runs for the life of the node.
 pub fn follow_tenants(
     platform: Db,
     registry: TenantRegistry,
-    live: bool,
+    feeds: Arc<Feeds>,
     max_age: Duration,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = sweep(max_age);
-        if !live {
-            loop {
-                tick.tick().await;
-                refresh_all(&platform, &registry).await;
+    let hints = {
+        let (platform, registry, live) = (platform.clone(), registry.clone(), feeds.live);
+        async move {
+            if live {
+                tenant_hints(platform, registry).await
             }
         }
-        let mut link = platform.health().link();
+    };
+    let feed = async move {
+        let mut follower = Follower::new(0, Instant::now());
+        let mut poll = tokio::time::interval(feeds.poll);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sweep = every(max_age);
+        let mut failing = false;
         loop {
-            if !Health::link_restored(&mut link).await {
-                return;
-            }
-            let epoch = link.borrow().epoch;
-            let mut feed = match changes::subscribe(&platform, "tenant").await {
-                Ok(f) => f,
-                Err(e) => {
-                    tracing::warn!(error = %e, "tenant subscription failed; retrying");
-                    tokio::time::sleep(RESUBSCRIBE_AFTER).await;
-                    continue;
-                }
-            };
-            // Changes of the gap: every running tenant reads its record again.
-            refresh_all(&platform, &registry).await;
-            loop {
-                tokio::select! {
-                    c = feed.next() => match c {
-                        Some(c) => {
-                            if let Ok(slug) = TenantSlug::parse(&c.key) {
-                                refresh(&platform, &registry, &slug).await;
+            tokio::select! {
+                _ = poll.tick() => {
+                    let now = Instant::now();
+                    match follower.poll(&platform, now).await {
+                        Ok(p) => {
+                            failing = false;
+                            feeds.watermark.note(now, follower.highest());
+                            if p.gap {
+                                feeds.note_gap("the platform's tenant records".into());
+                                refresh_all(&platform, &registry).await;
+                                continue;
+                            }
+                            for c in p.changes.iter().filter(|c| c.table == "tenant") {
+                                if let Ok(slug) = TenantSlug::parse(&c.key) {
+                                    refresh(&platform, &registry, &slug).await;
+                                }
                             }
                         }
-                        None => break,
-                    },
-                    _ = tick.tick() => refresh_all(&platform, &registry).await,
-                    _ = Health::link_changed(&mut link, epoch) => break,
+                        Err(e) => {
+                            if !failing {
+                                tracing::warn!(error = %e, "the platform's change feed is unreadable");
+                                failing = true;
+                            }
+                        }
+                    }
                 }
+                _ = sweep.tick() => refresh_all(&platform, &registry).await,
             }
         }
+    };
+    // One task, so that stopping it stops both.
+    tokio::spawn(async move {
+        tokio::join!(hints, feed);
     })
+}
+
+/// `LIVE SELECT` on the platform's tenant records: a faster hint where it works.
+async fn tenant_hints(platform: Db, registry: TenantRegistry) {
+    let mut link = platform.health().link();
+    loop {
+        if !Health::link_restored(&mut link).await {
+            return;
+        }
+        let epoch = link.borrow().epoch;
+        let mut feed = match changes::subscribe(&platform, "tenant").await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "tenant subscription failed; retrying");
+                tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+                continue;
+            }
+        };
+        loop {
+            tokio::select! {
+                c = feed.next() => match c {
+                    Some(c) => {
+                        if let Ok(slug) = TenantSlug::parse(&c.key) {
+                            refresh(&platform, &registry, &slug).await;
+                        }
+                    }
+                    None => break,
+                },
+                _ = Health::link_changed(&mut link, epoch) => break,
+            }
+        }
+    }
 }
 
 /// Every running tenant brought in line with its platform record.

@@ -4,6 +4,7 @@
 pub mod auth_cache;
 pub mod change_feed;
 pub mod email;
+pub mod feed_follower;
 pub mod registry;
 pub mod tenant;
 

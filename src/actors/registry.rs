@@ -18,6 +18,7 @@ use ractor::{
 
 use super::CALL_TIMEOUT_MS;
 use super::auth_cache::AuthCache;
+use super::change_feed::Feeds;
 use super::tenant::{Tenant, TenantActor, TenantShared};
 use crate::domain::Algorithm;
 use crate::domain::TenantSlug;
@@ -35,6 +36,8 @@ pub struct TenantRegistry {
     clock: crate::clock::Clock,
     /// Shared store: the follower of the platform's tenant records (`change_feed`).
     follower: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// What this node's change feeds share (gaps, for `/readyz`).
+    feeds: Arc<Feeds>,
 }
 
 /// The supervisor's messages.
@@ -67,8 +70,8 @@ pub struct RegistryArgs {
     /// No cached session or user is served after this long; a shared store's tenant
     /// settings and keys are re-read at least this often.
     pub cache_max_age: Duration,
-    /// Whether a shared store's changes are followed with `LIVE SELECT` (see `Config`).
-    pub live_queries: bool,
+    /// How a shared store's changes are followed (see `change_feed`).
+    pub feeds: Arc<Feeds>,
     /// Whether this process is the store's only writer (embedded engines): turns on each
     /// tenant's [`AuthCache`](super::auth_cache::AuthCache).
     pub exclusive_store: bool,
@@ -240,7 +243,7 @@ async fn spawn_tenant(
     let shared = Arc::new(shared);
     if !shared.exclusive {
         *shared.feed.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(super::change_feed::follow(&shared, st.args.live_queries));
+            Some(super::change_feed::follow(&shared, &st.args.feeds));
     }
     let (actor, _join) = Actor::spawn_linked(None, TenantActor, shared.clone(), me.get_cell())
         .await
@@ -313,7 +316,7 @@ impl TenantRegistry {
         let tenants = Arc::new(DashMap::new());
         let clock = args.clock.clone();
         let shared_store = (!args.exclusive_store).then(|| args.platform.clone());
-        let (live, max_age) = (args.live_queries, args.cache_max_age);
+        let (feeds, max_age) = (args.feeds.clone(), args.cache_max_age);
         let (supervisor, _join) = Actor::spawn(None, Supervisor, (args, tenants.clone()))
             .await
             .map_err(|e| ServiceError::Internal(format!("spawn registry: {e}")))?;
@@ -322,13 +325,19 @@ impl TenantRegistry {
             supervisor,
             clock,
             follower: Default::default(),
+            feeds: feeds.clone(),
         };
         if let Some(platform) = shared_store {
             let task =
-                super::change_feed::follow_tenants(platform, registry.clone(), live, max_age);
+                super::change_feed::follow_tenants(platform, registry.clone(), feeds, max_age);
             *registry.follower.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
         }
         Ok(registry)
+    }
+
+    /// The change feeds' gaps since start, for `/readyz` (none with an embedded engine).
+    pub fn feed_gaps(&self) -> Option<String> {
+        self.feeds.gap_report()
     }
 
     /// The running tenant for `slug`, started on first use; `TenantNotFound` if it does not exist.

@@ -28,7 +28,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok::<bool, crate::store::StoreError>(!versions.is_empty())
     };
     match tokio::time::timeout(std::time::Duration::from_secs(2), check).await {
-        Ok(Ok(true)) => (StatusCode::OK, "ready").into_response(),
+        // A change feed gap was survived (caches dropped): ready, and the operator told.
+        Ok(Ok(true)) => match state.services.registry.feed_gaps() {
+            None => (StatusCode::OK, "ready").into_response(),
+            Some(gaps) => (StatusCode::OK, format!("ready; {gaps}")).into_response(),
+        },
         Ok(Ok(false)) => {
             (StatusCode::SERVICE_UNAVAILABLE, "migrations not applied").into_response()
         }

@@ -72,6 +72,11 @@ pub const PLATFORM: &[Migration] = &[
         name: "platform/011_scim_deprovision.surql",
         sql: include_str!("../../schema/surreal/platform/011_scim_deprovision.surql"),
     },
+    Migration {
+        version: 12,
+        name: "platform/012_changefeeds.surql",
+        sql: include_str!("../../schema/surreal/platform/012_changefeeds.surql"),
+    },
 ];
 
 /// Definitions of each tenant's database.
@@ -180,6 +185,11 @@ pub const TENANT: &[Migration] = &[
         version: 21,
         name: "tenant/021_scim_resources.surql",
         sql: include_str!("../../schema/surreal/tenant/021_scim_resources.surql"),
+    },
+    Migration {
+        version: 22,
+        name: "tenant/022_changefeeds.surql",
+        sql: include_str!("../../schema/surreal/tenant/022_changefeeds.surql"),
     },
 ];
 

@@ -14,6 +14,7 @@ pub mod copy;
 pub mod db;
 pub mod engine;
 pub mod events;
+pub mod feed;
 pub mod keys;
 pub mod link;
 pub mod login_throttle;
