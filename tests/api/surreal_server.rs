@@ -17,19 +17,21 @@ pub struct SurrealServer {
     child: Option<Child>,
     /// Its port on 127.0.0.1, kept across restarts (the nodes reconnect to it).
     pub port: u16,
+    /// With [`SurrealServer::start_pair`]: the second endpoint's port.
+    second: Option<u16>,
     data: PathBuf,
     log: PathBuf,
 }
 
-/// The server binary, beside the test binary's directory: target/debug/examples/.
-fn binary() -> PathBuf {
+/// An example binary beside the test binary's directory: target/debug/examples/.
+fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     // target/debug/deps/api-HASH -> target/debug
     let debug = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = debug.join("examples").join("surreal-test-server");
+    let bin = debug.join("examples").join(name);
     assert!(
         bin.exists(),
-        "{} is missing: `cargo test` builds it (the surreal-test-server example)",
+        "{} is missing: `cargo test` builds it (the {name} example)",
         bin.display()
     );
     bin
@@ -43,12 +45,26 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Whether the server on `port` answers its health check with 200.
+fn healthy(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"HTTP/1.")
+        && buf[..n].windows(5).any(|w| w == b" 200 "))
+}
+
 impl SurrealServer {
     /// Starts a server with its data in `dir/surreal` on a free port.
     pub fn start(dir: &Path) -> Self {
         let mut s = Self {
             child: None,
             port: free_port(),
+            second: None,
             data: dir.join("surreal"),
             log: dir.join("surreal.log"),
         };
@@ -56,15 +72,32 @@ impl SurrealServer {
         s
     }
 
-    /// `DATABASE_URL` of a node using this server.
-    pub fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}", self.port)
+    /// Two SurrealDB server endpoints in one process (`surreal-pair-server`, see
+    /// tests/support/surreal_pair_server.rs), each its own datastore (node id, caches, live
+    /// queries), over one RocksDB directory in `dir/surreal`: several SurrealDB processes over
+    /// one shared datastore, as with TiKV, as near as this machine gets.
+    pub fn start_pair(dir: &Path) -> Self {
+        let mut s = Self {
+            child: None,
+            port: free_port(),
+            second: Some(free_port()),
+            data: dir.join("surreal"),
+            log: dir.join("surreal.log"),
+        };
+        s.spawn();
+        s
     }
 
-    /// The variables a latchkey node needs to use this server.
-    pub fn node_vars(&self) -> Vec<(&'static str, String)> {
+    /// The variables a latchkey node needs to use this server: endpoint `i` (0, or 1 of a
+    /// pair).
+    pub fn node_vars_at(&self, i: usize) -> Vec<(&'static str, String)> {
+        let port = if i == 0 {
+            self.port
+        } else {
+            self.second.expect("a pair has a second endpoint")
+        };
         vec![
-            ("DATABASE_URL", self.url()),
+            ("DATABASE_URL", format!("ws://127.0.0.1:{port}")),
             ("DATABASE_USER", ROOT_USER.into()),
             ("DATABASE_PASSWORD", ROOT_PASS.into()),
         ]
@@ -76,19 +109,22 @@ impl SurrealServer {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(binary())
-            .args([
-                "start",
-                "--no-banner",
-                "--log",
-                "warn",
-                "--user",
-                ROOT_USER,
-                "--pass",
-                ROOT_PASS,
-                "--bind",
-                &format!("127.0.0.1:{}", self.port),
-            ])
+        let mut cmd = match self.second {
+            None => {
+                let mut c = Command::new(binary("surreal-test-server"));
+                c.args(["start", "--no-banner", "--log", "warn"])
+                    .args(["--bind", &format!("127.0.0.1:{}", self.port)]);
+                c
+            }
+            Some(second) => {
+                let mut c = Command::new(binary("surreal-pair-server"));
+                c.args(["--bind-a", &format!("127.0.0.1:{}", self.port)])
+                    .args(["--bind-b", &format!("127.0.0.1:{second}")]);
+                c
+            }
+        };
+        let child = cmd
+            .args(["--user", ROOT_USER, "--pass", ROOT_PASS])
             // Every commit fsynced before it is answered, as our embedded default does.
             .arg(format!("rocksdb://{}?sync=every", self.data.display()))
             // The server sizes RocksDB from the machine's memory; a test server needs little.
@@ -97,7 +133,7 @@ impl SurrealServer {
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .expect("surreal-test-server starts");
+            .expect("the SurrealDB test server starts");
         self.child = Some(child);
         self.wait_ready();
     }
@@ -105,24 +141,16 @@ impl SurrealServer {
     /// Polls /health until the server answers (60 s at most).
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
+        let ports: Vec<u16> = std::iter::once(self.port).chain(self.second).collect();
         loop {
-            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
-                use std::io::{Read, Write};
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let _ = s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-                let mut buf = [0u8; 64];
-                if let Ok(n) = s.read(&mut buf)
-                    && buf[..n].starts_with(b"HTTP/1.")
-                    && buf[..n].windows(5).any(|w| w == b" 200 ")
-                {
-                    return;
-                }
+            if ports.iter().all(|p| healthy(*p)) {
+                return;
             }
             if let Some(c) = self.child.as_mut()
                 && let Ok(Some(status)) = c.try_wait()
             {
                 panic!(
-                    "surreal-test-server exited ({status}):\n{}",
+                    "the SurrealDB test server exited ({status}):\n{}",
                     self.log_text()
                 );
             }

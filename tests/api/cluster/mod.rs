@@ -1,4 +1,5 @@
-//! Several latchkey processes on one real SurrealDB server (tests/api/surreal_server.rs):
+//! Several latchkey processes on one real SurrealDB server (tests/api/surreal_server.rs), or
+//! on two SurrealDB endpoints over one datastore (`two_endpoints`):
 //! what the database decides across nodes (lockout admission, refresh rotation, uniqueness,
 //! one send per queued mail), how fast a change made on one node is enforced on another
 //! (each node reading the tenants' change feeds, with `LIVE SELECT` off), and what happens when the
@@ -10,6 +11,7 @@ mod organizations;
 mod outbox;
 mod propagation;
 mod races;
+mod two_endpoints;
 mod webhooks;
 
 use std::time::{Duration, Instant};
@@ -34,8 +36,13 @@ struct Node {
 
 impl Node {
     fn start(db: &SurrealServer, extra: &[(&str, &str)]) -> Node {
+        Node::start_at(db, 0, extra)
+    }
+
+    /// A node on endpoint `endpoint` of `db` (0, or 1 of a pair).
+    fn start_at(db: &SurrealServer, endpoint: usize, extra: &[(&str, &str)]) -> Node {
         let work = tempfile::tempdir().unwrap();
-        let mut vars: Vec<(&str, String)> = db.node_vars();
+        let mut vars: Vec<(&str, String)> = db.node_vars_at(endpoint);
         vars.extend([
             ("ADMIN_API_KEY", ADMIN_KEY.to_string()),
             ("RATE_LIMIT_LOGIN", "1000000/60".into()),
@@ -162,6 +169,26 @@ async fn cluster(
     let dir = tempfile::tempdir().unwrap();
     let db = SurrealServer::start(dir.path());
     let nodes: Vec<Node> = (0..n).map(|_| Node::start(&db, extra)).collect();
+    with_acme(dir, db, nodes).await
+}
+
+/// Two SurrealDB endpoints over one datastore (`SurrealServer::start_pair`), one node on
+/// each, and the tenant `acme` with its admin.
+async fn pair_cluster(
+    extra: &[(&str, &str)],
+) -> (tempfile::TempDir, SurrealServer, Vec<Node>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SurrealServer::start_pair(dir.path());
+    let nodes: Vec<Node> = (0..2).map(|i| Node::start_at(&db, i, extra)).collect();
+    with_acme(dir, db, nodes).await
+}
+
+/// The tenant `acme` created through the first node, and its admin's access token.
+async fn with_acme(
+    dir: tempfile::TempDir,
+    db: SurrealServer,
+    nodes: Vec<Node>,
+) -> (tempfile::TempDir, SurrealServer, Vec<Node>, String) {
     let create = || {
         nodes[0].platform(
             "mutation($i: CreateTenantInput!) { createTenant(input: $i) { slug } }",

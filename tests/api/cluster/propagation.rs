@@ -13,18 +13,29 @@ use crate::helpers::code;
 /// rotation, tenant deletion. Then the delay is measured over 100 role changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn changes_on_one_node_are_enforced_on_another_within_a_second() {
-    enforced_within_a_second("change feed", &[]).await;
+    enforced_within_a_second("change feed", cluster(2, &[]).await).await;
 }
 
 /// The same with `LIVE SELECT` hints on (one SurrealDB process): the feeds still run, the
 /// hints make it faster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_live_hints_changes_are_enforced_on_another_node_within_a_second() {
-    enforced_within_a_second("LIVE hints", &[("LIVE_QUERIES", "true")]).await;
+    let nodes = cluster(2, &[("LIVE_QUERIES", "true")]).await;
+    enforced_within_a_second("LIVE hints", nodes).await;
 }
 
-async fn enforced_within_a_second(path: &str, extra: &[(&str, &str)]) {
-    let (_dir, _db, nodes, admin) = cluster(2, extra).await;
+/// The propagation checks on a started cluster of two nodes (`cluster`'s answer), the
+/// figures printed as `path`.
+pub(super) async fn enforced_within_a_second(
+    path: &str,
+    cluster: (
+        tempfile::TempDir,
+        crate::surreal_server::SurrealServer,
+        Vec<Node>,
+        String,
+    ),
+) {
+    let (_dir, _db, nodes, admin) = cluster;
     let (a, b) = (&nodes[0], &nodes[1]);
     let id = user_id(&a.register("p@acme.example", "prop").await);
     let (token, _) = b.tokens("prop").await;
