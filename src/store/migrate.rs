@@ -195,8 +195,8 @@ pub const TENANT: &[Migration] = &[
 
 /// Applies the migrations newer than the database's recorded version, all in one
 /// transaction (one commit: a new tenant's database is prepared on its first request, and
-/// on a durable engine every commit is an fsync).
-pub async fn apply(db: &Db, migrations: &[Migration]) -> StoreResult<()> {
+/// on a durable engine every commit is an fsync). Whether this call applied any.
+pub async fn apply(db: &Db, migrations: &[Migration]) -> StoreResult<bool> {
     let applied: Vec<i64> = db
         .query(
             "DEFINE TABLE IF NOT EXISTS migration SCHEMALESS; SELECT VALUE version FROM migration",
@@ -208,7 +208,7 @@ pub async fn apply(db: &Db, migrations: &[Migration]) -> StoreResult<()> {
         .filter(|m| !applied.contains(&m.version))
         .collect();
     if pending.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let mut sql = String::from("BEGIN TRANSACTION;\n");
     for (i, m) in pending.iter().enumerate() {
@@ -231,7 +231,7 @@ pub async fn apply(db: &Db, migrations: &[Migration]) -> StoreResult<()> {
             for m in pending {
                 tracing::debug!(migration = m.name, "applied");
             }
-            Ok(())
+            Ok(true)
         }
         // Another process (a node sharing the store) applied them between our read and our
         // write: our transaction failed on its records or on a conflict. Done if they are there.
@@ -241,7 +241,7 @@ pub async fn apply(db: &Db, migrations: &[Migration]) -> StoreResult<()> {
                 .take(0)
                 .await?;
             if pending.iter().all(|m| now.contains(&m.version)) {
-                Ok(())
+                Ok(true)
             } else {
                 Err(e)
             }
