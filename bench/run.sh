@@ -13,7 +13,8 @@
 #      SEED_MAX_SECONDS), server restarted, `me` and `login` again
 #   5. tenants: a fresh database, TENANTS tenants created and touched once, idle eviction
 #      (TENANT_IDLE_SECONDS=5), resident memory once latchkey_tenant_actors is 0; then
-#      RETOUCH_TENANTS of them touched again and evicted again, resident memory again
+#      RETOUCH_TENANTS of them touched again and evicted again, resident memory again; then
+#      40 of them timed cold (the first request after eviction) and warm (bench/cold_start.py)
 # Load comes from wrk (Debian) in separate processes over loopback; every server is started
 # and stopped by this script. Results: bench/results/latest.json and latest.md (printed).
 #
@@ -358,6 +359,11 @@ if [ "$TENANTS" -gt 0 ]; then
  "retouched": $RETOUCHED, "rss_after_retouch_eviction_kib": $(rss_kib "$SPID" VmRSS), "actors_after_retouch": ${n2:-null}}
 EOF
   cat "$OUT/tenants.json" >&2
+  # After the memory figures, cold starts (issue 28): the first request to an evicted
+  # tenant against the same request warm, 40 tenants one after the other.
+  log "timing cold starts of 40 evicted tenants"
+  python3 "$BENCH/cold_start.py" "127.0.0.1:$PORT" bt 0 $(( RETOUCHED < 40 ? RETOUCHED : 40 )) >"$OUT/cold_start.json"
+  cat "$OUT/cold_start.json" >&2
   stop_server
 fi
 

@@ -118,9 +118,11 @@ pub struct Config {
     /// tenant per period.
     pub change_feed_poll: Duration,
     /// `LIVE_QUERIES`: besides the change feeds, take `LIVE SELECT` notifications as a faster
-    /// hint (default true). SurrealDB hears LIVE queries only for writes made through the same
-    /// server process, so with several processes (over TiKV) they add little; correctness
-    /// rests on the feeds either way.
+    /// hint (default false). SurrealDB hears LIVE queries only for writes made through the
+    /// same server process, so with several processes (over TiKV) they add nothing; and the
+    /// SDK (3.3.5) fails to end a tenant's live queries when it is evicted (it sends the KILL
+    /// on a fresh, unauthenticated session: "Anonymous access not allowed"), so the server
+    /// keeps them until the connection closes. Correctness rests on the feeds either way.
     pub live_queries: bool,
     /// `OUTBOUND_ALLOW_PRIVATE_NETWORKS`: let the server call loopback, private, link-local and
     /// metadata addresses, and plain http, when fetching URLs tenant admins configure (upstream
@@ -451,7 +453,7 @@ impl Config {
         let tenant_idle_secs = ranged(&get, "TENANT_IDLE_SECONDS", 300, 1, 86_400)?;
         let cache_max_age_secs = ranged(&get, "CACHE_MAX_AGE_SECONDS", 60, 1, 3600)?;
         let change_feed_poll_ms = ranged(&get, "CHANGE_FEED_POLL_MS", 200, 10, 60_000)?;
-        let live_queries = boolean(&get, "LIVE_QUERIES", true)?;
+        let live_queries = boolean(&get, "LIVE_QUERIES", false)?;
         let outbound_allow_private_networks =
             boolean(&get, "OUTBOUND_ALLOW_PRIVATE_NETWORKS", false)?;
         let outbox_claim_secs = ranged(&get, "OUTBOX_CLAIM_SECONDS", 60, 2, 3600)?;

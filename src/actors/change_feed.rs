@@ -17,9 +17,10 @@
 //! for tenants this node has not loaded (idle ones are evicted after `TENANT_IDLE_SECONDS`);
 //! a node holding 1,000 running tenants at 200 ms sends 5,000 small reads a second.
 //!
-//! **`LIVE SELECT`** (`LIVE_QUERIES`, default on) is a faster hint on top where it works (one
-//! SurrealDB process: it hears only writes made through the process it is registered on):
-//! a notification invalidates at once. Nothing depends on it.
+//! **`LIVE SELECT`** (`LIVE_QUERIES`, off by default, see `Config::live_queries` for why) is a
+//! faster hint on top where it works (one SurrealDB process: it hears only writes made through
+//! the process it is registered on): a notification invalidates at once. Nothing depends on
+//! it.
 //!
 //! **The safety net**: every `CACHE_MAX_AGE_SECONDS` each running tenant reads its key set and
 //! its platform record again, and the auth cache's entries expire by the same age on their
