@@ -45,18 +45,76 @@ const CONFLICT_RETRIES: u32 = 12;
 const REMOTE_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A session on the engine: embedded (a datastore this process owns and closes) or remote.
+/// Shared by the clones of a [`Db`]: cloning an SDK handle opens a new session, and on a
+/// SurrealDB server a new session replays the root sign-in (an argon2 verification on the
+/// server, holding up the connection's other requests meanwhile), which made every clone of
+/// a tenant's `Db` cost milliseconds.
 #[derive(Clone)]
 enum Session {
-    Local(Surreal<Local>),
-    Remote(Surreal<Any>),
+    Local(Arc<Surreal<Local>>),
+    Remote(Arc<Pooled>),
 }
 
-/// A database session (each clone is its own session with its own namespace and database),
-/// sharing the store's [`Health`].
+/// A database session bound to a namespace and database, sharing the store's [`Health`].
+/// Its clones share the session; [`Db::bound_to`] and [`Db::in_namespace`] open new ones.
 #[derive(Clone)]
 pub struct Db {
     session: Session,
     health: Arc<Health>,
+    spares: Arc<Spares>,
+}
+
+/// Sessions a SurrealDB server's store keeps for reuse, at most.
+const SPARE_SESSIONS: usize = 64;
+/// Times a session is bound to another database before it is closed instead: each binding
+/// adds a `use` to what the SDK replays after a reconnection.
+const SESSION_REUSES: u32 = 256;
+
+/// SurrealDB server only: sessions whose last user is gone (a tenant evicted, an outbox scan
+/// done with a tenant), kept signed in for the next one, which then costs a `use` instead of
+/// a sign-in (issue 28: cold starts; measured on debug builds, a tenant start over a server
+/// took 44 ms over its warm request with a new session, 8 ms with a spare). Bounded by
+/// [`SPARE_SESSIONS`].
+#[derive(Default)]
+struct Spares {
+    ready: std::sync::Mutex<Vec<(Surreal<Any>, u32)>>,
+}
+
+impl Spares {
+    fn take(&self) -> Option<(Surreal<Any>, u32)> {
+        self.ready.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+}
+
+/// A SurrealDB server session that goes back to its store's spares when dropped.
+struct Pooled {
+    session: Option<Surreal<Any>>,
+    /// How many databases it was bound to so far.
+    uses: u32,
+    spares: std::sync::Weak<Spares>,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = Surreal<Any>;
+    fn deref(&self) -> &Surreal<Any> {
+        self.session
+            .as_ref()
+            .expect("a pooled session is present until dropped")
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let (Some(session), Some(spares)) = (self.session.take(), self.spares.upgrade()) else {
+            return;
+        };
+        if self.uses < SESSION_REUSES {
+            let mut ready = spares.ready.lock().unwrap_or_else(|p| p.into_inner());
+            if ready.len() < SPARE_SESSIONS {
+                ready.push((session, self.uses));
+            }
+        }
+    }
 }
 
 /// Whether the store can still be trusted with writes. Set once, by the first engine I/O
@@ -149,15 +207,37 @@ impl Health {
 impl Db {
     pub(super) fn local(db: Surreal<Local>, health: Arc<Health>) -> Self {
         Self {
-            session: Session::Local(db),
+            session: Session::Local(Arc::new(db)),
             health,
+            spares: Default::default(),
         }
     }
 
     pub(super) fn remote(db: Surreal<Any>, health: Arc<Health>) -> Self {
         Self {
-            session: Session::Remote(db),
+            session: Session::Remote(Arc::new(Pooled {
+                session: Some(db),
+                uses: 0,
+                spares: std::sync::Weak::new(),
+            })),
             health,
+            spares: Default::default(),
+        }
+    }
+
+    /// A session of its own on the same engine: for a SurrealDB server a spare if there is
+    /// one, else a new one (its sign-in replayed).
+    fn fresh(&self) -> Session {
+        match &self.session {
+            Session::Local(s) => Session::Local(Arc::new(Surreal::clone(s))),
+            Session::Remote(s) => {
+                let (session, uses) = self.spares.take().unwrap_or_else(|| (Surreal::clone(s), 0));
+                Session::Remote(Arc::new(Pooled {
+                    session: Some(session),
+                    uses: uses + 1,
+                    spares: Arc::downgrade(&self.spares),
+                }))
+            }
         }
     }
 
@@ -168,7 +248,7 @@ impl Db {
 
     /// A new session on the same engine bound to `ns`/`db`.
     pub async fn bound_to(&self, ns: &str, db: &str) -> StoreResult<Db> {
-        let session = self.session.clone();
+        let session = self.fresh();
         // Selecting a namespace and database defines them when they are new: nodes starting
         // at once on a fresh server define the same ones in racing transactions, and the
         // losers' conflict ("can be retried") is retried here rather than failing start-up.
@@ -193,13 +273,14 @@ impl Db {
         Ok(Db {
             session,
             health: self.health.clone(),
+            spares: self.spares.clone(),
         })
     }
 
     /// A new session on the same engine in namespace `ns`, no database selected (selecting
     /// one defines it).
     pub async fn in_namespace(&self, ns: &str) -> StoreResult<Db> {
-        let session = self.session.clone();
+        let session = self.fresh();
         match &session {
             Session::Local(s) => s.use_ns(ns).await,
             Session::Remote(s) => s.use_ns(ns).await,
@@ -208,6 +289,7 @@ impl Db {
         Ok(Db {
             session,
             health: self.health.clone(),
+            spares: self.spares.clone(),
         })
     }
 
