@@ -6,10 +6,9 @@
 //! which calls [`AuthCache::forget_user`] / [`AuthCache::forget_session`] after committing.
 //! With an embedded engine this process is the database's only writer (one process opens a
 //! RocksDB directory; `mem://` is private), so that is all. Against a shared SurrealDB server
-//! other nodes write too: there the cache is on only while the tenant's change subscriptions
-//! (`actors::change_feed`, SurrealDB `LIVE SELECT`) are registered, and their notifications
-//! invalidate exactly as a local write does. Between a lost connection and renewed
-//! subscriptions it is off and empty.
+//! other nodes write too: there the cache is on only while the tenant's change feed
+//! (`actors::change_feed`) has been read to its end, and its entries invalidate exactly as a
+//! local write does. While the feed cannot be read it is off and empty.
 //!
 //! A read that started before an invalidation must not put its (older) answer back: readers
 //! note the generation before reading the database and fill only if no invalidation happened

@@ -1,6 +1,8 @@
 //! Change notifications from a SurrealDB server (`LIVE SELECT`): what another node wrote,
-//! as (table, record key, action), so this node can drop what it cached. Only for a shared
-//! server; with an embedded engine this process is the only writer and knows its own writes.
+//! as (table, record key, action), so this node can drop what it cached sooner than its
+//! change feed (`store::feed`) tells it. A hint only (`LIVE_QUERIES`): SurrealDB delivers them
+//! only for writes made through the same server process. Only for a shared server; with an
+//! embedded engine this process is the only writer and knows its own writes.
 
 use futures::StreamExt;
 use surrealdb::types::{Action, RecordIdKey, Value};
