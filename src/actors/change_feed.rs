@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::feed_follower::{Follower, Polled, Watermark};
+use super::feed_follower::{Follower, Polled, Watermark, lookback};
 use super::registry::TenantRegistry;
 use super::tenant::{TenantShared, reload_keys};
 use crate::domain::TenantSlug;
@@ -65,6 +65,17 @@ impl Feeds {
             gaps: AtomicU64::new(0),
             last_gap: Mutex::new(None),
         }
+    }
+
+    /// Where the feed of a tenant that begins loading now starts: a position this node read
+    /// at least a lookback ago (what is older was committed before the tenant's state is
+    /// read), or 0.
+    pub fn start_position(&self) -> u128 {
+        self.watermark.start(Instant::now(), lookback(self.poll))
+    }
+
+    fn note_read(&self, now: Instant, version: u128) {
+        self.watermark.note(now, version, lookback(self.poll));
     }
 
     /// For `/readyz`: the gaps seen since start and the last one, if any.
@@ -105,7 +116,14 @@ pub fn follow(shared: &Arc<TenantShared>, feeds: &Arc<Feeds>) -> FeedGuard {
     let db = shared.db.clone();
     let max_age = shared.cache.max_age();
     let mut tasks = vec![
-        tokio::spawn(read_feed(weak.clone(), db.clone(), feeds.clone(), max_age)).abort_handle(),
+        tokio::spawn(read_feed(
+            weak.clone(),
+            db.clone(),
+            feeds.clone(),
+            shared.feed_start,
+            max_age,
+        ))
+        .abort_handle(),
     ];
     if feeds.live {
         tasks.push(tokio::spawn(live_hints(weak, db)).abort_handle());
@@ -131,12 +149,21 @@ async fn reread_keys(weak: &Weak<TenantShared>) -> bool {
     true
 }
 
-/// The tenant's feed, read every poll for as long as the tenant runs; the key set read again
-/// every `max_age` besides.
-async fn read_feed(weak: Weak<TenantShared>, db: Db, feeds: Arc<Feeds>, max_age: Duration) {
-    let mut follower = Follower::new(feeds.watermark.start(Instant::now()), Instant::now());
+/// The tenant's feed from `start`, read every poll for as long as the tenant runs; the key
+/// set read again every `max_age` besides.
+async fn read_feed(
+    weak: Weak<TenantShared>,
+    db: Db,
+    feeds: Arc<Feeds>,
+    start: u128,
+    max_age: Duration,
+) {
+    let mut follower = Follower::new(start, Instant::now(), feeds.poll);
     // Whether the auth cache is on: the feed was read to its end by the last poll.
     let mut trusted = false;
+    // A key change was read but the key set not yet reloaded (the reload failed): retried on
+    // every poll until it succeeds.
+    let mut keys_dirty = false;
     let mut poll = tokio::time::interval(feeds.poll);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sweep = every(max_age);
@@ -148,10 +175,8 @@ async fn read_feed(weak: Weak<TenantShared>, db: Db, feeds: Arc<Feeds>, max_age:
                 let Some(shared) = weak.upgrade() else { return };
                 match polled {
                     Ok(p) => {
-                        feeds.watermark.note(now, follower.highest());
-                        if !apply(&shared, &feeds, p, &mut trusted).await {
-                            return;
-                        }
+                        feeds.note_read(now, follower.highest());
+                        apply(&shared, &feeds, p, &mut trusted, &mut keys_dirty).await;
                     }
                     Err(e) => {
                         if trusted {
@@ -171,35 +196,41 @@ async fn read_feed(weak: Weak<TenantShared>, db: Db, feeds: Arc<Feeds>, max_age:
     }
 }
 
-/// Applies one poll of a tenant's feed; false once the tenant is gone.
-async fn apply(shared: &TenantShared, feeds: &Feeds, p: Polled, trusted: &mut bool) -> bool {
+/// Applies one poll of a tenant's feed.
+async fn apply(
+    shared: &TenantShared,
+    feeds: &Feeds,
+    p: Polled,
+    trusted: &mut bool,
+    keys_dirty: &mut bool,
+) {
     if p.gap {
         feeds.note_gap(format!("tenant {}", shared.slug));
         // Everything cached may be stale: the auth cache emptied, the key set read afresh.
         shared.cache.set_enabled(false);
         *trusted = false;
-        if let Err(e) = reload_keys(shared, shared.clock.now()).await {
-            tracing::warn!(error = %e, tenant = %shared.slug, "key reload failed");
-            return true;
-        }
+        *keys_dirty = true;
     }
-    let mut keys_changed = false;
     for c in &p.changes {
         match c.table.as_str() {
             "user" => shared.cache.forget_user_row(&c.key),
             "session" => shared.cache.forget_session(&c.key),
-            "signing_key" => keys_changed = true,
+            "signing_key" => *keys_dirty = true,
             _ => {}
         }
     }
-    if keys_changed && let Err(e) = reload_keys(shared, shared.clock.now()).await {
-        tracing::warn!(error = %e, tenant = %shared.slug, "key reload failed");
+    if *keys_dirty {
+        match reload_keys(shared, shared.clock.now()).await {
+            Ok(()) => *keys_dirty = false,
+            Err(e) => {
+                tracing::warn!(error = %e, tenant = %shared.slug, "key reload failed; retried at the next poll")
+            }
+        }
     }
     if p.caught_up != *trusted {
         shared.cache.set_enabled(p.caught_up);
         *trusted = p.caught_up;
     }
-    true
 }
 
 async fn subscribe_all(db: &Db) -> StoreResult<(Changes, Changes, Changes)> {
@@ -276,7 +307,7 @@ pub fn follow_tenants(
         }
     };
     let feed = async move {
-        let mut follower = Follower::new(0, Instant::now());
+        let mut follower = Follower::new(0, Instant::now(), feeds.poll);
         let mut poll = tokio::time::interval(feeds.poll);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sweep = every(max_age);
@@ -288,7 +319,7 @@ pub fn follow_tenants(
                     match follower.poll(&platform, now).await {
                         Ok(p) => {
                             failing = false;
-                            feeds.watermark.note(now, follower.highest());
+                            feeds.note_read(now, follower.highest());
                             if p.gap {
                                 feeds.note_gap("the platform's tenant records".into());
                                 refresh_all(&platform, &registry).await;
@@ -296,7 +327,7 @@ pub fn follow_tenants(
                             }
                             for c in p.changes.iter().filter(|c| c.table == "tenant") {
                                 if let Ok(slug) = TenantSlug::parse(&c.key) {
-                                    refresh(&platform, &registry, &slug).await;
+                                    changed(&platform, &registry, &slug).await;
                                 }
                             }
                         }
@@ -347,6 +378,17 @@ async fn tenant_hints(platform: Db, registry: TenantRegistry) {
                 _ = Health::link_changed(&mut link, epoch) => break,
             }
         }
+    }
+}
+
+/// A tenant's record changed: a running tenant is brought in line; one being opened is made
+/// to open again (it may have read the record before the change; for a tenant neither
+/// running nor opening the eviction does nothing).
+async fn changed(platform: &Db, registry: &TenantRegistry, slug: &TenantSlug) {
+    if registry.running_tenant(slug).is_some() {
+        refresh(platform, registry, slug).await;
+    } else {
+        registry.evict(slug, false).await;
     }
 }
 

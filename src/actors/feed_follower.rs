@@ -28,14 +28,21 @@ use std::time::{Duration, Instant};
 use crate::store::StoreResult;
 use crate::store::feed::{FeedChange, Page};
 
-/// How far back every poll reads again, for versionstamps that become visible late.
+/// How far back every poll reads again, for versionstamps that become visible late (plus
+/// the poll period: what a poll must still cover is what became visible since the last one).
 pub const LOOKBACK: Duration = Duration::from_secs(5);
-/// A follower that has not reached the feed's end for this long reports a gap. Well under
+/// A follower that has not reached the feed's end for this long (plus two poll periods)
+/// reports a gap. With the longest poll (60 s) that is 150 s, plus 65 s of lookback: under
 /// the feeds' 5-minute retention (migrations tenant/022, platform/012).
 pub const GAP_AFTER: Duration = Duration::from_secs(30);
 /// Pages one poll reads at most; a feed longer than that is read on by the next poll (the
 /// follower is behind meanwhile, and its caller trusts no cache).
 const MAX_PAGES: usize = 20;
+
+/// How far back each poll of a feed polled every `poll` reads again.
+pub fn lookback(poll: Duration) -> Duration {
+    LOOKBACK + poll
+}
 
 /// Where a feed is read from.
 pub trait FeedSource {
@@ -64,6 +71,8 @@ pub struct Polled {
 /// One feed's position and what was already handed out.
 pub struct Follower {
     limit: u32,
+    lookback: Duration,
+    gap_after: Duration,
     /// Where reading starts until a mark is [`LOOKBACK`] old.
     start: u128,
     /// (when, highest versionstamp read by then) after each complete poll, oldest first;
@@ -78,16 +87,18 @@ pub struct Follower {
 }
 
 impl Follower {
-    /// A follower reading from `start` (a versionstamp read at least [`LOOKBACK`] ago, or 0:
-    /// everything the feed still holds).
-    pub fn new(start: u128, now: Instant) -> Self {
-        Self::with_limit(start, now, crate::store::feed::PAGE)
+    /// A follower polled every `poll`, reading from `start` (a versionstamp read at least
+    /// [`lookback`] ago, or 0: everything the feed still holds).
+    pub fn new(start: u128, now: Instant, poll: Duration) -> Self {
+        Self::with_limit(start, now, poll, crate::store::feed::PAGE)
     }
 
     /// With a page size of `limit` entries (the model tests use small ones).
-    pub fn with_limit(start: u128, now: Instant, limit: u32) -> Self {
+    pub fn with_limit(start: u128, now: Instant, poll: Duration, limit: u32) -> Self {
         Self {
             limit: limit.max(1),
+            lookback: lookback(poll),
+            gap_after: GAP_AFTER + poll * 2,
             start,
             marks: VecDeque::new(),
             behind: None,
@@ -107,21 +118,25 @@ impl Follower {
         self.marks
             .iter()
             .rev()
-            .find(|(t, _)| now.saturating_duration_since(*t) >= LOOKBACK)
+            .find(|(t, _)| now.saturating_duration_since(*t) >= self.lookback)
             .map_or(self.start, |(_, v)| *v)
     }
 
-    /// Reads the feed on; an error leaves the position as it was (the next poll retries).
+    /// Reads the feed on. An error leaves everything as it was, what earlier pages of the
+    /// same poll found included: the next poll reads and hands it out again.
     pub async fn poll(&mut self, source: &impl FeedSource, now: Instant) -> StoreResult<Polled> {
         let mut since = self.behind.unwrap_or_else(|| self.since(now));
         let mut out = Polled::default();
         let mut limit = self.limit;
+        let mut highest = self.highest;
+        let mut found: HashSet<(u128, FeedChange)> = HashSet::new();
         for _ in 0..MAX_PAGES {
             let page = source.read(since, limit).await?;
             for set in &page.sets {
-                self.highest = self.highest.max(set.version);
+                highest = highest.max(set.version);
                 for c in &set.changes {
-                    if self.seen.insert((set.version, c.clone())) {
+                    let key = (set.version, c.clone());
+                    if !self.seen.contains(&key) && found.insert(key) {
                         out.changes.push(c.clone());
                     }
                 }
@@ -139,15 +154,19 @@ impl Follower {
                 limit = limit.saturating_mul(2);
             }
         }
+        self.highest = highest;
+        self.seen.extend(found);
         if !out.caught_up {
             self.behind = Some(since);
             return Ok(out);
         }
         self.behind = None;
-        out.gap = now.saturating_duration_since(self.caught_up_at) >= GAP_AFTER;
+        out.gap = now.saturating_duration_since(self.caught_up_at) >= self.gap_after;
         self.caught_up_at = now;
         self.marks.push_back((now, self.highest));
-        while self.marks.len() > 1 && now.saturating_duration_since(self.marks[1].0) >= LOOKBACK {
+        while self.marks.len() > 1
+            && now.saturating_duration_since(self.marks[1].0) >= self.lookback
+        {
             self.marks.pop_front();
         }
         let floor = self.since(now);
@@ -167,26 +186,27 @@ pub struct Watermark {
 }
 
 impl Watermark {
-    /// Notes that `version` had been read by `now`.
-    pub fn note(&self, now: Instant, version: u128) {
+    /// Notes that `version` had been read by `now`; marks older than `lookback` but the
+    /// newest of them are dropped.
+    pub fn note(&self, now: Instant, version: u128, lookback: Duration) {
         let mut marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
         if marks.back().is_some_and(|(_, v)| *v >= version) {
             return;
         }
         marks.push_back((now, version));
-        while marks.len() > 1 && now.saturating_duration_since(marks[1].0) >= LOOKBACK {
+        while marks.len() > 1 && now.saturating_duration_since(marks[1].0) >= lookback {
             marks.pop_front();
         }
     }
 
-    /// Where a follower started at `now` begins: the highest versionstamp read at least
-    /// [`LOOKBACK`] ago, or 0 (everything retained) when none is that old.
-    pub fn start(&self, now: Instant) -> u128 {
+    /// Where a follower whose tenant began loading at `now` starts: the highest versionstamp
+    /// read at least `lookback` before, or 0 (everything retained) when none is that old.
+    pub fn start(&self, now: Instant, lookback: Duration) -> u128 {
         let marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
         marks
             .iter()
             .rev()
-            .find(|(t, _)| now.saturating_duration_since(*t) >= LOOKBACK)
+            .find(|(t, _)| now.saturating_duration_since(*t) >= lookback)
             .map_or(0, |(_, v)| *v)
     }
 }
@@ -208,6 +228,8 @@ mod model_tests {
         entries: Mutex<BTreeMap<(u128, String), Vec<String>>>,
         failing: Mutex<bool>,
         reads: Mutex<usize>,
+        /// The read (counted from 1) that fails, once.
+        fail_at_read: Mutex<Option<usize>>,
     }
 
     impl ModelFeed {
@@ -233,8 +255,20 @@ mod model_tests {
 
     impl FeedSource for ModelFeed {
         fn read(&self, since: u128, limit: u32) -> impl Future<Output = StoreResult<Page>> + Send {
-            *self.reads.lock().unwrap() += 1;
-            let res = if *self.failing.lock().unwrap() {
+            let n = {
+                let mut reads = self.reads.lock().unwrap();
+                *reads += 1;
+                *reads
+            };
+            let once = {
+                let mut at = self.fail_at_read.lock().unwrap();
+                let hit = *at == Some(n);
+                if hit {
+                    *at = None;
+                }
+                hit
+            };
+            let res = if once || *self.failing.lock().unwrap() {
                 Err(StoreError::Unavailable("model feed down".into()))
             } else {
                 let e = self.entries.lock().unwrap();
@@ -276,7 +310,7 @@ mod model_tests {
     async fn model_each_change_is_handed_out_once_across_overlapping_polls() {
         let feed = ModelFeed::default();
         let t0 = Instant::now();
-        let mut f = Follower::new(0, t0);
+        let mut f = Follower::new(0, t0, TICK);
         feed.commit(10, &[("user", "a")]);
         feed.commit(11, &[("session", "s")]);
         let p = f.poll(&feed, t0).await.unwrap();
@@ -299,7 +333,7 @@ mod model_tests {
     async fn model_a_lower_versionstamp_that_appears_late_is_still_handed_out() {
         let feed = ModelFeed::default();
         let t0 = Instant::now();
-        let mut f = Follower::new(0, t0);
+        let mut f = Follower::new(0, t0, TICK);
         feed.commit(100, &[("user", "first")]);
         for i in 0..8u32 {
             f.poll(&feed, t0 + TICK * i).await.unwrap();
@@ -327,7 +361,7 @@ mod model_tests {
         let feed = ModelFeed::default();
         let t0 = Instant::now();
         // Two entries a page; versionstamp 2 has three tables.
-        let mut f = Follower::with_limit(0, t0, 2);
+        let mut f = Follower::with_limit(0, t0, TICK, 2);
         feed.commit(1, &[("user", "a")]);
         feed.commit(2, &[("session", "s"), ("signing_key", "k"), ("user", "b")]);
         feed.commit(3, &[("user", "c")]);
@@ -346,7 +380,7 @@ mod model_tests {
     async fn model_a_feed_longer_than_a_poll_is_read_on_by_the_next() {
         let feed = ModelFeed::default();
         let t0 = Instant::now();
-        let mut f = Follower::with_limit(0, t0, 2);
+        let mut f = Follower::with_limit(0, t0, TICK, 2);
         for v in 1..=(MAX_PAGES as u128 * 2 + 10) {
             feed.commit(v, &[("user", &format!("u{v}"))]);
         }
@@ -370,14 +404,14 @@ mod model_tests {
     async fn model_a_follower_that_could_not_read_past_the_bound_reports_a_gap() {
         let feed = ModelFeed::default();
         let t0 = Instant::now();
-        let mut f = Follower::new(0, t0);
+        let mut f = Follower::new(0, t0, TICK);
         feed.commit(1, &[("user", "a")]);
         assert!(!f.poll(&feed, t0).await.unwrap().gap);
         // The database unreachable for longer than GAP_AFTER; meanwhile writes happen and
         // the garbage collector removes some of them.
         feed.fail(true);
         let mut t = t0;
-        while t.duration_since(t0) < GAP_AFTER + TICK {
+        while t.duration_since(t0) < GAP_AFTER + TICK * 3 {
             t += TICK;
             assert!(f.poll(&feed, t).await.is_err());
         }
@@ -399,7 +433,7 @@ mod model_tests {
     async fn model_a_short_outage_is_caught_up_without_a_gap() {
         let feed = ModelFeed::default();
         let t0 = Instant::now();
-        let mut f = Follower::new(0, t0);
+        let mut f = Follower::new(0, t0, TICK);
         f.poll(&feed, t0).await.unwrap();
         feed.fail(true);
         assert!(f.poll(&feed, t0 + TICK).await.is_err());
@@ -414,13 +448,32 @@ mod model_tests {
     fn model_a_tenant_opened_later_starts_from_a_position_read_a_lookback_ago() {
         let w = Watermark::default();
         let t0 = Instant::now();
-        assert_eq!(w.start(t0), 0, "nothing known: the whole feed");
-        w.note(t0, 100);
-        w.note(t0 + Duration::from_secs(3), 200);
-        assert_eq!(w.start(t0 + Duration::from_secs(4)), 0);
-        assert_eq!(w.start(t0 + LOOKBACK), 100);
-        assert_eq!(w.start(t0 + Duration::from_secs(8)), 200);
-        w.note(t0 + Duration::from_secs(20), 300);
-        assert_eq!(w.start(t0 + Duration::from_secs(21)), 200);
+        let l = LOOKBACK;
+        assert_eq!(w.start(t0, l), 0, "nothing known: the whole feed");
+        w.note(t0, 100, l);
+        w.note(t0 + Duration::from_secs(3), 200, l);
+        assert_eq!(w.start(t0 + Duration::from_secs(4), l), 0);
+        assert_eq!(w.start(t0 + LOOKBACK, l), 100);
+        assert_eq!(w.start(t0 + Duration::from_secs(8), l), 200);
+        w.note(t0 + Duration::from_secs(20), 300, l);
+        assert_eq!(w.start(t0 + Duration::from_secs(21), l), 200);
+    }
+
+    /// A feed that fails on the second page of a poll: what the first page found is handed
+    /// out by the next poll, not lost.
+    #[tokio::test]
+    async fn model_a_poll_failing_midway_loses_nothing_it_read() {
+        let feed = ModelFeed::default();
+        let t0 = Instant::now();
+        let mut f = Follower::with_limit(0, t0, TICK, 2);
+        for v in 1..=6u128 {
+            feed.commit(v, &[("signing_key", &format!("k{v}"))]);
+        }
+        *feed.fail_at_read.lock().unwrap() = Some(2);
+        assert!(f.poll(&feed, t0).await.is_err());
+        let p = f.poll(&feed, t0 + TICK).await.unwrap();
+        assert!(p.caught_up);
+        let expected: Vec<String> = (1..=6).map(|v| format!("signing_key:k{v}")).collect();
+        assert_eq!(keys(&p), expected);
     }
 }

@@ -197,8 +197,8 @@ impl Actor for Supervisor {
                         evicted = true;
                     }
                 }
-                // One sweep later the stopped actors have dropped their state.
-                if std::mem::replace(&mut st.trim_pending, evicted) && !evicted {
+                // One sweep later the actors stopped then have dropped their state.
+                if std::mem::replace(&mut st.trim_pending, evicted) {
                     tokio::task::spawn_blocking(return_freed_memory);
                 }
             }
@@ -276,6 +276,9 @@ async fn open_tenant(
     current: &DashSet<String>,
     slug: &TenantSlug,
 ) -> Result<TenantShared, ServiceError> {
+    // Before anything of the tenant is read: its feed is followed from a position older than
+    // what this open sees.
+    let feed_start = args.feeds.start_position();
     let row = store::tenants::get(&args.platform, slug.as_str())
         .await?
         .filter(|r| !r.disabled)
@@ -286,7 +289,17 @@ async fn open_tenant(
     // what this process saw applied stays applied, and the common start is a row read, a
     // session and the keys (issue 28: cold starts).
     let incarnation = format!("{slug}@{}", row.created_at.timestamp_micros());
-    if !current.contains(&incarnation) {
+    let known = current.contains(&incarnation);
+    let mut rows = if known {
+        store::keys::list(&db).await?
+    } else {
+        Vec::new()
+    };
+    // A known incarnation always has keys (made on its first open, never all deleted): none
+    // means its database is not the one this process saw (deleted meanwhile, and selecting
+    // it made an empty one), so the full check runs.
+    if !known || rows.is_empty() {
+        current.remove(&incarnation);
         // Deleted while its migrations ran (they would have recreated the database):
         // remove what they wrote, so a deleted tenant leaves nothing behind.
         if migrate::apply(&db, migrate::TENANT).await?
@@ -298,10 +311,10 @@ async fn open_tenant(
             return Err(ServiceError::TenantNotFound);
         }
         current.insert(incarnation);
+        rows = store::keys::list(&db).await?;
     }
     let alg = Algorithm::parse(&row.algorithm).unwrap_or(Algorithm::EdDSA);
     let now = args.clock.now();
-    let mut rows = store::keys::list(&db).await?;
     let loaded = KeySet::load(alg, slug.as_str(), &rows, &args.secrets, now)?;
     if loaded.as_ref().is_none_or(|k| !k.has_signer(alg)) {
         // No key of the tenant's algorithm (a new tenant, or ALGORITHM changed): make one.
@@ -333,6 +346,7 @@ async fn open_tenant(
         gone: false.into(),
         exclusive: args.exclusive_store,
         feed: Default::default(),
+        feed_start,
         cache: AuthCache::new(args.exclusive_store, args.cache_max_age),
     })
 }

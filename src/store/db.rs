@@ -67,8 +67,9 @@ pub struct Db {
 /// Sessions a SurrealDB server's store keeps for reuse, at most.
 const SPARE_SESSIONS: usize = 64;
 /// Times a session is bound to another database before it is closed instead: each binding
-/// adds a `use` to what the SDK replays after a reconnection.
-const SESSION_REUSES: u32 = 256;
+/// adds a `use` to what the SDK replays, one round trip each, after a reconnection (and a
+/// replayed `use` of a deleted tenant's database makes it again, empty).
+const SESSION_REUSES: u32 = 8;
 
 /// SurrealDB server only: sessions whose last user is gone (a tenant evicted, an outbox scan
 /// done with a tenant), kept signed in for the next one, which then costs a `use` instead of

@@ -12,7 +12,7 @@
 
 use surrealdb::types::{Number, RecordIdKey, Value};
 
-use super::{Db, StoreResult};
+use super::{Db, StoreError, StoreResult};
 
 /// The most entries one read asks for (SurrealDB caps `LIMIT` at 1000).
 pub const PAGE: u32 = 1000;
@@ -63,17 +63,23 @@ pub async fn read(db: &Db, since: u128, limit: u32) -> StoreResult<Page> {
     // `SINCE` takes no parameter: the literal is a number, never input.
     let sql = format!("SHOW CHANGES FOR DATABASE SINCE {since} LIMIT {limit}");
     let sets: Vec<Value> = db.query(sql).take(0).await?;
-    Ok(parse(sets))
+    parse(sets)
 }
 
-/// The change sets of a `SHOW CHANGES` answer; what cannot be read as one is skipped (a table
-/// definition change, a record with a key of another kind).
-fn parse(sets: Vec<Value>) -> Page {
+/// The change sets of a `SHOW CHANGES` answer. A change that names no record latchkey keys
+/// (a table definition) is skipped; a set without a readable versionstamp fails the read (a
+/// follower must not move past what it could not read).
+fn parse(sets: Vec<Value>) -> StoreResult<Page> {
     let mut page = Page::default();
     for set in sets {
-        let Value::Object(set) = set else { continue };
-        let Some(version) = set.get("versionstamp").and_then(version) else {
-            continue;
+        let version = match &set {
+            Value::Object(o) => o.get("versionstamp").and_then(version),
+            _ => None,
+        };
+        let (Value::Object(set), Some(version)) = (set, version) else {
+            return Err(StoreError::Other(
+                "a change set without a versionstamp".into(),
+            ));
         };
         let mut changes = Vec::new();
         let mut tables: Vec<String> = Vec::new();
@@ -91,7 +97,7 @@ fn parse(sets: Vec<Value>) -> Page {
         page.entries += tables.len().max(1);
         page.sets.push(ChangeSet { version, changes });
     }
-    page
+    Ok(page)
 }
 
 fn version(v: &Value) -> Option<u128> {

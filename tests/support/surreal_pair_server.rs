@@ -1,4 +1,4 @@
-//! DRAFT (not built). Two SurrealDB server endpoints in ONE process over ONE storage backend,
+//! Two SurrealDB server endpoints in ONE process over ONE storage backend,
 //! modelling "several `surreal start` processes over TiKV": each endpoint has its own
 //! `Datastore` (own node id, caches, live-query router cursor, maintenance tasks, RPC state,
 //! notification channel), and both open transactions on the same key-value store.

@@ -66,6 +66,9 @@ pub struct TenantShared {
     pub exclusive: bool,
     /// Shared store: the task following other nodes' writes (aborted with this state).
     pub feed: std::sync::Mutex<Option<super::change_feed::FeedGuard>>,
+    /// Shared store: where that task starts reading the tenant's feed (taken before the
+    /// tenant's state was read).
+    pub feed_start: u128,
 }
 
 /// The actor itself; its state is the shared tenant plus the login attempts in flight.
