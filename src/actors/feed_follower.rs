@@ -75,9 +75,8 @@ pub struct Follower {
     gap_after: Duration,
     /// Where reading starts until a mark is [`LOOKBACK`] old.
     start: u128,
-    /// (when, highest versionstamp read by then) after each complete poll, oldest first;
-    /// only the newest one older than [`LOOKBACK`] and those after it are kept.
-    marks: VecDeque<(Instant, u128)>,
+    /// The highest versionstamp read by each complete poll.
+    marks: Marks,
     /// Where an incomplete poll stopped; the next one reads on from there.
     behind: Option<u128>,
     highest: u128,
@@ -100,7 +99,7 @@ impl Follower {
             lookback: lookback(poll),
             gap_after: GAP_AFTER + poll * 2,
             start,
-            marks: VecDeque::new(),
+            marks: Marks::default(),
             behind: None,
             highest: start,
             seen: HashSet::new(),
@@ -115,11 +114,7 @@ impl Follower {
 
     /// Where a complete poll at `now` starts: the highest versionstamp read [`LOOKBACK`] ago.
     fn since(&self, now: Instant) -> u128 {
-        self.marks
-            .iter()
-            .rev()
-            .find(|(t, _)| now.saturating_duration_since(*t) >= self.lookback)
-            .map_or(self.start, |(_, v)| *v)
+        self.marks.before(now, self.lookback).unwrap_or(self.start)
     }
 
     /// Reads the feed on. An error leaves everything as it was, what earlier pages of the
@@ -163,12 +158,7 @@ impl Follower {
         self.behind = None;
         out.gap = now.saturating_duration_since(self.caught_up_at) >= self.gap_after;
         self.caught_up_at = now;
-        self.marks.push_back((now, self.highest));
-        while self.marks.len() > 1
-            && now.saturating_duration_since(self.marks[1].0) >= self.lookback
-        {
-            self.marks.pop_front();
-        }
+        self.marks.note(now, self.highest, self.lookback);
         let floor = self.since(now);
         self.seen.retain(|(v, _)| *v >= floor);
         Ok(out)
@@ -182,32 +172,49 @@ impl Follower {
 /// just loaded.
 #[derive(Default)]
 pub struct Watermark {
-    marks: Mutex<VecDeque<(Instant, u128)>>,
+    marks: Mutex<Marks>,
 }
 
 impl Watermark {
-    /// Notes that `version` had been read by `now`; marks older than `lookback` but the
-    /// newest of them are dropped.
+    /// Notes that `version` had been read by `now`.
     pub fn note(&self, now: Instant, version: u128, lookback: Duration) {
         let mut marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
-        if marks.back().is_some_and(|(_, v)| *v >= version) {
-            return;
-        }
-        marks.push_back((now, version));
-        while marks.len() > 1 && now.saturating_duration_since(marks[1].0) >= lookback {
-            marks.pop_front();
-        }
+        marks.note(now, version, lookback);
     }
 
     /// Where a follower whose tenant began loading at `now` starts: the highest versionstamp
     /// read at least `lookback` before, or 0 (everything retained) when none is that old.
     pub fn start(&self, now: Instant, lookback: Duration) -> u128 {
         let marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
-        marks
+        marks.before(now, lookback).unwrap_or(0)
+    }
+}
+
+/// (when, highest versionstamp read by then), oldest first: what a follower and the
+/// watermark both keep to find "the highest versionstamp read a lookback ago".
+#[derive(Default)]
+struct Marks(VecDeque<(Instant, u128)>);
+
+impl Marks {
+    /// Notes that `version` had been read by `now` (nothing new if it is not higher than the
+    /// last mark); of the marks older than `lookback` only the newest is kept.
+    fn note(&mut self, now: Instant, version: u128, lookback: Duration) {
+        if self.0.back().is_some_and(|(_, v)| *v >= version) {
+            return;
+        }
+        self.0.push_back((now, version));
+        while self.0.len() > 1 && now.saturating_duration_since(self.0[1].0) >= lookback {
+            self.0.pop_front();
+        }
+    }
+
+    /// The highest versionstamp read at least `lookback` before `now`, if one is that old.
+    fn before(&self, now: Instant, lookback: Duration) -> Option<u128> {
+        self.0
             .iter()
             .rev()
             .find(|(t, _)| now.saturating_duration_since(*t) >= lookback)
-            .map_or(0, |(_, v)| *v)
+            .map(|(_, v)| *v)
     }
 }
 
