@@ -370,7 +370,7 @@ async fn tenant_hints(platform: Db, registry: TenantRegistry) {
                 c = feed.next() => match c {
                     Some(c) => {
                         if let Ok(slug) = TenantSlug::parse(&c.key) {
-                            refresh(&platform, &registry, &slug).await;
+                            changed(&platform, &registry, &slug).await;
                         }
                     }
                     None => break,
