@@ -142,6 +142,18 @@ impl Node {
         )
     }
 
+    /// Sets a user's roles through `admin`'s token; fails the test on an error.
+    async fn set_roles(&self, admin: &str, id: &str, roles: &[&str]) {
+        let body = self
+            .acme(
+                Some(admin),
+                "mutation($id: ID!, $r: [String!]!) { setUserRoles(id: $id, roles: $r) { id } }",
+                json!({"id": id, "r": roles}),
+            )
+            .await;
+        assert!(code(&body).is_none(), "{body}");
+    }
+
     async fn readyz(&self) -> u16 {
         self.readiness().await.0
     }

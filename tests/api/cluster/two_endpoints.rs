@@ -7,7 +7,6 @@ use serde_json::json;
 
 use super::propagation::enforced_within_a_second;
 use super::{ME, pair_cluster, user_id, within};
-use crate::helpers::code;
 use std::time::Duration;
 
 /// Every propagation guarantee across the two endpoints, with LIVE hints on as by default
@@ -42,14 +41,7 @@ async fn live_select_alone_does_not_hear_the_other_endpoint() {
     })
     .await;
     assert!(cached.is_some(), "B serves the user");
-    let body = a
-        .acme(
-            Some(&admin),
-            "mutation($id: ID!) { setUserRoles(id: $id, roles: [\"auditor\"]) { roles } }",
-            json!({"id": id}),
-        )
-        .await;
-    assert!(code(&body).is_none(), "{body}");
+    a.set_roles(&admin, &id, &["auditor"]).await;
     let seen = within(Duration::from_secs(3), || async {
         roles().await == json!(["auditor"])
     })
